@@ -1,0 +1,346 @@
+#include "harness/cli/commands.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "focalab/version.h"
+#include "harness/config.h"
+#include "harness/errors.h"
+#include "harness/scheduler.h"
+#include "harness/sqlite.h"
+#include "harness/sweep.h"
+#include "reports/query.h"
+#include "reports/report.h"
+
+namespace focalab::cli {
+
+namespace po = boost::program_options;
+using harness::TrialStatus;
+
+namespace {
+
+std::string default_db() {
+  const char* env = std::getenv("FOCALAB_DB");
+  return env && *env ? env : "focalab.db";
+}
+
+po::options_description db_option() {
+  po::options_description d("Results database");
+  d.add_options()("db", po::value<std::string>()->default_value(default_db()),
+                  "SQLite results database (default: $FOCALAB_DB or ./focalab.db)");
+  return d;
+}
+
+// Parses `args` with `visible` options and positional names; prints help and returns false on -h.
+bool parse(const Args& args, po::options_description& visible, const po::options_description& hidden,
+           const po::positional_options_description& positional, po::variables_map& vm,
+           const std::string& usage) {
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::ostringstream ss;
+    ss << visible;
+    fmt::print("{}\n{}", usage, ss.str());
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+std::vector<std::string> overrides_of(const po::variables_map& vm) {
+  return vm.count("overrides") ? vm["overrides"].as<std::vector<std::string>>()
+                               : std::vector<std::string>{};
+}
+
+std::set<TrialStatus> parse_rerun(const std::string& text) {
+  std::set<TrialStatus> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item == "failed") out.insert(TrialStatus::kFailed);
+    else if (item == "diverged") out.insert(TrialStatus::kDiverged);
+    else if (item == "done") out.insert(TrialStatus::kDone);
+    else if (!item.empty()) {
+      throw UsageError(fmt::format("--rerun '{}': allowed: a comma list of failed, diverged, done",
+                                   item));
+    }
+  }
+  return out;
+}
+
+const char* kSweepRunUsage = R"(Usage: focalab sweep run SWEEP.yaml [key=value ...] [options]
+
+Trains and evaluates every trial of a sweep that is not done yet, recording steps, the loss
+breakdown and COCO AP in the results database. Re-running the same file runs only new or
+unfinished trials; Ctrl-C marks the running trial interrupted (it runs again next time).
+
+Examples:
+  focalab sweep run experiments/quick.yaml
+  focalab sweep run experiments/quick.yaml train.iterations=100 --db /tmp/try.db
+  focalab sweep run experiments/quick.yaml --rerun failed,diverged --threads 2
+
+Exit codes: 0 all trials done, 1 some failed or diverged, 2 usage/config error,
+3 data error, 4 database error, 5 interrupted.
+)";
+
+const char* kSweepPlanUsage = R"(Usage: focalab sweep plan SWEEP.yaml [key=value ...] [options]
+
+Validates a sweep and lists its trials (key, varied values, seed and status in the database)
+without running anything.
+
+Examples:
+  focalab sweep plan experiments/quick.yaml
+  focalab sweep plan experiments/quick.yaml loss.gamma=1 --print-config 0
+)";
+
+const char* kSweepStatusUsage = R"(Usage: focalab sweep status [options]
+
+Summarizes a results database: trials per status for every sweep.
+
+Example:
+  focalab sweep status --db focalab.db
+)";
+
+int sweep_run(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "device", po::value<std::string>()->default_value(""),
+      "auto | cpu | cuda | cuda:N (default: the sweep's `device:`, else auto)")(
+      "threads", po::value<int64_t>(),
+      "CPU threads for LibTorch (default: the sweep's `threads:`, else all cores)")(
+      "fail-fast", "stop at the first failed trial")(
+      "rerun", po::value<std::string>()->default_value(""),
+      "also rerun trials in these states: failed,diverged[,done]");
+  opts.add(db_option());
+  po::options_description hidden;
+  hidden.add_options()("file", po::value<std::string>()->required(), "")(
+      "overrides", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description pos;
+  pos.add("file", 1).add("overrides", -1);
+  po::variables_map vm;
+  if (!parse(args, opts, hidden, pos, vm, kSweepRunUsage)) return kExitOk;
+
+  const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
+  harness::RunOptions run;
+  run.db_path = vm["db"].as<std::string>();
+  run.device = vm["device"].as<std::string>();
+  if (run.device.empty()) run.device = spec.device.value_or("auto");
+  run.threads = vm.count("threads") ? vm["threads"].as<int64_t>() : spec.threads.value_or(0);
+  run.fail_fast = vm.count("fail-fast") > 0;
+  run.rerun = parse_rerun(vm["rerun"].as<std::string>());
+  const auto summary = harness::run_sweep(spec, run);
+  fmt::print(stderr,
+             "sweep {}: {} trials: {} done now, {} done before, {} failed, {} diverged, {} not "
+             "run{}\n",
+             spec.name, summary.total, summary.done, summary.already_done, summary.failed,
+             summary.diverged, summary.not_run,
+             summary.interrupted ? " (interrupted)" : "");
+  if (summary.interrupted) return kExitInterrupted;
+  if (summary.failed || summary.diverged || summary.not_run) return kExitTrialsFailed;
+  return kExitOk;
+}
+
+int sweep_plan(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "print-config", po::value<int64_t>(),
+      "print the resolved config of trial N (0-based, as listed) as JSON and exit");
+  opts.add(db_option());
+  po::options_description hidden;
+  hidden.add_options()("file", po::value<std::string>()->required(), "")(
+      "overrides", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description pos;
+  pos.add("file", 1).add("overrides", -1);
+  po::variables_map vm;
+  if (!parse(args, opts, hidden, pos, vm, kSweepPlanUsage)) return kExitOk;
+
+  const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
+  const auto trials = harness::expand_sweep(spec);
+  if (vm.count("print-config")) {
+    const int64_t n = vm["print-config"].as<int64_t>();
+    if (n < 0 || n >= static_cast<int64_t>(trials.size())) {
+      throw UsageError(fmt::format("--print-config {}: the sweep has trials 0..{}", n,
+                                   trials.size() - 1));
+    }
+    std::string json = trials[static_cast<size_t>(n)].config_json;
+    std::string pretty;
+    for (char c : json) {  // one key per line
+      pretty += c;
+      if (c == '{' || c == ',') pretty += "\n  ";
+    }
+    fmt::print("{}\n", pretty);
+    return kExitOk;
+  }
+  std::vector<harness::TrialConfig> configs;
+  for (const auto& t : trials) configs.push_back(t.config);
+  const auto varied = harness::varied_keys(configs);
+  const std::string db_path = vm["db"].as<std::string>();
+  std::unique_ptr<harness::Database> db;
+  std::error_code ec;
+  if (std::filesystem::exists(db_path, ec)) {
+    db = std::make_unique<harness::Database>(db_path, harness::Database::Mode::kReadOnly);
+  }
+  fmt::print("sweep {} ({}): {} trials{}\n", spec.name, spec.source_path, trials.size(),
+             spec.reference.empty() ? "" : ", reference " + spec.reference);
+  for (size_t i = 0; i < trials.size(); ++i) {
+    std::string status = "new";
+    if (db) {
+      try {
+        auto st = db->prepare("SELECT status FROM trials WHERE key = ?1");
+        st.bind(1, trials[i].key);
+        if (st.step()) status = st.get_text(0);
+      } catch (const StoreError&) {
+        status = "?";
+      }
+    }
+    fmt::print("{:>3}  {}  {:<11}  seed={}  {}\n", i, trials[i].key, status,
+               trials[i].config.seed, harness::trial_label(trials[i].config, varied));
+  }
+  return kExitOk;
+}
+
+int sweep_status(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help");
+  opts.add(db_option());
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm, kSweepStatusUsage)) return kExitOk;
+  fmt::print("{}", reports::run_query(
+                       vm["db"].as<std::string>(),
+                       "SELECT s.name AS sweep, count(*) AS trials, "
+                       "sum(t.status = 'done') AS done, sum(t.status = 'running') AS running, "
+                       "sum(t.status = 'pending') AS pending, "
+                       "sum(t.status = 'interrupted') AS interrupted, "
+                       "sum(t.status = 'failed') AS failed, sum(t.status = 'diverged') AS diverged, "
+                       "s.updated_at AS last_run FROM sweeps s JOIN sweep_trials st ON "
+                       "st.sweep_id = s.id JOIN trials t ON t.id = st.trial_id GROUP BY s.id "
+                       "ORDER BY s.updated_at",
+                       reports::QueryFormat::kTable));
+  return kExitOk;
+}
+
+}  // namespace
+
+int sweep_command(const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    fmt::print(
+        "Usage: focalab sweep run|plan|status ...\n\n"
+        "  run     train and evaluate the trials of a sweep that are not done yet\n"
+        "  plan    validate a sweep and list its trials without running them\n"
+        "  status  trials per status in a results database\n\n"
+        "Example:\n  focalab sweep run experiments/quick.yaml\n"
+        "Run `focalab sweep <command> --help` for the options of each.\n");
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  const Args rest(args.begin() + 1, args.end());
+  if (args[0] == "run") return sweep_run(rest);
+  if (args[0] == "plan") return sweep_plan(rest);
+  if (args[0] == "status") return sweep_status(rest);
+  throw UsageError(fmt::format("sweep: unknown command '{}' (allowed: run, plan, status)", args[0]));
+}
+
+int report_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "sweep", po::value<std::string>()->default_value(""),
+      "sweep name (default: the most recently run sweep)");
+  opts.add(db_option());
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm,
+             "Usage: focalab report [--sweep NAME] [--db FILE]\n\n"
+             "Prints a sweep's comparison table (Markdown): one row per trial, the config values\n"
+             "that vary as columns, status and COCO AP/AP50/AP75 x100; then the share of the\n"
+             "classification loss from positives, hard and easy negatives.\n\n"
+             "Example:\n  focalab report --sweep quick\n")) {
+    return kExitOk;
+  }
+  reports::ReportOptions ro;
+  ro.db_path = vm["db"].as<std::string>();
+  ro.sweep = vm["sweep"].as<std::string>();
+  fmt::print("{}", reports::render_report(ro));
+  return kExitOk;
+}
+
+int query_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "format", po::value<std::string>()->default_value("table"), "table | csv | json");
+  opts.add(db_option());
+  po::options_description hidden;
+  hidden.add_options()("sql", po::value<std::string>()->required(), "");
+  po::positional_options_description pos;
+  pos.add("sql", 1);
+  po::variables_map vm;
+  if (!parse(args, opts, hidden, pos, vm,
+             "Usage: focalab query SQL|TABLE [--format table|csv|json] [--db FILE]\n\n"
+             "Runs a read-only SQL statement on the results database. A bare table or view name\n"
+             "selects all of it. Tables: sweeps, trials, sweep_trials, train_steps,\n"
+             "loss_breakdown, loss_intervals, evaluations, class_ap; view: results.\n\n"
+             "Examples:\n  focalab query results\n"
+             "  focalab query \"SELECT loss, gamma, alpha, AP50 FROM results\" --format csv\n")) {
+    return kExitOk;
+  }
+  fmt::print("{}", reports::run_query(vm["db"].as<std::string>(), vm["sql"].as<std::string>(),
+                                      reports::parse_query_format(vm["format"].as<std::string>())));
+  return kExitOk;
+}
+
+int config_command(const Args& args) {
+  if (args.empty() || args[0] != "keys") {
+    if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) {
+      fmt::print("Usage: focalab config keys\n\nLists every sweep key with its type, default, "
+                 "allowed values and meaning.\n\nExample:\n  focalab config keys | grep loss.\n");
+      return kExitOk;
+    }
+    throw UsageError("config: expected `focalab config keys`");
+  }
+  for (const auto& f : harness::config_fields()) {
+    fmt::print("{:<28} {:<14} default {:<22} {}; {}\n", f.path, f.type, f.default_value, f.help,
+               f.allowed);
+  }
+  return kExitOk;
+}
+
+std::string version_text() {
+  return fmt::format("focalab {} (git {})\nLibTorch {}.{}.{}\nCUDA: {}\n", FOCALAB_VERSION,
+                     FOCALAB_GIT_REVISION, TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR,
+                     TORCH_VERSION_PATCH,
+                     torch::cuda::is_available()
+                         ? fmt::format("usable ({} device(s))", torch::cuda::device_count())
+                         : std::string("not usable (CPU only)"));
+}
+
+std::string main_help() {
+  return R"(focalab — loss ablations for dense object detection (RetinaNet, focal loss)
+
+Usage: focalab <command> [options]      (focalab <command> --help for each)
+
+Commands:
+  sweep run FILE [key=value ...]   train + evaluate every unfinished trial of a sweep
+  sweep plan FILE [key=value ...]  validate a sweep and list its trials
+  sweep status                     trials per status in the results database
+  report [--sweep NAME]            comparison table of a sweep (Markdown)
+  query SQL|TABLE                  read-only SQL on the results database
+  config keys                      every sweep key, its default and allowed values
+  --version                        focalab, LibTorch and CUDA versions
+
+Examples:
+  focalab sweep run experiments/quick.yaml && focalab report
+  focalab query "SELECT loss, gamma, alpha, AP, AP50 FROM results" --format csv
+
+Common options: --db FILE (default $FOCALAB_DB or ./focalab.db), --device auto|cpu|cuda[:N],
+--threads N (default: all cores). Set NO_COLOR to disable colors.
+Exit codes: 0 ok, 1 trials failed/diverged, 2 usage or config error, 3 data error,
+4 database error, 5 interrupted, 70 internal error.
+)";
+}
+
+}  // namespace focalab::cli

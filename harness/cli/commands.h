@@ -1,0 +1,19 @@
+#pragma once
+// focalab's subcommands. Each takes the arguments after its name and returns an exit code;
+// errors are thrown (focalab::Error and friends) and mapped to exit codes by main.
+
+#include <string>
+#include <vector>
+
+namespace focalab::cli {
+
+using Args = std::vector<std::string>;
+
+int sweep_command(const Args& args);
+int report_command(const Args& args);
+int query_command(const Args& args);
+int config_command(const Args& args);
+std::string version_text();
+std::string main_help();
+
+}  // namespace focalab::cli

@@ -1,0 +1,62 @@
+// focalab: loss ablations for dense object detection. See `focalab --help`.
+
+#include <fmt/format.h>
+
+#include <boost/program_options/errors.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <c10/util/Exception.h>
+
+#include "harness/cli/commands.h"
+#include "harness/errors.h"
+
+namespace {
+
+std::string first_line(const std::string& s) {
+  const auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+int dispatch(const std::vector<std::string>& argv) {
+  using namespace focalab::cli;
+  if (argv.empty() || argv[0] == "-h" || argv[0] == "--help" || argv[0] == "help") {
+    fmt::print("{}", main_help());
+    return argv.empty() ? focalab::kExitUsage : focalab::kExitOk;
+  }
+  if (argv[0] == "--version" || argv[0] == "version") {
+    fmt::print("{}", version_text());
+    return focalab::kExitOk;
+  }
+  const std::string cmd = argv[0];
+  const Args rest(argv.begin() + 1, argv.end());
+  if (cmd == "sweep") return sweep_command(rest);
+  if (cmd == "report") return report_command(rest);
+  if (cmd == "query") return query_command(rest);
+  if (cmd == "config") return config_command(rest);
+  throw focalab::UsageError(fmt::format(
+      "unknown command '{}' (commands: sweep, report, query, config; see focalab --help)", cmd));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return dispatch(args);
+  } catch (const focalab::Error& e) {
+    fmt::print(stderr, "focalab: error: {}\n", first_line(e.what()));
+    return e.exit_code();
+  } catch (const boost::program_options::error& e) {
+    fmt::print(stderr, "focalab: error: {} (see --help)\n", e.what());
+    return focalab::kExitUsage;
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "focalab: internal error: {}\n", first_line(e.what_without_backtrace()));
+    return focalab::kExitInternal;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "focalab: internal error: {}\n", first_line(e.what()));
+    return focalab::kExitInternal;
+  }
+}

@@ -1,0 +1,663 @@
+#include "harness/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <type_traits>
+
+#include "harness/errors.h"
+#include "harness/json.h"
+
+namespace focalab::harness {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+enum class Kind { kInt, kFloat, kBool, kString, kFloatList, kIntList };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kInt: return "int";
+    case Kind::kFloat: return "float";
+    case Kind::kBool: return "bool";
+    case Kind::kString: return "string";
+    case Kind::kFloatList: return "list of float";
+    case Kind::kIntList: return "list of int";
+  }
+  return "?";
+}
+
+struct Range {
+  double lo = -kInf;
+  double hi = kInf;
+  bool lo_open = false;  // lo itself excluded
+};
+
+struct Field {
+  std::string path;
+  Kind kind = Kind::kInt;
+  std::string help;
+  Range range;
+  std::vector<std::string> choices;
+  std::function<ConfigValue(const TrialConfig&)> get;
+  std::function<void(TrialConfig&, const ConfigValue&)> set;
+
+  std::string allowed() const {
+    if (!choices.empty()) {
+      std::string s = "one of ";
+      for (size_t i = 0; i < choices.size(); ++i) s += (i ? ", " : "") + choices[i];
+      return s;
+    }
+    if (kind == Kind::kBool) return "true or false";
+    if (kind == Kind::kString) return "a string";
+    std::string what = (kind == Kind::kInt || kind == Kind::kIntList) ? "an integer" : "a number";
+    if (kind == Kind::kFloatList || kind == Kind::kIntList) what = "a list of " + what.substr(what.find(' ') + 1) + "s";
+    if (range.lo > -kInf && range.hi < kInf) {
+      return fmt::format("{} in {}{}, {}]", what, range.lo_open ? "(" : "[", range.lo, range.hi);
+    }
+    if (range.lo > -kInf) return fmt::format("{} {} {}", what, range.lo_open ? ">" : ">=", range.lo);
+    if (range.hi < kInf) return fmt::format("{} <= {}", what, range.hi);
+    return what;
+  }
+};
+
+template <class T>
+constexpr Kind kind_of() {
+  if constexpr (std::is_same_v<T, int64_t>) return Kind::kInt;
+  else if constexpr (std::is_same_v<T, double>) return Kind::kFloat;
+  else if constexpr (std::is_same_v<T, bool>) return Kind::kBool;
+  else if constexpr (std::is_same_v<T, std::string>) return Kind::kString;
+  else if constexpr (std::is_same_v<T, std::vector<double>>) return Kind::kFloatList;
+  else return Kind::kIntList;
+}
+
+template <class S, class T>
+Field field(std::string path, S TrialConfig::*section, T S::*member, std::string help,
+            Range range = {}, std::vector<std::string> choices = {}) {
+  Field f;
+  f.path = std::move(path);
+  f.kind = kind_of<T>();
+  f.help = std::move(help);
+  f.range = range;
+  f.choices = std::move(choices);
+  f.get = [section, member](const TrialConfig& c) -> ConfigValue { return (c.*section).*member; };
+  f.set = [section, member](TrialConfig& c, const ConfigValue& v) {
+    (c.*section).*member = std::get<T>(v);
+  };
+  return f;
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> table = [] {
+    using C = TrialConfig;
+    std::vector<Field> t;
+    // data
+    t.push_back(field("data.kind", &C::data, &DataConfig::kind, "dataset", {}, {"synthetic"}));
+    t.push_back(field("data.image_size", &C::data, &DataConfig::image_size,
+                      "synthetic: square image side in pixels, a multiple of 128", {128, 4096}));
+    t.push_back(field("data.num_classes", &C::data, &DataConfig::num_classes,
+                      "synthetic: number of object classes (shapes)", {1, 6}));
+    t.push_back(field("data.train_images", &C::data, &DataConfig::train_images,
+                      "synthetic: images in the train split", {1, 1e9}));
+    t.push_back(field("data.val_images", &C::data, &DataConfig::val_images,
+                      "synthetic: images in the val split", {1, 1e7}));
+    t.push_back(field("data.min_objects", &C::data, &DataConfig::min_objects,
+                      "synthetic: objects per image, lower bound", {0, 100}));
+    t.push_back(field("data.max_objects", &C::data, &DataConfig::max_objects,
+                      "synthetic: objects per image, upper bound", {0, 100}));
+    t.push_back(field("data.min_object_size", &C::data, &DataConfig::min_object_size,
+                      "synthetic: object side lower bound, pixels", {4, 4096}));
+    t.push_back(field("data.max_object_size", &C::data, &DataConfig::max_object_size,
+                      "synthetic: object side upper bound, pixels", {4, 4096}));
+    t.push_back(field("data.clutter", &C::data, &DataConfig::clutter,
+                      "synthetic: background clutter strength", {0, 1}));
+    t.push_back(field("data.noise", &C::data, &DataConfig::noise,
+                      "synthetic: std of per-pixel Gaussian noise", {0, 1}));
+    t.push_back(field("data.seed", &C::data, &DataConfig::seed,
+                      "synthetic: dataset seed (same data for every trial)", {0, 9.0e15}));
+    // model
+    t.push_back(field("model.backbone", &C::model, &ModelConfig::backbone, "ResNet preset", {},
+                      {"tiny", "resnet18", "resnet34", "resnet50", "resnet101"}));
+    t.push_back(field("model.norm", &C::model, &ModelConfig::norm,
+                      "backbone batch norm: frozen (torchvision detection) or trained", {},
+                      {"frozen_bn", "bn"}));
+    t.push_back(field("model.frozen_stages", &C::model, &ModelConfig::frozen_stages,
+                      "frozen backbone stages: 0 none, 1 stem, k stem + layer1..k-1", {0, 5}));
+    t.push_back(field("model.fpn_channels", &C::model, &ModelConfig::fpn_channels,
+                      "channels of P3..P7 and the heads (paper 256)", {1, 4096}));
+    t.push_back(field("model.p6_from", &C::model, &ModelConfig::p6_from,
+                      "input of the P6 conv: c5 (paper) or p5 (torchvision)", {}, {"c5", "p5"}));
+    t.push_back(field("model.head_convs", &C::model, &ModelConfig::head_convs,
+                      "hidden 3x3 convs per head subnet (paper 4)", {0, 16}));
+    t.push_back(field("model.prior_prob", &C::model, &ModelConfig::prior_prob,
+                      "classification bias prior pi (paper 0.01); 0 disables the prior init",
+                      {0, 1, false}));
+    t.push_back(field("model.anchor_sizes", &C::model, &ModelConfig::anchor_sizes,
+                      "anchor base size per level P3..P7 (paper 32..512)", {1, 1e5}));
+    t.push_back(field("model.scales_per_octave", &C::model, &ModelConfig::scales_per_octave,
+                      "anchor scales per octave (paper 3)", {1, 8}));
+    t.push_back(field("model.aspect_ratios", &C::model, &ModelConfig::aspect_ratios,
+                      "anchor aspect ratios h/w (paper 0.5, 1, 2)", {0.01, 100}));
+    t.push_back(field("model.fg_iou", &C::model, &ModelConfig::fg_iou,
+                      "IoU at or above which an anchor is positive (paper 0.5)", {0, 1}));
+    t.push_back(field("model.bg_iou", &C::model, &ModelConfig::bg_iou,
+                      "IoU below which an anchor is negative (paper 0.4)", {0, 1}));
+    t.push_back(field("model.low_quality", &C::model, &ModelConfig::low_quality,
+                      "rescue of GTs without a positive anchor: any (torchvision), above_bg "
+                      "(Detectron), none",
+                      {}, {"none", "any", "above_bg"}));
+    t.push_back(field("model.score_thresh", &C::model, &ModelConfig::score_thresh,
+                      "inference score threshold (paper 0.05)", {0, 1}));
+    t.push_back(field("model.topk_candidates", &C::model, &ModelConfig::topk_candidates,
+                      "inference candidates per level (paper 1000)", {1, 1e6}));
+    t.push_back(field("model.nms_thresh", &C::model, &ModelConfig::nms_thresh,
+                      "inference per-class NMS IoU (paper 0.5)", {0, 1}));
+    t.push_back(field("model.detections_per_image", &C::model,
+                      &ModelConfig::detections_per_image, "detections kept per image (paper 100)",
+                      {1, 1e5}));
+    // loss
+    t.push_back(field("loss.kind", &C::loss, &LossConfig::kind, "classification loss", {},
+                      {"ce", "alpha_ce", "focal"}));
+    t.push_back(field("loss.gamma", &C::loss, &LossConfig::gamma,
+                      "focal: focusing parameter (paper 2)", {0, 20}));
+    t.push_back(field("loss.alpha", &C::loss, &LossConfig::alpha,
+                      "alpha_ce/focal: positive weight (paper 0.25); < 0 disables", {-1, 1}));
+    t.push_back(field("loss.box_beta", &C::loss, &LossConfig::box_beta,
+                      "smooth-L1 beta of the box loss (Detectron 0.11); 0 = L1", {0, 10}));
+    t.push_back(field("loss.hard_score", &C::loss, &LossConfig::hard_score,
+                      "loss accounting: negatives with p >= this are hard (0.05)", {0, 1}));
+    // train
+    t.push_back(field("train.iterations", &C::train, &TrainConfig::iterations,
+                      "SGD iterations (paper 90000)", {1, 1e9}));
+    t.push_back(field("train.batch_size", &C::train, &TrainConfig::batch_size,
+                      "images per iteration (paper 16)", {1, 4096}));
+    t.push_back(field("train.lr", &C::train, &TrainConfig::lr, "base learning rate (paper 0.01)",
+                      {0, 100, true}));
+    t.push_back(field("train.momentum", &C::train, &TrainConfig::momentum,
+                      "SGD momentum (paper 0.9)", {0, 1}));
+    t.push_back(field("train.weight_decay", &C::train, &TrainConfig::weight_decay,
+                      "weight decay (paper 1e-4)", {0, 1}));
+    t.push_back(field("train.warmup_iters", &C::train, &TrainConfig::warmup_iters,
+                      "linear warmup iterations (Detectron 500)", {0, 1e9}));
+    t.push_back(field("train.warmup_factor", &C::train, &TrainConfig::warmup_factor,
+                      "warmup starts at lr x this (Detectron 1/3)", {0, 1}));
+    t.push_back(field("train.lr_steps", &C::train, &TrainConfig::lr_steps,
+                      "iterations where lr is multiplied by lr_gamma (paper 60k, 80k)", {1, 1e9}));
+    t.push_back(field("train.lr_gamma", &C::train, &TrainConfig::lr_gamma,
+                      "lr step factor (paper 0.1)", {0, 1}));
+    t.push_back(field("train.log_every", &C::train, &TrainConfig::log_every,
+                      "iterations between step logs and loss-breakdown flushes", {1, 1e9}));
+    // seed
+    Field seed;
+    seed.path = "seed";
+    seed.kind = Kind::kInt;
+    seed.help = "trial seed: weight init and batch order (sweep.seeds overrides)";
+    seed.range = {0, 9.0e15};
+    seed.get = [](const TrialConfig& c) -> ConfigValue { return c.seed; };
+    seed.set = [](TrialConfig& c, const ConfigValue& v) { c.seed = std::get<int64_t>(v); };
+    t.push_back(seed);
+    return t;
+  }();
+  return table;
+}
+
+const Field* find_field(const std::string& path) {
+  for (const auto& f : fields()) {
+    if (f.path == path) return &f;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> field_paths() {
+  std::vector<std::string> out;
+  for (const auto& f : fields()) out.push_back(f.path);
+  return out;
+}
+
+[[noreturn]] void fail(const Origin& origin, const std::string& key, const std::string& msg) {
+  throw ConfigError(fmt::format("{}: {}{}", origin.str(), key.empty() ? "" : key + ": ", msg));
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  auto m = closest_match(word, candidates);
+  return m.empty() ? "" : fmt::format(" (did you mean '{}'?)", m);
+}
+
+std::string node_text(const YAML::Node& node) {
+  if (node.IsScalar()) return node.Scalar();
+  std::stringstream ss;
+  YAML::Emitter e;
+  e.SetSeqFormat(YAML::Flow);
+  e.SetMapFormat(YAML::Flow);
+  e << node;
+  return e.c_str();
+}
+
+Origin origin_of(const YAML::Node& node, const std::string& file) {
+  const auto mark = node.Mark();
+  return {file, mark.is_null() ? 0 : mark.line + 1};
+}
+
+double parse_number(const YAML::Node& node, const Field& f, const Origin& origin, bool integer) {
+  if (!node.IsScalar()) {
+    fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), node_text(node)));
+  }
+  const std::string& s = node.Scalar();
+  double v = 0;
+  try {
+    if (integer) {
+      v = static_cast<double>(node.as<int64_t>());
+    } else {
+      v = node.as<double>();
+    }
+  } catch (const YAML::Exception&) {
+    fail(origin, f.path, fmt::format("'{}' is not {}; allowed: {}", s,
+                                     integer ? "an integer" : "a number", f.allowed()));
+  }
+  if (!std::isfinite(v)) {
+    fail(origin, f.path, fmt::format("'{}' is not finite; allowed: {}", s, f.allowed()));
+  }
+  const bool below = f.range.lo_open ? v <= f.range.lo : v < f.range.lo;
+  if (below || v > f.range.hi) {
+    fail(origin, f.path, fmt::format("{} is out of range; allowed: {}", s, f.allowed()));
+  }
+  return v;
+}
+
+ConfigValue parse_value(const Field& f, const YAML::Node& node, const Origin& origin) {
+  if (!node.IsDefined() || node.IsNull()) {
+    fail(origin, f.path, fmt::format("missing value; allowed: {}", f.allowed()));
+  }
+  switch (f.kind) {
+    case Kind::kInt:
+      return static_cast<int64_t>(parse_number(node, f, origin, true));
+    case Kind::kFloat:
+      return parse_number(node, f, origin, false);
+    case Kind::kBool:
+      try {
+        if (node.IsScalar()) return node.as<bool>();
+      } catch (const YAML::Exception&) {
+      }
+      fail(origin, f.path, fmt::format("'{}' is not true or false", node_text(node)));
+    case Kind::kString: {
+      if (!node.IsScalar()) {
+        fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), node_text(node)));
+      }
+      const std::string s = node.Scalar();
+      if (!f.choices.empty() &&
+          std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) {
+        fail(origin, f.path, fmt::format("'{}' is not allowed; allowed: {}{}", s, f.allowed(),
+                                         did_you_mean(s, f.choices)));
+      }
+      return s;
+    }
+    case Kind::kFloatList:
+    case Kind::kIntList: {
+      if (!node.IsSequence() || node.size() == 0) {
+        fail(origin, f.path,
+             fmt::format("expected a non-empty YAML list like [1, 2], got '{}'", node_text(node)));
+      }
+      const bool integer = f.kind == Kind::kIntList;
+      std::vector<double> d;
+      std::vector<int64_t> i;
+      for (const auto& item : node) {
+        const double v = parse_number(item, f, origin, integer);
+        d.push_back(v);
+        i.push_back(static_cast<int64_t>(v));
+      }
+      if (integer) return i;
+      return d;
+    }
+  }
+  fail(origin, f.path, "unsupported field kind");
+}
+
+// Flattens {loss: {gamma: 2}} and {loss.gamma: 2} alike into (path, node) pairs.
+void flatten(const YAML::Node& node, const std::string& prefix, const std::string& file,
+             std::vector<SweepSpec::Setting>& out) {
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    if (find_field(path)) {
+      out.push_back({path, kv.second, origin_of(kv.first, file)});
+    } else if (kv.second.IsMap()) {
+      flatten(kv.second, path, file, out);
+    } else {
+      fail(origin_of(kv.first, file), path,
+           fmt::format("unknown key{}", did_you_mean(path, field_paths())));
+    }
+  }
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const std::vector<std::string> kTopKeys = {"name", "description", "base", "reference", "sweep",
+                                           "threads", "device", "data", "model", "loss",
+                                           "train", "seed"};
+
+void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& chain,
+                const Origin& named_at) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    throw ConfigError(fmt::format("{}: sweep file '{}' not found{}", named_at.str(),
+                                  path.string(), fs::exists(path, ec) ? " (not a file)" : ""));
+  }
+  const fs::path canonical = fs::weakly_canonical(path, ec);
+  if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) {
+    std::string cycle;
+    for (const auto& p : chain) cycle += p.filename().string() + " -> ";
+    throw ConfigError(fmt::format("{}: base: cycle {}{}", named_at.str(), cycle,
+                                  canonical.filename().string()));
+  }
+  chain.push_back(canonical);
+  const std::string file = path.string();
+  const std::string text = read_text(path);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", file, e.mark.line + 1, e.msg));
+  }
+  if (root.IsNull()) throw ConfigError(fmt::format("{}: empty sweep file", file));
+  if (!root.IsMap()) {
+    throw ConfigError(fmt::format("{}:1: the top level must be a mapping of keys ({})", file,
+                                  "name, loss, train, sweep, ..."));
+  }
+  if (root["base"]) {
+    const auto base_node = root["base"];
+    if (!base_node.IsScalar()) fail(origin_of(base_node, file), "base", "expected a file path");
+    apply_file(path.parent_path() / base_node.Scalar(), spec, chain, origin_of(base_node, file));
+  }
+  spec.spec_text += fmt::format("# --- {} ---\n{}\n", file, text);
+
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& value = kv.second;
+    const Origin origin = origin_of(kv.first, file);
+    if (key == "base") continue;
+    if (key == "name" || key == "description" || key == "reference" || key == "device") {
+      if (!value.IsScalar()) fail(origin, key, "expected a string");
+      if (key == "name") spec.name = value.Scalar();
+      if (key == "description") spec.description = value.Scalar();
+      if (key == "reference") spec.reference = value.Scalar();
+      if (key == "device") spec.device = value.Scalar();
+    } else if (key == "threads") {
+      Field f;
+      f.path = "threads";
+      f.range = {0, 4096};
+      spec.threads = static_cast<int64_t>(parse_number(value, f, origin, true));
+    } else if (key == "seed") {
+      set_value(spec.base, "seed", value, origin);
+    } else if (key == "data" || key == "model" || key == "loss" || key == "train") {
+      if (!value.IsMap()) fail(origin, key, "expected a mapping of keys");
+      std::vector<SweepSpec::Setting> settings;
+      flatten(value, key, file, settings);
+      for (const auto& s : settings) set_value(spec.base, s.path, s.value, s.origin);
+    } else if (key == "sweep") {
+      if (!value.IsMap()) fail(origin, key, "expected a mapping with cases, grid and/or seeds");
+      spec.cases.clear();
+      spec.grid.clear();
+      spec.seeds.clear();
+      for (const auto& skv : value) {
+        const std::string skey = skv.first.as<std::string>();
+        const Origin sorigin = origin_of(skv.first, file);
+        if (skey == "cases") {
+          if (!skv.second.IsSequence()) {
+            fail(sorigin, "sweep.cases", "expected a list of mappings like {loss.gamma: 2}");
+          }
+          for (const auto& c : skv.second) {
+            if (!c.IsMap()) {
+              fail(origin_of(c, file), "sweep.cases",
+                   fmt::format("each case must be a mapping like {{loss.gamma: 2}}, got '{}'",
+                               node_text(c)));
+            }
+            std::vector<SweepSpec::Setting> settings;
+            flatten(c, "", file, settings);
+            spec.cases.push_back(settings);
+          }
+        } else if (skey == "grid") {
+          if (!skv.second.IsMap()) {
+            fail(sorigin, "sweep.grid", "expected a mapping like {loss.gamma: [0, 1, 2]}");
+          }
+          std::vector<SweepSpec::Setting> keys;
+          for (const auto& g : skv.second) {
+            const std::string gpath = g.first.as<std::string>();
+            const Origin gorigin = origin_of(g.first, file);
+            if (!find_field(gpath)) {
+              fail(gorigin, "sweep.grid." + gpath,
+                   fmt::format("unknown key{}", did_you_mean(gpath, field_paths())));
+            }
+            if (!g.second.IsSequence() || g.second.size() == 0) {
+              fail(gorigin, "sweep.grid." + gpath, "expected a non-empty list of values");
+            }
+            std::vector<SweepSpec::Setting> values;
+            for (const auto& v : g.second) values.push_back({gpath, v, origin_of(v, file)});
+            spec.grid.emplace_back(gpath, values);
+          }
+        } else if (skey == "seeds") {
+          if (!skv.second.IsSequence() || skv.second.size() == 0) {
+            fail(sorigin, "sweep.seeds", "expected a non-empty list of integers like [1, 2, 3]");
+          }
+          for (const auto& s : skv.second) {
+            TrialConfig scratch;
+            set_value(scratch, "seed", s, origin_of(s, file));
+            spec.seeds.push_back(scratch.seed);
+          }
+        } else {
+          fail(sorigin, "sweep." + skey,
+               fmt::format("unknown key; allowed: cases, grid, seeds{}",
+                           did_you_mean(skey, {"cases", "grid", "seeds"})));
+        }
+      }
+    } else {
+      fail(origin, key, fmt::format("unknown top-level key{}; allowed: name, description, base, "
+                                    "reference, threads, device, seed, data, model, loss, train, "
+                                    "sweep",
+                                    did_you_mean(key, kTopKeys)));
+    }
+  }
+  chain.pop_back();
+}
+
+}  // namespace
+
+std::string Origin::str() const {
+  return line > 0 ? fmt::format("{}:{}", file, line) : file;
+}
+
+std::string format_value(const ConfigValue& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::vector<double>> ||
+                             std::is_same_v<T, std::vector<int64_t>>) {
+          return fmt::format("[{}]", fmt::join(v, ", "));
+        } else {
+          return fmt::format("{}", v);
+        }
+      },
+      value);
+}
+
+std::string value_to_json(const ConfigValue& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return json_quote(v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, double>) {
+          return json_number(v);
+        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+          std::string s = "[";
+          for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + json_number(v[i]);
+          return s + "]";
+        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+          return fmt::format("[{}]", fmt::join(v, ","));
+        } else {
+          return fmt::format("{}", v);
+        }
+      },
+      value);
+}
+
+std::vector<FieldInfo> config_fields() {
+  std::vector<FieldInfo> out;
+  const TrialConfig defaults;
+  for (const auto& f : fields()) {
+    out.push_back({f.path, kind_name(f.kind), f.help, f.allowed(), format_value(f.get(defaults))});
+  }
+  return out;
+}
+
+ConfigValue get_value(const TrialConfig& config, const std::string& path) {
+  const Field* f = find_field(path);
+  if (!f) {
+    throw ConfigError(fmt::format("unknown key '{}'{}", path, did_you_mean(path, field_paths())));
+  }
+  return f->get(config);
+}
+
+void set_value(TrialConfig& config, const std::string& path, const YAML::Node& node,
+               const Origin& origin) {
+  const Field* f = find_field(path);
+  if (!f) fail(origin, path, fmt::format("unknown key{}", did_you_mean(path, field_paths())));
+  f->set(config, parse_value(*f, node, origin));
+}
+
+void finalize_config(TrialConfig& c, const std::string& where) {
+  auto check = [&](bool ok, const std::string& keys, const std::string& msg) {
+    if (!ok) throw ConfigError(fmt::format("{}: {}: {}", where, keys, msg));
+  };
+  check(c.data.image_size % 128 == 0, "data.image_size",
+        fmt::format("{} is not a multiple of 128 (the stride of P7)", c.data.image_size));
+  check(c.data.min_objects <= c.data.max_objects, "data.min_objects, data.max_objects",
+        fmt::format("min ({}) must be <= max ({})", c.data.min_objects, c.data.max_objects));
+  check(c.data.min_object_size <= c.data.max_object_size,
+        "data.min_object_size, data.max_object_size",
+        fmt::format("min ({}) must be <= max ({})", c.data.min_object_size,
+                    c.data.max_object_size));
+  check(c.data.max_object_size <= static_cast<double>(c.data.image_size), "data.max_object_size",
+        fmt::format("{} exceeds data.image_size {}", c.data.max_object_size, c.data.image_size));
+  check(c.model.anchor_sizes.size() == 5, "model.anchor_sizes",
+        fmt::format("needs 5 sizes (P3..P7), got {}", c.model.anchor_sizes.size()));
+  check(c.model.bg_iou <= c.model.fg_iou, "model.bg_iou, model.fg_iou",
+        fmt::format("bg_iou ({}) must be <= fg_iou ({})", c.model.bg_iou, c.model.fg_iou));
+  for (size_t i = 1; i < c.train.lr_steps.size(); ++i) {
+    check(c.train.lr_steps[i] > c.train.lr_steps[i - 1], "train.lr_steps",
+          fmt::format("must be increasing, got [{}]", fmt::join(c.train.lr_steps, ", ")));
+  }
+  check(c.loss.kind != "alpha_ce" || c.loss.alpha >= 0, "loss.alpha",
+        fmt::format("alpha_ce needs alpha in [0, 1], got {}", c.loss.alpha));
+  // Canonical form: CE has no gamma and no alpha, alpha-CE no gamma. Keeps the trial keys of
+  // equivalent configurations equal and the report's columns honest.
+  if (c.loss.kind == "ce") {
+    c.loss.gamma = 0;
+    c.loss.alpha = -1;
+  } else if (c.loss.kind == "alpha_ce") {
+    c.loss.gamma = 0;
+  }
+}
+
+std::string config_to_json(const TrialConfig& config) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& f : fields()) {
+    out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
+    first = false;
+  }
+  return out + "}";
+}
+
+Override parse_override(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw ConfigError(fmt::format("command line: override '{}' must look like key=value, e.g. "
+                                  "loss.gamma=1 or train.lr_steps=[300,400]",
+                                  text));
+  }
+  Override o;
+  o.path = text.substr(0, eq);
+  o.text = text;
+  if (!find_field(o.path)) {
+    throw ConfigError(fmt::format("command line: {}: unknown key{}", o.path,
+                                  did_you_mean(o.path, field_paths())));
+  }
+  try {
+    o.value = YAML::Load(text.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("command line: {}: cannot parse value '{}': {}", o.path,
+                                  text.substr(eq + 1), e.msg));
+  }
+  return o;
+}
+
+SweepSpec load_sweep(const std::string& path, const std::vector<std::string>& overrides) {
+  SweepSpec spec;
+  spec.source_path = path;
+  std::vector<fs::path> chain;
+  apply_file(fs::path(path), spec, chain, Origin{"command line", 0});
+  if (spec.name.empty()) spec.name = fs::path(path).stem().string();
+  for (const auto& text : overrides) spec.overrides.push_back(parse_override(text));
+  for (const auto& o : spec.overrides) {
+    set_value(spec.base, o.path, o.value, Origin{"command line", 0});
+  }
+  if (spec.seeds.empty()) spec.seeds.push_back(spec.base.seed);
+  return spec;
+}
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      }
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::string best;
+  size_t best_d = 4;
+  for (const auto& c : candidates) {
+    // Compare against the whole key and against its last component ("gama" ~ "loss.gamma").
+    size_t d = distance(word, c);
+    const auto dot = c.rfind('.');
+    const auto wdot = word.rfind('.');
+    if (dot != std::string::npos) {
+      const std::string tail = c.substr(dot + 1);
+      const std::string wtail = wdot == std::string::npos ? word : word.substr(wdot + 1);
+      d = std::min(d, distance(wtail, tail) + (wdot == std::string::npos ? 0 : distance(word.substr(0, wdot), c.substr(0, dot))));
+    }
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace focalab::harness

@@ -1,0 +1,48 @@
+#include "harness/device.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "harness/errors.h"
+
+namespace focalab::harness {
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (spec == "cpu") return torch::kCPU;
+  if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      throw UsageError(fmt::format("--device {}: CUDA is not usable with this LibTorch build "
+                                   "(allowed here: auto, cpu)",
+                                   spec));
+    }
+    int64_t index = 0;
+    if (spec.size() > 5) {
+      try {
+        size_t used = 0;
+        index = std::stoll(spec.substr(5), &used);
+        if (used != spec.size() - 5) throw std::invalid_argument("trailing");
+      } catch (const std::exception&) {
+        throw UsageError(fmt::format("--device {}: bad device index (allowed: cuda:N)", spec));
+      }
+    }
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (index < 0 || index >= count) {
+      throw UsageError(fmt::format("--device {}: no such GPU ({} visible)", spec, count));
+    }
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw UsageError(fmt::format("--device '{}': allowed: auto, cpu, cuda, cuda:N", spec));
+}
+
+int64_t configure_threads(int64_t requested) {
+  if (requested < 0) throw UsageError(fmt::format("--threads {}: must be >= 0 (0 = all cores)", requested));
+  const int64_t n = requested > 0 ? requested
+                                  : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  torch::set_num_threads(static_cast<int>(n));
+  return n;
+}
+
+}  // namespace focalab::harness

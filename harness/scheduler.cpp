@@ -1,0 +1,180 @@
+#include "harness/scheduler.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+
+#include "harness/device.h"
+#include "harness/errors.h"
+#include "harness/progress.h"
+#include "harness/sweep.h"
+#include "harness/synthetic_dataset.h"
+#include "harness/trainer.h"
+
+namespace focalab::harness {
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+
+// Writes what the trainer reports into the store and shows progress.
+class StoreObserver : public TrialObserver {
+ public:
+  StoreObserver(Store& store, int64_t trial_id, Progress& progress, std::string prefix)
+      : store_(store), trial_id_(trial_id), progress_(progress), prefix_(std::move(prefix)),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void on_interval(const StepLog& step, const losses::LossBreakdownSums& sums) override {
+    store_.write_interval(trial_id_, step, sums);
+    if (!progress_.interactive()) {
+      progress_.line(fmt::format("{} iter {}/{}  loss {:.4f} (cls {:.4f} box {:.4f})  lr {:.4g}  "
+                                 "{:.0f} ms/iter  ETA {}",
+                                 prefix_, step.iteration, total_, step.loss_total, step.loss_cls,
+                                 step.loss_box, step.lr, step.ms_per_iter, eta()));
+    }
+  }
+  void on_iteration(int64_t iteration, int64_t total, double loss) override {
+    iteration_ = iteration;
+    total_ = total;
+    progress_.status(fmt::format("{} iter {}/{}  loss {:.4f}  ETA {}", prefix_, iteration, total,
+                                 loss, eta()));
+  }
+  bool stop_requested() override { return g_stop_signal.load() != 0; }
+
+ private:
+  std::string eta() const {
+    if (iteration_ == 0) return "?";
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return format_duration(elapsed / static_cast<double>(iteration_) *
+                           static_cast<double>(total_ - iteration_));
+  }
+
+  Store& store_;
+  int64_t trial_id_;
+  Progress& progress_;
+  std::string prefix_;
+  std::chrono::steady_clock::time_point start_;
+  int64_t iteration_ = 0, total_ = 0;
+};
+
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
+}
+
+bool stop_requested() { return g_stop_signal.load() != 0; }
+
+SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
+  // Everything is validated before the store is touched or anything runs.
+  const auto trials = expand_sweep(spec);
+  const torch::Device device = resolve_device(options.device);
+  const int64_t threads = configure_threads(options.threads);
+
+  Store store(options.db_path);
+  const auto rows = store.register_sweep(spec, trials);
+  std::vector<TrialConfig> configs;
+  for (const auto& t : trials) configs.push_back(t.config);
+  const auto varied = varied_keys(configs);
+
+  Progress progress;
+  SweepRunSummary summary;
+  summary.total = static_cast<int64_t>(trials.size());
+  std::vector<size_t> to_run;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto st = rows[i].status;
+    if (st == TrialStatus::kDone && !options.rerun.count(st)) {
+      ++summary.already_done;
+    } else if ((st == TrialStatus::kFailed || st == TrialStatus::kDiverged) &&
+               !options.rerun.count(st)) {
+      ++summary.not_run;
+    } else {
+      to_run.push_back(i);
+    }
+  }
+  progress.line(fmt::format(
+      "sweep {}: {} trials ({} done already, {} to run{}) on {} with {} threads -> {}",
+      progress.emphasis(spec.name), summary.total, summary.already_done, to_run.size(),
+      summary.not_run ? fmt::format(", {} failed/diverged skipped: --rerun failed,diverged",
+                                    summary.not_run)
+                      : "",
+      device.str(), threads, options.db_path));
+  if (to_run.empty()) {
+    progress.line("every trial is already done; nothing to run");
+    return summary;
+  }
+
+  install_stop_handlers();
+  const auto sweep_start = std::chrono::steady_clock::now();
+  for (size_t n = 0; n < to_run.size(); ++n) {
+    const size_t i = to_run[n];
+    const auto& trial = trials[i];
+    const int64_t id = rows[i].id;
+    std::string prefix = fmt::format("[{}/{}] {} seed={}", n + 1, to_run.size(),
+                                     trial_label(trial.config, varied), trial.config.seed);
+    if (n > 0) {
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+      progress.line(fmt::format("sweep ETA {}", format_duration(elapsed / static_cast<double>(n) *
+                                                                static_cast<double>(to_run.size() - n))));
+    }
+    progress.line(fmt::format("{} key {} ...", prefix, trial.key));
+    store.clear_trial_results(id);
+    store.mark_running(id, device.str());
+    StoreObserver observer(store, id, progress, prefix);
+    try {
+      const auto outcome = train_trial(trial.config, device, observer);
+      if (outcome.status == TrialStatus::kDiverged) {
+        store.mark_finished(id, TrialStatus::kDiverged,
+                            fmt::format("non-finite loss at iteration {}", *outcome.diverged_at),
+                            outcome.diverged_at);
+        ++summary.diverged;
+        progress.line(fmt::format("{} DIVERGED at iteration {} (non-finite loss)", prefix,
+                                  *outcome.diverged_at));
+      } else {
+        store.write_evaluation(id, trial.config.train.iterations, "val", *outcome.val,
+                               SyntheticDataset::class_names(trial.config.data.num_classes));
+        store.mark_finished(id, TrialStatus::kDone);
+        ++summary.done;
+        progress.line(fmt::format("{} done in {} (eval {}): AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}",
+                                  prefix, format_duration(outcome.train_seconds + outcome.eval_seconds),
+                                  format_duration(outcome.eval_seconds), 100 * outcome.val->ap(),
+                                  100 * outcome.val->ap50(), 100 * outcome.val->ap75()));
+      }
+    } catch (const InterruptedError&) {
+      store.mark_finished(id, TrialStatus::kInterrupted, "interrupted by signal");
+      progress.line(fmt::format("{} interrupted (signal {}); run the sweep again to resume",
+                                prefix, g_stop_signal.load()));
+      summary.interrupted = true;
+      summary.not_run += static_cast<int64_t>(to_run.size() - n - 1);
+      return summary;
+    } catch (const StoreError&) {
+      throw;  // the store itself is failing: nothing can be recorded
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      if (const auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
+      store.mark_finished(id, TrialStatus::kFailed, what);
+      ++summary.failed;
+      progress.line(fmt::format("{} FAILED: {}", prefix, what));
+      if (options.fail_fast) {
+        summary.not_run += static_cast<int64_t>(to_run.size() - n - 1);
+        progress.line("--fail-fast: stopping the sweep");
+        return summary;
+      }
+    }
+  }
+  return summary;
+}
+
+}  // namespace focalab::harness

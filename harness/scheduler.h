@@ -1,0 +1,41 @@
+#pragma once
+// Runs a sweep's trials against the results store: registers the sweep, skips trials that are
+// done, runs pending and interrupted ones (and failed/diverged ones when asked), turns a trial's
+// exception into a `failed` row and goes on (or stops with fail_fast). SIGINT/SIGTERM/SIGUSR1
+// stop the running trial, which is marked `interrupted` and runs again next time.
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness/config.h"
+#include "harness/store.h"
+
+namespace focalab::harness {
+
+struct RunOptions {
+  std::string db_path = "focalab.db";
+  std::string device = "auto";          // see resolve_device
+  int64_t threads = 0;                  // 0 = all cores
+  bool fail_fast = false;               // stop the sweep at the first failed trial
+  std::set<TrialStatus> rerun;          // also run trials in these states (failed, diverged)
+};
+
+struct SweepRunSummary {
+  int64_t total = 0;
+  int64_t already_done = 0;  // skipped: done before this run
+  int64_t done = 0;          // finished in this run
+  int64_t failed = 0;
+  int64_t diverged = 0;
+  int64_t not_run = 0;       // left pending (fail-fast) or skipped failed/diverged
+  bool interrupted = false;
+};
+
+// Progress and results go to stderr; the caller prints the report.
+SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options);
+
+// Installs the SIGINT/SIGTERM/SIGUSR1 handlers used by run_sweep (idempotent).
+void install_stop_handlers();
+bool stop_requested();
+
+}  // namespace focalab::harness

@@ -1,0 +1,352 @@
+#include "harness/store.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+#include "focalab/version.h"
+#include "harness/errors.h"
+
+namespace focalab::harness {
+
+namespace {
+
+std::string now_iso() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sweeps (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  source_path TEXT,
+  spec_yaml TEXT,
+  spec_hash TEXT,
+  reference TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  focalab_version TEXT,
+  git_revision TEXT
+);
+CREATE TABLE IF NOT EXISTS trials (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  seed INTEGER NOT NULL,
+  config_json TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK (status IN ('pending','running','done','failed','diverged','interrupted')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  host TEXT,
+  device TEXT,
+  started_at TEXT,
+  finished_at TEXT,
+  heartbeat_at TEXT,
+  error TEXT,
+  diverged_at_iter INTEGER,
+  checkpoint_path TEXT
+);
+CREATE TABLE IF NOT EXISTS sweep_trials (
+  sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  position INTEGER NOT NULL,
+  PRIMARY KEY (sweep_id, trial_id)
+);
+CREATE TABLE IF NOT EXISTS train_steps (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  lr REAL,
+  loss_cls REAL,
+  loss_box REAL,
+  loss_total REAL,
+  num_pos REAL,
+  normalizer REAL,
+  ms_per_iter REAL,
+  nonfinite INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (trial_id, iteration)
+);
+CREATE TABLE IF NOT EXISTS loss_breakdown (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  category TEXT NOT NULL CHECK (category IN ('positive','hard_negative','easy_negative')),
+  class_id INTEGER NOT NULL,
+  count REAL NOT NULL,
+  loss_sum REAL,
+  nonfinite INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (trial_id, iteration, category, class_id)
+);
+CREATE TABLE IF NOT EXISTS loss_intervals (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  iterations INTEGER NOT NULL,
+  ignored_anchors INTEGER NOT NULL,
+  normalizer_sum REAL,
+  PRIMARY KEY (trial_id, iteration)
+);
+CREATE TABLE IF NOT EXISTS evaluations (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  value REAL,
+  PRIMARY KEY (trial_id, iteration, split, metric)
+);
+CREATE TABLE IF NOT EXISTS class_ap (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  class_id INTEGER NOT NULL,
+  class_name TEXT,
+  ap REAL,
+  ap50 REAL,
+  PRIMARY KEY (trial_id, iteration, split, class_id)
+);
+CREATE VIEW IF NOT EXISTS results AS
+SELECT s.name AS sweep, t.id AS trial_id, t.key, t.seed, t.status,
+       json_extract(t.config_json, '$."loss.kind"') AS loss,
+       json_extract(t.config_json, '$."loss.gamma"') AS gamma,
+       json_extract(t.config_json, '$."loss.alpha"') AS alpha,
+       json_extract(t.config_json, '$."model.prior_prob"') AS prior_prob,
+       json_extract(t.config_json, '$."model.backbone"') AS backbone,
+       json_extract(t.config_json, '$."train.iterations"') AS iterations,
+       (SELECT value FROM evaluations e WHERE e.trial_id = t.id AND e.metric = 'AP'
+          AND e.split = 'val' ORDER BY e.iteration DESC LIMIT 1) AS AP,
+       (SELECT value FROM evaluations e WHERE e.trial_id = t.id AND e.metric = 'AP50'
+          AND e.split = 'val' ORDER BY e.iteration DESC LIMIT 1) AS AP50,
+       (SELECT value FROM evaluations e WHERE e.trial_id = t.id AND e.metric = 'AP75'
+          AND e.split = 'val' ORDER BY e.iteration DESC LIMIT 1) AS AP75
+FROM trials t JOIN sweep_trials st ON st.trial_id = t.id JOIN sweeps s ON s.id = st.sweep_id
+ORDER BY s.id, st.position;
+)sql";
+
+}  // namespace
+
+const char* status_name(TrialStatus status) {
+  switch (status) {
+    case TrialStatus::kPending: return "pending";
+    case TrialStatus::kRunning: return "running";
+    case TrialStatus::kDone: return "done";
+    case TrialStatus::kFailed: return "failed";
+    case TrialStatus::kDiverged: return "diverged";
+    case TrialStatus::kInterrupted: return "interrupted";
+  }
+  return "pending";
+}
+
+TrialStatus parse_status(const std::string& name) {
+  for (auto s : {TrialStatus::kPending, TrialStatus::kRunning, TrialStatus::kDone,
+                 TrialStatus::kFailed, TrialStatus::kDiverged, TrialStatus::kInterrupted}) {
+    if (name == status_name(s)) return s;
+  }
+  throw StoreError(fmt::format("unknown trial status '{}'", name));
+}
+
+Store::Store(const std::string& path) : db_(path, Database::Mode::kReadWriteCreate) { migrate(); }
+
+void Store::migrate() {
+  // A database created by another program must not be modified.
+  bool has_tables = false, has_version = false;
+  {
+    auto st = db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
+    while (st.step()) {
+      has_tables = true;
+      if (st.get_text(0) == "schema_version") has_version = true;
+    }
+  }
+  if (has_tables && !has_version) {
+    throw StoreError(fmt::format("{}: not a focalab results database (it has tables but no "
+                                 "schema_version table); pass another --db",
+                                 db_.path()));
+  }
+  if (has_version) {
+    auto st = db_.prepare("SELECT max(version) FROM schema_version");
+    const int64_t version = st.step() && !st.is_null(0) ? st.get_int(0) : 0;
+    if (version > kSchemaVersion) {
+      throw StoreError(fmt::format("{}: schema version {} is newer than this focalab supports "
+                                   "({}); upgrade focalab",
+                                   db_.path(), version, kSchemaVersion));
+    }
+    if (version == kSchemaVersion) return;
+  }
+  Transaction tx(db_);
+  db_.exec(kSchema);
+  db_.exec(fmt::format("DELETE FROM schema_version; INSERT INTO schema_version VALUES ({});",
+                       kSchemaVersion));
+  tx.commit();
+}
+
+std::vector<TrialRow> Store::register_sweep(const SweepSpec& spec,
+                                            const std::vector<TrialSpec>& trials) {
+  Transaction tx(db_);
+  const std::string now = now_iso();
+  db_.prepare(
+         "INSERT INTO sweeps (name, source_path, spec_yaml, spec_hash, reference, created_at, "
+         "updated_at, focalab_version, git_revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) "
+         "ON CONFLICT(name) DO UPDATE SET source_path = ?2, spec_yaml = ?3, spec_hash = ?4, "
+         "reference = ?5, updated_at = ?6, focalab_version = ?7, git_revision = ?8")
+      .bind(1, spec.name)
+      .bind(2, spec.source_path)
+      .bind(3, spec.spec_text)
+      .bind(4, fnv1a_hex(spec.spec_text))
+      .bind(5, spec.reference)
+      .bind(6, now)
+      .bind(7, FOCALAB_VERSION)
+      .bind(8, FOCALAB_GIT_REVISION)
+      .run();
+  int64_t sweep_id = 0;
+  {
+    auto st = db_.prepare("SELECT id FROM sweeps WHERE name = ?1");
+    st.bind(1, spec.name);
+    if (!st.step()) db_.fail("sweep row missing after insert");
+    sweep_id = st.get_int(0);
+  }
+  // The sweep's trial list is its latest expansion.
+  db_.prepare("DELETE FROM sweep_trials WHERE sweep_id = ?1").bind(1, sweep_id).run();
+  auto insert_trial = db_.prepare(
+      "INSERT INTO trials (key, seed, config_json) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING");
+  auto select_trial = db_.prepare("SELECT id, status, attempts FROM trials WHERE key = ?1");
+  auto link = db_.prepare(
+      "INSERT OR REPLACE INTO sweep_trials (sweep_id, trial_id, position) VALUES (?1, ?2, ?3)");
+  std::vector<TrialRow> rows;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    insert_trial.bind(1, trials[i].key).bind(2, trials[i].config.seed).bind(3, trials[i].config_json);
+    insert_trial.run();
+    select_trial.bind(1, trials[i].key);
+    if (!select_trial.step()) db_.fail("trial row missing after insert");
+    TrialRow row{select_trial.get_int(0), trials[i].key, parse_status(select_trial.get_text(1)),
+                 select_trial.get_int(2)};
+    select_trial.reset();
+    link.bind(1, sweep_id).bind(2, row.id).bind(3, static_cast<int64_t>(i)).run();
+    rows.push_back(row);
+  }
+  tx.commit();
+  return rows;
+}
+
+void Store::mark_running(int64_t trial_id, const std::string& device) {
+  Transaction tx(db_);
+  const std::string now = now_iso();
+  db_.prepare(
+         "UPDATE trials SET status = 'running', attempts = attempts + 1, host = ?2, device = ?3, "
+         "started_at = ?4, heartbeat_at = ?4, finished_at = NULL, error = NULL, "
+         "diverged_at_iter = NULL WHERE id = ?1")
+      .bind(1, trial_id)
+      .bind(2, host_name())
+      .bind(3, device)
+      .bind(4, now)
+      .run();
+  tx.commit();
+}
+
+void Store::heartbeat(int64_t trial_id) {
+  db_.prepare("UPDATE trials SET heartbeat_at = ?2 WHERE id = ?1").bind(1, trial_id).bind(2, now_iso()).run();
+}
+
+void Store::mark_finished(int64_t trial_id, TrialStatus status, const std::string& error,
+                          std::optional<int64_t> diverged_at, const std::string& checkpoint) {
+  Transaction tx(db_);
+  auto st = db_.prepare(
+      "UPDATE trials SET status = ?2, finished_at = ?3, heartbeat_at = ?3, error = ?4, "
+      "diverged_at_iter = ?5, checkpoint_path = ?6 WHERE id = ?1");
+  st.bind(1, trial_id).bind(2, status_name(status)).bind(3, now_iso());
+  if (error.empty()) st.bind_null(4); else st.bind(4, error);
+  st.bind(5, diverged_at);
+  if (checkpoint.empty()) st.bind_null(6); else st.bind(6, checkpoint);
+  st.run();
+  tx.commit();
+}
+
+void Store::clear_trial_results(int64_t trial_id) {
+  Transaction tx(db_);
+  for (const char* table :
+       {"train_steps", "loss_breakdown", "loss_intervals", "evaluations", "class_ap"}) {
+    db_.prepare(fmt::format("DELETE FROM {} WHERE trial_id = ?1", table)).bind(1, trial_id).run();
+  }
+  tx.commit();
+}
+
+void Store::write_interval(int64_t trial_id, const StepLog& s,
+                           const losses::LossBreakdownSums& sums) {
+  Transaction tx(db_);
+  const bool nonfinite = !std::isfinite(s.loss_cls) || !std::isfinite(s.loss_box) ||
+                         !std::isfinite(s.loss_total);
+  db_.prepare(
+         "INSERT OR REPLACE INTO train_steps (trial_id, iteration, lr, loss_cls, loss_box, "
+         "loss_total, num_pos, normalizer, ms_per_iter, nonfinite) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+      .bind(1, trial_id)
+      .bind(2, s.iteration)
+      .bind(3, s.lr)
+      .bind(4, s.loss_cls)
+      .bind(5, s.loss_box)
+      .bind(6, s.loss_total)
+      .bind(7, s.num_pos)
+      .bind(8, s.normalizer)
+      .bind(9, s.ms_per_iter)
+      .bind(10, static_cast<int64_t>(nonfinite))
+      .run();
+  if (sums.iterations > 0) {
+    db_.prepare(
+           "INSERT OR REPLACE INTO loss_intervals (trial_id, iteration, iterations, "
+           "ignored_anchors, normalizer_sum) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, trial_id)
+        .bind(2, s.iteration)
+        .bind(3, sums.iterations)
+        .bind(4, sums.ignored_anchors)
+        .bind(5, sums.normalizer_sum)
+        .run();
+    auto ins = db_.prepare(
+        "INSERT OR REPLACE INTO loss_breakdown (trial_id, iteration, category, class_id, count, "
+        "loss_sum, nonfinite) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    for (int c = 0; c < losses::kNumLossCategories; ++c) {
+      const auto cat = static_cast<losses::LossCategory>(c);
+      auto write = [&](int64_t class_id, double count, double loss) {
+        ins.bind(1, trial_id).bind(2, s.iteration).bind(3, losses::category_name(cat));
+        ins.bind(4, class_id).bind(5, count).bind(6, loss);
+        ins.bind(7, static_cast<int64_t>(!std::isfinite(loss)));
+        ins.run();
+      };
+      write(-1, sums.total_count(cat), sums.total_loss(cat));
+      for (int64_t k = 0; k < sums.num_classes; ++k) write(k, sums.count_at(cat, k), sums.loss_at(cat, k));
+    }
+  }
+  tx.commit();
+}
+
+void Store::write_evaluation(int64_t trial_id, int64_t iteration, const std::string& split,
+                             const CocoSummary& summary,
+                             const std::vector<std::string>& class_names) {
+  Transaction tx(db_);
+  auto ins = db_.prepare(
+      "INSERT OR REPLACE INTO evaluations (trial_id, iteration, split, metric, value) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
+  for (size_t i = 0; i < summary.stats.size(); ++i) {
+    ins.bind(1, trial_id).bind(2, iteration).bind(3, split).bind(4, CocoSummary::kNames[i]);
+    ins.bind(5, summary.stats[i]).run();
+  }
+  auto cls = db_.prepare(
+      "INSERT OR REPLACE INTO class_ap (trial_id, iteration, split, class_id, class_name, ap, "
+      "ap50) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  for (size_t k = 0; k < summary.class_ap.size(); ++k) {
+    cls.bind(1, trial_id).bind(2, iteration).bind(3, split).bind(4, static_cast<int64_t>(k));
+    cls.bind(5, k < class_names.size() ? class_names[k] : std::to_string(k));
+    cls.bind(6, summary.class_ap[k]).bind(7, summary.class_ap50[k]).run();
+  }
+  tx.commit();
+}
+
+}  // namespace focalab::harness

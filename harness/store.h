@@ -1,0 +1,74 @@
+#pragma once
+// The results database: the only place that writes SQL. One SQLite file in WAL mode; the schema is
+// created and migrated when the store opens (before any trial runs); every write is one
+// BEGIN IMMEDIATE transaction, so a killed process never leaves half an interval behind.
+// Non-finite values are stored as NULL with a flag, never dropped.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/coco_eval.h"
+#include "harness/config.h"
+#include "harness/sqlite.h"
+#include "harness/sweep.h"
+#include "losses/loss_breakdown.h"
+
+namespace focalab::harness {
+
+inline constexpr int kSchemaVersion = 1;
+
+enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterrupted };
+const char* status_name(TrialStatus status);
+TrialStatus parse_status(const std::string& name);  // throws StoreError on an unknown name
+
+struct TrialRow {
+  int64_t id = 0;
+  std::string key;
+  TrialStatus status = TrialStatus::kPending;
+  int64_t attempts = 0;
+};
+
+// One logging interval of training, averaged over its iterations.
+struct StepLog {
+  int64_t iteration = 0;  // last iteration of the interval (1-based)
+  double lr = 0;
+  double loss_cls = 0, loss_box = 0, loss_total = 0;
+  double num_pos = 0;      // mean positive anchors per iteration
+  double normalizer = 0;   // mean normalizer
+  double ms_per_iter = 0;
+};
+
+class Store {
+ public:
+  // Opens or creates the database and brings its schema to kSchemaVersion. Throws StoreError for
+  // a file that is not a focalab database or has a newer schema.
+  explicit Store(const std::string& path);
+
+  // Registers the sweep (updating its spec) and its trials; new trials become pending. Returns the
+  // trials in sweep order with their current rows.
+  std::vector<TrialRow> register_sweep(const SweepSpec& spec, const std::vector<TrialSpec>& trials);
+
+  void mark_running(int64_t trial_id, const std::string& device);
+  void heartbeat(int64_t trial_id);
+  void mark_finished(int64_t trial_id, TrialStatus status, const std::string& error = {},
+                     std::optional<int64_t> diverged_at = std::nullopt,
+                     const std::string& checkpoint = {});
+  // Deletes the logs and evaluations of a trial that is about to run again.
+  void clear_trial_results(int64_t trial_id);
+
+  // One interval: the step log and the loss breakdown sums (per category, all classes and per
+  // class), in one transaction.
+  void write_interval(int64_t trial_id, const StepLog& step, const losses::LossBreakdownSums& sums);
+  void write_evaluation(int64_t trial_id, int64_t iteration, const std::string& split,
+                        const CocoSummary& summary, const std::vector<std::string>& class_names);
+
+  Database& db() { return db_; }
+
+ private:
+  void migrate();
+  Database db_;
+};
+
+}  // namespace focalab::harness

@@ -1,0 +1,83 @@
+#include "harness/sweep.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "harness/errors.h"
+
+namespace focalab::harness {
+
+std::string fnv1a_hex(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+std::vector<TrialSpec> expand_sweep(const SweepSpec& spec) {
+  using Settings = std::vector<SweepSpec::Setting>;
+  std::vector<Settings> cases = spec.cases;
+  if (cases.empty()) cases.emplace_back();
+  // Cartesian product of the grid axes.
+  std::vector<Settings> grid_points = {{}};
+  for (const auto& [path, values] : spec.grid) {
+    std::vector<Settings> next;
+    for (const auto& point : grid_points) {
+      for (const auto& v : values) {
+        auto p = point;
+        p.push_back(v);
+        next.push_back(std::move(p));
+      }
+    }
+    grid_points = std::move(next);
+  }
+  std::vector<TrialSpec> trials;
+  std::set<std::string> seen;
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    for (const auto& point : grid_points) {
+      for (int64_t seed : spec.seeds) {
+        TrialConfig c = spec.base;
+        std::string where = spec.source_path;
+        for (const auto& s : cases[ci]) set_value(c, s.path, s.value, s.origin);
+        for (const auto& s : point) set_value(c, s.path, s.value, s.origin);
+        for (const auto& o : spec.overrides) set_value(c, o.path, o.value, {"command line", 0});
+        c.seed = seed;
+        if (spec.cases.size() > 1) where += fmt::format(" (sweep.cases[{}])", ci);
+        finalize_config(c, where);
+        TrialSpec t{c, config_to_json(c), ""};
+        t.key = fnv1a_hex(t.config_json);
+        if (seen.insert(t.key).second) trials.push_back(std::move(t));
+      }
+    }
+  }
+  return trials;
+}
+
+std::vector<std::string> varied_keys(const std::vector<TrialConfig>& configs) {
+  std::vector<std::string> out;
+  if (configs.empty()) return out;
+  for (const auto& f : config_fields()) {
+    if (f.path == "seed") continue;
+    const std::string first = format_value(get_value(configs.front(), f.path));
+    for (const auto& c : configs) {
+      if (format_value(get_value(c, f.path)) != first) {
+        out.push_back(f.path);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::string trial_label(const TrialConfig& config, const std::vector<std::string>& varied) {
+  std::string out;
+  for (const auto& k : varied) {
+    out += fmt::format("{}{}={}", out.empty() ? "" : " ", k, format_value(get_value(config, k)));
+  }
+  return out.empty() ? "base" : out;
+}
+
+}  // namespace focalab::harness

@@ -1,0 +1,31 @@
+#pragma once
+// Sweep expansion: cases x grid x seeds -> trials. A trial's key is a hash of its resolved config
+// (seed included), so re-running an edited sweep finds the trials that already ran.
+
+#include <string>
+#include <vector>
+
+#include "harness/config.h"
+
+namespace focalab::harness {
+
+struct TrialSpec {
+  TrialConfig config;
+  std::string config_json;  // config_to_json(config)
+  std::string key;          // 16 hex digits of FNV-1a 64 over config_json
+};
+
+// Expands and validates every trial (ConfigError on the first bad one, before anything runs).
+// Trials with identical resolved configs are merged; order is cases, then grid, then seeds.
+std::vector<TrialSpec> expand_sweep(const SweepSpec& spec);
+
+// Config keys whose values differ between the given trials (never "seed"), in field order.
+std::vector<std::string> varied_keys(const std::vector<TrialConfig>& configs);
+
+// Short human label of a trial from the varied keys: "loss.kind=focal loss.gamma=2".
+std::string trial_label(const TrialConfig& config, const std::vector<std::string>& varied);
+
+// FNV-1a 64-bit as 16 lowercase hex digits.
+std::string fnv1a_hex(const std::string& text);
+
+}  // namespace focalab::harness

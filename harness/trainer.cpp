@@ -1,0 +1,276 @@
+#include "harness/trainer.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <numeric>
+#include <random>
+
+#include "harness/errors.h"
+#include "harness/synthetic_dataset.h"
+#include "losses/box_loss.h"
+#include "losses/classification_loss.h"
+#include "models/anchor_labels.h"
+#include "models/postprocess.h"
+
+namespace focalab::harness {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+losses::ClassificationLossOptions loss_options(const LossConfig& c) {
+  if (c.kind == "ce") return losses::CrossEntropyOptions{};
+  if (c.kind == "alpha_ce") return losses::AlphaBalancedCrossEntropyOptions{c.alpha};
+  return losses::FocalLossOptions{c.gamma, c.alpha};
+}
+
+models::MatcherOptions matcher_options(const ModelConfig& c) {
+  models::MatcherOptions m;
+  m.fg_iou = c.fg_iou;
+  m.bg_iou = c.bg_iou;
+  m.low_quality = c.low_quality == "none"       ? models::LowQualityMatches::kNone
+                  : c.low_quality == "above_bg" ? models::LowQualityMatches::kAboveBg
+                                                : models::LowQualityMatches::kAny;
+  return m;
+}
+
+models::PostprocessOptions postprocess_options(const ModelConfig& c) {
+  return {c.score_thresh, c.topk_candidates, c.nms_thresh, c.detections_per_image};
+}
+
+// Detectron's schedule: linear warmup from lr * warmup_factor, then steps.
+double learning_rate(const TrainConfig& t, int64_t iteration) {
+  double lr = t.lr;
+  for (int64_t step : t.lr_steps) {
+    if (iteration >= step) lr *= t.lr_gamma;
+  }
+  if (iteration < t.warmup_iters) {
+    const double a = static_cast<double>(iteration) / static_cast<double>(t.warmup_iters);
+    lr *= t.warmup_factor * (1 - a) + a;
+  }
+  return lr;
+}
+
+// Endless shuffled pass over the train split, one permutation per epoch from the trial seed.
+class BatchSampler {
+ public:
+  BatchSampler(int64_t size, int64_t batch, uint64_t seed) : size_(size), batch_(batch), rng_(seed) {}
+  std::vector<int64_t> next() {
+    std::vector<int64_t> out;
+    while (static_cast<int64_t>(out.size()) < batch_) {
+      if (pos_ == order_.size()) {
+        order_.resize(static_cast<size_t>(size_));
+        std::iota(order_.begin(), order_.end(), 0);
+        for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng_() % i]);
+        pos_ = 0;
+      }
+      out.push_back(order_[pos_++]);
+    }
+    return out;
+  }
+
+ private:
+  int64_t size_, batch_;
+  std::mt19937_64 rng_;
+  std::vector<int64_t> order_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
+  const auto& m = config.model;
+  models::RetinaNetOptions o;
+  o.backbone.preset = m.backbone;
+  o.backbone.norm = m.norm == "bn" ? models::NormKind::kBatchNorm : models::NormKind::kFrozenBatchNorm;
+  o.backbone.frozen_stages = m.frozen_stages;
+  o.fpn.out_channels = m.fpn_channels;
+  o.fpn.p6_source = m.p6_from == "p5" ? models::P6Source::kP5 : models::P6Source::kC5;
+  o.head.num_classes = config.data.num_classes;
+  o.head.num_convs = m.head_convs;
+  o.head.prior_prob = m.prior_prob;
+  o.anchors.sizes = m.anchor_sizes;
+  o.anchors.scales_per_octave = m.scales_per_octave;
+  o.anchors.aspect_ratios = m.aspect_ratios;
+  return o;
+}
+
+TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
+                         TrialObserver& observer) {
+  const auto& tc = config.train;
+  torch::manual_seed(static_cast<uint64_t>(config.seed));
+  models::RetinaNet model(retinanet_options(config));
+  model->to(device);
+  model->train();
+
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  torch::optim::SGD optimizer(
+      params, torch::optim::SGDOptions(tc.lr).momentum(tc.momentum).weight_decay(tc.weight_decay));
+
+  const SyntheticDataset train_set(config.data, Split::kTrain);
+  BatchSampler sampler(train_set.size(), tc.batch_size, static_cast<uint64_t>(config.seed));
+  auto load = [&train_set](std::vector<int64_t> indices) {
+    std::vector<Sample> samples;
+    for (int64_t i : indices) samples.push_back(train_set.get(i));
+    return collate(samples);
+  };
+  const models::Matcher matcher(matcher_options(config.model));
+  const models::BoxCoder box_coder;
+  const auto cls_loss_options = loss_options(config.loss);
+  const losses::BoxLossOptions box_loss_options{config.loss.box_beta};
+  losses::LossBreakdown breakdown(config.data.num_classes, {config.loss.hard_score});
+
+  TrialOutcome outcome;
+  const auto start = Clock::now();
+  auto interval_start = Clock::now();
+  StepLog acc;
+  int64_t acc_n = 0;
+  // Data for iteration i+1 is generated while iteration i trains.
+  auto next_batch = std::async(std::launch::async, load, sampler.next());
+  for (int64_t it = 1; it <= tc.iterations; ++it) {
+    if (observer.stop_requested()) throw InterruptedError("stop requested");
+    Batch batch = next_batch.get();
+    if (it < tc.iterations) next_batch = std::async(std::launch::async, load, sampler.next());
+
+    const double lr = learning_rate(tc, it - 1);
+    for (auto& group : optimizer.param_groups()) {
+      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+    }
+    auto images = batch.images.to(device);
+    std::vector<torch::Tensor> gt_boxes, gt_classes;
+    for (size_t i = 0; i < batch.boxes.size(); ++i) {
+      gt_boxes.push_back(batch.boxes[i].to(device));
+      gt_classes.push_back(batch.classes[i].to(device));
+    }
+
+    auto out = model->forward(images);
+    auto targets = models::label_anchors(out.anchors, gt_boxes, gt_classes, matcher);
+    const int64_t k = config.data.num_classes;
+    auto valid = targets.labels >= 0;  // [N, R]
+    auto pos = targets.labels == 1;    // [N, R]
+    auto onehot = torch::one_hot(targets.gt_classes, k).to(out.cls_logits.scalar_type()) *
+                  pos.unsqueeze(-1).to(out.cls_logits.scalar_type());  // [N, R, K]
+    auto logits_valid = out.cls_logits.index({valid});                // [M, K]
+    auto targets_valid = onehot.index({valid});                       // [M, K]
+    const double num_pos = pos.sum().item<double>();
+    const double normalizer = std::max(1.0, num_pos);
+
+    auto elem = losses::classification_loss(cls_loss_options, logits_valid, targets_valid);
+    auto loss_cls = elem.sum() / normalizer;
+    auto anchors = out.anchors.unsqueeze(0).expand({images.size(0), -1, -1});
+    auto box_targets = box_coder.encode(anchors.index({pos}), targets.gt_boxes.index({pos}));
+    auto loss_box =
+        losses::smooth_l1_loss_sum(out.box_deltas.index({pos}), box_targets, box_loss_options) /
+        normalizer;
+    auto loss = loss_cls + loss_box;
+
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      outcome.status = TrialStatus::kDiverged;
+      outcome.diverged_at = it;
+      StepLog s;
+      s.iteration = it;
+      s.lr = lr;
+      s.loss_cls = loss_cls.item<double>();
+      s.loss_box = loss_box.item<double>();
+      s.loss_total = loss_value;
+      s.num_pos = num_pos;
+      s.normalizer = normalizer;
+      observer.on_interval(s, breakdown.take());
+      outcome.train_seconds = seconds_since(start);
+      return outcome;
+    }
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+
+    breakdown.add(elem, logits_valid, targets_valid, (~valid).sum().item<int64_t>(), normalizer);
+    acc.lr = lr;
+    acc.loss_cls += loss_cls.item<double>();
+    acc.loss_box += loss_box.item<double>();
+    acc.loss_total += loss_value;
+    acc.num_pos += num_pos;
+    acc.normalizer += normalizer;
+    ++acc_n;
+    observer.on_iteration(it, tc.iterations, loss_value);
+    if (it % tc.log_every == 0 || it == tc.iterations) {
+      const double n = static_cast<double>(acc_n);
+      acc.iteration = it;
+      acc.loss_cls /= n;
+      acc.loss_box /= n;
+      acc.loss_total /= n;
+      acc.num_pos /= n;
+      acc.normalizer /= n;
+      acc.ms_per_iter = 1000.0 * seconds_since(interval_start) / n;
+      observer.on_interval(acc, breakdown.take());
+      acc = StepLog{};
+      acc_n = 0;
+      interval_start = Clock::now();
+    }
+  }
+  outcome.train_seconds = seconds_since(start);
+  const auto eval_start = Clock::now();
+  outcome.val = evaluate_model(model, config, device);
+  outcome.eval_seconds = seconds_since(eval_start);
+  return outcome;
+}
+
+CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
+                           const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  const SyntheticDataset val_set(config.data, Split::kVal);
+  const models::BoxCoder box_coder;
+  const auto pp = postprocess_options(config.model);
+  std::vector<GroundTruth> gts;
+  std::vector<Detection> dts;
+  std::vector<int64_t> image_ids;
+  const int64_t batch_size = std::max<int64_t>(1, config.train.batch_size);
+  for (int64_t start = 0; start < val_set.size(); start += batch_size) {
+    std::vector<Sample> samples;
+    for (int64_t i = start; i < std::min(val_set.size(), start + batch_size); ++i) {
+      samples.push_back(val_set.get(i));
+    }
+    Batch batch = collate(samples);
+    auto out = model->forward(batch.images.to(device));
+    for (size_t i = 0; i < samples.size(); ++i) {
+      const int64_t id = batch.image_ids[i];
+      image_ids.push_back(id);
+      auto gb = batch.boxes[i].contiguous();
+      auto gc = batch.classes[i].contiguous();
+      for (int64_t g = 0; g < gb.size(0); ++g) {
+        const float* b = gb.data_ptr<float>() + 4 * g;
+        gts.push_back({id, gc.data_ptr<int64_t>()[g], {b[0], b[1], b[2], b[3]},
+                       static_cast<double>((b[2] - b[0]) * (b[3] - b[1]))});
+      }
+      const auto idx = static_cast<int64_t>(i);
+      auto det = models::postprocess_detections(
+          out.cls_logits[idx], out.box_deltas[idx], out.anchors, out.anchors_per_level,
+          batch.images.size(2), batch.images.size(3), box_coder, pp);
+      auto boxes = det.boxes.to(torch::kCPU, torch::kFloat).contiguous();
+      auto scores = det.scores.to(torch::kCPU, torch::kFloat).contiguous();
+      auto labels = det.labels.to(torch::kCPU).contiguous();
+      for (int64_t d = 0; d < boxes.size(0); ++d) {
+        const float* b = boxes.data_ptr<float>() + 4 * d;
+        dts.push_back({id, labels.data_ptr<int64_t>()[d], {b[0], b[1], b[2], b[3]},
+                       static_cast<double>(scores.data_ptr<float>()[d])});
+      }
+    }
+  }
+  if (was_training) model->train();
+  return evaluate_coco(image_ids, config.data.num_classes, gts, dts);
+}
+
+}  // namespace focalab::harness

@@ -1,0 +1,53 @@
+#pragma once
+// Trains one trial and evaluates it: synthetic data -> RetinaNet -> label_anchors ->
+// classification loss + box loss (normalized by the number of positive anchors) -> SGD with
+// linear warmup and step schedule. The loss breakdown accumulates every iteration and is handed
+// to the observer every `train.log_every` iterations with the averaged step log. A non-finite
+// loss ends the trial as diverged (with its iteration). The trainer writes nothing itself: the
+// scheduler's observer stores what it receives.
+
+#include <torch/types.h>
+
+#include <optional>
+#include <string>
+
+#include "harness/coco_eval.h"
+#include "harness/store.h"
+#include "harness/trial_config.h"
+#include "losses/loss_breakdown.h"
+#include "models/retinanet.h"
+
+namespace focalab::harness {
+
+class TrialObserver {
+ public:
+  virtual ~TrialObserver() = default;
+  // Every log_every iterations (and at the last one).
+  virtual void on_interval(const StepLog& step, const losses::LossBreakdownSums& sums) = 0;
+  // Every iteration; cheap (progress display).
+  virtual void on_iteration(int64_t iteration, int64_t total, double loss) {}
+  // Polled every iteration; true makes the trainer throw InterruptedError.
+  virtual bool stop_requested() { return false; }
+};
+
+struct TrialOutcome {
+  TrialStatus status = TrialStatus::kDone;   // kDone or kDiverged
+  std::optional<int64_t> diverged_at;        // iteration of the first non-finite loss
+  std::optional<CocoSummary> val;            // set when done
+  double train_seconds = 0;
+  double eval_seconds = 0;
+};
+
+// RetinaNet options from a trial config.
+models::RetinaNetOptions retinanet_options(const TrialConfig& config);
+
+// REQUIRES: config passed finalize_config(). Throws InterruptedError when the observer asks to
+// stop; other exceptions propagate (the scheduler marks the trial failed).
+TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
+                         TrialObserver& observer);
+
+// COCO evaluation of `model` on the synthetic val split of `config`.
+CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
+                           const torch::Device& device);
+
+}  // namespace focalab::harness

@@ -1,0 +1,78 @@
+#pragma once
+// The resolved configuration of one trial: every setting that can change a trial's result, with
+// its default. The YAML keys are the dotted member paths (`loss.gamma`, `train.lr`, ...); the
+// field table in config.cpp documents each one and is what `focalab config keys` prints.
+// Defaults follow the paper (Detectron where the paper is silent) unless stated; the synthetic
+// CPU experiments override them in experiments/configs/tiny.yaml.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace focalab::harness {
+
+struct DataConfig {
+  std::string kind = "synthetic";  // dataset: synthetic (built in)
+  int64_t image_size = 128;        // synthetic: square image side, a multiple of 128 (pixels)
+  int64_t num_classes = 4;         // synthetic: object classes, 1..4
+  int64_t train_images = 4096;     // synthetic: size of the train split
+  int64_t val_images = 256;        // synthetic: size of the val split
+  int64_t min_objects = 1;         // synthetic: objects per image, lower bound
+  int64_t max_objects = 4;         // synthetic: objects per image, upper bound
+  double min_object_size = 12;     // synthetic: object side, lower bound (pixels)
+  double max_object_size = 64;     // synthetic: object side, upper bound (pixels)
+  double clutter = 0.5;            // synthetic: background clutter strength in [0, 1]
+  double noise = 0.03;             // synthetic: std of per-pixel Gaussian noise
+  int64_t seed = 0;                // synthetic: dataset seed (the same data for every trial)
+};
+
+struct ModelConfig {
+  std::string backbone = "resnet50";             // tiny | resnet18 | resnet34 | resnet50 | resnet101
+  std::string norm = "frozen_bn";                // frozen_bn | bn
+  int64_t frozen_stages = 2;                     // 0 none, 1 stem, k stem + layer1..k-1
+  int64_t fpn_channels = 256;                    // channels of P3..P7 and of the heads
+  std::string p6_from = "c5";                    // c5 (paper) | p5 (torchvision)
+  int64_t head_convs = 4;                        // hidden convs per subnet
+  double prior_prob = 0.01;                      // classification bias prior; 0 disables
+  std::vector<double> anchor_sizes = {32, 64, 128, 256, 512};  // base size per level P3..P7
+  int64_t scales_per_octave = 3;                 // anchor scales 2^(k/n)
+  std::vector<double> aspect_ratios = {0.5, 1.0, 2.0};         // anchor h/w ratios
+  double fg_iou = 0.5;                           // IoU >= fg_iou: positive
+  double bg_iou = 0.4;                           // IoU < bg_iou: negative
+  std::string low_quality = "any";               // none | any | above_bg
+  double score_thresh = 0.05;                    // inference score threshold
+  int64_t topk_candidates = 1000;                // inference candidates per level
+  double nms_thresh = 0.5;                       // inference per-class NMS IoU
+  int64_t detections_per_image = 100;            // inference detections kept per image
+};
+
+struct LossConfig {
+  std::string kind = "focal";  // ce | alpha_ce | focal
+  double gamma = 2.0;          // focal: focusing parameter (ce/alpha_ce: 0)
+  double alpha = 0.25;         // alpha_ce/focal: positive weight; < 0 disables (ce: -1)
+  double box_beta = 0.11;      // smooth-L1 beta of the box loss; 0 = L1
+  double hard_score = 0.05;    // loss accounting: negatives with p >= this are hard
+};
+
+struct TrainConfig {
+  int64_t iterations = 90000;          // SGD iterations
+  int64_t batch_size = 16;             // images per iteration
+  double lr = 0.01;                    // base learning rate
+  double momentum = 0.9;               // SGD momentum
+  double weight_decay = 1e-4;          // L2 weight decay
+  int64_t warmup_iters = 500;          // linear warmup length (Detectron)
+  double warmup_factor = 1.0 / 3.0;    // warmup starts at lr * warmup_factor
+  std::vector<int64_t> lr_steps = {60000, 80000};  // iterations where lr is multiplied by lr_gamma
+  double lr_gamma = 0.1;               // lr step factor
+  int64_t log_every = 20;              // iterations between step logs and loss-breakdown flushes
+};
+
+struct TrialConfig {
+  DataConfig data;
+  ModelConfig model;
+  LossConfig loss;
+  TrainConfig train;
+  int64_t seed = 1;  // trial seed: weights init and batch order
+};
+
+}  // namespace focalab::harness

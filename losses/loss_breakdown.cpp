@@ -1,0 +1,79 @@
+#include "losses/loss_breakdown.h"
+
+#include <torch/torch.h>
+
+#include <numeric>
+
+namespace focalab::losses {
+
+const char* category_name(LossCategory category) {
+  switch (category) {
+    case LossCategory::kPositive: return "positive";
+    case LossCategory::kHardNegative: return "hard_negative";
+    case LossCategory::kEasyNegative: return "easy_negative";
+  }
+  return "unknown";
+}
+
+double LossBreakdownSums::total_count(LossCategory c) const {
+  double s = 0;
+  for (int64_t k = 0; k < num_classes; ++k) s += count_at(c, k);
+  return s;
+}
+
+double LossBreakdownSums::total_loss(LossCategory c) const {
+  double s = 0;
+  for (int64_t k = 0; k < num_classes; ++k) s += loss_at(c, k);
+  return s;
+}
+
+LossBreakdown::LossBreakdown(int64_t num_classes, LossBreakdownOptions options)
+    : num_classes_(num_classes), options_(options) {}
+
+void LossBreakdown::add(const torch::Tensor& elem_loss, const torch::Tensor& logits,
+                        const torch::Tensor& targets, int64_t ignored_anchors, double normalizer) {
+  TORCH_CHECK(elem_loss.dim() == 2 && elem_loss.size(1) == num_classes_, "LossBreakdown: loss ",
+              "must be [M, ", num_classes_, "], got ", elem_loss.sizes());
+  torch::NoGradGuard no_grad;
+  auto loss = elem_loss.detach().to(torch::kDouble);
+  auto pos = targets > 0.5;                                      // [M, K]
+  auto hard = (~pos) & (torch::sigmoid(logits.detach()) >= options_.hard_score);
+  auto easy = (~pos) & (~hard);
+  auto counts = torch::stack({pos.sum(0), hard.sum(0), easy.sum(0)}).to(torch::kDouble);
+  auto sums = torch::stack({(loss * pos).sum(0), (loss * hard).sum(0), (loss * easy).sum(0)});
+  if (!count_.defined()) {
+    count_ = counts;
+    loss_sum_ = sums;
+  } else {
+    count_ += counts;
+    loss_sum_ += sums;
+  }
+  ++iterations_;
+  ignored_anchors_ += ignored_anchors;
+  normalizer_sum_ += normalizer;
+}
+
+LossBreakdownSums LossBreakdown::take() {
+  LossBreakdownSums out;
+  out.num_classes = num_classes_;
+  out.iterations = iterations_;
+  out.ignored_anchors = ignored_anchors_;
+  out.normalizer_sum = normalizer_sum_;
+  const size_t n = static_cast<size_t>(kNumLossCategories * num_classes_);
+  out.count.assign(n, 0.0);
+  out.loss_sum.assign(n, 0.0);
+  if (count_.defined()) {
+    auto c = count_.to(torch::kCPU).contiguous();
+    auto l = loss_sum_.to(torch::kCPU).contiguous();
+    std::copy(c.data_ptr<double>(), c.data_ptr<double>() + n, out.count.begin());
+    std::copy(l.data_ptr<double>(), l.data_ptr<double>() + n, out.loss_sum.begin());
+  }
+  count_ = torch::Tensor();
+  loss_sum_ = torch::Tensor();
+  iterations_ = 0;
+  ignored_anchors_ = 0;
+  normalizer_sum_ = 0;
+  return out;
+}
+
+}  // namespace focalab::losses

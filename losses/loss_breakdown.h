@@ -1,0 +1,66 @@
+#pragma once
+// Where the classification loss comes from. Every (anchor, class) element of a non-ignored anchor
+// is one binary example in one category:
+//   positive       target 1;
+//   hard negative  target 0 and p >= hard_score (it would become a detection: a false-positive
+//                  candidate at the inference score threshold);
+//   easy negative  target 0 and p < hard_score.
+// LossBreakdown accumulates, per category and per object class, the element count and the raw
+// (unnormalized) loss sum over many iterations on the loss's device, and hands the sums out on
+// take() — the store writes sums over a logging interval, never samples.
+
+#include <torch/types.h>
+
+#include <array>
+#include <vector>
+
+namespace focalab::losses {
+
+enum class LossCategory { kPositive = 0, kHardNegative = 1, kEasyNegative = 2 };
+inline constexpr int kNumLossCategories = 3;
+const char* category_name(LossCategory category);  // "positive", "hard_negative", "easy_negative"
+
+struct LossBreakdownOptions {
+  // Probability at or above which a negative is hard. Default: 0.05 (the inference threshold).
+  double hard_score = 0.05;
+};
+
+struct LossBreakdownSums {
+  int64_t iterations = 0;
+  int64_t ignored_anchors = 0;
+  double normalizer_sum = 0;          // sum of the per-iteration normalizers
+  std::vector<double> count;          // [3 * K] row-major (category, class)
+  std::vector<double> loss_sum;       // [3 * K]
+  int64_t num_classes = 0;
+  double count_at(LossCategory c, int64_t k) const { return count[index(c, k)]; }
+  double loss_at(LossCategory c, int64_t k) const { return loss_sum[index(c, k)]; }
+  double total_count(LossCategory c) const;
+  double total_loss(LossCategory c) const;
+
+ private:
+  size_t index(LossCategory c, int64_t k) const {
+    return static_cast<size_t>(static_cast<int64_t>(c) * num_classes + k);
+  }
+};
+
+class LossBreakdown {
+ public:
+  explicit LossBreakdown(int64_t num_classes, LossBreakdownOptions options = {});
+
+  // elem_loss, logits, targets: [M, K] over the non-ignored anchors of one iteration.
+  void add(const torch::Tensor& elem_loss, const torch::Tensor& logits,
+           const torch::Tensor& targets, int64_t ignored_anchors, double normalizer);
+  // Returns the sums since the last take() and resets them.
+  LossBreakdownSums take();
+
+ private:
+  int64_t num_classes_;
+  LossBreakdownOptions options_;
+  torch::Tensor count_;     // [3, K] double on the loss's device
+  torch::Tensor loss_sum_;  // [3, K] double
+  int64_t iterations_ = 0;
+  int64_t ignored_anchors_ = 0;
+  double normalizer_sum_ = 0;
+};
+
+}  // namespace focalab::losses

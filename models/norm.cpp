@@ -1,0 +1,26 @@
+#include "models/norm.h"
+
+#include <torch/torch.h>
+
+namespace focalab::models {
+
+BatchNorm2dImpl::BatchNorm2dImpl(int64_t channels, NormKind kind) : kind_(kind) {
+  weight_ = register_parameter("weight", torch::ones({channels}),
+                               /*requires_grad=*/kind == NormKind::kBatchNorm);
+  bias_ = register_parameter("bias", torch::zeros({channels}),
+                             /*requires_grad=*/kind == NormKind::kBatchNorm);
+  running_mean_ = register_buffer("running_mean", torch::zeros({channels}));
+  running_var_ = register_buffer("running_var", torch::ones({channels}));
+}
+
+torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
+  if (kind_ == NormKind::kFrozenBatchNorm) {
+    auto scale = weight_ * (running_var_ + eps_).rsqrt();  // [C]
+    auto shift = bias_ - running_mean_ * scale;
+    return x * scale.view({1, -1, 1, 1}) + shift.view({1, -1, 1, 1});
+  }
+  return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(),
+                           momentum_, eps_, /*cudnn_enabled=*/true);
+}
+
+}  // namespace focalab::models

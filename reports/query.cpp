@@ -1,0 +1,129 @@
+#include "reports/query.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <vector>
+
+#include "harness/errors.h"
+#include "harness/json.h"
+#include "harness/sqlite.h"
+
+namespace focalab::reports {
+
+using harness::Database;
+
+QueryFormat parse_query_format(const std::string& name) {
+  if (name == "table") return QueryFormat::kTable;
+  if (name == "csv") return QueryFormat::kCsv;
+  if (name == "json") return QueryFormat::kJson;
+  throw UsageError(fmt::format("--format '{}': allowed: table, csv, json", name));
+}
+
+namespace {
+
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+bool is_identifier(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_';
+  });
+}
+
+}  // namespace
+
+std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format) {
+  std::error_code ec;
+  if (!std::filesystem::exists(db_path, ec)) {
+    throw StoreError(fmt::format("{}: no such results database (run a sweep first or pass --db)",
+                                 db_path));
+  }
+  Database db(db_path, Database::Mode::kReadOnly);
+  const std::string text = is_identifier(sql) ? fmt::format("SELECT * FROM \"{}\"", sql) : sql;
+  auto st = db.prepare(text);
+  if (!st.readonly()) {
+    throw UsageError(fmt::format("{}: query refused: focalab query is read-only (got '{}')",
+                                 db_path, sql));
+  }
+  const int nc = st.columns();
+  std::vector<std::string> names;
+  for (int i = 0; i < nc; ++i) names.push_back(st.column_name(i));
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<int>> types;
+  while (st.step()) {
+    std::vector<std::string> row;
+    std::vector<int> t;
+    for (int i = 0; i < nc; ++i) {
+      t.push_back(st.column_type(i));
+      row.push_back(st.is_null(i) ? "" : st.get_text(i));
+    }
+    rows.push_back(std::move(row));
+    types.push_back(std::move(t));
+  }
+  std::string out;
+  switch (format) {
+    case QueryFormat::kCsv: {
+      for (int i = 0; i < nc; ++i) out += (i ? "," : "") + csv_escape(names[static_cast<size_t>(i)]);
+      out += "\n";
+      for (const auto& r : rows) {
+        for (int i = 0; i < nc; ++i) out += (i ? "," : "") + csv_escape(r[static_cast<size_t>(i)]);
+        out += "\n";
+      }
+      break;
+    }
+    case QueryFormat::kJson: {
+      out += "[";
+      for (size_t r = 0; r < rows.size(); ++r) {
+        out += r ? ",\n {" : "\n {";
+        for (int i = 0; i < nc; ++i) {
+          const auto ci = static_cast<size_t>(i);
+          std::string v;
+          switch (types[r][ci]) {
+            case SQLITE_NULL: v = "null"; break;
+            case SQLITE_INTEGER:
+            case SQLITE_FLOAT: v = rows[r][ci]; break;
+            default: v = json_quote(rows[r][ci]);
+          }
+          out += fmt::format("{}{}: {}", i ? ", " : "", json_quote(names[ci]), v);
+        }
+        out += "}";
+      }
+      out += rows.empty() ? "]\n" : "\n]\n";
+      break;
+    }
+    case QueryFormat::kTable: {
+      std::vector<size_t> width(static_cast<size_t>(nc));
+      for (int i = 0; i < nc; ++i) width[static_cast<size_t>(i)] = names[static_cast<size_t>(i)].size();
+      for (const auto& r : rows)
+        for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+      auto line = [&](const std::vector<std::string>& cells) {
+        std::string s;
+        for (size_t i = 0; i < cells.size(); ++i) {
+          s += fmt::format("{}{:<{}}", i ? "  " : "", cells[i], width[i]);
+        }
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        return s + "\n";
+      };
+      out += line(names);
+      std::vector<std::string> rule;
+      for (size_t w : width) rule.push_back(std::string(w, '-'));
+      out += line(rule);
+      for (const auto& r : rows) out += line(r);
+      out += fmt::format("({} row{})\n", rows.size(), rows.size() == 1 ? "" : "s");
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace focalab::reports

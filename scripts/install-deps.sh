@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages focalab needs to build, test and benchmark, skipping the ones
+# already present. Non-interactive; runs `apt-get update` at most once. Needs root (or sudo).
+#
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --no-python   skip python3-torch/torchvision (parity tests then skip)
+set -euo pipefail
+
+want_python=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-python) want_python=0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown argument '$arg' (allowed: --no-python, --help)" >&2; exit 2 ;;
+  esac
+done
+
+packages=(
+  build-essential cmake pkg-config git
+  libtorch-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libfmt-dev libboost-program-options-dev
+  libpng-dev googletest libgtest-dev
+)
+if [[ $want_python == 1 ]]; then
+  packages+=(python3 python3-torch python3-torchvision python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present" >&2
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,135 @@
+#include "harness/config.h"
+
+#include "harness/errors.h"
+#include "harness/sweep.h"
+#include "test_util.h"
+
+namespace focalab::harness {
+namespace {
+
+using focalab::testing::TempDir;
+
+// Runs `fn` and returns the ConfigError message ("" if none was thrown).
+template <class F>
+std::string config_error(F fn) {
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, ParsesSectionsCasesGridAndSeeds) {
+  TempDir dir;
+  auto path = dir.write("s.yaml", R"(name: demo
+loss: {kind: focal, gamma: 2.0, alpha: 0.25}
+train:
+  iterations: 50
+  lr_steps: [30, 40]
+sweep:
+  cases:
+    - {loss.kind: ce}
+    - {loss: {kind: focal, gamma: 1.0}}
+  grid: {model.prior_prob: [0.01, 0.1]}
+  seeds: [1, 2]
+)");
+  auto spec = load_sweep(path);
+  EXPECT_EQ(spec.name, "demo");
+  EXPECT_EQ(spec.base.train.iterations, 50);
+  EXPECT_EQ(spec.base.train.lr_steps, (std::vector<int64_t>{30, 40}));
+  auto trials = expand_sweep(spec);
+  ASSERT_EQ(trials.size(), 2u * 2u * 2u);
+  // CE is canonicalized: no gamma, no alpha.
+  EXPECT_EQ(trials[0].config.loss.kind, "ce");
+  EXPECT_EQ(trials[0].config.loss.gamma, 0.0);
+  EXPECT_EQ(trials[0].config.loss.alpha, -1.0);
+  EXPECT_DOUBLE_EQ(trials[0].config.model.prior_prob, 0.01);
+  EXPECT_EQ(trials[1].config.seed, 2);
+  EXPECT_DOUBLE_EQ(trials[2].config.model.prior_prob, 0.1);
+  EXPECT_EQ(trials[4].config.loss.gamma, 1.0);
+  EXPECT_EQ(trials[4].config.loss.alpha, 0.25);  // inherited from the top-level loss
+  // Keys are stable and distinct.
+  EXPECT_EQ(trials[0].key.size(), 16u);
+  EXPECT_NE(trials[0].key, trials[1].key);
+  EXPECT_EQ(expand_sweep(load_sweep(path))[5].key, trials[5].key);
+  std::vector<TrialConfig> configs;
+  for (const auto& t : trials) configs.push_back(t.config);
+  EXPECT_EQ(varied_keys(configs),
+            (std::vector<std::string>{"model.prior_prob", "loss.kind", "loss.gamma", "loss.alpha"}));
+}
+
+TEST(Config, UnknownKeyNamesFileLineAndSuggestion) {
+  TempDir dir;
+  auto path = dir.write("bad.yaml", "name: x\nloss:\n  kind: focal\n  gama: 2\n");
+  auto msg = config_error([&] { load_sweep(path); });
+  EXPECT_NE(msg.find("bad.yaml:4"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("loss.gama"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'loss.gamma'"), std::string::npos) << msg;
+}
+
+TEST(Config, WrongTypesAndRangesAreRejected) {
+  TempDir dir;
+  auto msg = config_error([&] { load_sweep(dir.write("a.yaml", "loss: {gamma: -1}\n")); });
+  EXPECT_NE(msg.find("loss.gamma: -1 is out of range; allowed: a number in [0, 20]"),
+            std::string::npos) << msg;
+  msg = config_error([&] { load_sweep(dir.write("b.yaml", "train: {iterations: 2.5}\n")); });
+  EXPECT_NE(msg.find("'2.5' is not an integer"), std::string::npos) << msg;
+  msg = config_error([&] { load_sweep(dir.write("c.yaml", "loss: {kind: focl}\n")); });
+  EXPECT_NE(msg.find("allowed: one of ce, alpha_ce, focal (did you mean 'focal'?)"),
+            std::string::npos) << msg;
+  msg = config_error([&] { load_sweep(dir.write("d.yaml", "train: {lr: .nan}\n")); });
+  EXPECT_NE(msg.find("not finite"), std::string::npos) << msg;
+  msg = config_error([&] { load_sweep(dir.write("e.yaml", "loss: [1, 2\n")); });
+  EXPECT_NE(msg.find("YAML syntax error"), std::string::npos) << msg;
+  msg = config_error([&] { load_sweep(dir.write("f.yaml", "")); });
+  EXPECT_NE(msg.find("empty sweep file"), std::string::npos) << msg;
+  msg = config_error([&] { load_sweep(dir.file("missing.yaml")); });
+  EXPECT_NE(msg.find("not found"), std::string::npos) << msg;
+}
+
+TEST(Config, CrossFieldChecksRunAtExpansion) {
+  TempDir dir;
+  auto spec = load_sweep(dir.write("x.yaml", "model: {fg_iou: 0.3, bg_iou: 0.4}\n"));
+  auto msg = config_error([&] { expand_sweep(spec); });
+  EXPECT_NE(msg.find("bg_iou (0.4) must be <= fg_iou (0.3)"), std::string::npos) << msg;
+}
+
+TEST(Config, BaseInheritanceAndCycles) {
+  TempDir dir;
+  dir.write("base.yaml", "train: {iterations: 77, lr: 0.05}\nloss: {kind: alpha_ce, alpha: 0.5}\n");
+  auto spec = load_sweep(dir.write("child.yaml", "base: base.yaml\ntrain: {lr: 0.1}\n"));
+  EXPECT_EQ(spec.base.train.iterations, 77);
+  EXPECT_DOUBLE_EQ(spec.base.train.lr, 0.1);
+  EXPECT_EQ(spec.base.loss.kind, "alpha_ce");
+  dir.write("a.yaml", "base: b.yaml\n");
+  dir.write("b.yaml", "base: a.yaml\n");
+  auto msg = config_error([&] { load_sweep(dir.file("a.yaml")); });
+  EXPECT_NE(msg.find("cycle a.yaml -> b.yaml -> a.yaml"), std::string::npos) << msg;
+}
+
+TEST(Config, CommandLineOverridesWinAndAreValidated) {
+  TempDir dir;
+  auto path = dir.write("s.yaml", "sweep: {cases: [{loss.gamma: 1}, {loss.gamma: 2}]}\n");
+  auto spec = load_sweep(path, {"train.iterations=12", "train.lr_steps=[5,10]"});
+  auto trials = expand_sweep(spec);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[1].config.train.iterations, 12);
+  EXPECT_EQ(trials[1].config.train.lr_steps, (std::vector<int64_t>{5, 10}));
+  auto msg = config_error([&] { load_sweep(path, {"train.iteration=3"}); });
+  EXPECT_NE(msg.find("did you mean 'train.iterations'"), std::string::npos) << msg;
+  msg = config_error([&] { load_sweep(path, {"novalue"}); });
+  EXPECT_NE(msg.find("must look like key=value"), std::string::npos) << msg;
+}
+
+TEST(Config, EveryFieldHasHelpAndDefault) {
+  auto fields = config_fields();
+  EXPECT_GT(fields.size(), 40u);
+  for (const auto& f : fields) {
+    EXPECT_FALSE(f.help.empty()) << f.path;
+    EXPECT_FALSE(f.default_value.empty()) << f.path;
+  }
+}
+
+}  // namespace
+}  // namespace focalab::harness

@@ -1,0 +1,83 @@
+#include "harness/synthetic_dataset.h"
+
+#include "test_util.h"
+
+namespace focalab::harness {
+namespace {
+
+DataConfig small_config() {
+  DataConfig c;
+  c.image_size = 128;
+  c.num_classes = 6;
+  c.train_images = 100;
+  c.val_images = 10;
+  c.min_objects = 2;
+  c.max_objects = 5;
+  c.min_object_size = 12;
+  c.max_object_size = 64;
+  return c;
+}
+
+TEST(SyntheticDataset, DeterministicPerSeedSplitAndIndex) {
+  SyntheticDataset a(small_config(), Split::kTrain), b(small_config(), Split::kTrain);
+  auto s1 = a.get(7), s2 = b.get(7);
+  EXPECT_TRUE(torch::equal(s1.image, s2.image));
+  EXPECT_TRUE(torch::equal(s1.boxes, s2.boxes));
+  EXPECT_FALSE(torch::equal(s1.image, a.get(8).image));
+  SyntheticDataset val(small_config(), Split::kVal);
+  EXPECT_FALSE(torch::equal(s1.image, val.get(7).image));
+  auto other = small_config();
+  other.seed = 1;
+  EXPECT_FALSE(torch::equal(s1.image, SyntheticDataset(other, Split::kTrain).get(7).image));
+}
+
+TEST(SyntheticDataset, BoxesClassesAndPixelsAreValid) {
+  SyntheticDataset ds(small_config(), Split::kTrain);
+  std::vector<int64_t> class_counts(6, 0);
+  int64_t objects = 0;
+  double min_side = 1e9, max_side = 0;
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    auto s = ds.get(i);
+    ASSERT_EQ(s.image.sizes(), (std::vector<int64_t>{3, 128, 128}));
+    EXPECT_GE(s.image.min().item<float>(), 0.f);
+    EXPECT_LE(s.image.max().item<float>(), 1.f);
+    ASSERT_EQ(s.boxes.size(0), s.classes.size(0));
+    EXPECT_GE(s.boxes.size(0), 1);
+    EXPECT_LE(s.boxes.size(0), 5);
+    for (int64_t g = 0; g < s.boxes.size(0); ++g) {
+      auto b = s.boxes[g];
+      EXPECT_GE(b[0].item<float>(), 0.f);
+      EXPECT_GE(b[1].item<float>(), 0.f);
+      EXPECT_LE(b[2].item<float>(), 128.f);
+      EXPECT_LE(b[3].item<float>(), 128.f);
+      const double side = std::sqrt(((b[2] - b[0]) * (b[3] - b[1])).item<double>());
+      min_side = std::min(min_side, side);
+      max_side = std::max(max_side, side);
+      ++class_counts[static_cast<size_t>(s.classes[g].item<int64_t>())];
+      ++objects;
+    }
+  }
+  EXPECT_GE(objects, 200);
+  for (int64_t c : class_counts) EXPECT_GT(c, objects / 12);  // every class well represented
+  EXPECT_GE(min_side, 12 - 1e-3);
+  EXPECT_LE(max_side, 64 + 1e-3);
+  EXPECT_LT(min_side, 20);   // sizes span several FPN levels
+  EXPECT_GT(max_side, 45);
+}
+
+// Objects are drawn: the mean color inside a box differs from the image's border region.
+TEST(SyntheticDataset, ObjectsArePainted) {
+  auto c = small_config();
+  c.noise = 0;
+  c.clutter = 0;
+  SyntheticDataset ds(c, Split::kVal);
+  auto s = ds.get(0);
+  auto b = s.boxes[0].to(torch::kLong);
+  auto crop = s.image.index({torch::indexing::Slice(),
+                             torch::indexing::Slice(b[1].item<int64_t>(), b[3].item<int64_t>()),
+                             torch::indexing::Slice(b[0].item<int64_t>(), b[2].item<int64_t>())});
+  EXPECT_GT(crop.std().item<double>(), 0.01);
+}
+
+}  // namespace
+}  // namespace focalab::harness

@@ -1,0 +1,95 @@
+#include "losses/classification_loss.h"
+
+#include <cmath>
+
+#include "test_util.h"
+
+namespace focalab::losses {
+namespace {
+
+// The paper's definition with plain doubles: FL = -alpha_t (1 - p_t)^gamma log(p_t).
+double focal_formula(double x, double y, double gamma, double alpha) {
+  const double p = 1 / (1 + std::exp(-x));
+  const double pt = y > 0.5 ? p : 1 - p;
+  const double at = alpha < 0 ? 1.0 : (y > 0.5 ? alpha : 1 - alpha);
+  return -at * std::pow(1 - pt, gamma) * std::log(pt);
+}
+
+// Appendix B: dFL/dx = y (1 - p_t)^gamma (gamma p_t log(p_t) + p_t - 1), y in {-1, +1}, no alpha.
+double focal_grad_formula(double x, double t, double gamma) {
+  const double p = 1 / (1 + std::exp(-x));
+  const double y = t > 0.5 ? 1 : -1;
+  const double pt = t > 0.5 ? p : 1 - p;
+  return y * std::pow(1 - pt, gamma) * (gamma * pt * std::log(pt) + pt - 1);
+}
+
+const std::vector<float> kLogits = {-3.f, -0.7f, 0.f, 0.4f, 2.5f, 6.f};
+const std::vector<float> kTargets = {1.f, 0.f, 1.f, 0.f, 1.f, 0.f};
+
+// Hand value: x = 0, target 1, gamma 2, alpha .25: p_t = .5 -> .25 * .25 * ln 2 = 0.0433217.
+TEST(FocalLoss, GoldenValue) {
+  auto l = sigmoid_focal_loss(torch::tensor({0.f}), torch::tensor({1.f}), 2.0, 0.25);
+  EXPECT_NEAR(l.item<double>(), 0.0433217, 1e-6);
+}
+
+TEST(FocalLoss, MatchesFormulaAcrossGammaAndAlpha) {
+  auto x = torch::tensor(kLogits);
+  auto t = torch::tensor(kTargets);
+  for (double gamma : {0.0, 0.5, 1.0, 2.0, 5.0}) {
+    for (double alpha : {-1.0, 0.25, 0.75}) {
+      auto l = sigmoid_focal_loss(x, t, gamma, alpha);
+      for (size_t i = 0; i < kLogits.size(); ++i) {
+        EXPECT_NEAR(l[static_cast<int64_t>(i)].item<double>(),
+                    focal_formula(kLogits[i], kTargets[i], gamma, alpha), 1e-5)
+            << "gamma " << gamma << " alpha " << alpha << " x " << kLogits[i];
+      }
+    }
+  }
+}
+
+TEST(FocalLoss, GradientMatchesAppendixB) {
+  for (double gamma : {0.0, 1.0, 2.0}) {
+    auto x = torch::tensor(kLogits).to(torch::kDouble).requires_grad_(true);
+    sigmoid_focal_loss(x, torch::tensor(kTargets).to(torch::kDouble), gamma, -1).sum().backward();
+    for (size_t i = 0; i < kLogits.size(); ++i) {
+      EXPECT_NEAR(x.grad()[static_cast<int64_t>(i)].item<double>(),
+                  focal_grad_formula(kLogits[i], kTargets[i], gamma), 1e-9)
+          << "gamma " << gamma << " x " << kLogits[i];
+    }
+  }
+}
+
+// Logits of +-100 must give finite loss and gradient (CE from logits, no log(sigmoid)).
+TEST(FocalLoss, StableForExtremeLogits) {
+  auto x = torch::tensor({-100.f, 100.f, -100.f, 100.f}).requires_grad_(true);
+  auto t = torch::tensor({1.f, 0.f, 0.f, 1.f});
+  auto l = sigmoid_focal_loss(x, t, 2.0, 0.25);
+  EXPECT_TRUE(torch::isfinite(l).all().item<bool>());
+  EXPECT_NEAR(l[0].item<double>(), 0.25 * 100, 1e-3);  // confidently wrong positive: alpha * |x|
+  EXPECT_NEAR(l[2].item<double>(), 0.0, 1e-6);         // confidently right negative
+  l.sum().backward();
+  EXPECT_TRUE(torch::isfinite(x.grad()).all().item<bool>());
+}
+
+// CE is the gamma = 0, no-alpha case; alpha-CE weights positives by alpha, negatives by 1-alpha.
+TEST(ClassificationLoss, KindsDispatch) {
+  auto x = torch::tensor(kLogits).view({2, 3});
+  auto t = torch::tensor(kTargets).view({2, 3});
+  auto ce = classification_loss(CrossEntropyOptions{}, x, t);
+  auto bce = torch::binary_cross_entropy_with_logits(x, t, {}, {}, at::Reduction::None);
+  focalab::testing::expect_tensor_near(ce, bce);
+  auto ace = classification_loss(AlphaBalancedCrossEntropyOptions{0.75}, x, t);
+  focalab::testing::expect_tensor_near(ace, bce * (0.75 * t + 0.25 * (1 - t)));
+  auto fl = classification_loss(FocalLossOptions{2.0, 0.25}, x, t);
+  focalab::testing::expect_tensor_near(fl, sigmoid_focal_loss(x, t, 2.0, 0.25));
+  EXPECT_EQ(loss_kind(FocalLossOptions{}), "focal");
+  EXPECT_EQ(loss_kind(AlphaBalancedCrossEntropyOptions{}), "alpha_ce");
+}
+
+TEST(FocalLoss, RejectsNegativeGammaAndShapeMismatch) {
+  EXPECT_THROW(sigmoid_focal_loss(torch::zeros({2}), torch::zeros({2}), -1.0, 0.25), c10::Error);
+  EXPECT_THROW(sigmoid_focal_loss(torch::zeros({2}), torch::zeros({3}), 2.0, 0.25), c10::Error);
+}
+
+}  // namespace
+}  // namespace focalab::losses

@@ -1,0 +1,61 @@
+#include "models/anchor_generator.h"
+
+#include "test_util.h"
+
+namespace focalab::models {
+namespace {
+
+using focalab::testing::expect_tensor_near;
+
+// Golden values: torchvision's AnchorGenerator.generate_anchors formula, by hand:
+// ratio r -> h = size*sqrt(r), w = size/sqrt(r); anchor = round([-w, -h, w, h] / 2).
+// size 32: r=.5 -> w=45.25, h=22.63 -> [-23,-11,23,11]; r=1 -> [-16,-16,16,16];
+// r=2 -> [-11,-23,11,23].
+TEST(AnchorGenerator, CellAnchorsMatchTorchvisionFormula) {
+  AnchorGeneratorOptions o;
+  o.sizes = {32, 64, 128, 256, 512};
+  o.scales_per_octave = 1;
+  AnchorGenerator gen(o);
+  EXPECT_EQ(gen.num_anchors_per_location(), 3);
+  expect_tensor_near(gen.cell_anchors(0), torch::tensor({{-23.f, -11.f, 23.f, 11.f},
+                                                         {-16.f, -16.f, 16.f, 16.f},
+                                                         {-11.f, -23.f, 11.f, 23.f}}));
+}
+
+// Scales per octave 2 on size 32, ratio 1: sizes 32 and 32*sqrt(2) = 45.25 -> half 22.63 -> 23.
+TEST(AnchorGenerator, ScalesPerOctaveAreSubOctaves) {
+  AnchorGeneratorOptions o;
+  o.scales_per_octave = 2;
+  o.aspect_ratios = {1.0};
+  AnchorGenerator gen(o);
+  expect_tensor_near(gen.cell_anchors(0),
+                     torch::tensor({{-16.f, -16.f, 16.f, 16.f}, {-23.f, -23.f, 23.f, 23.f}}));
+  // P7 (size 512): 512 and 724.08 -> half 256 and 362.04 -> 362.
+  expect_tensor_near(gen.cell_anchors(4),
+                     torch::tensor({{-256.f, -256.f, 256.f, 256.f}, {-362.f, -362.f, 362.f, 362.f}}));
+}
+
+// Grid order: locations row-major (y, then x), anchors within a location; shift = x * stride.
+TEST(AnchorGenerator, GridAnchorsAreLocationMajor) {
+  AnchorGeneratorOptions o;
+  o.scales_per_octave = 1;
+  o.aspect_ratios = {1.0};
+  AnchorGenerator gen(o);
+  auto anchors = gen.grid_anchors({{2, 2}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, torch::kCPU);
+  ASSERT_EQ(anchors.sizes(), (std::vector<int64_t>{4 + 4, 4}));
+  expect_tensor_near(anchors.slice(0, 0, 4),
+                     torch::tensor({{-16.f, -16.f, 16.f, 16.f},    // (y=0, x=0)
+                                    {-8.f, -16.f, 24.f, 16.f},     // (y=0, x=1): +8 in x
+                                    {-16.f, -8.f, 16.f, 24.f},     // (y=1, x=0): +8 in y
+                                    {-8.f, -8.f, 24.f, 24.f}}));
+  expect_tensor_near(anchors[4], torch::tensor({-32.f, -32.f, 32.f, 32.f}));  // P4, size 64
+}
+
+TEST(AnchorGenerator, RejectsMismatchedStrides) {
+  AnchorGeneratorOptions o;
+  o.strides = {8, 16};
+  EXPECT_THROW(AnchorGenerator{o}, c10::Error);
+}
+
+}  // namespace
+}  // namespace focalab::models

@@ -1,0 +1,118 @@
+// End to end: a 2-trial sweep on tiny synthetic data into a temporary database, then what landed
+// in the database, what `report` prints, and that a second run skips finished trials.
+
+#include <gtest/gtest.h>
+
+#include "harness/config.h"
+#include "harness/scheduler.h"
+#include "harness/sqlite.h"
+#include "reports/query.h"
+#include "reports/report.h"
+#include "test_util.h"
+
+namespace focalab {
+namespace {
+
+using harness::Database;
+
+const char* kSweep = R"(name: it-sweep
+data: {image_size: 128, num_classes: 3, train_images: 32, val_images: 8}
+model: {backbone: tiny, norm: bn, frozen_stages: 0, fpn_channels: 16, head_convs: 1,
+        anchor_sizes: [16, 32, 64, 128, 256]}
+train: {iterations: 6, batch_size: 2, lr: 0.01, warmup_iters: 2, lr_steps: [5], log_every: 3}
+sweep:
+  cases:
+    - {loss.kind: ce}
+    - {loss.kind: focal, loss.gamma: 2.0, loss.alpha: 0.25}
+)";
+
+int64_t scalar(Database& db, const std::string& sql) {
+  auto st = db.prepare(sql);
+  EXPECT_TRUE(st.step()) << sql;
+  return st.get_int(0);
+}
+
+TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
+  testing::TempDir dir;
+  const auto yaml = dir.write("it.yaml", kSweep);
+  const auto db_path = dir.file("results.db");
+  harness::RunOptions run;
+  run.db_path = db_path;
+  run.device = "cpu";
+  run.threads = 2;
+  auto spec = harness::load_sweep(yaml);
+  auto summary = harness::run_sweep(spec, run);
+  EXPECT_EQ(summary.total, 2);
+  EXPECT_EQ(summary.done, 2);
+  EXPECT_EQ(summary.failed + summary.diverged, 0);
+
+  {
+    Database db(db_path, Database::Mode::kReadOnly);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM sweeps WHERE name = 'it-sweep'"), 1);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM trials WHERE status = 'done' AND attempts = 1"), 2);
+    // Two logging intervals (iterations 3 and 6) per trial.
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM train_steps"), 4);
+    EXPECT_EQ(scalar(db, "SELECT max(iteration) FROM train_steps"), 6);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM train_steps WHERE loss_cls > 0 AND loss_box >= 0 "
+                         "AND num_pos > 0 AND lr > 0"), 4);
+    // Breakdown: 2 trials x 2 intervals x 3 categories x (all + 3 classes).
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM loss_breakdown"), 2 * 2 * 3 * 4);
+    // The per-class rows add up to the all-classes row.
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM (SELECT trial_id, iteration, category, "
+                         "sum(CASE WHEN class_id >= 0 THEN count ELSE -count END) AS d "
+                         "FROM loss_breakdown GROUP BY 1, 2, 3) WHERE abs(d) > 0.5"), 0);
+    // Every element of a non-ignored anchor is counted: positives + negatives = anchors x K.
+    EXPECT_GT(scalar(db, "SELECT sum(count) FROM loss_breakdown WHERE category = 'positive' "
+                         "AND class_id = -1"), 0);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE split = 'val'"), 2 * 12);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE metric = 'AP' AND value >= 0 "
+                         "AND value <= 1"), 2);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM class_ap"), 2 * 3);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM results WHERE sweep = 'it-sweep' AND AP IS NOT NULL"), 2);
+    EXPECT_EQ(scalar(db, "SELECT version FROM schema_version"), harness::kSchemaVersion);
+  }
+
+  reports::ReportOptions ro;
+  ro.db_path = db_path;
+  const std::string report = reports::render_report(ro);
+  EXPECT_NE(report.find("Sweep `it-sweep` — 2 trials, 2 done"), std::string::npos) << report;
+  EXPECT_NE(report.find("| loss.kind | loss.gamma | loss.alpha | status |"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("| ce        | –          | –          | done   |"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("| focal     | 2          | 0.25       | done   |"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("Share of the classification loss"), std::string::npos) << report;
+
+  // Query output is read-only.
+  const auto csv = reports::run_query(db_path, "SELECT loss, status FROM results ORDER BY loss",
+                                      reports::QueryFormat::kCsv);
+  EXPECT_EQ(csv, "loss,status\nce,done\nfocal,done\n");
+  EXPECT_THROW(reports::run_query(db_path, "DELETE FROM trials", reports::QueryFormat::kCsv),
+               UsageError);
+
+  // Second run: nothing to do.
+  auto again = harness::run_sweep(harness::load_sweep(yaml), run);
+  EXPECT_EQ(again.already_done, 2);
+  EXPECT_EQ(again.done, 0);
+  // A new case runs alone.
+  auto more = harness::run_sweep(harness::load_sweep(yaml, {"train.iterations=3"}), run);
+  EXPECT_EQ(more.done, 2);
+  Database db(db_path, Database::Mode::kReadOnly);
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM trials"), 4);
+}
+
+TEST(SweepIntegration, RejectsForeignDatabase) {
+  testing::TempDir dir;
+  const auto db_path = dir.file("other.db");
+  {
+    Database db(db_path, Database::Mode::kReadWriteCreate);
+    db.exec("CREATE TABLE customers (id INTEGER)");
+  }
+  EXPECT_THROW(harness::Store{db_path}, StoreError);
+  const auto junk = dir.write("junk.db", "this is not sqlite at all, just text...........");
+  EXPECT_THROW(harness::Store{junk}, StoreError);
+}
+
+}  // namespace
+}  // namespace focalab
