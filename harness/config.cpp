@@ -140,6 +140,10 @@ const std::vector<Field>& fields() {
                       "input of the P6 conv: c5 (paper) or p5 (torchvision)", {}, {"c5", "p5"}));
     t.push_back(field("model.head_convs", &C::model, &ModelConfig::head_convs,
                       "hidden 3x3 convs per head subnet (paper 4)", {0, 16}));
+    t.push_back(field("model.head_norm", &C::model, &ModelConfig::head_norm,
+                      "normalization in the head subnets: none (paper) or gn (GroupNorm 32, "
+                      "detectron2 RETINANET.NORM)",
+                      {}, {"none", "gn"}));
     t.push_back(field("model.prior_prob", &C::model, &ModelConfig::prior_prob,
                       "classification bias prior pi (paper 0.01); 0 disables the prior init",
                       {0, 1, false}));
@@ -196,6 +200,10 @@ const std::vector<Field>& fields() {
                       "iterations where lr is multiplied by lr_gamma (paper 60k, 80k)", {1, 1e9}));
     t.push_back(field("train.lr_gamma", &C::train, &TrainConfig::lr_gamma,
                       "lr step factor (paper 0.1)", {0, 1}));
+    t.push_back(field("train.clip_grad_norm", &C::train, &TrainConfig::clip_grad_norm,
+                      "clip the global gradient L2 norm to this; 0 = off (paper: off; "
+                      "mmdetection RetinaNet: 35)",
+                      {0, 1e9}));
     t.push_back(field("train.log_every", &C::train, &TrainConfig::log_every,
                       "iterations between step logs and loss-breakdown flushes", {1, 1e9}));
     // seed
@@ -562,6 +570,10 @@ void finalize_config(TrialConfig& c, const std::string& where) {
         fmt::format("{} exceeds data.image_size {}", c.data.max_object_size, c.data.image_size));
   check(c.model.anchor_sizes.size() == 5, "model.anchor_sizes",
         fmt::format("needs 5 sizes (P3..P7), got {}", c.model.anchor_sizes.size()));
+  check(c.model.head_norm != "gn" || c.model.fpn_channels % 32 == 0,
+        "model.head_norm, model.fpn_channels",
+        fmt::format("GroupNorm(32) needs fpn_channels divisible by 32, got {}",
+                    c.model.fpn_channels));
   check(c.model.bg_iou <= c.model.fg_iou, "model.bg_iou, model.fg_iou",
         fmt::format("bg_iou ({}) must be <= fg_iou ({})", c.model.bg_iou, c.model.fg_iou));
   for (size_t i = 1; i < c.train.lr_steps.size(); ++i) {

@@ -111,7 +111,8 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
                       : "",
       device.str(), threads, options.db_path));
   if (to_run.empty()) {
-    progress.line("every trial is already done; nothing to run");
+    progress.line(summary.not_run ? "nothing to run: every other trial is already done"
+                                  : "every trial is already done; nothing to run");
     return summary;
   }
 

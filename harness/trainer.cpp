@@ -96,6 +96,7 @@ models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
   o.fpn.p6_source = m.p6_from == "p5" ? models::P6Source::kP5 : models::P6Source::kC5;
   o.head.num_classes = config.data.num_classes;
   o.head.num_convs = m.head_convs;
+  o.head.norm = m.head_norm == "gn" ? models::HeadNorm::kGroupNorm : models::HeadNorm::kNone;
   o.head.prior_prob = m.prior_prob;
   o.anchors.sizes = m.anchor_sizes;
   o.anchors.scales_per_octave = m.scales_per_octave;
@@ -193,6 +194,7 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     }
     optimizer.zero_grad();
     loss.backward();
+    if (tc.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad_norm);
     optimizer.step();
 
     breakdown.add(elem, logits_valid, targets_valid, (~valid).sum().item<int64_t>(), normalizer);

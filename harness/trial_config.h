@@ -33,6 +33,7 @@ struct ModelConfig {
   int64_t fpn_channels = 256;                    // channels of P3..P7 and of the heads
   std::string p6_from = "c5";                    // c5 (paper) | p5 (torchvision)
   int64_t head_convs = 4;                        // hidden convs per subnet
+  std::string head_norm = "none";                // none (paper) | gn (GroupNorm 32)
   double prior_prob = 0.01;                      // classification bias prior; 0 disables
   std::vector<double> anchor_sizes = {32, 64, 128, 256, 512};  // base size per level P3..P7
   int64_t scales_per_octave = 3;                 // anchor scales 2^(k/n)
@@ -64,6 +65,7 @@ struct TrainConfig {
   double warmup_factor = 1.0 / 3.0;    // warmup starts at lr * warmup_factor
   std::vector<int64_t> lr_steps = {60000, 80000};  // iterations where lr is multiplied by lr_gamma
   double lr_gamma = 0.1;               // lr step factor
+  double clip_grad_norm = 0;           // max global gradient L2 norm; 0 = off (paper: off)
   int64_t log_every = 20;              // iterations between step logs and loss-breakdown flushes
 };
 

@@ -16,10 +16,15 @@ nn::Conv2d head_conv(int64_t in, int64_t out) {
   return conv;
 }
 
-nn::Sequential tower(int64_t channels, int64_t num_convs) {
+nn::Sequential tower(int64_t channels, int64_t num_convs, HeadNorm norm) {
   nn::Sequential seq;
   for (int64_t i = 0; i < num_convs; ++i) {
     seq->push_back(head_conv(channels, channels));
+    if (norm == HeadNorm::kGroupNorm) {
+      TORCH_CHECK(channels % 32 == 0, "RetinaNetHead: GroupNorm(32) needs channels divisible by ",
+                  "32, got ", channels);
+      seq->push_back(nn::GroupNorm(nn::GroupNormOptions(32, channels)));
+    }
     seq->push_back(nn::Functional(torch::relu));
   }
   return seq;
@@ -39,9 +44,9 @@ RetinaNetHeadImpl::RetinaNetHeadImpl(RetinaNetHeadOptions options) : options_(op
   const int64_t c = options_.channels, a = options_.num_anchors, k = options_.num_classes;
   auto cls = register_module("classification_head", std::make_shared<nn::Module>());
   auto reg = register_module("regression_head", std::make_shared<nn::Module>());
-  cls_tower_ = cls->register_module("conv", tower(c, options_.num_convs));
+  cls_tower_ = cls->register_module("conv", tower(c, options_.num_convs, options_.norm));
   cls_logits_ = cls->register_module("cls_logits", head_conv(c, a * k));
-  box_tower_ = reg->register_module("conv", tower(c, options_.num_convs));
+  box_tower_ = reg->register_module("conv", tower(c, options_.num_convs, options_.norm));
   bbox_reg_ = reg->register_module("bbox_reg", head_conv(c, a * 4));
   if (options_.prior_prob > 0) {
     torch::NoGradGuard no_grad;

@@ -1,6 +1,6 @@
 #pragma once
 // RetinaNet's classification and box subnets (paper Fig. 3), shared across pyramid levels:
-// num_convs x (3x3 conv, ReLU) then a 3x3 conv to A*K class logits / A*4 box deltas. Weights
+// num_convs x (3x3 conv, [GroupNorm,] ReLU) then a 3x3 conv to A*K class logits / A*4 box deltas. Weights
 // N(0, 0.01), biases 0, classification bias -log((1 - pi) / pi) (the "prior" init). Names follow
 // torchvision: classification_head.conv / cls_logits, regression_head.conv / bbox_reg.
 
@@ -13,6 +13,12 @@
 
 namespace focalab::models {
 
+enum class HeadNorm {
+  kNone,       // paper, Detectron, torchvision v1
+  kGroupNorm,  // GroupNorm(32) after each hidden conv (detectron2 RETINANET.NORM "GN",
+               // torchvision retinanet v2)
+};
+
 struct RetinaNetHeadOptions {
   // Input and hidden channels. Default: 256 (paper).
   int64_t channels = 256;
@@ -22,6 +28,8 @@ struct RetinaNetHeadOptions {
   int64_t num_anchors = 9;
   // Hidden 3x3 convs per subnet. Default: 4 (paper).
   int64_t num_convs = 4;
+  // Normalization of the hidden convs. Default: none (paper).
+  HeadNorm norm = HeadNorm::kNone;
   // Prior probability pi of the classification bias init; <= 0 disables it (bias 0).
   // Default: 0.01 (paper §4.1).
   double prior_prob = 0.01;

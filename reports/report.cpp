@@ -24,6 +24,7 @@ struct TrialInfo {
   std::string status;
   std::optional<int64_t> diverged_at;
   std::map<std::string, std::string> config;  // flat key -> value text
+  std::vector<std::string> config_keys;        // in the stored (field table) order
   std::map<std::string, double> metrics;      // val metrics of the last evaluation
   std::array<double, 3> loss_share{};         // positive / hard / easy share, last third
   bool has_share = false;
@@ -117,7 +118,10 @@ std::string render_report(const ReportOptions& options) {
       t.status = st.get_text(3);
       if (!st.is_null(4)) t.diverged_at = st.get_int(4);
       cfg.bind(1, st.get_text(5));
-      while (cfg.step()) t.config[cfg.get_text(0)] = cfg.get_text(1);
+      while (cfg.step()) {
+        t.config_keys.push_back(cfg.get_text(0));
+        t.config[cfg.get_text(0)] = cfg.get_text(1);
+      }
       cfg.reset();
       trials.push_back(std::move(t));
     }
@@ -151,8 +155,9 @@ std::string render_report(const ReportOptions& options) {
   // Columns: config keys whose value differs across the sweep's trials.
   std::vector<std::string> varied;
   if (!trials.empty()) {
-    for (const auto& [key, value] : trials.front().config) {
+    for (const auto& key : trials.front().config_keys) {
       if (key == "seed") continue;
+      const std::string& value = trials.front().config.at(key);
       for (const auto& t : trials) {
         auto it = t.config.find(key);
         if (it == t.config.end() || it->second != value) {

@@ -55,7 +55,7 @@ TEST(RetinaNet, TorchvisionParameterNames) {
   RetinaNet model(o);
   auto params = model->named_parameters();
   for (const char* name : {"backbone.conv1.weight", "backbone.bn1.weight",
-                           "backbone.layer1.0.conv3.weight", "backbone.layer4.2.downsample.0.weight",
+                           "backbone.layer1.0.conv3.weight", "backbone.layer4.0.downsample.0.weight",
                            "fpn.inner_blocks.0.weight", "fpn.layer_blocks.2.bias", "fpn.p6.weight",
                            "fpn.p7.weight", "head.classification_head.conv.0.weight",
                            "head.regression_head.bbox_reg.weight"}) {

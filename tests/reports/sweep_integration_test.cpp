@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "harness/config.h"
+#include "harness/errors.h"
 #include "harness/scheduler.h"
 #include "harness/sqlite.h"
 #include "reports/query.h"

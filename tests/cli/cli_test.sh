@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Command-line contract: exit codes and one-line error messages for bad input.
+#   cli_test.sh FOCALAB_BINARY SOURCE_DIR
+set -uo pipefail
+bin=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect CODE PATTERN -- command...: runs it, checks the exit code and that stderr (or stdout for
+# code 0) matches PATTERN, and that an error is exactly one line.
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  local out err rc
+  out=$("$@" 2>"$tmp/err")
+  rc=$?
+  err=$(cat "$tmp/err")
+  local text=$err
+  [[ $code == 0 ]] && text=$out
+  if [[ $rc != "$code" ]]; then
+    echo "FAIL: '$*' exited $rc, expected $code; stderr: $err"
+    failures=$((failures + 1))
+  elif ! grep -qE -- "$pattern" <<<"$text"; then
+    echo "FAIL: '$*' output does not match /$pattern/: $text"
+    failures=$((failures + 1))
+  elif [[ $code != 0 && $(wc -l <<<"$err") != 1 ]]; then
+    echo "FAIL: '$*' error is not one line: $err"
+    failures=$((failures + 1))
+  else
+    echo "ok: $* -> $rc"
+  fi
+}
+
+expect 0 "^focalab [0-9]+\.[0-9]+\.[0-9]+" -- "$bin" --version
+expect 0 "LibTorch [0-9]" -- "$bin" --version
+expect 0 "Examples:" -- "$bin" --help
+expect 0 "Example" -- "$bin" sweep run --help
+expect 0 "Example" -- "$bin" sweep plan --help
+expect 0 "Example" -- "$bin" report --help
+expect 0 "Example" -- "$bin" query --help
+expect 2 "unknown command 'trian'" -- "$bin" trian
+expect 2 "unrecognised option|unknown option" -- "$bin" sweep run "$src/experiments/quick.yaml" --bogus
+expect 2 "threads" -- "$bin" sweep run "$src/experiments/quick.yaml" --threads many
+expect 2 "not found" -- "$bin" sweep plan "$tmp/missing.yaml"
+
+printf 'name: x\nloss:\n  kind: focal\n  gama: 2\n' >"$tmp/typo.yaml"
+expect 2 "typo.yaml:4: loss.gama: unknown key \(did you mean 'loss.gamma'\?\)" -- "$bin" sweep plan "$tmp/typo.yaml"
+printf 'loss: {alpha: 3}\n' >"$tmp/range.yaml"
+expect 2 "range.yaml:1: loss.alpha: 3 is out of range" -- "$bin" sweep plan "$tmp/range.yaml"
+printf 'loss: [1, 2\n' >"$tmp/syntax.yaml"
+expect 2 "syntax.yaml:[0-9]+: YAML syntax error" -- "$bin" sweep plan "$tmp/syntax.yaml"
+printf '\x00\x01\x02binary' >"$tmp/binary.yaml"
+expect 2 "binary.yaml" -- "$bin" sweep plan "$tmp/binary.yaml"
+expect 2 "command line: loss.gamma: 'x' is not a number" -- "$bin" sweep plan "$src/experiments/quick.yaml" loss.gamma=x
+expect 2 "device" -- "$bin" sweep run "$src/experiments/quick.yaml" --device tpu --db "$tmp/x.db"
+expect 0 "  0  [0-9a-f]{16}  new +seed=1  loss.kind=ce" -- "$bin" sweep plan "$src/experiments/quick.yaml"
+expect 0 '"loss.kind":"ce"' -- "$bin" sweep plan "$src/experiments/quick.yaml" --print-config 0
+
+expect 4 "no such results database" -- "$bin" report --db "$tmp/none.db"
+echo "not a database, just some text that is long enough to not be empty" >"$tmp/junk.db"
+expect 4 "junk.db" -- "$bin" report --db "$tmp/junk.db"
+expect 4 "junk.db" -- "$bin" sweep run "$src/experiments/quick.yaml" --db "$tmp/junk.db"
+expect 4 "no such results database" -- "$bin" query results --db "$tmp/none.db"
+expect 2 "format 'xml'" -- "$bin" query results --db "$tmp/junk.db" --format xml
+
+if [[ $failures -gt 0 ]]; then
+  echo "$failures CLI check(s) failed"
+  exit 1
+fi
+echo "all CLI checks passed"
