@@ -15,6 +15,7 @@
 
 #include "harness/errors.h"
 #include "harness/json.h"
+#include "harness/reference.h"
 
 namespace focalab::harness {
 
@@ -399,11 +400,31 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
     const YAML::Node& value = kv.second;
     const Origin origin = origin_of(kv.first, file);
     if (key == "base") continue;
-    if (key == "name" || key == "description" || key == "reference" || key == "device") {
+    if (key == "reference") {
+      // One table or a list of tables: stored comma-separated, matched in order.
+      std::vector<std::string> ids;
+      if (value.IsScalar()) {
+        ids.push_back(value.Scalar());
+      } else if (value.IsSequence()) {
+        for (const auto& v : value) {
+          if (!v.IsScalar()) fail(origin, key, "expected a table id like lin2017/table1b");
+          ids.push_back(v.Scalar());
+        }
+      } else {
+        fail(origin, key, "expected a table id like lin2017/table1b, or a list of them");
+      }
+      for (const auto& id : ids) {
+        try {
+          find_reference(id);
+        } catch (const ConfigError& e) {
+          fail(origin, key, e.what());
+        }
+      }
+      spec.reference = fmt::format("{}", fmt::join(ids, ","));
+    } else if (key == "name" || key == "description" || key == "device") {
       if (!value.IsScalar()) fail(origin, key, "expected a string");
       if (key == "name") spec.name = value.Scalar();
       if (key == "description") spec.description = value.Scalar();
-      if (key == "reference") spec.reference = value.Scalar();
       if (key == "device") spec.device = value.Scalar();
     } else if (key == "threads") {
       Field f;
@@ -631,6 +652,7 @@ SweepSpec load_sweep(const std::string& path, const std::vector<std::string>& ov
   std::vector<fs::path> chain;
   apply_file(fs::path(path), spec, chain, Origin{"command line", 0});
   if (spec.name.empty()) spec.name = fs::path(path).stem().string();
+
   for (const auto& text : overrides) spec.overrides.push_back(parse_override(text));
   for (const auto& o : spec.overrides) {
     set_value(spec.base, o.path, o.value, Origin{"command line", 0});

@@ -71,7 +71,7 @@ struct SweepSpec {
   std::string description;
   std::string source_path;   // the YAML file as given
   std::string spec_text;     // its text (plus the base chain) as read, for the DB
-  std::string reference;     // e.g. "lin2017/table1b"; empty for none
+  std::string reference;     // table ids, comma-separated: "lin2017/table1a,lin2017/table1b"
   TrialConfig base;          // defaults + base chain + top-level settings + overrides
   struct Setting {
     std::string path;

@@ -53,6 +53,26 @@ void LossBreakdown::add(const torch::Tensor& elem_loss, const torch::Tensor& log
   normalizer_sum_ += normalizer;
 }
 
+void LossBreakdown::add_sums(const torch::Tensor& counts, const torch::Tensor& loss_sums,
+                             int64_t ignored_anchors, double normalizer) {
+  TORCH_CHECK(counts.sizes() == torch::IntArrayRef({kNumLossCategories, num_classes_}) &&
+                  loss_sums.sizes() == counts.sizes(),
+              "LossBreakdown::add_sums: expected [3, ", num_classes_, "] sums, got ",
+              counts.sizes(), " and ", loss_sums.sizes());
+  auto c = counts.to(torch::kDouble);
+  auto l = loss_sums.to(torch::kDouble);
+  if (!count_.defined()) {
+    count_ = c.clone();
+    loss_sum_ = l.clone();
+  } else {
+    count_ += c.to(count_.device());
+    loss_sum_ += l.to(loss_sum_.device());
+  }
+  ++iterations_;
+  ignored_anchors_ += ignored_anchors;
+  normalizer_sum_ += normalizer;
+}
+
 LossBreakdownSums LossBreakdown::take() {
   LossBreakdownSums out;
   out.num_classes = num_classes_;

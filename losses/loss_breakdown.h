@@ -50,6 +50,11 @@ class LossBreakdown {
   // elem_loss, logits, targets: [M, K] over the non-ignored anchors of one iteration.
   void add(const torch::Tensor& elem_loss, const torch::Tensor& logits,
            const torch::Tensor& targets, int64_t ignored_anchors, double normalizer);
+  // Precomputed sums of one iteration (e.g. from the fused kernel): counts and raw loss sums,
+  // both [3, K] double, rows in LossCategory order.
+  void add_sums(const torch::Tensor& counts, const torch::Tensor& loss_sums,
+                int64_t ignored_anchors, double normalizer);
+  const LossBreakdownOptions& options() const { return options_; }
   // Returns the sums since the last take() and resets them.
   LossBreakdownSums take();
 

@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "harness/errors.h"
+#include "harness/reference.h"
 #include "harness/sqlite.h"
 
 namespace focalab::reports {
@@ -26,6 +28,8 @@ struct TrialInfo {
   std::map<std::string, std::string> config;  // flat key -> value text
   std::vector<std::string> config_keys;        // in the stored (field table) order
   std::map<std::string, double> metrics;      // val metrics of the last evaluation
+  std::string config_json;
+  const harness::ReferenceRow* paper = nullptr;  // matching row of the sweep's reference table
   std::array<double, 3> loss_share{};         // positive / hard / easy share, last third
   bool has_share = false;
 };
@@ -117,7 +121,8 @@ std::string render_report(const ReportOptions& options) {
       t.seed = st.get_int(2);
       t.status = st.get_text(3);
       if (!st.is_null(4)) t.diverged_at = st.get_int(4);
-      cfg.bind(1, st.get_text(5));
+      t.config_json = st.get_text(5);
+      cfg.bind(1, t.config_json);
       while (cfg.step()) {
         t.config_keys.push_back(cfg.get_text(0));
         t.config[cfg.get_text(0)] = cfg.get_text(1);
@@ -152,6 +157,27 @@ std::string render_report(const ReportOptions& options) {
     }
   }
 
+  // The paper's numbers beside matching trials (the first table with a matching row wins).
+  std::vector<const harness::ReferenceTable*> tables;
+  std::string reference_note;
+  try {
+    std::stringstream ids(reference);
+    std::string id;
+    while (std::getline(ids, id, ',')) {
+      if (!id.empty()) tables.push_back(&harness::find_reference(id));
+    }
+    for (auto& t : trials) {
+      const auto config = harness::config_from_json(t.config_json);
+      for (const auto* table : tables) {
+        if ((t.paper = harness::match_reference(*table, config))) break;
+      }
+    }
+  } catch (const ConfigError& e) {
+    reference_note = fmt::format("\nReference not shown: {}\n", e.what());
+    tables.clear();
+  }
+  const bool with_paper = !tables.empty();
+
   // Columns: config keys whose value differs across the sweep's trials.
   std::vector<std::string> varied;
   if (!trials.empty()) {
@@ -175,6 +201,9 @@ std::string render_report(const ReportOptions& options) {
   const size_t first_numeric = header.size() + 1;
   header.push_back("status");
   for (const char* m : {"AP", "AP50", "AP75"}) header.push_back(m);
+  if (with_paper) {
+    for (const char* m : {"paper AP", "paper AP50", "paper AP75"}) header.push_back(m);
+  }
   std::vector<std::vector<std::string>> rows;
   int64_t done = 0;
   for (const auto& t : trials) {
@@ -193,6 +222,13 @@ std::string render_report(const ReportOptions& options) {
     if (many_seeds) row.push_back(std::to_string(t.seed));
     row.push_back(status_cell(t));
     for (const char* m : {"AP", "AP50", "AP75"}) row.push_back(metric_cell(t, m));
+    if (with_paper) {
+      for (const char* m : {"AP", "AP50", "AP75"}) {
+        row.push_back(t.paper && t.paper->metrics.count(m)
+                          ? fmt::format("{:.1f}", t.paper->metrics.at(m))
+                          : "–");
+      }
+    }
     done += t.status == "done";
     rows.push_back(std::move(row));
   }
@@ -200,6 +236,14 @@ std::string render_report(const ReportOptions& options) {
                                 trials.size(), done, options.db_path);
   out += markdown_table(header, rows, first_numeric);
   out += "\nCOCO-style box AP x100 on the val split (IoU .50:.95, .50, .75).\n";
+  for (const auto* table : tables) {
+    out += fmt::format("Paper: {} — {}.\n", table->caption, table->citation);
+  }
+  if (with_paper) {
+    out += "The paper's numbers are COCO with ResNet-50/101: compare trends, not values, when the "
+           "data or model differ.\n";
+  }
+  out += reference_note;
 
   // Where the classification loss came from.
   std::vector<std::vector<std::string>> share_rows;

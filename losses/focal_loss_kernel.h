@@ -1,0 +1,47 @@
+#pragma once
+// Fused sigmoid focal-loss kernels for contiguous float32 CPU memory: one pass computes the loss
+// and its analytic gradient (and optionally the loss accounting), so that backward is a single
+// scaling pass or none at all. AVX2+FMA code is selected at run time when the CPU has it; the
+// portable path computes the same formulas one element at a time.
+//
+// Per element, with z = x for target 1 and -x for target 0 (so p_t = sigmoid(z)),
+// L = log(1 + exp(-|z|)):
+//   ce = -log(p_t) = max(-z, 0) + L          log(1 - p_t) = -max(z, 0) - L
+//   FL = alpha_t (1 - p_t)^gamma ce
+//   dFL/dx = -y alpha_t (1 - p_t)^gamma ((1 - p_t) + gamma p_t ce),  y = +1 / -1  (Appendix B)
+// Every term is finite for any finite logit.
+
+#include <cstdint>
+
+namespace focalab::losses::kernel {
+
+struct FocalParams {
+  float gamma = 2.f;
+  float alpha = 0.25f;      // used when use_alpha
+  bool use_alpha = true;
+  float scale = 1.f;        // multiplies loss and gradient (e.g. 1 / normalizer)
+};
+
+// Per-thread accounting accumulators: [3 categories][K classes] counts and loss sums.
+struct Accounting {
+  double* count;     // [3 * K] (positive, hard negative, easy negative) x class
+  double* loss_sum;  // [3 * K]
+  float hard_score;  // negatives with sigmoid(x) >= hard_score are hard
+};
+
+// Label form over rows [row_begin, row_end) of an [M, K] logits matrix. labels[m]: class k in
+// [0, K) (that class is the positive target), -1 (all targets 0) or -2 (ignored row: no loss,
+// gradient 0). Writes grad (scaled) for every element of the rows; returns the scaled loss sum.
+// acc may be null.
+double focal_rows(const float* logits, const int64_t* labels, float* grad, int64_t row_begin,
+                  int64_t row_end, int64_t num_classes, const FocalParams& p, Accounting* acc);
+
+// Dense form over elements [begin, end): targets in {0, 1}. Writes the per-element loss to
+// `loss` (may be null) and the gradient to `grad` (scaled); returns the scaled loss sum.
+double focal_dense(const float* logits, const float* targets, float* loss, float* grad,
+                   int64_t begin, int64_t end, const FocalParams& p);
+
+// True when the AVX2 path is in use on this CPU.
+bool focal_kernel_vectorized();
+
+}  // namespace focalab::losses::kernel

@@ -1,0 +1,81 @@
+#include "harness/reference.h"
+
+#include "harness/errors.h"
+#include "harness/sweep.h"
+#include "test_util.h"
+
+namespace focalab::harness {
+namespace {
+
+// The shipped tables carry the paper's numbers (Lin et al. 2017, Table 1 and Table 3).
+TEST(Reference, ShippedTablesHoldThePapersNumbers) {
+  const auto& t1b = find_reference("lin2017/table1b");
+  ASSERT_EQ(t1b.rows.size(), 7u);
+  EXPECT_DOUBLE_EQ(t1b.rows[5].metrics.at("AP"), 34.0);  // gamma 2, alpha .25
+  EXPECT_DOUBLE_EQ(t1b.rows[5].metrics.at("AP50"), 52.5);
+  EXPECT_DOUBLE_EQ(t1b.rows[5].metrics.at("AP75"), 36.5);
+  EXPECT_EQ(find_reference("lin2017/table1a").rows.size(), 8u);
+  EXPECT_EQ(find_reference("lin2017/table1c").rows.size(), 7u);
+  EXPECT_EQ(find_reference("lin2017/table1d").rows.size(), 10u);
+  EXPECT_DOUBLE_EQ(find_reference("lin2017/table1e").rows[9].metrics.at("ms"), 198);
+  EXPECT_EQ(find_reference("lin2017/table3").rows.size(), 4u);
+}
+
+TEST(Reference, MatchesTrialsByConfig) {
+  const auto& t1b = find_reference("lin2017/table1b");
+  TrialConfig focal;
+  focal.loss.kind = "focal";
+  focal.loss.gamma = 2.0;
+  focal.loss.alpha = 0.25;
+  const auto* row = match_reference(t1b, focal);
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->label, "gamma 2.0, alpha .25");
+  // alpha-balanced CE at .75 is the gamma = 0 row (canonical gamma 0).
+  TrialConfig ace;
+  ace.loss.kind = "alpha_ce";
+  ace.loss.alpha = 0.75;
+  finalize_config(ace, "test");
+  ASSERT_NE(match_reference(t1b, ace), nullptr);
+  EXPECT_DOUBLE_EQ(match_reference(t1b, ace)->metrics.at("AP"), 31.1);
+  focal.loss.alpha = 0.3;
+  EXPECT_EQ(match_reference(t1b, focal), nullptr);
+  // Lists match element-wise: 2 scales x 3 ratios is the paper's 34.2 AP.
+  TrialConfig anchors;
+  anchors.model.scales_per_octave = 2;
+  EXPECT_DOUBLE_EQ(match_reference(find_reference("lin2017/table1c"), anchors)->metrics.at("AP"), 34.2);
+}
+
+TEST(Reference, UnknownTableIsAConfigErrorWithSuggestion) {
+  try {
+    find_reference("lin2017/table1x");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("known: lin2017/table1a"), std::string::npos) << e.what();
+  }
+  focalab::testing::TempDir dir;
+  auto path = dir.write("s.yaml", "reference: lin2017/tabel1b\n");
+  try {
+    load_sweep(path);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("s.yaml:1: reference: unknown reference table "
+                                         "'lin2017/tabel1b' (did you mean 'lin2017/table1b'?)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Configs survive the round trip through the database's JSON.
+TEST(Reference, ConfigFromJsonRoundTrips) {
+  TrialConfig c;
+  c.loss.kind = "ce";
+  c.model.anchor_sizes = {16, 32, 64, 128, 256};
+  c.train.lr_steps = {5, 9};
+  c.seed = 7;
+  finalize_config(c, "test");
+  const auto json = config_to_json(c);
+  EXPECT_EQ(config_to_json(config_from_json(json)), json);
+}
+
+}  // namespace
+}  // namespace focalab::harness
