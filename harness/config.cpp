@@ -173,11 +173,31 @@ const std::vector<Field>& fields() {
                       {1, 1e5}));
     // loss
     t.push_back(field("loss.kind", &C::loss, &LossConfig::kind, "classification loss", {},
-                      {"ce", "alpha_ce", "focal"}));
+                      {"ce", "alpha_ce", "focal", "focal_star", "ohem"}));
     t.push_back(field("loss.gamma", &C::loss, &LossConfig::gamma,
                       "focal: focusing parameter (paper 2)", {0, 20}));
     t.push_back(field("loss.alpha", &C::loss, &LossConfig::alpha,
                       "alpha_ce/focal: positive weight (paper 0.25); < 0 disables", {-1, 1}));
+    t.push_back(field("loss.gamma_star", &C::loss, &LossConfig::gamma_star,
+                      "focal_star: gamma* of FL* = -log(sigmoid(gamma* x_t + beta)) / gamma* "
+                      "(paper Table 3: 4 or 2)",
+                      {0, 100, true}));
+    t.push_back(field("loss.beta", &C::loss, &LossConfig::beta,
+                      "focal_star: beta of FL* (paper Table 3: 0 with gamma* 4, 1 with 2)",
+                      {-100, 100}));
+    t.push_back(field("loss.ohem_batch_size", &C::loss, &LossConfig::ohem_batch_size,
+                      "ohem: highest-CE anchors kept per image after NMS (paper 128/256/512)",
+                      {1, 1e7}));
+    t.push_back(field("loss.ohem_nms", &C::loss, &LossConfig::ohem_nms,
+                      "ohem: NMS IoU over scored anchors' predicted boxes (paper .7/.5)", {0, 1}));
+    t.push_back(field("loss.ohem_pos_fraction", &C::loss, &LossConfig::ohem_pos_fraction,
+                      "ohem: 0 = free; 0.25 = at most one positive per three negatives (OHEM "
+                      "1:3)",
+                      {0, 1}));
+    t.push_back(field("loss.normalizer", &C::loss, &LossConfig::normalizer,
+                      "divisor of the losses: num_pos (paper: positives in the batch), detectron "
+                      "(sum of num_fg + 1 per image), per_image (torchvision), ema (detectron2)",
+                      {}, {"num_pos", "detectron", "per_image", "ema"}));
     t.push_back(field("loss.box_beta", &C::loss, &LossConfig::box_beta,
                       "smooth-L1 beta of the box loss (Detectron 0.11); 0 = L1", {0, 10}));
     t.push_back(field("loss.hard_score", &C::loss, &LossConfig::hard_score,
@@ -313,9 +333,9 @@ ConfigValue parse_value(const Field& f, const YAML::Node& node, const Origin& or
     }
     case Kind::kFloatList:
     case Kind::kIntList: {
-      if (!node.IsSequence() || node.size() == 0) {
+      if (!node.IsSequence()) {
         fail(origin, f.path,
-             fmt::format("expected a non-empty YAML list like [1, 2], got '{}'", node_text(node)));
+             fmt::format("expected a YAML list like [1, 2], got '{}'", node_text(node)));
       }
       const bool integer = f.kind == Kind::kIntList;
       std::vector<double> d;
@@ -595,6 +615,7 @@ void finalize_config(TrialConfig& c, const std::string& where) {
         "model.head_norm, model.fpn_channels",
         fmt::format("GroupNorm(32) needs fpn_channels divisible by 32, got {}",
                     c.model.fpn_channels));
+  check(!c.model.aspect_ratios.empty(), "model.aspect_ratios", "needs at least one ratio");
   check(c.model.bg_iou <= c.model.fg_iou, "model.bg_iou, model.fg_iou",
         fmt::format("bg_iou ({}) must be <= fg_iou ({})", c.model.bg_iou, c.model.fg_iou));
   for (size_t i = 1; i < c.train.lr_steps.size(); ++i) {
@@ -603,13 +624,26 @@ void finalize_config(TrialConfig& c, const std::string& where) {
   }
   check(c.loss.kind != "alpha_ce" || c.loss.alpha >= 0, "loss.alpha",
         fmt::format("alpha_ce needs alpha in [0, 1], got {}", c.loss.alpha));
-  // Canonical form: CE has no gamma and no alpha, alpha-CE no gamma. Keeps the trial keys of
-  // equivalent configurations equal and the report's columns honest.
-  if (c.loss.kind == "ce") {
+  // Canonical form: parameters a loss does not use are reset (CE has no gamma and no alpha,
+  // alpha-CE no gamma, OHEM is CE on the selected anchors, FL* has no gamma; only FL* has
+  // gamma*/beta and only OHEM its selection). Keeps the trial keys of equivalent configurations
+  // equal and the report's columns honest.
+  const LossConfig defaults;
+  const std::string& kind = c.loss.kind;
+  if (kind == "ce" || kind == "ohem") {
     c.loss.gamma = 0;
     c.loss.alpha = -1;
-  } else if (c.loss.kind == "alpha_ce") {
+  } else if (kind == "alpha_ce" || kind == "focal_star") {
     c.loss.gamma = 0;
+  }
+  if (kind != "focal_star") {
+    c.loss.gamma_star = defaults.gamma_star;
+    c.loss.beta = defaults.beta;
+  }
+  if (kind != "ohem") {
+    c.loss.ohem_batch_size = defaults.ohem_batch_size;
+    c.loss.ohem_nms = defaults.ohem_nms;
+    c.loss.ohem_pos_fraction = defaults.ohem_pos_fraction;
   }
 }
 

@@ -10,9 +10,11 @@
 #include <random>
 
 #include "harness/errors.h"
+#include "harness/ohem.h"
 #include "harness/synthetic_dataset.h"
 #include "losses/box_loss.h"
 #include "losses/classification_loss.h"
+#include "losses/focal_loss.h"
 #include "models/anchor_labels.h"
 #include "models/postprocess.h"
 
@@ -24,12 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-losses::ClassificationLossOptions loss_options(const LossConfig& c) {
-  if (c.kind == "ce") return losses::CrossEntropyOptions{};
-  if (c.kind == "alpha_ce") return losses::AlphaBalancedCrossEntropyOptions{c.alpha};
-  return losses::FocalLossOptions{c.gamma, c.alpha};
 }
 
 models::MatcherOptions matcher_options(const ModelConfig& c) {
@@ -128,7 +124,13 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
   };
   const models::Matcher matcher(matcher_options(config.model));
   const models::BoxCoder box_coder;
-  const auto cls_loss_options = loss_options(config.loss);
+  const std::string& kind = config.loss.kind;
+  // ce, alpha_ce, focal and ohem (CE on the selected anchors) are all the fused focal loss.
+  const double gamma = kind == "focal" ? config.loss.gamma : 0.0;
+  const double alpha = kind == "focal" || kind == "alpha_ce" ? config.loss.alpha : -1.0;
+  const OhemOptions ohem_options{config.loss.ohem_batch_size, config.loss.ohem_nms,
+                                 config.loss.ohem_pos_fraction};
+  double ema_normalizer = 100;  // detectron2's initial value
   const losses::BoxLossOptions box_loss_options{config.loss.box_beta};
   losses::LossBreakdown breakdown(config.data.num_classes, {config.loss.hard_score});
 
@@ -157,23 +159,74 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
 
     auto out = model->forward(images);
     auto targets = models::label_anchors(out.anchors, gt_boxes, gt_classes, matcher);
-    const int64_t k = config.data.num_classes;
+    const int64_t n = images.size(0), k = config.data.num_classes;
     auto valid = targets.labels >= 0;  // [N, R]
     auto pos = targets.labels == 1;    // [N, R]
-    auto onehot = torch::one_hot(targets.gt_classes, k).to(out.cls_logits.scalar_type()) *
-                  pos.unsqueeze(-1).to(out.cls_logits.scalar_type());  // [N, R, K]
-    auto logits_valid = out.cls_logits.index({valid});                // [M, K]
-    auto targets_valid = onehot.index({valid});                       // [M, K]
-    const double num_pos = pos.sum().item<double>();
-    const double normalizer = std::max(1.0, num_pos);
+    // Per-anchor label for the losses: its class if positive, -1 background, -2 ignored.
+    auto anchor_labels =
+        torch::where(pos, targets.gt_classes, torch::full_like(targets.gt_classes, -1))
+            .masked_fill(~valid, -2);  // [N, R]
+    if (kind == "ohem") {
+      anchor_labels = select_ohem(anchor_labels, out.cls_logits, out.box_deltas, out.anchors,
+                                  box_coder, ohem_options);
+    }
+    // Normalizers: one scale per image (1 / its share of the normalizer).
+    auto cls_pos = (anchor_labels >= 0).sum(1).to(torch::kDouble).cpu();  // [N] positives
+    const double num_pos = cls_pos.sum().item<double>();
+    std::vector<double> scales(static_cast<size_t>(n));
+    double normalizer = std::max(1.0, num_pos);
+    if (config.loss.normalizer == "detectron") {
+      normalizer = num_pos + static_cast<double>(n);
+    } else if (config.loss.normalizer == "ema") {
+      ema_normalizer = 0.9 * ema_normalizer + 0.1 * std::max(1.0, num_pos);
+      normalizer = ema_normalizer;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      scales[static_cast<size_t>(i)] =
+          config.loss.normalizer == "per_image"
+              ? 1.0 / (static_cast<double>(n) * std::max(1.0, cls_pos[i].item<double>()))
+              : 1.0 / normalizer;
+    }
+    if (config.loss.normalizer == "per_image") {
+      normalizer = 0;  // the equivalent single divisor, for the log
+      for (double sc : scales) normalizer += sc;
+      normalizer = 1.0 / normalizer;
+    }
+    const bool uniform = config.loss.normalizer != "per_image";
 
-    auto elem = losses::classification_loss(cls_loss_options, logits_valid, targets_valid);
-    auto loss_cls = elem.sum() / normalizer;
-    auto anchors = out.anchors.unsqueeze(0).expand({images.size(0), -1, -1});
-    auto box_targets = box_coder.encode(anchors.index({pos}), targets.gt_boxes.index({pos}));
-    auto loss_box =
-        losses::smooth_l1_loss_sum(out.box_deltas.index({pos}), box_targets, box_loss_options) /
-        normalizer;
+    torch::Tensor loss_cls;
+    if (kind == "focal_star") {
+      auto keep = anchor_labels >= -1;
+      auto onehot = torch::one_hot(anchor_labels.clamp_min(0), k).to(out.cls_logits.scalar_type()) *
+                    (anchor_labels >= 0).unsqueeze(-1).to(out.cls_logits.scalar_type());
+      auto elem = losses::focal_star_loss(out.cls_logits, onehot, config.loss.gamma_star,
+                                          config.loss.beta, config.loss.alpha);  // [N, R, K]
+      auto weights = torch::tensor(scales, out.cls_logits.options()).view({n, 1, 1});
+      loss_cls = (elem * keep.unsqueeze(-1) * weights).sum();
+      breakdown.accumulate(elem.index({keep}), out.cls_logits.index({keep}), onehot.index({keep}));
+    } else if (uniform) {
+      loss_cls = losses::focal_loss_sum(out.cls_logits.reshape({-1, k}), anchor_labels.reshape({-1}),
+                                        gamma, alpha, scales[0], &breakdown);
+    } else {
+      loss_cls = torch::zeros({}, out.cls_logits.options());
+      for (int64_t i = 0; i < n; ++i) {
+        loss_cls = loss_cls + losses::focal_loss_sum(out.cls_logits[i], anchor_labels[i], gamma,
+                                                     alpha, scales[static_cast<size_t>(i)],
+                                                     &breakdown);
+      }
+    }
+    breakdown.finish_iteration((anchor_labels == -2).sum().item<int64_t>(), normalizer);
+
+    // Box loss on every positive anchor, with the same per-image scales.
+    torch::Tensor loss_box = torch::zeros({}, out.box_deltas.options());
+    for (int64_t i = 0; i < n; ++i) {
+      auto p = pos[i];
+      if (!p.any().item<bool>()) continue;
+      auto box_targets = box_coder.encode(out.anchors.index({p}), targets.gt_boxes[i].index({p}));
+      loss_box = loss_box + scales[static_cast<size_t>(i)] *
+                                losses::smooth_l1_loss_sum(out.box_deltas[i].index({p}),
+                                                           box_targets, box_loss_options);
+    }
     auto loss = loss_cls + loss_box;
 
     const double loss_value = loss.item<double>();
@@ -197,7 +250,6 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     if (tc.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad_norm);
     optimizer.step();
 
-    breakdown.add(elem, logits_valid, targets_valid, (~valid).sum().item<int64_t>(), normalizer);
     acc.lr = lr;
     acc.loss_cls += loss_cls.item<double>();
     acc.loss_box += loss_box.item<double>();
@@ -207,14 +259,14 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     ++acc_n;
     observer.on_iteration(it, tc.iterations, loss_value);
     if (it % tc.log_every == 0 || it == tc.iterations) {
-      const double n = static_cast<double>(acc_n);
+      const double count = static_cast<double>(acc_n);
       acc.iteration = it;
-      acc.loss_cls /= n;
-      acc.loss_box /= n;
-      acc.loss_total /= n;
-      acc.num_pos /= n;
-      acc.normalizer /= n;
-      acc.ms_per_iter = 1000.0 * seconds_since(interval_start) / n;
+      acc.loss_cls /= count;
+      acc.loss_box /= count;
+      acc.loss_total /= count;
+      acc.num_pos /= count;
+      acc.normalizer /= count;
+      acc.ms_per_iter = 1000.0 * seconds_since(interval_start) / count;
       observer.on_interval(acc, breakdown.take());
       acc = StepLog{};
       acc_n = 0;

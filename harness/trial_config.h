@@ -48,9 +48,15 @@ struct ModelConfig {
 };
 
 struct LossConfig {
-  std::string kind = "focal";  // ce | alpha_ce | focal
-  double gamma = 2.0;          // focal: focusing parameter (ce/alpha_ce: 0)
-  double alpha = 0.25;         // alpha_ce/focal: positive weight; < 0 disables (ce: -1)
+  std::string kind = "focal";  // ce | alpha_ce | focal | focal_star | ohem
+  double gamma = 2.0;          // focal: focusing parameter (ce/alpha_ce/ohem: 0)
+  double alpha = 0.25;         // alpha_ce/focal/focal_star: positive weight; < 0 disables
+  double gamma_star = 4.0;     // focal_star: gamma* of FL* (paper Table 3: 4 with beta 0)
+  double beta = 0.0;           // focal_star: beta of FL*
+  int64_t ohem_batch_size = 256;  // ohem: anchors kept per image (paper 128/256/512)
+  double ohem_nms = 0.7;          // ohem: NMS IoU over the scored anchors' predicted boxes
+  double ohem_pos_fraction = 0;   // ohem: 0 = free, 0.25 = the paper's 1:3 pos:neg variant
+  std::string normalizer = "num_pos";  // num_pos | detectron | per_image | ema
   double box_beta = 0.11;      // smooth-L1 beta of the box loss; 0 = L1
   double hard_score = 0.05;    // loss accounting: negatives with p >= this are hard
 };

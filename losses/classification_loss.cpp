@@ -18,7 +18,8 @@ std::string loss_kind(const ClassificationLossOptions& options) {
                                [](const AlphaBalancedCrossEntropyOptions&) {
                                  return std::string("alpha_ce");
                                },
-                               [](const FocalLossOptions&) { return std::string("focal"); }},
+                               [](const FocalLossOptions&) { return std::string("focal"); },
+                               [](const FocalStarOptions&) { return std::string("focal_star"); }},
                     options);
 }
 
@@ -42,6 +43,19 @@ torch::Tensor sigmoid_focal_loss(const torch::Tensor& logits, const torch::Tenso
   return loss;
 }
 
+torch::Tensor focal_star_loss(const torch::Tensor& logits, const torch::Tensor& targets,
+                              double gamma_star, double beta, double alpha) {
+  TORCH_CHECK(logits.sizes() == targets.sizes(), "focal_star_loss: logits ", logits.sizes(),
+              " and targets ", targets.sizes(), " must have the same shape");
+  TORCH_CHECK(gamma_star > 0, "focal_star_loss: gamma* must be > 0, got ", gamma_star);
+  auto t = targets.to(logits.scalar_type());
+  auto xt = logits * (2 * t - 1);
+  // -log(sigmoid(v)) = softplus(-v), stable for any v.
+  auto loss = torch::softplus(-(gamma_star * xt + beta), 1.0, 20.0) / gamma_star;
+  if (alpha >= 0) loss = (alpha * t + (1 - alpha) * (1 - t)) * loss;
+  return loss;
+}
+
 torch::Tensor classification_loss(const ClassificationLossOptions& options,
                                   const torch::Tensor& logits, const torch::Tensor& targets) {
   return std::visit(
@@ -53,6 +67,9 @@ torch::Tensor classification_loss(const ClassificationLossOptions& options,
                  },
                  [&](const FocalLossOptions& o) {
                    return sigmoid_focal_loss(logits, targets, o.gamma, o.alpha);
+                 },
+                 [&](const FocalStarOptions& o) {
+                   return focal_star_loss(logits, targets, o.gamma_star, o.beta, o.alpha);
                  }},
       options);
 }

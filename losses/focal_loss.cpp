@@ -154,8 +154,7 @@ struct LabelFocalFn : public torch::autograd::Function<LabelFocalFn> {
         // The kernel's sums carry `scale`; the breakdown stores raw sums.
         auto counts = torch::tensor(count, torch::kDouble).view({3, k});
         auto losses = torch::tensor(loss_sum, torch::kDouble).view({3, k}) / scale;
-        const int64_t ignored = (lab == -2).sum().item<int64_t>();
-        breakdown->add_sums(counts, losses, ignored, 1.0 / scale);
+        breakdown->add_sums(counts, losses);
       }
     } else {
       auto classes = torch::arange(k, labels.options().dtype(torch::kLong));
@@ -167,9 +166,8 @@ struct LabelFocalFn : public torch::autograd::Function<LabelFocalFn> {
       out = loss.sum();
       if (breakdown) {
         auto keep = labels != -2;
-        breakdown->add(loss.index({keep}) / scale, logits.index({keep}),
-                       pos.index({keep}).to(logits.scalar_type()),
-                       (~keep).sum().item<int64_t>(), 1.0 / scale);
+        breakdown->accumulate(loss.index({keep}) / scale, logits.index({keep}),
+                              pos.index({keep}).to(logits.scalar_type()));
       }
     }
     ctx->save_for_backward({grad});

@@ -27,7 +27,8 @@ torch::Tensor sigmoid_focal_loss_fused(const torch::Tensor& logits, const torch:
 //   logits: [M, K]; labels: [M] int64 — class k in [0, K) (target 1 for class k, 0 for the
 //   others), -1 (all targets 0: background) or -2 (ignored: no loss, zero gradient).
 // `scale` is usually 1 / normalizer. When `breakdown` is given, the per-category and per-class
-// counts and raw loss sums (before `scale`) are added to it in the same pass.
+// counts and raw loss sums (before `scale`) are added to it in the same pass; the caller closes
+// the iteration with LossBreakdown::finish_iteration.
 torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& labels,
                              double gamma, double alpha, double scale,
                              LossBreakdown* breakdown = nullptr);

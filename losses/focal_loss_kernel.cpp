@@ -85,12 +85,13 @@ double dense_scalar(const float* logits, const float* targets, float* loss, floa
 
 #ifdef FOCALAB_X86
 // ---------------------------------------------------------------------------------------------
-// AVX2 + FMA path. exp and log are the Cephes single-precision polynomials (as in
-// avx_mathfun), accurate to about 1 ulp over the ranges used here.
+// AVX2 + FMA path. exp is the Cephes single-precision polynomial (as in avx_mathfun); log1p of
+// e in (0, 1] is an atanh series; both accurate to about 1 ulp over the ranges used here.
 
 #define FOCALAB_AVX2 __attribute__((target("avx2,fma")))
+#define FOCALAB_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
 
-FOCALAB_AVX2 inline __m256 exp256(__m256 x) {
+FOCALAB_AVX2_INLINE __m256 exp256(__m256 x) {
   x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
   x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
   __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
@@ -112,55 +113,37 @@ FOCALAB_AVX2 inline __m256 exp256(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
 
-// Natural log for x > 0.
-FOCALAB_AVX2 inline __m256 log256(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x00800000)));  // min normal
-  __m256i imm0 = _mm256_srli_epi32(_mm256_castps_si256(x), 23);
-  x = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(~0x7f800000)));
-  x = _mm256_or_ps(x, _mm256_set1_ps(0.5f));
-  imm0 = _mm256_sub_epi32(imm0, _mm256_set1_epi32(127));
-  __m256 e = _mm256_add_ps(_mm256_cvtepi32_ps(imm0), _mm256_set1_ps(1.f));
-  const __m256 mask = _mm256_cmp_ps(x, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OS);
-  const __m256 tmp = _mm256_and_ps(x, mask);
-  x = _mm256_sub_ps(x, _mm256_set1_ps(1.f));
-  e = _mm256_sub_ps(e, _mm256_and_ps(_mm256_set1_ps(1.f), mask));
-  x = _mm256_add_ps(x, tmp);
-  const __m256 z = _mm256_mul_ps(x, x);
-  __m256 y = _mm256_set1_ps(7.0376836292E-2f);
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(-1.1514610310E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.1676998740E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(-1.2420140846E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.4249322787E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(-1.6668057665E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(2.0000714765E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(-2.4999993993E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(3.3333331174E-1f));
-  y = _mm256_mul_ps(_mm256_mul_ps(y, x), z);
-  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
-  y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
-  x = _mm256_add_ps(x, y);
-  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), x);
-}
-
 struct VecOut {
   __m256 loss, grad, q;
 };
 
 // pos: all-ones lanes where the target is 1.
-FOCALAB_AVX2 inline VecOut focal_vec(__m256 x, __m256 pos, const FocalParams& p) {
+FOCALAB_AVX2_INLINE VecOut focal_vec(__m256 x, __m256 pos, const FocalParams& p) {
   const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.f);
   const __m256 sign = _mm256_set1_ps(-0.f);
   const __m256 z = _mm256_blendv_ps(_mm256_xor_ps(x, sign), x, pos);  // pos ? x : -x
   const __m256 a = _mm256_andnot_ps(sign, z);                          // |z|
   const __m256 e = exp256(_mm256_xor_ps(a, sign));                     // exp(-|z|) in (0, 1]
-  // log1p(e) with full relative precision for tiny e: log(u) * e / (u - 1), u = 1 + e.
+  // s = 1 / u, u = 1 + e in [1, 2]: reciprocal estimate refined by one Newton step (~1 ulp).
   const __m256 u = _mm256_add_ps(one, e);
-  const __m256 d = _mm256_sub_ps(u, one);
-  const __m256 d_zero = _mm256_cmp_ps(d, zero, _CMP_EQ_OQ);
-  const __m256 ratio = _mm256_div_ps(e, _mm256_blendv_ps(d, one, d_zero));
-  const __m256 l = _mm256_blendv_ps(_mm256_mul_ps(log256(u), ratio), e, d_zero);
+  __m256 s = _mm256_rcp_ps(u);
+  s = _mm256_mul_ps(s, _mm256_fnmadd_ps(u, s, _mm256_set1_ps(2.f)));
+  // log1p(e) = 2 atanh(t), t = e / (2 + e) in [0, 1/3]: 2 t (1 + t^2/3 + t^4/5 + ... + t^12/13),
+  // truncation error < (1/9)^7 / 15 relative; no cancellation for tiny e.
+  const __m256 v = _mm256_add_ps(u, one);
+  __m256 rv = _mm256_rcp_ps(v);
+  rv = _mm256_mul_ps(rv, _mm256_fnmadd_ps(v, rv, _mm256_set1_ps(2.f)));
+  const __m256 t = _mm256_mul_ps(e, rv);
+  const __m256 t2 = _mm256_mul_ps(t, t);
+  __m256 series = _mm256_set1_ps(1.f / 13);
+  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 11));
+  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 9));
+  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 7));
+  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 5));
+  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 3));
+  series = _mm256_fmadd_ps(series, t2, one);
+  const __m256 l = _mm256_mul_ps(_mm256_add_ps(t, t), series);
   const __m256 ce = _mm256_add_ps(_mm256_max_ps(_mm256_xor_ps(z, sign), zero), l);
-  const __m256 s = _mm256_div_ps(one, u);
   const __m256 z_nonneg = _mm256_cmp_ps(z, zero, _CMP_GE_OQ);
   const __m256 es = _mm256_mul_ps(e, s);
   const __m256 pt = _mm256_blendv_ps(es, s, z_nonneg);
@@ -184,7 +167,7 @@ FOCALAB_AVX2 inline VecOut focal_vec(__m256 x, __m256 pos, const FocalParams& p)
   return {_mm256_mul_ps(w, ce), _mm256_blendv_ps(g, _mm256_xor_ps(g, sign), pos), q};
 }
 
-FOCALAB_AVX2 inline double hsum(__m256 v) {
+FOCALAB_AVX2_INLINE double hsum(__m256 v) {
   alignas(32) float t[8];
   _mm256_store_ps(t, v);
   double s = 0;
@@ -192,78 +175,144 @@ FOCALAB_AVX2 inline double hsum(__m256 v) {
   return s;
 }
 
+// One vector of 8 classes of one row. Writes the gradient; returns the loss (invalid lanes 0).
+struct RowChunk {
+  __m256 loss, pos, hard, valid;
+};
+
+template <bool kFull>
+FOCALAB_AVX2_INLINE RowChunk row_chunk(const float* x, float* g, int64_t c0, int64_t k,
+                                       __m256i lab, __m256 hard_score, const FocalParams& p) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i cls = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(c0)));
+  constexpr bool full = kFull;
+  const __m256i valid_i =
+      full ? _mm256_set1_epi32(-1) : _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), cls);
+  const __m256 xv = full ? _mm256_loadu_ps(x + c0) : _mm256_maskload_ps(x + c0, valid_i);
+  const __m256 pos = _mm256_castsi256_ps(_mm256_cmpeq_epi32(cls, lab));
+  const VecOut o = focal_vec(xv, pos, p);
+  if constexpr (full) {
+    _mm256_storeu_ps(g + c0, o.grad);
+    const __m256 hard = _mm256_andnot_ps(pos, _mm256_cmp_ps(o.q, hard_score, _CMP_GE_OQ));
+    return {o.loss, pos, hard, _mm256_castsi256_ps(valid_i)};
+  } else {
+    _mm256_maskstore_ps(g + c0, valid_i, o.grad);
+    const __m256 valid = _mm256_castsi256_ps(valid_i);
+    const __m256 hard = _mm256_and_ps(
+        _mm256_andnot_ps(pos, _mm256_cmp_ps(o.q, hard_score, _CMP_GE_OQ)), valid);
+    return {_mm256_and_ps(o.loss, valid), pos, hard, valid};
+  }
+}
+
+// One chunk with accounting: adds the chunk's hard-negative count and loss and easy-negative
+// loss to the per-class accumulators and a positive's loss to pos_l. Returns sum + the loss.
+template <bool kFull>
+FOCALAB_AVX2_INLINE __m256 accounted_chunk(const float* x, float* g, int64_t c0, int64_t k,
+                                           int64_t label, __m256i lab, __m256 hard_score,
+                                           const FocalParams& p, int32_t* hard_n, float* hard_l,
+                                           float* easy_l, double* pos_l, __m256 sum) {
+  const RowChunk c = row_chunk<kFull>(x, g, c0, k, lab, hard_score, p);
+  __m256i* hn = reinterpret_cast<__m256i*>(hard_n + c0);
+  // Mask lanes are -1: subtracting counts them.
+  _mm256_storeu_si256(hn, _mm256_sub_epi32(_mm256_loadu_si256(hn), _mm256_castps_si256(c.hard)));
+  _mm256_storeu_ps(hard_l + c0, _mm256_add_ps(_mm256_loadu_ps(hard_l + c0),
+                                              _mm256_and_ps(c.hard, c.loss)));
+  // Easy: neither positive nor hard (invalid lanes carry zero loss already).
+  _mm256_storeu_ps(easy_l + c0, _mm256_add_ps(_mm256_loadu_ps(easy_l + c0),
+                                              _mm256_andnot_ps(_mm256_or_ps(c.pos, c.hard), c.loss)));
+  if (label >= c0 && label < c0 + 8) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, c.loss);
+    pos_l[label] += lanes[label - c0];
+  }
+  return _mm256_add_ps(sum, c.loss);
+}
+
 FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float* grad,
                               int64_t rb, int64_t re, int64_t k, const FocalParams& p,
                               Accounting* acc) {
-  const int64_t kpad = (k + 7) / 8 * 8;
-  // Float accumulators for up to kFlush rows, then flushed into the double totals.
-  constexpr int64_t kFlush = 64;
-  std::vector<float> fc(acc ? static_cast<size_t>(3 * kpad) : 0, 0.f);
-  std::vector<float> fl(acc ? static_cast<size_t>(3 * kpad) : 0, 0.f);
-  auto flush = [&]() {
-    for (int cat = 0; cat < 3; ++cat) {
-      for (int64_t c = 0; c < k; ++c) {
-        acc->count[cat * k + c] += fc[static_cast<size_t>(cat * kpad + c)];
-        acc->loss_sum[cat * k + c] += fl[static_cast<size_t>(cat * kpad + c)];
-      }
-    }
-    std::fill(fc.begin(), fc.end(), 0.f);
-    std::fill(fl.begin(), fl.end(), 0.f);
-  };
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256 one = _mm256_set1_ps(1.f);
   const __m256 hard_score = _mm256_set1_ps(acc ? acc->hard_score : 0.f);
   double total = 0;
-  __m256 sum = _mm256_setzero_ps();
-  int64_t pending = 0;
-  for (int64_t r = rb; r < re; ++r) {
-    const float* x = logits + r * k;
-    float* g = grad + r * k;
-    const int64_t label = labels[r];
-    if (label == -2) {
-      std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
-      continue;
-    }
-    const __m256i lab = _mm256_set1_epi32(static_cast<int>(label));
-    for (int64_t c0 = 0; c0 < k; c0 += 8) {
-      const __m256i cls = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(c0)));
-      const __m256i valid_i = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), cls);
-      const bool full = c0 + 8 <= k;
-      const __m256 xv = full ? _mm256_loadu_ps(x + c0) : _mm256_maskload_ps(x + c0, valid_i);
-      const __m256 pos = _mm256_castsi256_ps(_mm256_cmpeq_epi32(cls, lab));
-      const VecOut o = focal_vec(xv, pos, p);
-      if (full) {
-        _mm256_storeu_ps(g + c0, o.grad);
-      } else {
-        _mm256_maskstore_ps(g + c0, valid_i, o.grad);
+  if (!acc) {
+    // Row-major: stream through memory once.
+    __m256 sum = _mm256_setzero_ps();
+    int64_t pending = 0;
+    for (int64_t r = rb; r < re; ++r) {
+      float* g = grad + r * k;
+      const int64_t label = labels[r];
+      if (label == -2) {
+        std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
+        continue;
       }
-      const __m256 valid = _mm256_castsi256_ps(valid_i);
-      const __m256 loss = _mm256_and_ps(o.loss, valid);
-      sum = _mm256_add_ps(sum, loss);
-      if (acc) {
-        const __m256 hard = _mm256_and_ps(
-            _mm256_andnot_ps(pos, _mm256_cmp_ps(o.q, hard_score, _CMP_GE_OQ)), valid);
-        const __m256 easy = _mm256_andnot_ps(_mm256_or_ps(pos, hard), valid);
-        float* c_pos = fc.data() + c0;
-        float* l_pos = fl.data() + c0;
-        const __m256 cats[3] = {pos, hard, easy};
-        for (int cat = 0; cat < 3; ++cat) {
-          float* cc = c_pos + cat * kpad;
-          float* ll = l_pos + cat * kpad;
-          _mm256_storeu_ps(cc, _mm256_add_ps(_mm256_loadu_ps(cc), _mm256_and_ps(cats[cat], one)));
-          _mm256_storeu_ps(ll, _mm256_add_ps(_mm256_loadu_ps(ll), _mm256_and_ps(cats[cat], loss)));
-        }
+      const __m256i lab = _mm256_set1_epi32(static_cast<int>(label));
+      int64_t c0 = 0;
+      for (; c0 + 8 <= k; c0 += 8) {
+        sum = _mm256_add_ps(sum, row_chunk<true>(logits + r * k, g, c0, k, lab, hard_score, p).loss);
+      }
+      if (c0 < k) {
+        sum = _mm256_add_ps(sum, row_chunk<false>(logits + r * k, g, c0, k, lab, hard_score, p).loss);
+      }
+      if (++pending == 64) {
+        total += hsum(sum);
+        sum = _mm256_setzero_ps();
+        pending = 0;
       }
     }
-    if (++pending == kFlush) {
-      total += hsum(sum);
-      sum = _mm256_setzero_ps();
-      if (acc) flush();
-      pending = 0;
-    }
+    return total + hsum(sum);
   }
-  total += hsum(sum);
-  if (acc) flush();
+  // With accounting, still row-major. Per class, accumulators (flushed into the double totals
+  // every kFlush rows) hold the hard-negative count and loss and the easy-negative loss; a
+  // positive's loss is taken from its lane; the counts of positives and easy negatives follow
+  // exactly from the labels: easy = valid rows - positives - hard.
+  constexpr int64_t kFlush = 64;
+  const int64_t kpad = (k + 7) / 8 * 8;
+  std::vector<float> hard_l(static_cast<size_t>(kpad)), easy_l(hard_l.size());
+  std::vector<int32_t> hard_n(hard_l.size());
+  std::vector<double> pos_n(static_cast<size_t>(k)), pos_l(pos_n.size());
+  std::vector<double> hard_cnt(static_cast<size_t>(k));  // this range's hard negatives per class
+  int64_t valid_rows = 0;
+  for (int64_t b0 = rb; b0 < re; b0 += kFlush) {
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t r = b0; r < std::min(re, b0 + kFlush); ++r) {
+      float* g = grad + r * k;
+      const int64_t label = labels[r];
+      if (label == -2) {
+        std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
+        continue;
+      }
+      ++valid_rows;
+      const __m256i lab = _mm256_set1_epi32(static_cast<int>(label));
+      const float* x = logits + r * k;
+      pos_n[static_cast<size_t>(label < 0 ? 0 : label)] += label >= 0 ? 1 : 0;
+      int64_t c0 = 0;
+      for (; c0 + 8 <= k; c0 += 8) {
+        sum = accounted_chunk<true>(x, g, c0, k, label, lab, hard_score, p, hard_n.data(),
+                                    hard_l.data(), easy_l.data(), pos_l.data(), sum);
+      }
+      if (c0 < k) {
+        sum = accounted_chunk<false>(x, g, c0, k, label, lab, hard_score, p, hard_n.data(),
+                                     hard_l.data(), easy_l.data(), pos_l.data(), sum);
+      }
+    }
+    // Flush the block's sums into the double totals.
+    total += hsum(sum);
+    for (int64_t c = 0; c < k; ++c) {
+      const auto i = static_cast<size_t>(c);
+      acc->count[k + c] += hard_n[i];
+      acc->loss_sum[k + c] += hard_l[i];
+      acc->loss_sum[2 * k + c] += easy_l[i];
+      hard_cnt[i] += hard_n[i];
+    }
+    std::fill(hard_n.begin(), hard_n.end(), 0);
+    std::fill(hard_l.begin(), hard_l.end(), 0.f);
+    std::fill(easy_l.begin(), easy_l.end(), 0.f);
+  }
+  for (int64_t c = 0; c < k; ++c) {
+    const auto i = static_cast<size_t>(c);
+    acc->count[c] += pos_n[i];
+    acc->loss_sum[c] += pos_l[i];
+    acc->count[2 * k + c] += static_cast<double>(valid_rows) - pos_n[i] - hard_cnt[i];
+  }
   return total;
 }
 
@@ -289,13 +338,23 @@ FOCALAB_AVX2 double dense_avx2(const float* logits, const float* targets, float*
   return total + dense_scalar(logits, targets, loss, grad, i, end, p);
 }
 
+bool g_force_portable = false;
+
 bool has_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
+  return yes && !g_force_portable;
 }
 #endif  // FOCALAB_X86
 
 }  // namespace
+
+void force_portable_kernel(bool force) {
+#ifdef FOCALAB_X86
+  g_force_portable = force;
+#else
+  (void)force;
+#endif
+}
 
 bool focal_kernel_vectorized() {
 #ifdef FOCALAB_X86

@@ -44,4 +44,8 @@ double focal_dense(const float* logits, const float* targets, float* loss, float
 // True when the AVX2 path is in use on this CPU.
 bool focal_kernel_vectorized();
 
+// Forces the portable path even where AVX2 is available (tests compare the two). Not
+// thread-safe; call before any loss is computed.
+void force_portable_kernel(bool force);
+
 }  // namespace focalab::losses::kernel

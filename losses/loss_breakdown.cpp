@@ -32,6 +32,12 @@ LossBreakdown::LossBreakdown(int64_t num_classes, LossBreakdownOptions options)
 
 void LossBreakdown::add(const torch::Tensor& elem_loss, const torch::Tensor& logits,
                         const torch::Tensor& targets, int64_t ignored_anchors, double normalizer) {
+  accumulate(elem_loss, logits, targets);
+  finish_iteration(ignored_anchors, normalizer);
+}
+
+void LossBreakdown::accumulate(const torch::Tensor& elem_loss, const torch::Tensor& logits,
+                               const torch::Tensor& targets) {
   TORCH_CHECK(elem_loss.dim() == 2 && elem_loss.size(1) == num_classes_, "LossBreakdown: loss ",
               "must be [M, ", num_classes_, "], got ", elem_loss.sizes());
   torch::NoGradGuard no_grad;
@@ -39,28 +45,17 @@ void LossBreakdown::add(const torch::Tensor& elem_loss, const torch::Tensor& log
   auto pos = targets > 0.5;                                      // [M, K]
   auto hard = (~pos) & (torch::sigmoid(logits.detach()) >= options_.hard_score);
   auto easy = (~pos) & (~hard);
-  auto counts = torch::stack({pos.sum(0), hard.sum(0), easy.sum(0)}).to(torch::kDouble);
-  auto sums = torch::stack({(loss * pos).sum(0), (loss * hard).sum(0), (loss * easy).sum(0)});
-  if (!count_.defined()) {
-    count_ = counts;
-    loss_sum_ = sums;
-  } else {
-    count_ += counts;
-    loss_sum_ += sums;
-  }
-  ++iterations_;
-  ignored_anchors_ += ignored_anchors;
-  normalizer_sum_ += normalizer;
+  add_sums(torch::stack({pos.sum(0), hard.sum(0), easy.sum(0)}).to(torch::kDouble),
+           torch::stack({(loss * pos).sum(0), (loss * hard).sum(0), (loss * easy).sum(0)}));
 }
 
-void LossBreakdown::add_sums(const torch::Tensor& counts, const torch::Tensor& loss_sums,
-                             int64_t ignored_anchors, double normalizer) {
+void LossBreakdown::add_sums(const torch::Tensor& counts, const torch::Tensor& loss_sums) {
   TORCH_CHECK(counts.sizes() == torch::IntArrayRef({kNumLossCategories, num_classes_}) &&
                   loss_sums.sizes() == counts.sizes(),
               "LossBreakdown::add_sums: expected [3, ", num_classes_, "] sums, got ",
               counts.sizes(), " and ", loss_sums.sizes());
-  auto c = counts.to(torch::kDouble);
-  auto l = loss_sums.to(torch::kDouble);
+  auto c = counts.detach().to(torch::kDouble);
+  auto l = loss_sums.detach().to(torch::kDouble);
   if (!count_.defined()) {
     count_ = c.clone();
     loss_sum_ = l.clone();
@@ -68,6 +63,9 @@ void LossBreakdown::add_sums(const torch::Tensor& counts, const torch::Tensor& l
     count_ += c.to(count_.device());
     loss_sum_ += l.to(loss_sum_.device());
   }
+}
+
+void LossBreakdown::finish_iteration(int64_t ignored_anchors, double normalizer) {
   ++iterations_;
   ignored_anchors_ += ignored_anchors;
   normalizer_sum_ += normalizer;

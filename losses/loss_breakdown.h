@@ -47,13 +47,18 @@ class LossBreakdown {
  public:
   explicit LossBreakdown(int64_t num_classes, LossBreakdownOptions options = {});
 
+  // One iteration: accumulate() then finish_iteration().
   // elem_loss, logits, targets: [M, K] over the non-ignored anchors of one iteration.
   void add(const torch::Tensor& elem_loss, const torch::Tensor& logits,
            const torch::Tensor& targets, int64_t ignored_anchors, double normalizer);
-  // Precomputed sums of one iteration (e.g. from the fused kernel): counts and raw loss sums,
-  // both [3, K] double, rows in LossCategory order.
-  void add_sums(const torch::Tensor& counts, const torch::Tensor& loss_sums,
-                int64_t ignored_anchors, double normalizer);
+  // Adds the elements' counts and raw loss sums (may be called several times per iteration).
+  void accumulate(const torch::Tensor& elem_loss, const torch::Tensor& logits,
+                  const torch::Tensor& targets);
+  // Adds precomputed sums (e.g. from the fused kernel): counts and raw loss sums, both [3, K]
+  // double, rows in LossCategory order.
+  void add_sums(const torch::Tensor& counts, const torch::Tensor& loss_sums);
+  // Closes an iteration: counts it, its ignored anchors and its normalizer.
+  void finish_iteration(int64_t ignored_anchors, double normalizer);
   const LossBreakdownOptions& options() const { return options_; }
   // Returns the sums since the last take() and resets them.
   LossBreakdownSums take();

@@ -330,6 +330,7 @@ Commands:
   report [--sweep NAME]            comparison table of a sweep (Markdown)
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
+  bench loss                       fused focal loss vs torchvision (speed, bandwidth)
   --version                        focalab, LibTorch and CUDA versions
 
 Examples:

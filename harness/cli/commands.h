@@ -13,6 +13,7 @@ int sweep_command(const Args& args);
 int report_command(const Args& args);
 int query_command(const Args& args);
 int config_command(const Args& args);
+int bench_command(const Args& args);
 std::string version_text();
 std::string main_help();
 

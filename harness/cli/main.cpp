@@ -36,8 +36,9 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "report") return report_command(rest);
   if (cmd == "query") return query_command(rest);
   if (cmd == "config") return config_command(rest);
+  if (cmd == "bench") return bench_command(rest);
   throw focalab::UsageError(fmt::format(
-      "unknown command '{}' (commands: sweep, report, query, config; see focalab --help)", cmd));
+      "unknown command '{}' (commands: sweep, report, query, config, bench; see focalab --help)", cmd));
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ TEST(Config, WrongTypesAndRangesAreRejected) {
   msg = config_error([&] { load_sweep(dir.write("b.yaml", "train: {iterations: 2.5}\n")); });
   EXPECT_NE(msg.find("'2.5' is not an integer"), std::string::npos) << msg;
   msg = config_error([&] { load_sweep(dir.write("c.yaml", "loss: {kind: focl}\n")); });
-  EXPECT_NE(msg.find("allowed: one of ce, alpha_ce, focal (did you mean 'focal'?)"),
+  EXPECT_NE(msg.find("allowed: one of ce, alpha_ce, focal, focal_star, ohem (did you mean 'focal'?)"),
             std::string::npos) << msg;
   msg = config_error([&] { load_sweep(dir.write("d.yaml", "train: {lr: .nan}\n")); });
   EXPECT_NE(msg.find("not finite"), std::string::npos) << msg;

@@ -93,3 +93,34 @@ TEST(FocalLoss, RejectsNegativeGammaAndShapeMismatch) {
 
 }  // namespace
 }  // namespace focalab::losses
+
+namespace focalab::losses {
+namespace {
+
+// FL* (paper Appendix A): FL* = -log(sigmoid(gamma* x_t + beta)) / gamma*, x_t = y x, and
+// (Appendix B) dFL*/dx = y (p*_t - 1), p*_t = sigmoid(gamma* x_t + beta). Without alpha.
+TEST(FocalStarLoss, ValueAndGradientMatchAppendix) {
+  const std::vector<double> xs = {-3.0, -0.5, 0.0, 0.7, 4.0};
+  const std::vector<double> ts = {1, 0, 1, 1, 0};
+  for (auto [g, b] : {std::pair{2.0, 1.0}, std::pair{4.0, 0.0}}) {
+    auto x = torch::tensor(xs, torch::kDouble).requires_grad_(true);
+    auto l = focal_star_loss(x, torch::tensor(ts, torch::kDouble), g, b, -1.0);
+    l.sum().backward();
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double y = ts[i] > 0.5 ? 1 : -1;
+      const double pstar = 1 / (1 + std::exp(-(g * y * xs[i] + b)));
+      EXPECT_NEAR(l[static_cast<int64_t>(i)].item<double>(), -std::log(pstar) / g, 1e-12);
+      EXPECT_NEAR(x.grad()[static_cast<int64_t>(i)].item<double>(), y * (pstar - 1), 1e-12);
+    }
+  }
+  // Alpha weighting as in FL: alpha for positives, 1 - alpha for negatives.
+  auto x = torch::tensor({1.0, 1.0}, torch::kDouble);
+  auto t = torch::tensor({1.0, 0.0}, torch::kDouble);
+  auto w = focal_star_loss(x, t, 2.0, 1.0, 0.25) / focal_star_loss(x, t, 2.0, 1.0, -1.0);
+  EXPECT_NEAR(w[0].item<double>(), 0.25, 1e-12);
+  EXPECT_NEAR(w[1].item<double>(), 0.75, 1e-12);
+  EXPECT_EQ(loss_kind(FocalStarOptions{}), "focal_star");
+}
+
+}  // namespace
+}  // namespace focalab::losses

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <sstream>
 
 #include "harness/config.h"
@@ -120,6 +122,49 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
   EXPECT_EQ(more.done, 2);
   Database db(db_path, Database::Mode::kReadOnly);
   EXPECT_EQ(scalar(db, "SELECT count(*) FROM trials"), 4);
+}
+
+// Every loss kind and normalizer trains end to end; the logged normalizers follow their rules.
+TEST(SweepIntegration, LossKindsAndNormalizers) {
+  testing::TempDir dir;
+  const auto yaml = dir.write("kinds.yaml", R"(name: kinds
+data: {image_size: 128, num_classes: 3, train_images: 16, val_images: 4}
+model: {backbone: tiny, norm: bn, frozen_stages: 0, fpn_channels: 16, head_convs: 1,
+        anchor_sizes: [16, 32, 64, 128, 256]}
+train: {iterations: 2, batch_size: 2, lr: 0.01, warmup_iters: 1, lr_steps: [], log_every: 1}
+sweep:
+  cases:
+    - {loss.kind: focal_star, loss.gamma_star: 2, loss.beta: 1}
+    - {loss.kind: ohem, loss.ohem_batch_size: 64, loss.ohem_nms: 0.5}
+    - {loss.kind: ohem, loss.ohem_batch_size: 64, loss.ohem_pos_fraction: 0.25}
+    - {loss.normalizer: per_image}
+    - {loss.normalizer: ema}
+    - {loss.normalizer: detectron}
+)");
+  harness::RunOptions run;
+  run.db_path = dir.file("kinds.db");
+  run.device = "cpu";
+  run.threads = 2;
+  auto summary = harness::run_sweep(harness::load_sweep(yaml), run);
+  EXPECT_EQ(summary.done, 6);
+  Database db(run.db_path, Database::Mode::kReadOnly);
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM trials WHERE status = 'done'"), 6);
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM train_steps WHERE loss_cls > 0"), 12);
+  // OHEM: at most 64 anchors per image x 2 images x 3 classes are scored per iteration.
+  EXPECT_EQ(scalar(db, "SELECT count(*) FROM (SELECT sum(b.count) AS n FROM loss_breakdown b "
+                       "JOIN trials t ON t.id = b.trial_id WHERE json_extract(t.config_json, "
+                       "'$.\"loss.kind\"') = 'ohem' AND b.class_id = -1 "
+                       "GROUP BY b.trial_id, b.iteration) WHERE n > 2 * 64 * 3 OR n = 0"), 0);
+  auto norm = [&](const char* which, const char* check) {
+    return scalar(db, fmt::format("SELECT count(*) FROM train_steps s JOIN trials t ON "
+                                  "t.id = s.trial_id WHERE json_extract(t.config_json, "
+                                  "'$.\"loss.normalizer\"') = '{}' AND s.iteration = 1 AND {}",
+                                  which, check));
+  };
+  // detectron: positives + number of images; ema: 0.9 * 100 + 0.1 * max(1, positives).
+  EXPECT_EQ(norm("detectron", "abs(normalizer - (num_pos + 2)) < 1e-9"), 1);
+  EXPECT_EQ(norm("ema", "abs(normalizer - (90 + 0.1 * max(1, num_pos))) < 1e-9"), 1);
+  EXPECT_EQ(norm("num_pos", "abs(normalizer - max(1, num_pos)) < 1e-9"), 3);  // focal_star, ohem
 }
 
 TEST(SweepIntegration, RejectsForeignDatabase) {

@@ -1,0 +1,37 @@
+#pragma once
+// Online hard example mining as Table 1(d) of the focal-loss paper describes it: "each example
+// is scored by its loss, NMS is then applied, and a minibatch is constructed with the
+// highest-loss examples". What the paper leaves open, and what focalab does (recorded with each
+// trial through its loss.* keys):
+//   - an example is an anchor (all K binary problems of it together); its score is its summed
+//     sigmoid CE, the loss OHEM then trains;
+//   - NMS runs on the anchors' decoded predicted boxes, scored by that loss, at loss.ohem_nms;
+//     only the 8 x loss.ohem_batch_size highest-loss anchors of an image enter the NMS (bounds
+//     its cost on 10^5 anchors; the rest could never reach the minibatch anyway unless NMS
+//     removes over 7/8 of them);
+//   - the minibatch is per image: the loss.ohem_batch_size highest-loss survivors;
+//   - the 1:3 variant (loss.ohem_pos_fraction = 0.25) takes positives first, up to a quarter
+//     of the batch, and fills the rest with negatives (Fast R-CNN sampling);
+//   - the loss is normalized by loss.normalizer computed over the selected anchors (default:
+//     the positives among them, at least 1); the box loss still covers every positive anchor.
+
+#include <torch/types.h>
+
+#include "models/box_coder.h"
+
+namespace focalab::harness {
+
+struct OhemOptions {
+  int64_t batch_size = 256;   // anchors kept per image
+  double nms_thresh = 0.7;    // IoU of the NMS over scored anchors
+  double pos_fraction = 0;    // 0: free; > 0: at most this fraction of positives, negatives fill
+};
+
+// anchor_labels: [N, R] int64 (class k >= 0 positive, -1 negative, -2 ignored);
+// cls_logits [N, R, K]; box_deltas [N, R, 4]; anchors [R, 4]. Returns anchor_labels with every
+// anchor that is not selected set to -2.
+torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tensor& cls_logits,
+                          const torch::Tensor& box_deltas, const torch::Tensor& anchors,
+                          const models::BoxCoder& box_coder, const OhemOptions& options);
+
+}  // namespace focalab::harness

@@ -1,0 +1,175 @@
+#include "losses/focal_loss.h"
+
+#include "losses/classification_loss.h"
+#include "losses/focal_loss_kernel.h"
+#include "test_util.h"
+
+namespace focalab::losses {
+namespace {
+
+// Random logits with a tail of extreme values (+-100, +-30, 0) and random binary targets.
+std::pair<torch::Tensor, torch::Tensor> inputs(int64_t m, int64_t k, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto x = torch::randn({m, k}) * 4;
+  auto flat = x.view({-1});
+  const std::vector<float> extremes = {100.f, -100.f, 30.f, -30.f, 0.f, 17.f, -17.f};
+  for (size_t i = 0; i < extremes.size() && static_cast<int64_t>(i) < flat.numel(); ++i) {
+    flat[static_cast<int64_t>(i) * 3 % flat.numel()] = extremes[i];
+  }
+  auto t = (torch::rand({m, k}) < 0.3).to(torch::kFloat);
+  return {x, t};
+}
+
+// Element-wise loss and gradient of the fused op equal the composed reference (the paper's
+// formula as ATen ops, whose gradient is autograd's) in double precision.
+void expect_matches_reference(double gamma, double alpha, Reduction reduction) {
+  auto [x, t] = inputs(37, 13, 7);  // 13 classes: exercises the vector tail
+  auto xf = x.clone().requires_grad_(true);
+  auto out = sigmoid_focal_loss_fused(xf, t, gamma, alpha, reduction);
+  auto xd = x.to(torch::kDouble).requires_grad_(true);
+  auto ref_elem = sigmoid_focal_loss(xd, t.to(torch::kDouble), gamma, alpha);
+  torch::Tensor ref = reduction == Reduction::kNone  ? ref_elem
+                      : reduction == Reduction::kSum ? ref_elem.sum()
+                                                     : ref_elem.mean();
+  ASSERT_EQ(out.sizes(), ref.sizes());
+  EXPECT_TRUE(torch::allclose(out.to(torch::kDouble), ref, 1e-5, 1e-6))
+      << "gamma " << gamma << " alpha " << alpha << " max diff "
+      << (out.to(torch::kDouble) - ref).abs().max().item<double>();
+  // A non-uniform upstream gradient for 'none'.
+  auto w = reduction == Reduction::kNone ? torch::rand_like(x) : torch::ones({});
+  (out * w).sum().backward();
+  (ref * w.to(torch::kDouble)).sum().backward();
+  // The composed reference's autograd gives NaN where (1 - p_t) underflows to 0 and
+  // gamma < 1 (pow's derivative 0^(gamma-1) = inf times 0); compare where it is finite.
+  auto finite = torch::isfinite(xd.grad());
+  auto ours = xf.grad().to(torch::kDouble).index({finite});
+  auto theirs = xd.grad().index({finite});
+  EXPECT_GE(finite.sum().item<int64_t>(), x.numel() - 4);
+  EXPECT_TRUE(torch::allclose(ours, theirs, 1e-5, 1e-7))
+      << "gamma " << gamma << " alpha " << alpha << " max grad diff "
+      << (ours - theirs).abs().max().item<double>();
+  EXPECT_TRUE(torch::isfinite(xf.grad()).all().item<bool>());
+}
+
+class FusedFocalLoss : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { kernel::force_portable_kernel(GetParam()); }
+  void TearDown() override { kernel::force_portable_kernel(false); }
+};
+
+TEST_P(FusedFocalLoss, MatchesReferenceAcrossGammaAlphaReduction) {
+  for (double gamma : {0.0, 0.5, 1.0, 2.0, 5.0}) {
+    for (double alpha : {-1.0, 0.25, 0.75}) {
+      for (auto r : {Reduction::kNone, Reduction::kSum, Reduction::kMean}) {
+        expect_matches_reference(gamma, alpha, r);
+      }
+    }
+  }
+}
+
+// The label form equals the dense form with one-hot targets; ignored rows (-2) add nothing and
+// get zero gradient; `scale` multiplies loss and gradient.
+TEST_P(FusedFocalLoss, LabelFormEqualsDenseForm) {
+  const int64_t m = 50, k = 80;
+  auto [x, t_unused] = inputs(m, k, 3);
+  auto labels = torch::randint(-2, k, {m}, torch::kLong);
+  labels[0] = -2;
+  labels[1] = -1;
+  labels[2] = k - 1;
+  auto keep = labels != -2;
+  auto onehot = torch::zeros({m, k});
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t l = labels[i].item<int64_t>();
+    if (l >= 0) onehot[i][l] = 1;
+  }
+  auto xa = x.clone().requires_grad_(true);
+  auto sum = focal_loss_sum(xa, labels, 2.0, 0.25, 0.5);
+  sum.backward();
+  auto xb = x.clone().requires_grad_(true);
+  auto dense = sigmoid_focal_loss_fused(xb, onehot, 2.0, 0.25, Reduction::kNone);
+  auto expected = (dense * keep.unsqueeze(1)).sum() * 0.5;
+  expected.backward();
+  EXPECT_NEAR(sum.item<double>(), expected.item<double>(), 1e-4 * expected.item<double>());
+  EXPECT_TRUE(torch::allclose(xa.grad(), xb.grad(), 1e-5, 1e-8));
+  EXPECT_EQ(xa.grad()[0].abs().sum().item<float>(), 0.f);
+}
+
+// The accounting of the fused pass equals LossBreakdown::add on the same data, and its category
+// sums add up to the total loss.
+TEST_P(FusedFocalLoss, BreakdownInThePassMatchesSeparateAccounting) {
+  const int64_t m = 64, k = 11;
+  auto [x, t_unused] = inputs(m, k, 5);
+  auto labels = torch::randint(-2, k, {m}, torch::kLong);
+  LossBreakdown fused(k, {0.05}), separate(k, {0.05});
+  auto total = focal_loss_sum(x, labels, 2.0, 0.25, 0.25, &fused);
+  fused.finish_iteration((labels == -2).sum().item<int64_t>(), 4.0);
+  auto keep = labels != -2;
+  auto onehot = torch::zeros({m, k});
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t l = labels[i].item<int64_t>();
+    if (l >= 0) onehot[i][l] = 1;
+  }
+  auto elem = sigmoid_focal_loss(x, onehot, 2.0, 0.25);
+  separate.add(elem.index({keep}), x.index({keep}), onehot.index({keep}),
+               (~keep).sum().item<int64_t>(), 4.0);
+  auto a = fused.take(), b = separate.take();
+  EXPECT_EQ(a.ignored_anchors, b.ignored_anchors);
+  EXPECT_DOUBLE_EQ(a.normalizer_sum, 4.0);
+  double all = 0;
+  for (int c = 0; c < kNumLossCategories; ++c) {
+    for (int64_t j = 0; j < k; ++j) {
+      const auto cat = static_cast<LossCategory>(c);
+      EXPECT_DOUBLE_EQ(a.count_at(cat, j), b.count_at(cat, j)) << c << " " << j;
+      EXPECT_NEAR(a.loss_at(cat, j), b.loss_at(cat, j), 1e-4 + 1e-5 * b.loss_at(cat, j));
+      all += a.loss_at(cat, j);
+    }
+  }
+  EXPECT_NEAR(all * 0.25, total.item<double>(), 1e-4 * all);  // raw sums x scale = loss
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, FusedFocalLoss, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Portable" : "Native"; });
+
+// Analytic gradient against finite differences (double precision takes the composed path).
+TEST(FusedFocalLoss, GradcheckInDouble) {
+  auto [x, t] = inputs(6, 5, 11);
+  auto xd = (x / 4).to(torch::kDouble).requires_grad_(true);
+  auto f = [&](const torch::Tensor& in) {
+    return sigmoid_focal_loss_fused(in, t.to(torch::kDouble), 2.0, 0.25, Reduction::kSum);
+  };
+  f(xd).backward();
+  auto g = xd.grad().clone();
+  const double h = 1e-6;
+  auto flat = xd.detach().view({-1});
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    auto plus = flat.clone(), minus = flat.clone();
+    plus[i] += h;
+    minus[i] -= h;
+    const double num = (f(plus.view_as(xd)).item<double>() - f(minus.view_as(xd)).item<double>()) / (2 * h);
+    EXPECT_NEAR(g.view({-1})[i].item<double>(), num, 1e-6) << "element " << i;
+  }
+}
+
+// gamma = 0 without alpha is binary cross-entropy with logits; with alpha it is alpha-CE.
+TEST(FusedFocalLoss, GammaZeroIsCrossEntropy) {
+  auto [x, t] = inputs(20, 7, 13);
+  auto bce = torch::binary_cross_entropy_with_logits(x, t, {}, {}, at::Reduction::None);
+  EXPECT_TRUE(torch::allclose(sigmoid_focal_loss_fused(x, t, 0.0, -1.0), bce, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(sigmoid_focal_loss_fused(x, t, 0.0, 0.75),
+                              bce * (0.75 * t + 0.25 * (1 - t)), 1e-5, 1e-6));
+}
+
+TEST(FusedFocalLoss, ExtremeLogitsStayFinite) {
+  auto x = torch::tensor({{-100.f, 100.f, -1e4f, 1e4f}}).requires_grad_(true);
+  auto t = torch::tensor({{1.f, 0.f, 0.f, 1.f}});
+  auto l = sigmoid_focal_loss_fused(x, t, 2.0, 0.25);
+  EXPECT_TRUE(torch::isfinite(l).all().item<bool>());
+  EXPECT_NEAR(l[0][0].item<double>(), 25.0, 1e-3);  // alpha |x| for a confidently wrong positive
+  EXPECT_NEAR(l[0][2].item<double>(), 0.0, 1e-12);
+  l.sum().backward();
+  EXPECT_TRUE(torch::isfinite(x.grad()).all().item<bool>());
+  EXPECT_NEAR(x.grad()[0][0].item<double>(), -0.25, 1e-6);  // dFL/dx -> -alpha as p -> 0
+}
+
+}  // namespace
+}  // namespace focalab::losses
