@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "focalab/version.h"
@@ -58,6 +59,21 @@ bool parse(const Args& args, po::options_description& visible, const po::options
 std::vector<std::string> overrides_of(const po::variables_map& vm) {
   return vm.count("overrides") ? vm["overrides"].as<std::vector<std::string>>()
                                : std::vector<std::string>{};
+}
+
+// Parses `SWEEP.yaml [key=value ...]` plus `opts`, and loads the sweep. Returns nullopt after
+// printing the help for -h.
+std::optional<harness::SweepSpec> parse_sweep_args(const Args& args, po::options_description& opts,
+                                                   const std::string& usage,
+                                                   po::variables_map& vm) {
+  opts.add(db_option());
+  po::options_description hidden;
+  hidden.add_options()("file", po::value<std::string>()->required(), "")(
+      "overrides", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description pos;
+  pos.add("file", 1).add("overrides", -1);
+  if (!parse(args, opts, hidden, pos, vm, usage)) return std::nullopt;
+  return harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
 }
 
 std::set<TrialStatus> parse_rerun(const std::string& text) {
@@ -119,16 +135,10 @@ int sweep_run(const Args& args) {
       "fail-fast", "stop at the first failed trial")(
       "rerun", po::value<std::string>()->default_value(""),
       "also rerun trials in these states: failed,diverged[,done]");
-  opts.add(db_option());
-  po::options_description hidden;
-  hidden.add_options()("file", po::value<std::string>()->required(), "")(
-      "overrides", po::value<std::vector<std::string>>(), "");
-  po::positional_options_description pos;
-  pos.add("file", 1).add("overrides", -1);
   po::variables_map vm;
-  if (!parse(args, opts, hidden, pos, vm, kSweepRunUsage)) return kExitOk;
-
-  const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
+  const auto parsed = parse_sweep_args(args, opts, kSweepRunUsage, vm);
+  if (!parsed) return kExitOk;
+  const auto& spec = *parsed;
   harness::RunOptions run;
   run.db_path = vm["db"].as<std::string>();
   run.device = vm["device"].as<std::string>();
@@ -153,16 +163,10 @@ int sweep_plan(const Args& args) {
   opts.add_options()("help,h", "show this help")(
       "print-config", po::value<int64_t>(),
       "print the resolved config of trial N (0-based, as listed) as JSON and exit");
-  opts.add(db_option());
-  po::options_description hidden;
-  hidden.add_options()("file", po::value<std::string>()->required(), "")(
-      "overrides", po::value<std::vector<std::string>>(), "");
-  po::positional_options_description pos;
-  pos.add("file", 1).add("overrides", -1);
   po::variables_map vm;
-  if (!parse(args, opts, hidden, pos, vm, kSweepPlanUsage)) return kExitOk;
-
-  const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
+  const auto parsed = parse_sweep_args(args, opts, kSweepPlanUsage, vm);
+  if (!parsed) return kExitOk;
+  const auto& spec = *parsed;
   const auto trials = harness::expand_sweep(spec);
   if (vm.count("print-config")) {
     const int64_t n = vm["print-config"].as<int64_t>();
