@@ -191,8 +191,8 @@ const std::vector<Field>& fields() {
     t.push_back(field("loss.ohem_nms", &C::loss, &LossConfig::ohem_nms,
                       "ohem: NMS IoU over scored anchors' predicted boxes (paper .7/.5)", {0, 1}));
     t.push_back(field("loss.ohem_pos_fraction", &C::loss, &LossConfig::ohem_pos_fraction,
-                      "ohem: 0 = free; 0.25 = at most one positive per three negatives (OHEM "
-                      "1:3)",
+                      "ohem: 0 = free; 0.25 = the OHEM 1:3 variant: positives first, at most a "
+                      "quarter of the batch",
                       {0, 1}));
     t.push_back(field("loss.normalizer", &C::loss, &LossConfig::normalizer,
                       "divisor of the losses: num_pos (paper: positives in the batch), detectron "
@@ -645,6 +645,14 @@ void finalize_config(TrialConfig& c, const std::string& where) {
     c.loss.ohem_nms = defaults.ohem_nms;
     c.loss.ohem_pos_fraction = defaults.ohem_pos_fraction;
   }
+}
+
+bool loss_key_applies(const std::string& kind, const std::string& key) {
+  if (key == "loss.gamma") return kind == "focal";
+  if (key == "loss.alpha") return kind == "alpha_ce" || kind == "focal" || kind == "focal_star";
+  if (key == "loss.gamma_star" || key == "loss.beta") return kind == "focal_star";
+  if (key.rfind("loss.ohem_", 0) == 0) return kind == "ohem";
+  return true;
 }
 
 std::string config_to_json(const TrialConfig& config) {

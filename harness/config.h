@@ -49,6 +49,11 @@ struct Origin {
 void set_value(TrialConfig& config, const std::string& path, const YAML::Node& node,
                const Origin& origin);
 
+// Whether a loss.* key is a parameter of the given loss kind ("loss.gamma" of "focal": yes; of
+// "ce": no). Keys outside loss.* and the shared ones (normalizer, box_beta, hard_score) apply
+// to every kind. finalize_config resets the keys that do not apply to canonical values.
+bool loss_key_applies(const std::string& kind, const std::string& key);
+
 // Cross-field checks and canonicalization (ce: gamma 0, alpha -1; alpha_ce: gamma 0).
 // Throws ConfigError naming the keys.
 void finalize_config(TrialConfig& config, const std::string& where);

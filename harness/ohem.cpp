@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "losses/focal_loss.h"
 #include "models/box_ops.h"
 
 namespace focalab::harness {
@@ -20,8 +21,7 @@ torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tenso
     if (candidates.numel() == 0) continue;
     auto lab = labels.index_select(0, candidates);
     auto logits = cls_logits[i].index_select(0, candidates).to(torch::kFloat);  // [C, K]
-    auto onehot = torch::one_hot(lab.clamp_min(0), k).to(torch::kFloat) *
-                  (lab >= 0).unsqueeze(1).to(torch::kFloat);
+    auto onehot = losses::one_hot_targets(lab, k, torch::kFloat);
     auto score = torch::binary_cross_entropy_with_logits(logits, onehot, {}, {},
                                                          at::Reduction::None)
                      .sum(1);  // [C] per-anchor CE

@@ -11,9 +11,12 @@
 //     removes over 7/8 of them);
 //   - the minibatch is per image: the loss.ohem_batch_size highest-loss survivors;
 //   - the 1:3 variant (loss.ohem_pos_fraction = 0.25) takes positives first, up to a quarter
-//     of the batch, and fills the rest with negatives (Fast R-CNN sampling);
-//   - the loss is normalized by loss.normalizer computed over the selected anchors (default:
-//     the positives among them, at least 1); the box loss still covers every positive anchor.
+//     of the batch, and fills the rest with negatives (Fast R-CNN sampling: a quarter of the
+//     batch at most, not an exact 1:3 when negatives run short);
+//   - anchors not selected count as ignored (loss_intervals.ignored_anchors);
+//   - the classification and box losses cover the selected anchors only (the box loss its
+//     selected positives), normalized by loss.normalizer computed over them (default: the
+//     positives among them, at least 1).
 
 #include <torch/types.h>
 

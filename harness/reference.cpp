@@ -81,7 +81,14 @@ bool values_equal(const ConfigValue& a, const ConfigValue& b) {
 }  // namespace
 
 const std::vector<ReferenceTable>& reference_tables() {
-  static const std::vector<ReferenceTable> tables = parse_all();
+  static const std::vector<ReferenceTable> tables = [] {
+    try {
+      return parse_all();
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(fmt::format("experiments/reference: malformed shipped reference data: {}",
+                                    e.what()));
+    }
+  }();
   return tables;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // Published numbers shipped with focalab (experiments/reference/*.yaml, compiled into the binary
-// so that no file outside the executable is needed at run time). A sweep names one table with
-// `reference: lin2017/table1b`; reports print a row's numbers beside every trial whose config
-// matches that row's `match` keys.
+// so that no file outside the executable is needed at run time). A sweep names one table or a
+// list of them (`reference: [lin2017/table1a, lin2017/table1b]`); reports print a row's numbers
+// beside every trial whose config matches that row's `match` keys.
 
 #include <map>
 #include <string>

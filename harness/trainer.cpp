@@ -197,8 +197,7 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     torch::Tensor loss_cls;
     if (kind == "focal_star") {
       auto keep = anchor_labels >= -1;
-      auto onehot = torch::one_hot(anchor_labels.clamp_min(0), k).to(out.cls_logits.scalar_type()) *
-                    (anchor_labels >= 0).unsqueeze(-1).to(out.cls_logits.scalar_type());
+      auto onehot = losses::one_hot_targets(anchor_labels, k, out.cls_logits.scalar_type());
       auto elem = losses::focal_star_loss(out.cls_logits, onehot, config.loss.gamma_star,
                                           config.loss.beta, config.loss.alpha);  // [N, R, K]
       auto weights = torch::tensor(scales, out.cls_logits.options()).view({n, 1, 1});
@@ -217,10 +216,12 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     }
     breakdown.finish_iteration((anchor_labels == -2).sum().item<int64_t>(), normalizer);
 
-    // Box loss on every positive anchor, with the same per-image scales.
+    // Box loss on the positive anchors the classification loss sees (all of them, or OHEM's
+    // selected ones), with the same per-image scales.
+    auto box_pos = anchor_labels >= 0;  // [N, R]
     torch::Tensor loss_box = torch::zeros({}, out.box_deltas.options());
     for (int64_t i = 0; i < n; ++i) {
-      auto p = pos[i];
+      auto p = box_pos[i];
       if (!p.any().item<bool>()) continue;
       auto box_targets = box_coder.encode(out.anchors.index({p}), targets.gt_boxes[i].index({p}));
       loss_box = loss_box + scales[static_cast<size_t>(i)] *

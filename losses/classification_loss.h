@@ -7,8 +7,9 @@
 //   focal_star  alpha_t * -log(sigmoid(gamma* x_t + beta)) / gamma*   (FL*, paper Appendix A),
 //             x_t = y x with y = +1 for target 1 and -1 for target 0
 // with p_t = p for target 1 and 1 - p for target 0, alpha_t = alpha for target 1 and 1 - alpha
-// for target 0. Reduction and normalization are the caller's (the trainer divides the sum by the
-// number of positive anchors).
+// for target 0. These are the composed reference implementations (autograd gradients), used for
+// FL* by the trainer and as the reference in tests; CE, alpha-CE and FL train through the fused
+// op of focal_loss.h. Reduction and normalization are the caller's.
 
 #include <torch/types.h>
 

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -28,11 +29,13 @@ kernel::FocalParams params(double gamma, double alpha, double scale) {
 bool cpu_fast_path(const torch::Tensor& logits) {
   return logits.device().is_cpu() && logits.scalar_type() == torch::kFloat;
 }
+// (targets and labels are moved to the logits' device before use)
 
 // Loss and gradient of every element from composed ATen ops (any device, any float dtype).
 // pos: bool, broadcastable to x. Returns {loss, dloss/dx}, both scaled.
 std::pair<torch::Tensor, torch::Tensor> composed(const torch::Tensor& x, const torch::Tensor& pos,
                                                  double gamma, double alpha, double scale) {
+  TORCH_CHECK(gamma >= 0, "focal loss: gamma must be >= 0, got ", gamma);
   auto z = torch::where(pos, x, -x);
   auto e = torch::exp(-z.abs());
   auto l = torch::log1p(e);
@@ -54,6 +57,48 @@ std::pair<torch::Tensor, torch::Tensor> composed(const torch::Tensor& x, const t
   return {w * ce, torch::where(pos, -g, g)};
 }
 
+// Partial results of at::parallel_for chunks, combined in the order of the chunks (not of
+// their completion), so that sums are the same from run to run.
+class OrderedSum {
+ public:
+  explicit OrderedSum(size_t vector_size = 0) : size_(vector_size) {}
+  void add(int64_t begin, double value, std::vector<double> a = {}, std::vector<double> b = {}) {
+    std::lock_guard<std::mutex> lock(mu_);
+    parts_.push_back({begin, value, std::move(a), std::move(b)});
+  }
+  double value() {
+    sort();
+    double total = 0;
+    for (const auto& part : parts_) total += part.value;
+    return total;
+  }
+  void vectors(std::vector<double>& a, std::vector<double>& b) {
+    sort();
+    a.assign(size_, 0.0);
+    b.assign(size_, 0.0);
+    for (const auto& part : parts_) {
+      for (size_t i = 0; i < size_ && i < part.a.size(); ++i) {
+        a[i] += part.a[i];
+        b[i] += part.b[i];
+      }
+    }
+  }
+
+ private:
+  struct Part {
+    int64_t begin;
+    double value;
+    std::vector<double> a, b;
+  };
+  void sort() {
+    std::sort(parts_.begin(), parts_.end(),
+              [](const Part& x, const Part& y) { return x.begin < y.begin; });
+  }
+  size_t size_;
+  std::mutex mu_;
+  std::vector<Part> parts_;
+};
+
 torch::Tensor scale_grad(const torch::Tensor& grad, const torch::Tensor& go) {
   if (!go.defined()) return grad;
   if (go.numel() == 1 && go.device().is_cpu() && go.item<double>() == 1.0) return grad;
@@ -70,24 +115,21 @@ struct DenseFocalFn : public torch::autograd::Function<DenseFocalFn> {
     torch::Tensor out, grad;
     if (cpu_fast_path(logits)) {
       auto x = logits.contiguous();
-      auto t = targets.to(torch::kFloat).contiguous();
+      auto t = targets.to(torch::kCPU, torch::kFloat).contiguous();
       grad = torch::empty_like(x);
       torch::Tensor loss = red == Reduction::kNone ? torch::empty_like(x) : torch::Tensor();
       const auto p = params(gamma, alpha, scale);
-      std::mutex mu;
-      double total = 0;
       const float* xp = x.data_ptr<float>();
       const float* tp = t.data_ptr<float>();
       float* gp = grad.data_ptr<float>();
       float* lp = loss.defined() ? loss.data_ptr<float>() : nullptr;
+      OrderedSum total;
       at::parallel_for(0, x.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-        const double part = kernel::focal_dense(xp, tp, lp, gp, b, e, p);
-        std::lock_guard<std::mutex> lock(mu);
-        total += part;
+        total.add(b, kernel::focal_dense(xp, tp, lp, gp, b, e, p));
       });
-      out = red == Reduction::kNone ? loss : torch::tensor(total, x.options());
+      out = red == Reduction::kNone ? loss : torch::tensor(total.value(), x.options());
     } else {
-      auto [loss, g] = composed(logits, targets > 0.5, gamma, alpha, scale);
+      auto [loss, g] = composed(logits, targets.to(logits.device()) > 0.5, gamma, alpha, scale);
       grad = g;
       out = red == Reduction::kNone ? loss : loss.sum();
     }
@@ -116,56 +158,48 @@ struct LabelFocalFn : public torch::autograd::Function<LabelFocalFn> {
     torch::Tensor grad, out;
     if (cpu_fast_path(logits)) {
       auto x = logits.contiguous();
-      auto lab = labels.to(torch::kLong).contiguous();
+      auto lab = labels.to(torch::kCPU, torch::kLong).contiguous();
+      if (m > 0) {
+        const int64_t lo = lab.min().item<int64_t>(), hi = lab.max().item<int64_t>();
+        TORCH_CHECK(lo >= -2 && hi < k, "focal_loss_sum: labels must be in [-2, ", k,
+                    "), got values in [", lo, ", ", hi, "]");
+      }
       grad = torch::empty_like(x);
       const auto p = params(gamma, alpha, scale);
       const float* xp = x.data_ptr<float>();
       const int64_t* lp = lab.data_ptr<int64_t>();
       float* gp = grad.data_ptr<float>();
-      std::mutex mu;
-      double total = 0;
-      std::vector<double> count, loss_sum;
-      if (breakdown) {
-        count.assign(static_cast<size_t>(3 * k), 0.0);
-        loss_sum.assign(static_cast<size_t>(3 * k), 0.0);
-      }
       const float hard = breakdown ? static_cast<float>(breakdown->options().hard_score) : 0.f;
+      const size_t acc_size = breakdown ? static_cast<size_t>(3 * k) : 0;
+      OrderedSum total(acc_size);
       at::parallel_for(0, m, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, k)),
                        [&](int64_t b, int64_t e) {
-                         std::vector<double> c, l;
-                         kernel::Accounting acc{nullptr, nullptr, hard};
-                         if (breakdown) {
-                           c.assign(static_cast<size_t>(3 * k), 0.0);
-                           l.assign(static_cast<size_t>(3 * k), 0.0);
-                           acc.count = c.data();
-                           acc.loss_sum = l.data();
-                         }
+                         std::vector<double> c(acc_size), l(acc_size);
+                         kernel::Accounting acc{c.data(), l.data(), hard};
                          const double part = kernel::focal_rows(xp, lp, gp, b, e, k, p,
                                                                 breakdown ? &acc : nullptr);
-                         std::lock_guard<std::mutex> lock(mu);
-                         total += part;
-                         for (size_t i = 0; i < c.size(); ++i) {
-                           count[i] += c[i];
-                           loss_sum[i] += l[i];
-                         }
+                         total.add(b, part, std::move(c), std::move(l));
                        });
-      out = torch::tensor(total, x.options());
+      out = torch::tensor(total.value(), x.options());
       if (breakdown) {
+        std::vector<double> count, loss_sum;
+        total.vectors(count, loss_sum);
         // The kernel's sums carry `scale`; the breakdown stores raw sums.
         auto counts = torch::tensor(count, torch::kDouble).view({3, k});
         auto losses = torch::tensor(loss_sum, torch::kDouble).view({3, k}) / scale;
         breakdown->add_sums(counts, losses);
       }
     } else {
-      auto classes = torch::arange(k, labels.options().dtype(torch::kLong));
-      auto pos = labels.unsqueeze(1) == classes.unsqueeze(0);  // [M, K]
-      auto valid = (labels != -2).unsqueeze(1).to(logits.scalar_type());
+      auto lab = labels.to(logits.device(), torch::kLong);
+      auto classes = torch::arange(k, lab.options());
+      auto pos = lab.unsqueeze(1) == classes.unsqueeze(0);  // [M, K]
+      auto valid = (lab != -2).unsqueeze(1).to(logits.scalar_type());
       auto [loss, g] = composed(logits, pos, gamma, alpha, scale);
       loss = loss * valid;
       grad = g * valid;
       out = loss.sum();
       if (breakdown) {
-        auto keep = labels != -2;
+        auto keep = lab != -2;
         breakdown->accumulate(loss.index({keep}) / scale, logits.index({keep}),
                               pos.index({keep}).to(logits.scalar_type()));
       }
@@ -203,5 +237,11 @@ torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& l
 }
 
 bool fused_focal_vectorized() { return kernel::focal_kernel_vectorized(); }
+
+torch::Tensor one_hot_targets(const torch::Tensor& labels, int64_t num_classes,
+                              torch::ScalarType dtype) {
+  return torch::one_hot(labels.clamp_min(0), num_classes).to(dtype) *
+         (labels >= 0).unsqueeze(-1).to(dtype);
+}
 
 }  // namespace focalab::losses

@@ -33,6 +33,11 @@ torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& l
                              double gamma, double alpha, double scale,
                              LossBreakdown* breakdown = nullptr);
 
+// Dense 0/1 targets from per-anchor labels (class k >= 0: one-hot; -1 and -2: all zero).
+// labels [...] int64 -> [..., K] of `dtype`.
+torch::Tensor one_hot_targets(const torch::Tensor& labels, int64_t num_classes,
+                              torch::ScalarType dtype);
+
 // True when the CPU kernel uses AVX2 on this machine.
 bool fused_focal_vectorized();
 

@@ -164,7 +164,11 @@ FOCALAB_AVX2_INLINE VecOut focal_vec(__m256 x, __m256 pos, const FocalParams& p)
     w = _mm256_mul_ps(w, _mm256_blendv_ps(_mm256_set1_ps(1.f - p.alpha), _mm256_set1_ps(p.alpha), pos));
   }
   const __m256 g = _mm256_mul_ps(w, _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(p.gamma), pt), ce, q));
-  return {_mm256_mul_ps(w, ce), _mm256_blendv_ps(g, _mm256_xor_ps(g, sign), pos), q};
+  // A NaN logit gives NaN loss and gradient, as in the portable path (the clamps inside exp256
+  // would otherwise turn it into a finite value).
+  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  return {_mm256_or_ps(_mm256_mul_ps(w, ce), nan),
+          _mm256_or_ps(_mm256_blendv_ps(g, _mm256_xor_ps(g, sign), pos), nan), q};
 }
 
 FOCALAB_AVX2_INLINE double hsum(__m256 v) {

@@ -29,7 +29,8 @@ struct Accounting {
   float hard_score;  // negatives with sigmoid(x) >= hard_score are hard
 };
 
-// Label form over rows [row_begin, row_end) of an [M, K] logits matrix. labels[m]: class k in
+// Label form over rows [row_begin, row_end) of an [M, K] logits matrix. REQUIRES: every label in
+// [-2, K) (the autograd wrapper checks). labels[m]: class k in
 // [0, K) (that class is the positive target), -1 (all targets 0) or -2 (ignored row: no loss,
 // gradient 0). Writes grad (scaled) for every element of the rows; returns the scaled loss sum.
 // acc may be null.

@@ -21,8 +21,6 @@ nn::Sequential tower(int64_t channels, int64_t num_convs, HeadNorm norm) {
   for (int64_t i = 0; i < num_convs; ++i) {
     seq->push_back(head_conv(channels, channels));
     if (norm == HeadNorm::kGroupNorm) {
-      TORCH_CHECK(channels % 32 == 0, "RetinaNetHead: GroupNorm(32) needs channels divisible by ",
-                  "32, got ", channels);
       seq->push_back(nn::GroupNorm(nn::GroupNormOptions(32, channels)));
     }
     seq->push_back(nn::Functional(torch::relu));
@@ -41,6 +39,9 @@ RetinaNetHeadImpl::RetinaNetHeadImpl(RetinaNetHeadOptions options) : options_(op
   TORCH_CHECK(options_.num_classes >= 1, "RetinaNetHead: num_classes must be >= 1");
   TORCH_CHECK(options_.prior_prob < 1.0, "RetinaNetHead: prior_prob must be < 1, got ",
               options_.prior_prob);
+  TORCH_CHECK(options_.norm != HeadNorm::kGroupNorm || options_.channels % 32 == 0,
+              "RetinaNetHead: GroupNorm(32) needs channels divisible by 32, got ",
+              options_.channels);
   const int64_t c = options_.channels, a = options_.num_anchors, k = options_.num_classes;
   auto cls = register_module("classification_head", std::make_shared<nn::Module>());
   auto reg = register_module("regression_head", std::make_shared<nn::Module>());

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "harness/config.h"
 #include "harness/errors.h"
 #include "harness/reference.h"
 #include "harness/sqlite.h"
@@ -167,9 +168,13 @@ std::string render_report(const ReportOptions& options) {
       if (!id.empty()) tables.push_back(&harness::find_reference(id));
     }
     for (auto& t : trials) {
-      const auto config = harness::config_from_json(t.config_json);
-      for (const auto* table : tables) {
-        if ((t.paper = harness::match_reference(*table, config))) break;
+      try {
+        const auto config = harness::config_from_json(t.config_json);
+        for (const auto* table : tables) {
+          if ((t.paper = harness::match_reference(*table, config))) break;
+        }
+      } catch (const ConfigError&) {
+        t.paper = nullptr;  // a config this focalab cannot read: no paper numbers for it
       }
     }
   } catch (const ConfigError& e) {
@@ -211,9 +216,9 @@ std::string render_report(const ReportOptions& options) {
     for (const auto& k : varied) {
       auto it = t.config.find(k);
       std::string v = it == t.config.end() ? "" : it->second;
-      if ((k == "loss.alpha" || k == "loss.gamma") && t.config.count("loss.kind") &&
-          t.config.at("loss.kind") == "ce") {
-        v = "–";  // CE has neither
+      const auto kind = t.config.find("loss.kind");
+      if (kind != t.config.end() && !harness::loss_key_applies(kind->second, k)) {
+        v = "–";  // a parameter this trial's loss does not have
       } else if (k == "loss.alpha" && v == "-1") {
         v = "off";
       }

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -69,10 +71,17 @@ double median_seconds(int reps, const std::function<void()>& fn) {
 
 std::optional<double> torchvision_seconds(int64_t threads, int64_t m, int64_t k, int reps,
                                           const std::string& device, std::string& why) {
-  const auto script = std::filesystem::temp_directory_path() /
-                      fmt::format("focalab-bench-{}.py", static_cast<long>(getpid()));
+  std::string tmpl = (std::filesystem::temp_directory_path() / "focalab-bench-XXXXXX.py").string();
+  const int fd = mkstemps(tmpl.data(), 3);
+  if (fd < 0) {
+    why = "cannot create a temporary file";
+    return std::nullopt;
+  }
+  close(fd);
+  const std::filesystem::path script = tmpl;
   std::ofstream(script) << kTorchvisionBench;
-  const std::string cmd = fmt::format("/usr/bin/python3 {} {} {} {} {} {} 2>&1", script.string(),
+  // stdout only: the median is the last line (warnings go to stderr, shown to the user).
+  const std::string cmd = fmt::format("/usr/bin/python3 {} {} {} {} {} {}", script.string(),
                                       threads, m, k, reps, device == "cpu" ? "cpu" : "cuda");
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   std::string out;
@@ -83,7 +92,10 @@ std::optional<double> torchvision_seconds(int64_t threads, int64_t m, int64_t k,
   const int rc = pipe ? pclose(pipe.release()) : -1;
   std::filesystem::remove(script);
   try {
-    if (rc == 0) return std::stod(out);
+    std::string last = out;
+    while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
+    last = last.substr(last.find_last_of('\n') + 1);
+    if (rc == 0) return std::stod(last);
   } catch (const std::exception&) {
   }
   why = out.empty() ? "no output" : out.substr(0, out.find('\n'));
@@ -132,9 +144,9 @@ int bench_loss(const Args& args) {
   labels.index_put_({pos}, torch::randint(0, k, {pos.size(0)}, torch::kLong));
   labels.index_put_({torch::randint(0, m, {m / 100}, torch::kLong)}, -2);  // ignored anchors
   labels = labels.to(device);
-  auto dense = torch::zeros({m, k});
-  dense.index_put_({pos, torch::randint(0, k, {pos.size(0)}, torch::kLong)}, 1.f);
-  dense = dense.to(device);
+  // The same targets as dense 0/1 (what torchvision's interface takes; ignored rows are
+  // background there).
+  auto dense = losses::one_hot_targets(labels, k, torch::kFloat);
   const double normalizer = static_cast<double>(pos.size(0));
   losses::LossBreakdown breakdown(k);
 

@@ -10,13 +10,28 @@ namespace {
 // The shipped tables carry the paper's numbers (Lin et al. 2017, Table 1 and Table 3).
 TEST(Reference, ShippedTablesHoldThePapersNumbers) {
   const auto& t1b = find_reference("lin2017/table1b");
-  ASSERT_EQ(t1b.rows.size(), 7u);
-  EXPECT_DOUBLE_EQ(t1b.rows[5].metrics.at("AP"), 34.0);  // gamma 2, alpha .25
-  EXPECT_DOUBLE_EQ(t1b.rows[5].metrics.at("AP50"), 52.5);
-  EXPECT_DOUBLE_EQ(t1b.rows[5].metrics.at("AP75"), 36.5);
+  ASSERT_EQ(t1b.rows.size(), 8u);  // 7 gamma rows; gamma 0 twice (focal and alpha_ce)
+  EXPECT_EQ(t1b.rows[6].label, "gamma 2.0, alpha .25");
+  EXPECT_DOUBLE_EQ(t1b.rows[6].metrics.at("AP"), 34.0);
+  EXPECT_DOUBLE_EQ(t1b.rows[6].metrics.at("AP50"), 52.5);
+  EXPECT_DOUBLE_EQ(t1b.rows[6].metrics.at("AP75"), 36.5);
   EXPECT_EQ(find_reference("lin2017/table1a").rows.size(), 8u);
   EXPECT_EQ(find_reference("lin2017/table1c").rows.size(), 7u);
   EXPECT_EQ(find_reference("lin2017/table1d").rows.size(), 10u);
+  // OHEM 1:3 at batch 256: 28.3 AP.
+  TrialConfig ohem;
+  ohem.loss.kind = "ohem";
+  ohem.loss.ohem_batch_size = 256;
+  ohem.loss.ohem_nms = 0.5;
+  ohem.loss.ohem_pos_fraction = 0.25;
+  finalize_config(ohem, "test");
+  ASSERT_NE(match_reference(find_reference("lin2017/table1d"), ohem), nullptr);
+  EXPECT_DOUBLE_EQ(match_reference(find_reference("lin2017/table1d"), ohem)->metrics.at("AP"), 28.3);
+  // A CE trial is not an anchor-ablation row of Table 1(c) (those are FL, gamma 2).
+  TrialConfig ce;
+  ce.loss.kind = "ce";
+  finalize_config(ce, "test");
+  EXPECT_EQ(match_reference(find_reference("lin2017/table1c"), ce), nullptr);
   EXPECT_DOUBLE_EQ(find_reference("lin2017/table1e").rows[9].metrics.at("ms"), 198);
   EXPECT_EQ(find_reference("lin2017/table3").rows.size(), 4u);
 }

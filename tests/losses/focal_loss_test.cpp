@@ -4,6 +4,9 @@
 #include "losses/focal_loss_kernel.h"
 #include "test_util.h"
 
+#include <cmath>
+#include <limits>
+
 namespace focalab::losses {
 namespace {
 
@@ -125,6 +128,23 @@ TEST_P(FusedFocalLoss, BreakdownInThePassMatchesSeparateAccounting) {
     }
   }
   EXPECT_NEAR(all * 0.25, total.item<double>(), 1e-4 * all);  // raw sums x scale = loss
+}
+
+// A NaN logit yields NaN loss and gradient on both kernels (so divergence is detected), and
+// labels outside [-2, K) are rejected instead of indexing out of bounds.
+TEST_P(FusedFocalLoss, NanPropagatesAndBadLabelsAreRejected) {
+  auto x = torch::zeros({3, 10});
+  x[1][4] = std::numeric_limits<float>::quiet_NaN();
+  auto xr = x.clone().requires_grad_(true);
+  auto loss = focal_loss_sum(xr, torch::tensor({-1L, 4L, 2L}), 2.0, 0.25, 1.0);
+  EXPECT_TRUE(std::isnan(loss.item<float>()));
+  loss.backward();
+  EXPECT_TRUE(std::isnan(xr.grad()[1][4].item<float>()));
+  EXPECT_TRUE(torch::isfinite(xr.grad()[0]).all().item<bool>());
+  auto dense = sigmoid_focal_loss_fused(x, torch::zeros({3, 10}), 2.0, 0.25);
+  EXPECT_TRUE(std::isnan(dense[1][4].item<float>()));
+  EXPECT_THROW(focal_loss_sum(x, torch::tensor({-1L, 10L, 2L}), 2.0, 0.25, 1.0), c10::Error);
+  EXPECT_THROW(focal_loss_sum(x, torch::tensor({-3L, 0L, 2L}), 2.0, 0.25, 1.0), c10::Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, FusedFocalLoss, ::testing::Values(false, true),
