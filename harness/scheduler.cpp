@@ -29,8 +29,9 @@ class StoreObserver : public TrialObserver {
       : store_(store), trial_id_(trial_id), progress_(progress), prefix_(std::move(prefix)),
         start_(std::chrono::steady_clock::now()) {}
 
-  void on_interval(const StepLog& step, const losses::LossBreakdownSums& sums) override {
-    store_.write_interval(trial_id_, step, sums);
+  void on_interval(const StepLog& step, const losses::LossBreakdownSums& sums,
+                   const losses::LossHistogramSums& histogram) override {
+    store_.write_interval(trial_id_, step, sums, histogram);
     if (!progress_.interactive()) {
       progress_.line(fmt::format("{} iter {}/{}  loss {:.4f} (cls {:.4f} box {:.4f})  lr {:.4g}  "
                                  "{:.0f} ms/iter  ETA {}",

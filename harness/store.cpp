@@ -97,6 +97,18 @@ CREATE TABLE IF NOT EXISTS loss_intervals (
   normalizer_sum REAL,
   PRIMARY KEY (trial_id, iteration)
 );
+CREATE TABLE IF NOT EXISTS loss_histogram (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  grp TEXT NOT NULL CHECK (grp IN ('positive','background','near_object')),
+  bin INTEGER NOT NULL,
+  q_lo REAL NOT NULL,
+  q_hi REAL NOT NULL,
+  count REAL NOT NULL,
+  loss_sum REAL,
+  iterations INTEGER NOT NULL,
+  PRIMARY KEY (trial_id, iteration, grp, bin)
+);
 CREATE TABLE IF NOT EXISTS evaluations (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   iteration INTEGER NOT NULL,
@@ -272,15 +284,16 @@ void Store::mark_finished(int64_t trial_id, TrialStatus status, const std::strin
 
 void Store::clear_trial_results(int64_t trial_id) {
   Transaction tx(db_);
-  for (const char* table :
-       {"train_steps", "loss_breakdown", "loss_intervals", "evaluations", "class_ap"}) {
+  for (const char* table : {"train_steps", "loss_breakdown", "loss_intervals", "loss_histogram",
+                            "evaluations", "class_ap"}) {
     db_.prepare(fmt::format("DELETE FROM {} WHERE trial_id = ?1", table)).bind(1, trial_id).run();
   }
   tx.commit();
 }
 
 void Store::write_interval(int64_t trial_id, const StepLog& s,
-                           const losses::LossBreakdownSums& sums) {
+                           const losses::LossBreakdownSums& sums,
+                           const losses::LossHistogramSums& histogram) {
   Transaction tx(db_);
   const bool nonfinite = !std::isfinite(s.loss_cls) || !std::isfinite(s.loss_box) ||
                          !std::isfinite(s.loss_total);
@@ -322,6 +335,22 @@ void Store::write_interval(int64_t trial_id, const StepLog& s,
       };
       write(-1, sums.total_count(cat), sums.total_loss(cat));
       for (int64_t k = 0; k < sums.num_classes; ++k) write(k, sums.count_at(cat, k), sums.loss_at(cat, k));
+    }
+  }
+  if (histogram.iterations > 0) {
+    auto ins = db_.prepare(
+        "INSERT OR REPLACE INTO loss_histogram (trial_id, iteration, grp, bin, q_lo, q_hi, count, "
+        "loss_sum, iterations) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    for (int g = 0; g < losses::kHistogramGroups; ++g) {
+      const auto group = static_cast<losses::HistogramGroup>(g);
+      for (int b = 0; b < losses::kHistogramBins; ++b) {
+        const double count = histogram.count_at(group, b);
+        if (count == 0) continue;
+        ins.bind(1, trial_id).bind(2, s.iteration).bind(3, losses::group_name(group));
+        ins.bind(4, static_cast<int64_t>(b)).bind(5, losses::kHistogramEdges[static_cast<size_t>(b)]);
+        ins.bind(6, losses::kHistogramEdges[static_cast<size_t>(b) + 1]).bind(7, count);
+        ins.bind(8, histogram.loss_at(group, b)).bind(9, histogram.iterations).run();
+      }
     }
   }
   tx.commit();

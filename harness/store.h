@@ -14,10 +14,11 @@
 #include "harness/sqlite.h"
 #include "harness/sweep.h"
 #include "losses/loss_breakdown.h"
+#include "losses/loss_histogram.h"
 
 namespace focalab::harness {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;  // 2: loss_histogram
 
 enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterrupted };
 const char* status_name(TrialStatus status);
@@ -58,9 +59,10 @@ class Store {
   // Deletes the logs and evaluations of a trial that is about to run again.
   void clear_trial_results(int64_t trial_id);
 
-  // One interval: the step log and the loss breakdown sums (per category, all classes and per
-  // class), in one transaction.
-  void write_interval(int64_t trial_id, const StepLog& step, const losses::LossBreakdownSums& sums);
+  // One interval: the step log, the loss breakdown sums (per category, all classes and per
+  // class) and the loss histogram (bins with a count), in one transaction.
+  void write_interval(int64_t trial_id, const StepLog& step, const losses::LossBreakdownSums& sums,
+                      const losses::LossHistogramSums& histogram = {});
   void write_evaluation(int64_t trial_id, int64_t iteration, const std::string& split,
                         const CocoSummary& summary, const std::vector<std::string>& class_names);
 

@@ -133,6 +133,7 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
   double ema_normalizer = 100;  // detectron2's initial value
   const losses::BoxLossOptions box_loss_options{config.loss.box_beta};
   losses::LossBreakdown breakdown(config.data.num_classes, {config.loss.hard_score});
+  losses::LossHistogram histogram;
 
   TrialOutcome outcome;
   const auto start = Clock::now();
@@ -230,6 +231,20 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     }
     auto loss = loss_cls + loss_box;
 
+    const bool last_of_interval = it % tc.log_every == 0 || it == tc.iterations;
+    if (last_of_interval) {
+      // The loss histogram, from the element-wise loss of this iteration's scored anchors.
+      torch::NoGradGuard no_grad;
+      auto keep = anchor_labels >= -1;  // [N, R]
+      auto logits = out.cls_logits.index({keep});
+      auto onehot = losses::one_hot_targets(anchor_labels.index({keep}), k, logits.scalar_type());
+      auto elem = kind == "focal_star"
+                      ? losses::focal_star_loss(logits, onehot, config.loss.gamma_star,
+                                                config.loss.beta, config.loss.alpha)
+                      : losses::sigmoid_focal_loss(logits, onehot, gamma, alpha);
+      histogram.add(elem, logits, onehot, targets.max_iou.index({keep}));
+    }
+
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) {
       outcome.status = TrialStatus::kDiverged;
@@ -242,7 +257,7 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
       s.loss_total = loss_value;
       s.num_pos = num_pos;
       s.normalizer = normalizer;
-      observer.on_interval(s, breakdown.take());
+      observer.on_interval(s, breakdown.take(), histogram.take());
       outcome.train_seconds = seconds_since(start);
       return outcome;
     }
@@ -259,7 +274,7 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     acc.normalizer += normalizer;
     ++acc_n;
     observer.on_iteration(it, tc.iterations, loss_value);
-    if (it % tc.log_every == 0 || it == tc.iterations) {
+    if (last_of_interval) {
       const double count = static_cast<double>(acc_n);
       acc.iteration = it;
       acc.loss_cls /= count;
@@ -268,7 +283,7 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
       acc.num_pos /= count;
       acc.normalizer /= count;
       acc.ms_per_iter = 1000.0 * seconds_since(interval_start) / count;
-      observer.on_interval(acc, breakdown.take());
+      observer.on_interval(acc, breakdown.take(), histogram.take());
       acc = StepLog{};
       acc_n = 0;
       interval_start = Clock::now();

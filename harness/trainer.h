@@ -15,6 +15,7 @@
 #include "harness/store.h"
 #include "harness/trial_config.h"
 #include "losses/loss_breakdown.h"
+#include "losses/loss_histogram.h"
 #include "models/retinanet.h"
 
 namespace focalab::harness {
@@ -22,8 +23,10 @@ namespace focalab::harness {
 class TrialObserver {
  public:
   virtual ~TrialObserver() = default;
-  // Every log_every iterations (and at the last one).
-  virtual void on_interval(const StepLog& step, const losses::LossBreakdownSums& sums) = 0;
+  // Every log_every iterations (and at the last one): the averaged step log, the breakdown
+  // sums of the interval and the loss histogram of its last iteration.
+  virtual void on_interval(const StepLog& step, const losses::LossBreakdownSums& sums,
+                           const losses::LossHistogramSums& histogram) = 0;
   // Every iteration; cheap (progress display).
   virtual void on_iteration(int64_t iteration, int64_t total, double loss) {}
   // Polled every iteration; true makes the trainer throw InterruptedError.

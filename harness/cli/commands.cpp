@@ -287,7 +287,8 @@ int query_command(const Args& args) {
              "Usage: focalab query SQL|TABLE [--format table|csv|json] [--db FILE]\n\n"
              "Runs a read-only SQL statement on the results database. A bare table or view name\n"
              "selects all of it. Tables: sweeps, trials, sweep_trials, train_steps,\n"
-             "loss_breakdown, loss_intervals, evaluations, class_ap; view: results.\n\n"
+             "loss_breakdown, loss_intervals, loss_histogram, evaluations, class_ap; view: "
+             "results.\n\n"
              "Examples:\n  focalab query results\n"
              "  focalab query \"SELECT loss, gamma, alpha, AP50 FROM results\" --format csv\n")) {
     return kExitOk;

@@ -48,3 +48,38 @@ TEST(LossBreakdown, ThresholdMovesHardToEasy) {
 
 }  // namespace
 }  // namespace focalab::losses
+
+#include "losses/loss_histogram.h"
+
+namespace focalab::losses {
+namespace {
+
+// Four anchors x 1 class, q = probability of the wrong answer:
+//   anchor 0 positive, logit 0     -> q = .5     -> bin [.5, .6)    (10), group positive
+//   anchor 1 negative, logit -5    -> q = .0067  -> bin [.001, .01) (2),  IoU .05: background
+//   anchor 2 negative, logit -2    -> q = .119   -> bin [.1, .2)    (6),  IoU .3: near object
+//   anchor 3 negative, logit 3     -> q = .953   -> bin [.9, 1]     (14), IoU 0: background
+TEST(LossHistogram, BinsByWrongProbabilityAndIouBand) {
+  LossHistogram h(0.1);
+  auto logits = torch::tensor({{0.f}, {-5.f}, {-2.f}, {3.f}});
+  auto targets = torch::tensor({{1.f}, {0.f}, {0.f}, {0.f}});
+  auto loss = torch::tensor({{0.7f}, {0.01f}, {0.2f}, {3.0f}});
+  auto iou = torch::tensor({0.6f, 0.05f, 0.3f, 0.0f});
+  h.add(loss, logits, targets, iou);
+  h.add(loss, logits, targets, iou);
+  auto s = h.take();
+  EXPECT_EQ(s.iterations, 2);
+  EXPECT_DOUBLE_EQ(s.count_at(HistogramGroup::kPositive, 10), 2);
+  EXPECT_NEAR(s.loss_at(HistogramGroup::kPositive, 10), 1.4, 1e-6);
+  EXPECT_DOUBLE_EQ(s.count_at(HistogramGroup::kBackground, 2), 2);
+  EXPECT_DOUBLE_EQ(s.count_at(HistogramGroup::kNearObject, 6), 2);
+  EXPECT_NEAR(s.loss_at(HistogramGroup::kNearObject, 6), 0.4, 1e-6);
+  EXPECT_DOUBLE_EQ(s.count_at(HistogramGroup::kBackground, 14), 2);
+  double total = 0;
+  for (double c : s.count) total += c;
+  EXPECT_DOUBLE_EQ(total, 8);
+  EXPECT_EQ(h.take().iterations, 0);
+}
+
+}  // namespace
+}  // namespace focalab::losses

@@ -84,6 +84,13 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
     // Every element of a non-ignored anchor is counted: positives + negatives = anchors x K.
     EXPECT_GT(scalar(db, "SELECT sum(count) FROM loss_breakdown WHERE category = 'positive' "
                          "AND class_id = -1"), 0);
+    // Loss histogram of each interval's last iteration: every scored element of it, at most
+    // 2 images x 3069 anchors x 3 classes, in bins whose edges are ordered.
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM (SELECT sum(count) AS n FROM loss_histogram "
+                         "GROUP BY trial_id, iteration HAVING n > 0 AND n <= 2 * 3069 * 3)"), 4);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM loss_histogram WHERE q_lo >= q_hi OR "
+                         "iterations != 1"), 0);
+    EXPECT_GT(scalar(db, "SELECT count(*) FROM loss_histogram WHERE grp = 'positive'"), 0);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE split = 'val'"), 2 * 12);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE metric = 'AP' AND value >= 0 "
                          "AND value <= 1"), 2);
