@@ -624,26 +624,19 @@ void finalize_config(TrialConfig& c, const std::string& where) {
   }
   check(c.loss.kind != "alpha_ce" || c.loss.alpha >= 0, "loss.alpha",
         fmt::format("alpha_ce needs alpha in [0, 1], got {}", c.loss.alpha));
-  // Canonical form: parameters a loss does not use are reset (CE has no gamma and no alpha,
-  // alpha-CE no gamma, OHEM is CE on the selected anchors, FL* has no gamma; only FL* has
-  // gamma*/beta and only OHEM its selection). Keeps the trial keys of equivalent configurations
-  // equal and the report's columns honest.
-  const LossConfig defaults;
-  const std::string& kind = c.loss.kind;
-  if (kind == "ce" || kind == "ohem") {
-    c.loss.gamma = 0;
-    c.loss.alpha = -1;
-  } else if (kind == "alpha_ce" || kind == "focal_star") {
-    c.loss.gamma = 0;
-  }
-  if (kind != "focal_star") {
-    c.loss.gamma_star = defaults.gamma_star;
-    c.loss.beta = defaults.beta;
-  }
-  if (kind != "ohem") {
-    c.loss.ohem_batch_size = defaults.ohem_batch_size;
-    c.loss.ohem_nms = defaults.ohem_nms;
-    c.loss.ohem_pos_fraction = defaults.ohem_pos_fraction;
+  // Canonical form: the loss.* parameters a loss kind does not use (loss_key_applies) are reset
+  // — gamma to 0 and alpha to -1 (no focusing, no weighting), the others to their defaults — so
+  // that equivalent configurations get equal trial keys and the report's columns stay honest.
+  const TrialConfig defaults;
+  for (const auto& f : fields()) {
+    if (f.path.rfind("loss.", 0) != 0 || loss_key_applies(c.loss.kind, f.path)) continue;
+    if (f.path == "loss.gamma") {
+      c.loss.gamma = 0;
+    } else if (f.path == "loss.alpha") {
+      c.loss.alpha = -1;
+    } else {
+      f.set(c, f.get(defaults));
+    }
   }
 }
 
