@@ -8,25 +8,26 @@ namespace focalab::models {
 
 AnchorGenerator::AnchorGenerator(AnchorGeneratorOptions options) : options_(std::move(options)) {
   TORCH_CHECK(!options_.sizes.empty(), "AnchorGenerator: sizes must not be empty");
-  TORCH_CHECK(options_.sizes.size() == options_.strides.size(), "AnchorGenerator: ",
-              options_.sizes.size(), " sizes but ", options_.strides.size(), " strides");
   TORCH_CHECK(options_.scales_per_octave >= 1, "AnchorGenerator: scales_per_octave must be >= 1");
   TORCH_CHECK(!options_.aspect_ratios.empty(), "AnchorGenerator: aspect_ratios must not be empty");
   for (double size : options_.sizes) {
+    TORCH_CHECK(size > 0, "AnchorGenerator: sizes must be > 0, got ", size);
     std::vector<float> coords;
+    // float32 arithmetic as torchvision's generate_anchors, so that rounding ties break alike
     for (double ratio : options_.aspect_ratios) {
-      const double h_ratio = std::sqrt(ratio);
-      const double w_ratio = 1.0 / h_ratio;
+      TORCH_CHECK(ratio > 0, "AnchorGenerator: aspect ratios must be > 0, got ", ratio);
+      const float h_ratio = std::sqrt(static_cast<float>(ratio));
+      const float w_ratio = 1.0f / h_ratio;
       for (int64_t k = 0; k < options_.scales_per_octave; ++k) {
-        const double scale =
-            size * std::pow(2.0, static_cast<double>(k) / options_.scales_per_octave);
-        const double w = w_ratio * scale;
-        const double h = h_ratio * scale;
-        // torchvision: torch.stack([-ws, -hs, ws, hs], 1) / 2, then .round()
-        coords.push_back(static_cast<float>(std::nearbyint(-w / 2)));
-        coords.push_back(static_cast<float>(std::nearbyint(-h / 2)));
-        coords.push_back(static_cast<float>(std::nearbyint(w / 2)));
-        coords.push_back(static_cast<float>(std::nearbyint(h / 2)));
+        double scale = size * std::pow(2.0, static_cast<double>(k) / options_.scales_per_octave);
+        if (options_.integer_sizes) scale = std::trunc(scale);
+        const float w = w_ratio * static_cast<float>(scale);
+        const float h = h_ratio * static_cast<float>(scale);
+        // torchvision: torch.stack([-ws, -hs, ws, hs], 1) / 2, then .round() (half to even)
+        coords.push_back(std::nearbyint(-w / 2));
+        coords.push_back(std::nearbyint(-h / 2));
+        coords.push_back(std::nearbyint(w / 2));
+        coords.push_back(std::nearbyint(h / 2));
       }
     }
     cell_anchors_.push_back(
@@ -46,16 +47,18 @@ torch::Tensor AnchorGenerator::cell_anchors(int64_t level) const {
 
 torch::Tensor AnchorGenerator::grid_anchors(
     const std::vector<std::pair<int64_t, int64_t>>& feature_sizes,
-    const torch::Device& device) const {
+    std::pair<int64_t, int64_t> image_size, const torch::Device& device) const {
   TORCH_CHECK(static_cast<int64_t>(feature_sizes.size()) == num_levels(), "AnchorGenerator: got ",
               feature_sizes.size(), " feature maps for ", num_levels(), " levels");
   std::vector<torch::Tensor> per_level;
   for (size_t l = 0; l < feature_sizes.size(); ++l) {
     const auto [height, width] = feature_sizes[l];
-    const double stride = static_cast<double>(options_.strides[l]);
+    TORCH_CHECK(height > 0 && width > 0, "AnchorGenerator: empty feature map at level ", l);
+    const double stride_y = static_cast<double>(image_size.first / height);
+    const double stride_x = static_cast<double>(image_size.second / width);
     auto opts = torch::dtype(torch::kFloat).device(device);
-    auto shifts_x = (torch::arange(width, opts) + options_.offset) * stride;   // [W]
-    auto shifts_y = (torch::arange(height, opts) + options_.offset) * stride;  // [H]
+    auto shifts_x = (torch::arange(width, opts) + options_.offset) * stride_x;   // [W]
+    auto shifts_y = (torch::arange(height, opts) + options_.offset) * stride_y;  // [H]
     auto grid = torch::meshgrid({shifts_y, shifts_x}, "ij");
     auto sy = grid[0].reshape({-1});
     auto sx = grid[1].reshape({-1});

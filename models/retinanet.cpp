@@ -27,10 +27,14 @@ RetinaNetImpl::RetinaNetImpl(RetinaNetOptions options)
                                   options_.pixel_std[2]}, torch::kFloat).view({1, 3, 1, 1}));
 }
 
+torch::Tensor RetinaNetImpl::normalize(const torch::Tensor& images) const {
+  return (images - pixel_mean_) / pixel_std_;
+}
+
 RetinaNetOutputs RetinaNetImpl::forward(const torch::Tensor& images) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "RetinaNet: images must be [N, 3, H, W], ",
               "got ", images.sizes());
-  auto x = (images - pixel_mean_) / pixel_std_;
+  auto x = normalize(images);
   auto features = fpn_(backbone_(x));
   auto head_out = head_(features);
   std::vector<std::pair<int64_t, int64_t>> sizes;
@@ -40,7 +44,7 @@ RetinaNetOutputs RetinaNetImpl::forward(const torch::Tensor& images) {
     sizes.emplace_back(f.size(2), f.size(3));
     per_level.push_back(f.size(2) * f.size(3) * a);
   }
-  auto anchors = anchor_generator_.grid_anchors(sizes, images.device());
+  auto anchors = anchor_generator_.grid_anchors(sizes, {images.size(2), images.size(3)}, images.device());
   return {head_out.cls_logits, head_out.box_deltas, anchors, per_level};
 }
 

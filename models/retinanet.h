@@ -42,6 +42,12 @@ class RetinaNetImpl : public torch::nn::Module {
 
   const RetinaNetOptions& options() const { return options_; }
   const AnchorGenerator& anchor_generator() const { return anchor_generator_; }
+  // The stages, for tests and analyses that look inside (parity, features).
+  ResNet& backbone() { return backbone_; }
+  Fpn& fpn() { return fpn_; }
+  RetinaNetHead& head() { return head_; }
+  // images [N, 3, H, W] in [0, 1] -> the input of the backbone (ImageNet normalization).
+  torch::Tensor normalize(const torch::Tensor& images) const;
   int64_t num_classes() const { return options_.head.num_classes; }
 
  private:

@@ -5,15 +5,21 @@
 #include <torch/version.h>
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <fstream>
 #include <optional>
 #include <sstream>
 
 #include "focalab/version.h"
 #include "harness/config.h"
+#include "harness/device.h"
 #include "harness/errors.h"
+#include "harness/image_io.h"
+#include "harness/predict.h"
+#include "harness/weights.h"
 #include "harness/scheduler.h"
 #include "harness/sqlite.h"
 #include "harness/sweep.h"
@@ -231,7 +237,115 @@ int sweep_status(const Args& args) {
   return kExitOk;
 }
 
+
+const char* kPredictUsage = R"(Usage: focalab predict --arch NAME --weights W.pth --image PATH [--image PATH ...]
+                       [--out dets.json] [options]
+
+Runs a RetinaNet checkpoint on images and writes COCO results JSON (image_id, category_id,
+bbox [x, y, w, h], score) in original-image pixels. The weights are a state_dict saved by
+torch.save (zip or legacy format), e.g. torchvision's retinanet_resnet50_fpn, loaded without
+conversion; the number of classes is read from them. A directory --image runs on its image
+files in name order; image ids are the file name's number when it is all digits (COCO's
+000000397133.jpg -> 397133), else the position in the list.
+
+Architectures: retinanet_resnet50_fpn (torchvision v1: P6 from P5, no head norm),
+retinanet_resnet50_fpn_v2 (P6 from C5, GroupNorm heads); both as torchvision sets them
+(anchors, 800 / 1333 resize, padding to 32, 300 detections).
+
+Examples:
+  focalab predict --arch retinanet_resnet50_fpn --weights retinanet_resnet50_fpn_coco.pth \
+      --image 000000397133.jpg --out dets.json
+  focalab predict --arch retinanet_resnet50_fpn --weights w.pth --image val2017/ --min-size 600
+
+Exit codes: 0 ok, 2 usage error, 3 unreadable weights or image, 70 internal error.
+)";
+
 }  // namespace
+
+int predict_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "arch", po::value<std::string>()->required(),
+      "architecture: retinanet_resnet50_fpn | retinanet_resnet50_fpn_v2")(
+      "weights", po::value<std::string>()->required(), "state_dict file written by torch.save")(
+      "image", po::value<std::vector<std::string>>()->required(),
+      "image file or directory (repeatable)")(
+      "out", po::value<std::string>()->default_value("-"),
+      "COCO results JSON file (default: - = stdout)")(
+      "min-size", po::value<int64_t>()->default_value(800), "shorter side after resizing")(
+      "max-size", po::value<int64_t>()->default_value(1333), "longer side bound")(
+      "score-thresh", po::value<double>()->default_value(0.05), "minimum detection score")(
+      "detections", po::value<int64_t>()->default_value(300), "detections kept per image")(
+      "device", po::value<std::string>()->default_value("auto"), "auto | cpu | cuda | cuda:N")(
+      "threads", po::value<int64_t>()->default_value(0), "CPU threads (default: all cores)");
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm, kPredictUsage)) return kExitOk;
+  const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
+  if (min_size < 1 || max_size < min_size) {
+    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size",
+                                 min_size, max_size));
+  }
+  const double score = vm["score-thresh"].as<double>();
+  if (!(score >= 0.0 && score < 1.0)) {
+    throw UsageError(fmt::format("--score-thresh {}: allowed [0, 1)", score));
+  }
+  const int64_t dets = vm["detections"].as<int64_t>();
+  if (dets < 1) throw UsageError(fmt::format("--detections {}: must be >= 1", dets));
+  const std::string weights = vm["weights"].as<std::string>();
+  const std::string arch = vm["arch"].as<std::string>();
+  arch_preset(arch, 1);  // validates the name before the weights are read
+  const auto images = list_images(vm["image"].as<std::vector<std::string>>());
+  harness::configure_threads(vm["threads"].as<int64_t>());
+  const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
+
+  const HeadShape head = infer_head_shape(read_state_dict(weights));
+  if (head.num_classes < 1) {
+    throw DataError(fmt::format("{}: no RetinaNet head (head.classification_head.cls_logits) "
+                                "in the state_dict; is it a backbone-only checkpoint?", weights));
+  }
+  ArchPreset preset = arch_preset(arch, head.num_classes);
+  preset.transform.min_size = min_size;
+  preset.transform.max_size = max_size;
+  preset.postprocess.score_thresh = score;
+  preset.postprocess.detections_per_image = dets;
+  models::RetinaNet model(preset.model);
+  load_model_weights(model, weights);
+  model->to(device);
+  model->eval();
+
+  std::vector<ImageDetections> results;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto& [file, id] = images[i];
+    auto image = read_image(file);
+    ImageDetections r;
+    r.file = file;
+    r.image_id = id;
+    r.original_size = {image.size(1), image.size(2)};
+    r.detections = predict_image(model, image, preset.transform, preset.postprocess, device);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print(stderr, "[{}/{}] {} ({}x{}): {} detections, {:.2f} s/image\n", i + 1,
+               images.size(), file, r.original_size.second, r.original_size.first,
+               r.detections.scores.size(0), elapsed / static_cast<double>(i + 1));
+    results.push_back(std::move(r));
+  }
+  const std::string json = coco_results_json(results);
+  const std::string out = vm["out"].as<std::string>();
+  if (out == "-") {
+    fmt::print("{}", json);
+  } else {
+    const std::string tmp = out + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << json;
+      if (!f) throw DataError(fmt::format("{}: cannot write", out));
+    }
+    std::filesystem::rename(tmp, out);
+    fmt::print(stderr, "wrote {} ({} images)\n", out, results.size());
+  }
+  return kExitOk;
+}
 
 int sweep_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
@@ -335,6 +449,7 @@ Commands:
   report [--sweep NAME]            comparison table of a sweep (Markdown)
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
+  predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON
   bench loss                       fused focal loss vs torchvision (speed, bandwidth)
   --version                        focalab, LibTorch and CUDA versions
 

@@ -14,6 +14,7 @@ int report_command(const Args& args);
 int query_command(const Args& args);
 int config_command(const Args& args);
 int bench_command(const Args& args);
+int predict_command(const Args& args);
 std::string version_text();
 std::string main_help();
 

@@ -37,8 +37,9 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "query") return query_command(rest);
   if (cmd == "config") return config_command(rest);
   if (cmd == "bench") return bench_command(rest);
+  if (cmd == "predict") return predict_command(rest);
   throw focalab::UsageError(fmt::format(
-      "unknown command '{}' (commands: sweep, report, query, config, bench; see focalab --help)", cmd));
+      "unknown command '{}' (commands: sweep, report, query, config, predict, bench; see focalab --help)", cmd));
 }
 
 }  // namespace

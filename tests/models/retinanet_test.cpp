@@ -68,7 +68,7 @@ TEST(RetinaNet, TorchvisionParameterNames) {
 // deltas reproduces anchors; postprocess returns the box with the highest score.
 TEST(RetinaNet, LabelAnchorsAndPostprocessRoundTrip) {
   AnchorGenerator gen;
-  auto anchors = gen.grid_anchors({{4, 4}, {2, 2}, {1, 1}, {1, 1}, {1, 1}}, torch::kCPU);
+  auto anchors = gen.grid_anchors({{4, 4}, {2, 2}, {1, 1}, {1, 1}, {1, 1}}, {32, 32}, torch::kCPU);
   const int64_t r = anchors.size(0);
   auto gt = anchors[20].unsqueeze(0).clone();  // some P3 anchor
   auto t = label_anchors(anchors, {gt}, {torch::tensor({2L})}, Matcher());

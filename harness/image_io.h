@@ -1,0 +1,19 @@
+#pragma once
+// Reading and writing images (PNG, JPEG, BMP, TGA, GIF, PNM read; PNG written) through Debian's
+// libstb. Images are tensors [3, H, W] of float in [0, 1], RGB: grayscale is replicated and alpha
+// dropped, as PIL's Image.convert("RGB") does, so focalab sees what a torchvision user sees.
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace focalab {
+
+// Throws DataError naming the file and the reason (missing, empty, truncated, not an image,
+// larger than 2^28 pixels).
+torch::Tensor read_image(const std::string& path);
+
+// Writes image [3, H, W] (float in [0, 1], clamped) as an 8-bit RGB PNG.
+void write_png(const std::string& path, const torch::Tensor& image);
+
+}  // namespace focalab

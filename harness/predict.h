@@ -1,0 +1,59 @@
+#pragma once
+// Inference with a RetinaNet on image files: the architectures focalab can rebuild from a name
+// (torchvision's detection models, so that their published and user-trained checkpoints run
+// unchanged), the input transform, postprocessing and COCO results output.
+
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "models/postprocess.h"
+#include "models/retinanet.h"
+#include "models/transform.h"
+
+namespace focalab {
+
+struct ArchPreset {
+  models::RetinaNetOptions model;
+  models::TransformOptions transform;
+  models::PostprocessOptions postprocess;
+};
+
+// The names accepted by `focalab predict --arch`.
+const std::vector<std::string>& arch_names();
+
+// torchvision's detection models, every option as torchvision sets it:
+//   retinanet_resnet50_fpn     ResNet-50 (frozen BN), FPN with P6 from P5, 4-conv heads without
+//                              norm, anchors 32..512 with integer sub-octave sizes, padding to 32,
+//                              800 / 1333, score 0.05, top 1000 per level, NMS 0.5, 300 detections
+//   retinanet_resnet50_fpn_v2  as above with P6 from C5 and GroupNorm in the heads
+// num_classes: 91 in torchvision's COCO models (category ids as labels, 0 unused).
+// Throws UsageError for other names.
+ArchPreset arch_preset(const std::string& arch, int64_t num_classes);
+
+struct ImageDetections {
+  std::string file;
+  int64_t image_id = 0;
+  models::ImageSize original_size{0, 0};
+  models::Detections detections;  // boxes in original-image pixels (x1, y1, x2, y2)
+};
+
+// Runs `model` (eval mode) on one image [3, H, W] in [0, 1]: transform, forward, postprocess,
+// boxes mapped back to the image.
+models::Detections predict_image(models::RetinaNet& model, const torch::Tensor& image,
+                                 const models::TransformOptions& transform,
+                                 const models::PostprocessOptions& postprocess,
+                                 const torch::Device& device);
+
+// The image files named by `inputs` (files, or directories whose image files are taken in name
+// order) with their COCO image ids: the number in the file name when the stem is all digits
+// (COCO's 000000397133.jpg -> 397133), else the 1-based position in the list. Throws DataError
+// for a missing path or a directory without images.
+std::vector<std::pair<std::string, int64_t>> list_images(const std::vector<std::string>& inputs);
+
+// COCO results JSON: [{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...].
+// category_id is the model's label index (torchvision's COCO models predict category ids).
+std::string coco_results_json(const std::vector<ImageDetections>& results);
+
+}  // namespace focalab

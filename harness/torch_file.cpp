@@ -1,0 +1,830 @@
+#include "harness/torch_file.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "harness/errors.h"
+
+namespace focalab {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// A minimal Python object model for the unpickler.
+
+struct PyObj;
+using PyRef = std::shared_ptr<PyObj>;
+
+struct PyObj {
+  enum class Kind { kNone, kBool, kInt, kBigInt, kFloat, kStr, kBytes, kTuple, kList, kDict,
+                    kGlobal, kStorage, kTensor, kOpaque, kMark };
+  Kind kind = Kind::kNone;
+  bool b = false;
+  int64_t i = 0;
+  double f = 0;
+  std::string s;  // str, bytes, big int (little-endian bytes), global "module.name", opaque name
+  std::vector<PyRef> items;                      // tuple, list
+  std::vector<std::pair<PyRef, PyRef>> entries;  // dict, in insertion order
+  torch::Tensor tensor;                          // storage (1-d) or tensor
+};
+
+PyRef make(PyObj::Kind kind) {
+  auto o = std::make_shared<PyObj>();
+  o->kind = kind;
+  return o;
+}
+PyRef make_int(int64_t v) {
+  auto o = make(PyObj::Kind::kInt);
+  o->i = v;
+  return o;
+}
+PyRef make_str(PyObj::Kind kind, std::string s) {
+  auto o = make(kind);
+  o->s = std::move(s);
+  return o;
+}
+
+const char* kind_name(PyObj::Kind k) {
+  switch (k) {
+    case PyObj::Kind::kNone: return "None";
+    case PyObj::Kind::kBool: return "bool";
+    case PyObj::Kind::kInt: return "int";
+    case PyObj::Kind::kBigInt: return "int";
+    case PyObj::Kind::kFloat: return "float";
+    case PyObj::Kind::kStr: return "str";
+    case PyObj::Kind::kBytes: return "bytes";
+    case PyObj::Kind::kTuple: return "tuple";
+    case PyObj::Kind::kList: return "list";
+    case PyObj::Kind::kDict: return "dict";
+    case PyObj::Kind::kGlobal: return "class";
+    case PyObj::Kind::kStorage: return "storage";
+    case PyObj::Kind::kTensor: return "tensor";
+    case PyObj::Kind::kOpaque: return "object";
+    case PyObj::Kind::kMark: return "mark";
+  }
+  return "?";
+}
+
+// Raised inside the reader; turned into a DataError naming the file at the API boundary.
+struct FormatError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+torch::ScalarType storage_dtype(const std::string& global) {
+  static const std::map<std::string, torch::ScalarType> kTypes = {
+      {"torch.FloatStorage", torch::kFloat},       {"torch.DoubleStorage", torch::kDouble},
+      {"torch.HalfStorage", torch::kHalf},         {"torch.BFloat16Storage", torch::kBFloat16},
+      {"torch.LongStorage", torch::kLong},         {"torch.IntStorage", torch::kInt},
+      {"torch.ShortStorage", torch::kShort},       {"torch.CharStorage", torch::kChar},
+      {"torch.ByteStorage", torch::kByte},         {"torch.BoolStorage", torch::kBool},
+      {"torch.ComplexFloatStorage", torch::kComplexFloat},
+      {"torch.ComplexDoubleStorage", torch::kComplexDouble},
+  };
+  auto it = kTypes.find(global);
+  if (it == kTypes.end()) {
+    throw FormatError(fmt::format("unsupported storage type {} (allowed: float, double, half, "
+                                  "bfloat16, integer, bool and complex storages)", global));
+  }
+  return it->second;
+}
+
+// Resolves a persistent id ('storage', type, key, location, numel[, view]) to a 1-d tensor.
+using StorageLoader = std::function<torch::Tensor(const std::string& key, torch::ScalarType dtype,
+                                                  int64_t numel)>;
+
+class Unpickler {
+ public:
+  Unpickler(const uint8_t* data, size_t size, StorageLoader loader)
+      : data_(data), size_(size), loader_(std::move(loader)) {}
+
+  size_t position() const { return pos_; }
+  void seek(size_t pos) { pos_ = pos; }
+
+  // Parses one pickle starting at the current position, up to and including STOP.
+  PyRef load() {
+    stack_.clear();
+    marks_.clear();
+    memo_.clear();
+    for (;;) {
+      const size_t at = pos_;
+      const uint8_t op = u8();
+      switch (op) {
+        case 0x80: u8(); break;                       // PROTO
+        case 0x95: take(8); break;                    // FRAME
+        case 0x2e: return finish(at);                 // STOP
+        case 0x28: marks_.push_back(stack_.size()); break;  // MARK
+        case 0x30: pop(); break;                      // POP
+        case 0x31: pop_mark(); break;                 // POP_MARK
+        case 0x32: push(top()); break;                // DUP
+        case 0x4e: push(make(PyObj::Kind::kNone)); break;  // NONE
+        case 0x88: push_bool(true); break;            // NEWTRUE
+        case 0x89: push_bool(false); break;           // NEWFALSE
+        case 0x4a: push(make_int(static_cast<int32_t>(le(4)))); break;  // BININT
+        case 0x4b: push(make_int(static_cast<int64_t>(le(1)))); break;  // BININT1
+        case 0x4d: push(make_int(static_cast<int64_t>(le(2)))); break;  // BININT2
+        case 0x8a: push_long(le(1)); break;           // LONG1
+        case 0x8b: push_long(le(4)); break;           // LONG4
+        case 0x49: push_text_int(); break;            // INT
+        case 0x4c: push_text_int(); break;            // LONG
+        case 0x47: push_binfloat(); break;            // BINFLOAT
+        case 0x46: push_text_float(); break;          // FLOAT
+        case 0x58: push(make_str(PyObj::Kind::kStr, take_str(le(4)))); break;   // BINUNICODE
+        case 0x8c: push(make_str(PyObj::Kind::kStr, take_str(le(1)))); break;   // SHORT_BINUNICODE
+        case 0x8d: push(make_str(PyObj::Kind::kStr, take_str(le(8)))); break;   // BINUNICODE8
+        case 0x54: push(make_str(PyObj::Kind::kStr, take_str(le(4)))); break;   // BINSTRING
+        case 0x55: push(make_str(PyObj::Kind::kStr, take_str(le(1)))); break;   // SHORT_BINSTRING
+        case 0x42: push(make_str(PyObj::Kind::kBytes, take_str(le(4)))); break;  // BINBYTES
+        case 0x43: push(make_str(PyObj::Kind::kBytes, take_str(le(1)))); break;  // SHORT_BINBYTES
+        case 0x8e: push(make_str(PyObj::Kind::kBytes, take_str(le(8)))); break;  // BINBYTES8
+        case 0x96: push(make_str(PyObj::Kind::kBytes, take_str(le(8)))); break;  // BYTEARRAY8
+        case 0x29: push(make(PyObj::Kind::kTuple)); break;  // EMPTY_TUPLE
+        case 0x85: push_tuple(1); break;              // TUPLE1
+        case 0x86: push_tuple(2); break;              // TUPLE2
+        case 0x87: push_tuple(3); break;              // TUPLE3
+        case 0x74: {                                  // TUPLE
+          auto t = make(PyObj::Kind::kTuple);
+          t->items = pop_mark();
+          push(t);
+          break;
+        }
+        case 0x5d: push(make(PyObj::Kind::kList)); break;  // EMPTY_LIST
+        case 0x6c: {                                  // LIST
+          auto l = make(PyObj::Kind::kList);
+          l->items = pop_mark();
+          push(l);
+          break;
+        }
+        case 0x7d: push(make(PyObj::Kind::kDict)); break;  // EMPTY_DICT
+        case 0x64: {                                  // DICT
+          auto d = make(PyObj::Kind::kDict);
+          set_items(d, pop_mark());
+          push(d);
+          break;
+        }
+        case 0x8f: push(make(PyObj::Kind::kList)); break;  // EMPTY_SET (as a list)
+        case 0x90: {                                  // ADDITEMS
+          auto items = pop_mark();
+          append_all(top(), items);
+          break;
+        }
+        case 0x91: {                                  // FROZENSET
+          auto l = make(PyObj::Kind::kList);
+          l->items = pop_mark();
+          push(l);
+          break;
+        }
+        case 0x61: {                                  // APPEND
+          auto v = pop();
+          append_all(top(), {v});
+          break;
+        }
+        case 0x65: {                                  // APPENDS
+          auto items = pop_mark();
+          append_all(top(), items);
+          break;
+        }
+        case 0x73: {                                  // SETITEM
+          auto v = pop();
+          auto k = pop();
+          set_items(top(), {k, v});
+          break;
+        }
+        case 0x75: {                                  // SETITEMS
+          auto items = pop_mark();
+          set_items(top(), items);
+          break;
+        }
+        case 0x71: memo_[le(1)] = top(); break;       // BINPUT
+        case 0x72: memo_[le(4)] = top(); break;       // LONG_BINPUT
+        case 0x94: memo_[memo_.size()] = top(); break;  // MEMOIZE
+        case 0x70: memo_[text_uint()] = top(); break;  // PUT
+        case 0x68: push(memo_get(le(1))); break;      // BINGET
+        case 0x6a: push(memo_get(le(4))); break;      // LONG_BINGET
+        case 0x67: push(memo_get(text_uint())); break;  // GET
+        case 0x63: {                                  // GLOBAL
+          std::string module = take_line();
+          std::string name = take_line();
+          push(make_str(PyObj::Kind::kGlobal, module + "." + name));
+          break;
+        }
+        case 0x93: {                                  // STACK_GLOBAL
+          auto name = pop();
+          auto module = pop();
+          push(make_str(PyObj::Kind::kGlobal, module->s + "." + name->s));
+          break;
+        }
+        case 0x52: {                                  // REDUCE
+          auto args = pop();
+          auto callable = pop();
+          push(reduce(callable, args));
+          break;
+        }
+        case 0x81: {                                  // NEWOBJ
+          pop();
+          auto cls = pop();
+          push(make_str(PyObj::Kind::kOpaque, cls->s));
+          break;
+        }
+        case 0x92: {                                  // NEWOBJ_EX
+          pop();
+          pop();
+          auto cls = pop();
+          push(make_str(PyObj::Kind::kOpaque, cls->s));
+          break;
+        }
+        case 0x62: pop(); break;                      // BUILD: object state is not needed
+        case 0x51: push(persistent_load(pop())); break;  // BINPERSID
+        default:
+          throw FormatError(fmt::format("unsupported pickle opcode 0x{:02x} at byte {} (focalab "
+                                        "reads the pickle subset torch.save writes)", op, at));
+      }
+    }
+  }
+
+ private:
+  PyRef finish(size_t at) {
+    if (stack_.size() != 1 || !marks_.empty()) {
+      throw FormatError(fmt::format("malformed pickle: {} objects left on the stack at STOP "
+                                    "(byte {})", stack_.size(), at));
+    }
+    return stack_.back();
+  }
+
+  void need(size_t n) const {
+    if (n > size_ - pos_) {
+      throw FormatError(fmt::format("truncated: needed {} more bytes at byte {} of {}", n, pos_,
+                                    size_));
+    }
+  }
+  uint8_t u8() {
+    need(1);
+    return data_[pos_++];
+  }
+  const uint8_t* take(size_t n) {
+    need(n);
+    const uint8_t* p = data_ + pos_;
+    pos_ += n;
+    return p;
+  }
+  uint64_t le(size_t n) {
+    const uint8_t* p = take(n);
+    uint64_t v = 0;
+    for (size_t k = 0; k < n; ++k) v |= static_cast<uint64_t>(p[k]) << (8 * k);
+    return v;
+  }
+  std::string take_str(uint64_t n) {
+    if (n > size_) throw FormatError(fmt::format("string length {} exceeds the file", n));
+    const uint8_t* p = take(static_cast<size_t>(n));
+    return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+  }
+  std::string take_line() {
+    std::string s;
+    for (;;) {
+      const char c = static_cast<char>(u8());
+      if (c == '\n') return s;
+      s.push_back(c);
+      if (s.size() > 4096) throw FormatError("malformed pickle: unterminated text field");
+    }
+  }
+  uint64_t text_uint() {
+    const std::string s = take_line();
+    try {
+      return std::stoull(s);
+    } catch (const std::exception&) {
+      throw FormatError(fmt::format("malformed pickle: bad memo index '{}'", s));
+    }
+  }
+
+  void push(PyRef o) { stack_.push_back(std::move(o)); }
+  void push_bool(bool v) {
+    auto o = make(PyObj::Kind::kBool);
+    o->b = v;
+    push(o);
+  }
+  void push_long(uint64_t n) {
+    const std::string bytes = take_str(n);
+    if (n <= 8) {
+      uint64_t v = 0;
+      for (size_t k = 0; k < n; ++k) v |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[k])) << (8 * k);
+      if (n > 0 && n < 8 && (static_cast<uint8_t>(bytes[n - 1]) & 0x80)) {
+        v |= ~uint64_t{0} << (8 * n);  // sign-extend
+      }
+      push(make_int(static_cast<int64_t>(v)));
+    } else {
+      push(make_str(PyObj::Kind::kBigInt, bytes));
+    }
+  }
+  void push_text_int() {
+    std::string s = take_line();
+    if (!s.empty() && s.back() == 'L') s.pop_back();
+    if (s == "01" || s == "00") {
+      push_bool(s == "01");
+      return;
+    }
+    try {
+      push(make_int(std::stoll(s)));
+    } catch (const std::exception&) {
+      throw FormatError(fmt::format("malformed pickle: bad integer '{}'", s));
+    }
+  }
+  void push_binfloat() {
+    const uint8_t* p = take(8);
+    uint64_t bits = 0;
+    for (int k = 0; k < 8; ++k) bits = (bits << 8) | p[k];  // big-endian
+    auto o = make(PyObj::Kind::kFloat);
+    std::memcpy(&o->f, &bits, sizeof(double));
+    push(o);
+  }
+  void push_text_float() {
+    const std::string s = take_line();
+    auto o = make(PyObj::Kind::kFloat);
+    try {
+      o->f = std::stod(s);
+    } catch (const std::exception&) {
+      throw FormatError(fmt::format("malformed pickle: bad float '{}'", s));
+    }
+    push(o);
+  }
+  void push_tuple(size_t n) {
+    if (stack_.size() < n + (marks_.empty() ? 0 : marks_.back())) {
+      throw FormatError("malformed pickle: tuple of more items than the stack holds");
+    }
+    auto t = make(PyObj::Kind::kTuple);
+    t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+    stack_.resize(stack_.size() - n);
+    push(t);
+  }
+  PyRef pop() {
+    if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) {
+      throw FormatError("malformed pickle: pop from an empty stack");
+    }
+    auto o = stack_.back();
+    stack_.pop_back();
+    return o;
+  }
+  PyRef top() const {
+    if (stack_.empty()) throw FormatError("malformed pickle: empty stack");
+    return stack_.back();
+  }
+  std::vector<PyRef> pop_mark() {
+    if (marks_.empty()) throw FormatError("malformed pickle: no MARK on the stack");
+    const size_t m = marks_.back();
+    marks_.pop_back();
+    std::vector<PyRef> items(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
+    stack_.resize(m);
+    return items;
+  }
+  PyRef memo_get(uint64_t key) const {
+    auto it = memo_.find(key);
+    if (it == memo_.end()) throw FormatError(fmt::format("malformed pickle: memo {} unset", key));
+    return it->second;
+  }
+  static void append_all(const PyRef& target, const std::vector<PyRef>& items) {
+    if (target->kind == PyObj::Kind::kList) {
+      target->items.insert(target->items.end(), items.begin(), items.end());
+    }  // appends to opaque objects (custom containers) are dropped
+  }
+  static void set_items(const PyRef& target, const std::vector<PyRef>& kv) {
+    if (kv.size() % 2 != 0) throw FormatError("malformed pickle: odd number of dict items");
+    if (target->kind != PyObj::Kind::kDict) return;  // items of opaque mappings are dropped
+    for (size_t k = 0; k < kv.size(); k += 2) {
+      bool replaced = false;
+      for (auto& [key, value] : target->entries) {
+        if (same_key(key, kv[k])) {
+          value = kv[k + 1];
+          replaced = true;
+          break;
+        }
+      }
+      if (!replaced) target->entries.emplace_back(kv[k], kv[k + 1]);
+    }
+  }
+  static bool same_key(const PyRef& a, const PyRef& b) {
+    if (a->kind != b->kind) return false;
+    if (a->kind == PyObj::Kind::kStr) return a->s == b->s;
+    if (a->kind == PyObj::Kind::kInt) return a->i == b->i;
+    return a.get() == b.get();
+  }
+
+  static int64_t as_int(const PyRef& o, const char* what) {
+    if (o->kind == PyObj::Kind::kInt) return o->i;
+    if (o->kind == PyObj::Kind::kBool) return o->b ? 1 : 0;
+    throw FormatError(fmt::format("malformed tensor record: {} is a {}, expected an int", what,
+                                  kind_name(o->kind)));
+  }
+  static std::vector<int64_t> as_ints(const PyRef& o, const char* what) {
+    if (o->kind != PyObj::Kind::kTuple && o->kind != PyObj::Kind::kList) {
+      throw FormatError(fmt::format("malformed tensor record: {} is a {}, expected a tuple", what,
+                                    kind_name(o->kind)));
+    }
+    std::vector<int64_t> v;
+    for (const auto& item : o->items) v.push_back(as_int(item, what));
+    return v;
+  }
+
+  PyRef reduce(const PyRef& callable, const PyRef& args) {
+    const std::string name = callable->kind == PyObj::Kind::kGlobal ? callable->s : "";
+    if (name == "collections.OrderedDict" || name == "builtins.dict" ||
+        name == "__builtin__.dict") {
+      auto d = make(PyObj::Kind::kDict);
+      if (!args->items.empty() && args->items[0]->kind == PyObj::Kind::kList) {
+        for (const auto& pair : args->items[0]->items) {
+          if (pair->items.size() == 2) set_items(d, {pair->items[0], pair->items[1]});
+        }
+      }
+      return d;
+    }
+    if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
+      if (args->items.size() < 4) {
+        throw FormatError(fmt::format("malformed tensor record: {} with {} arguments", name,
+                                      args->items.size()));
+      }
+      const PyRef& storage = args->items[0];
+      if (storage->kind != PyObj::Kind::kStorage) {
+        throw FormatError(fmt::format("malformed tensor record: storage is a {}",
+                                      kind_name(storage->kind)));
+      }
+      const int64_t offset = as_int(args->items[1], "storage offset");
+      const auto sizes = as_ints(args->items[2], "size");
+      const auto strides = as_ints(args->items[3], "stride");
+      if (sizes.size() != strides.size()) {
+        throw FormatError(fmt::format("malformed tensor record: {} sizes but {} strides",
+                                      sizes.size(), strides.size()));
+      }
+      int64_t last = offset;
+      bool empty = false;
+      for (size_t d = 0; d < sizes.size(); ++d) {
+        if (sizes[d] < 0 || strides[d] < 0) {
+          throw FormatError("malformed tensor record: negative size or stride");
+        }
+        if (sizes[d] == 0) empty = true;
+        last += (sizes[d] - 1) * strides[d];
+      }
+      if (offset < 0 || (!empty && last >= storage->tensor.numel())) {
+        throw FormatError(fmt::format("tensor of size [{}] at offset {} reads past its storage "
+                                      "of {} elements", fmt::join(sizes, ", "), offset,
+                                      storage->tensor.numel()));
+      }
+      auto o = make(PyObj::Kind::kTensor);
+      o->tensor = empty ? torch::empty(sizes, storage->tensor.options())
+                        : storage->tensor.as_strided(sizes, strides, offset);
+      return o;
+    }
+    if (name == "torch._utils._rebuild_parameter" ||
+        name == "torch._utils._rebuild_parameter_with_state") {
+      if (!args->items.empty() && args->items[0]->kind == PyObj::Kind::kTensor) {
+        return args->items[0];
+      }
+    }
+    return make_str(PyObj::Kind::kOpaque, name.empty() ? "object" : name);
+  }
+
+  PyRef persistent_load(const PyRef& pid) {
+    if (pid->kind != PyObj::Kind::kTuple || pid->items.size() < 5 ||
+        pid->items[0]->kind != PyObj::Kind::kStr || pid->items[0]->s != "storage") {
+      throw FormatError("unsupported persistent id (expected a ('storage', type, key, location, "
+                        "numel) record as torch.save writes)");
+    }
+    const PyRef& type = pid->items[1];
+    if (type->kind != PyObj::Kind::kGlobal) throw FormatError("malformed storage record: type");
+    const torch::ScalarType dtype = storage_dtype(type->s);
+    const PyRef& key = pid->items[2];
+    if (key->kind != PyObj::Kind::kStr) throw FormatError("malformed storage record: key");
+    const int64_t numel = as_int(pid->items[4], "storage size");
+    auto it = storages_.find(key->s);
+    torch::Tensor storage;
+    if (it != storages_.end()) {
+      storage = it->second;
+    } else {
+      storage = loader_(key->s, dtype, numel);
+      storages_.emplace(key->s, storage);
+    }
+    if (storage.scalar_type() != dtype) storage = storage.view(dtype);
+    // Legacy format: a view of a larger storage, (view_key, offset, size).
+    if (pid->items.size() >= 6 && pid->items[5]->kind == PyObj::Kind::kTuple) {
+      const auto& view = pid->items[5]->items;
+      if (view.size() != 3) throw FormatError("malformed storage view record");
+      const int64_t off = as_int(view[1], "view offset"), len = as_int(view[2], "view size");
+      if (off < 0 || len < 0 || off + len > storage.numel()) {
+        throw FormatError("storage view reads past its storage");
+      }
+      storage = storage.narrow(0, off, len);
+    }
+    auto o = make(PyObj::Kind::kStorage);
+    o->tensor = storage;
+    return o;
+  }
+
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  StorageLoader loader_;
+  std::vector<PyRef> stack_;
+  std::vector<size_t> marks_;
+  std::map<uint64_t, PyRef> memo_;
+  std::map<std::string, torch::Tensor> storages_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Turning the unpickled object into a StateDict.
+
+std::string key_string(const PyRef& k) {
+  if (k->kind == PyObj::Kind::kStr) return k->s;
+  if (k->kind == PyObj::Kind::kInt) return std::to_string(k->i);
+  return fmt::format("<{}>", kind_name(k->kind));
+}
+
+void flatten(const PyRef& dict, const std::string& prefix, StateDict& out) {
+  for (const auto& [k, v] : dict->entries) {
+    const std::string name = prefix + key_string(k);
+    if (v->kind == PyObj::Kind::kTensor) {
+      out.emplace_back(name, v->tensor);
+    } else if (v->kind == PyObj::Kind::kDict) {
+      flatten(v, name + ".", out);
+    }
+  }
+}
+
+StateDict to_state_dict(const PyRef& root) {
+  if (root->kind == PyObj::Kind::kTensor) return {{"", root->tensor}};
+  if (root->kind != PyObj::Kind::kDict) {
+    throw FormatError(fmt::format("holds a {} ({}), not a state_dict (a dict of tensors)",
+                                  kind_name(root->kind), root->s));
+  }
+  for (const char* wrapper : {"model", "state_dict", "model_state", "model_state_dict"}) {
+    for (const auto& [k, v] : root->entries) {
+      if (k->kind == PyObj::Kind::kStr && k->s == wrapper && v->kind == PyObj::Kind::kDict) {
+        StateDict out;
+        flatten(v, "", out);
+        if (!out.empty()) return out;
+      }
+    }
+  }
+  StateDict out;
+  flatten(root, "", out);
+  return out;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(fmt::format("{}: cannot open ({})", path, std::strerror(errno)));
+  in.seekg(0, std::ios::end);
+  const auto size = in.tellg();
+  if (size < 0) throw DataError(fmt::format("{}: cannot read", path));
+  in.seekg(0);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  if (!in) throw DataError(fmt::format("{}: read error", path));
+  return bytes;
+}
+
+size_t element_size(torch::ScalarType dtype) { return c10::elementSize(dtype); }
+
+PyRef load_zip(const std::string& path) {
+  caffe2::serialize::PyTorchStreamReader reader(path);
+  if (!reader.hasRecord("data.pkl")) {
+    if (reader.hasRecord("constants.pkl")) {
+      throw FormatError("is a TorchScript archive (torch.jit.save); save the model's "
+                        "state_dict() with torch.save instead");
+    }
+    throw FormatError("is a zip file without data.pkl, not a torch.save file");
+  }
+  auto [pkl, pkl_size] = reader.getRecord("data.pkl");
+  StorageLoader loader = [&reader](const std::string& key, torch::ScalarType dtype, int64_t) {
+    const std::string record = "data/" + key;
+    if (!reader.hasRecord(record)) {
+      throw FormatError(fmt::format("storage record {} is missing", record));
+    }
+    auto [ptr, nbytes] = reader.getRecord(record);
+    const size_t esize = element_size(dtype);
+    auto t = torch::empty({static_cast<int64_t>(nbytes / esize)}, torch::dtype(dtype));
+    if (nbytes > 0) std::memcpy(t.data_ptr(), ptr.get(), t.numel() * esize);
+    return t;
+  };
+  Unpickler u(static_cast<const uint8_t*>(pkl.get()), pkl_size, loader);
+  return u.load();
+}
+
+PyRef load_legacy(const std::vector<uint8_t>& bytes) {
+  std::map<std::string, torch::Tensor> storages;
+  std::vector<std::string> order;
+  StorageLoader loader = [&](const std::string& key, torch::ScalarType dtype, int64_t numel) {
+    if (numel < 0 || static_cast<uint64_t>(numel) > bytes.size()) {
+      throw FormatError(fmt::format("storage {} claims {} elements, more than the file holds",
+                                    key, numel));
+    }
+    auto t = torch::zeros({numel}, torch::dtype(dtype));
+    storages[key] = t;
+    return t;
+  };
+  Unpickler u(bytes.data(), bytes.size(), loader);
+  const PyRef magic = u.load();
+  // torch.serialization.MAGIC_NUMBER = 0x1950a86a20f9469cfc6c, pickled as a 10-byte LONG1.
+  static const std::string kMagic("\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 10);
+  if (magic->kind != PyObj::Kind::kBigInt || magic->s != kMagic) {
+    throw FormatError("is a pickle but not a torch.save file (wrong magic number)");
+  }
+  const PyRef protocol = u.load();
+  if (protocol->kind != PyObj::Kind::kInt || protocol->i != 1001) {
+    throw FormatError(fmt::format("unsupported legacy protocol version {}", protocol->i));
+  }
+  const PyRef sys_info = u.load();
+  for (const auto& [k, v] : sys_info->entries) {
+    if (k->kind == PyObj::Kind::kStr && k->s == "little_endian" &&
+        v->kind == PyObj::Kind::kBool && !v->b) {
+      throw FormatError("was saved on a big-endian machine (not supported)");
+    }
+  }
+  const PyRef root = u.load();
+  const PyRef keys = u.load();
+  if (keys->kind != PyObj::Kind::kList) throw FormatError("malformed storage key list");
+  size_t pos = u.position();
+  for (const auto& key : keys->items) {
+    auto it = storages.find(key_string(key));
+    if (it == storages.end()) {
+      throw FormatError(fmt::format("storage {} is listed but never used", key_string(key)));
+    }
+    torch::Tensor& t = it->second;
+    if (bytes.size() - pos < 8) throw FormatError("truncated: storage header missing");
+    int64_t numel = 0;
+    std::memcpy(&numel, bytes.data() + pos, 8);
+    pos += 8;
+    if (numel != t.numel()) {
+      throw FormatError(fmt::format("storage {} holds {} elements, its record says {}",
+                                    key_string(key), numel, t.numel()));
+    }
+    const size_t nbytes = static_cast<size_t>(numel) * element_size(t.scalar_type());
+    if (bytes.size() - pos < nbytes) {
+      throw FormatError(fmt::format("truncated: storage {} needs {} bytes, {} left",
+                                    key_string(key), nbytes, bytes.size() - pos));
+    }
+    if (nbytes > 0) std::memcpy(t.data_ptr(), bytes.data() + pos, nbytes);
+    pos += nbytes;
+  }
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer: pickle protocol 2, the way torch.save lays a state_dict out.
+
+class Pickler {
+ public:
+  void proto() { op(0x80), byte(2); }
+  void op(uint8_t o) { out_.push_back(static_cast<char>(o)); }
+  void byte(uint8_t b) { out_.push_back(static_cast<char>(b)); }
+  void global(const char* module, const char* name) {
+    op(0x63);
+    out_ += module;
+    out_ += '\n';
+    out_ += name;
+    out_ += '\n';
+  }
+  void str(const std::string& s) {
+    op(0x58);
+    le(s.size(), 4);
+    out_ += s;
+  }
+  void integer(int64_t v) {
+    if (v >= 0 && v < 256) {
+      op(0x4b), le(static_cast<uint64_t>(v), 1);
+    } else if (v >= 0 && v < 65536) {
+      op(0x4d), le(static_cast<uint64_t>(v), 2);
+    } else if (v >= INT32_MIN && v <= INT32_MAX) {
+      op(0x4a), le(static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(v))), 4);
+    } else {
+      op(0x8a), byte(8), le(static_cast<uint64_t>(v), 8);
+    }
+  }
+  void ints(const std::vector<int64_t>& v) {
+    op(0x28);
+    for (int64_t x : v) integer(x);
+    op(0x74);
+  }
+  void ordered_dict() {
+    global("collections", "OrderedDict");
+    op(0x29);  // EMPTY_TUPLE
+    op(0x52);  // REDUCE
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  void le(uint64_t v, int n) {
+    for (int k = 0; k < n; ++k) byte(static_cast<uint8_t>(v >> (8 * k)));
+  }
+  std::string out_;
+};
+
+const char* storage_name(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat: return "FloatStorage";
+    case torch::kDouble: return "DoubleStorage";
+    case torch::kHalf: return "HalfStorage";
+    case torch::kBFloat16: return "BFloat16Storage";
+    case torch::kLong: return "LongStorage";
+    case torch::kInt: return "IntStorage";
+    case torch::kShort: return "ShortStorage";
+    case torch::kChar: return "CharStorage";
+    case torch::kByte: return "ByteStorage";
+    case torch::kBool: return "BoolStorage";
+    default:
+      throw std::invalid_argument(fmt::format("write_state_dict: unsupported dtype {}",
+                                              c10::toString(t)));
+  }
+}
+
+}  // namespace
+
+StateDict read_state_dict(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw DataError(fmt::format("{}: no such file (expected a .pth file written by torch.save)",
+                                path));
+  }
+  try {
+    std::ifstream in(path, std::ios::binary);
+    char head[4] = {0, 0, 0, 0};
+    in.read(head, 4);
+    const std::streamsize got = in.gcount();
+    in.close();
+    PyRef root;
+    if (got == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) {
+      root = load_zip(path);
+    } else if (got >= 2 && static_cast<uint8_t>(head[0]) == 0x80) {
+      root = load_legacy(read_file(path));
+    } else {
+      throw FormatError(got == 0 ? "is empty" : "is not a torch.save file (neither a zip "
+                                                "archive nor a pickle)");
+    }
+    StateDict state = to_state_dict(root);
+    if (state.empty()) throw FormatError("holds no tensors");
+    return state;
+  } catch (const FormatError& e) {
+    throw DataError(fmt::format("{}: {}", path, e.what()));
+  } catch (const c10::Error& e) {
+    throw DataError(fmt::format("{}: not a readable torch.save file ({})", path,
+                                e.what_without_backtrace()));
+  }
+}
+
+void write_state_dict(const std::string& path, const StateDict& state) {
+  const std::string tmp = path + ".tmp";
+  {
+    caffe2::serialize::PyTorchStreamWriter writer(tmp);
+    Pickler p;
+    std::vector<torch::Tensor> storages;
+    p.proto();
+    p.ordered_dict();
+    p.op(0x28);  // MARK
+    for (const auto& [name, tensor] : state) {
+      auto t = tensor.detach().to(torch::kCPU).contiguous();
+      const std::string key = std::to_string(storages.size());
+      storages.push_back(t);
+      p.str(name);
+      p.global("torch._utils", "_rebuild_tensor_v2");
+      p.op(0x28);
+      {
+        p.op(0x28);
+        p.str("storage");
+        p.global("torch", storage_name(t.scalar_type()));
+        p.str(key);
+        p.str("cpu");
+        p.integer(t.numel());
+        p.op(0x74);  // TUPLE
+        p.op(0x51);  // BINPERSID
+      }
+      p.integer(0);
+      p.ints(t.sizes().vec());
+      p.ints(t.strides().vec());
+      p.op(0x89);  // NEWFALSE: requires_grad
+      p.ordered_dict();  // backward hooks
+      p.op(0x74);
+      p.op(0x52);  // REDUCE
+    }
+    p.op(0x75);  // SETITEMS
+    p.op(0x2e);  // STOP
+    writer.writeRecord("data.pkl", p.bytes().data(), p.bytes().size());
+    writer.writeRecord("byteorder", "little", 6);
+    for (size_t k = 0; k < storages.size(); ++k) {
+      const auto& t = storages[k];
+      writer.writeRecord("data/" + std::to_string(k), t.data_ptr(),
+                         static_cast<size_t>(t.numel()) * t.element_size());
+    }
+    writer.writeEndOfFile();
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    throw DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
+  }
+}
+
+}  // namespace focalab
