@@ -68,9 +68,9 @@ void copy_strict(torch::nn::Module& module, const std::vector<std::pair<std::str
     if (!mismatched.empty()) parts.push_back(fmt::format("{} mis-shaped: {}", mismatched.size(), list(mismatched)));
     if (!missing.empty()) parts.push_back(fmt::format("{} missing: {}", missing.size(), list(missing)));
     if (!unexpected.empty()) parts.push_back(fmt::format("{} unexpected: {}", unexpected.size(), list(unexpected)));
-    throw DataError(fmt::format("{}: {} checkpoint does not fit the model ({}); check "
-                                "model.backbone, model.num_classes, the anchors and the head "
-                                "options", path, layout, fmt::join(parts, "; ")));
+    throw DataError(fmt::format("{}: {} checkpoint does not fit the model ({}); check the "
+                                "architecture (backbone, number of classes, anchors, head)",
+                                path, layout, fmt::join(parts, "; ")));
   }
   torch::NoGradGuard no_grad;
   for (const auto& [name, tensor] : state) {

@@ -9,17 +9,18 @@ namespace focalab::models {
 namespace nn = torch::nn;
 
 namespace {
-nn::Conv2d head_conv(int64_t in, int64_t out) {
-  nn::Conv2d conv(nn::Conv2dOptions(in, out, 3).padding(1));
+nn::Conv2d head_conv(int64_t in, int64_t out, bool bias = true) {
+  nn::Conv2d conv(nn::Conv2dOptions(in, out, 3).padding(1).bias(bias));
   nn::init::normal_(conv->weight, 0.0, 0.01);
-  nn::init::zeros_(conv->bias);
+  if (bias) nn::init::zeros_(conv->bias);
   return conv;
 }
 
 nn::Sequential tower(int64_t channels, int64_t num_convs, HeadNorm norm) {
   nn::Sequential seq;
   for (int64_t i = 0; i < num_convs; ++i) {
-    seq->push_back(head_conv(channels, channels));
+    // A conv followed by GroupNorm has no bias (torchvision's Conv2dNormActivation).
+    seq->push_back(head_conv(channels, channels, norm != HeadNorm::kGroupNorm));
     if (norm == HeadNorm::kGroupNorm) {
       seq->push_back(nn::GroupNorm(nn::GroupNormOptions(32, channels)));
     }

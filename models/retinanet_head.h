@@ -15,8 +15,8 @@ namespace focalab::models {
 
 enum class HeadNorm {
   kNone,       // paper, Detectron, torchvision v1
-  kGroupNorm,  // GroupNorm(32) after each hidden conv (detectron2 RETINANET.NORM "GN",
-               // torchvision retinanet v2)
+  kGroupNorm,  // GroupNorm(32) after each hidden conv, which then has no bias (torchvision
+               // retinanet_resnet50_fpn_v2; detectron2 RETINANET.NORM "GN" keeps the bias)
 };
 
 struct RetinaNetHeadOptions {

@@ -6,7 +6,9 @@
 // output's scale), anchors (exactly) and detections (same labels, boxes within 0.01 px, scores
 // within 1e-4). The backbone alone is checked against torchvision.models.resnet50.
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "harness/image_io.h"
 #include "harness/predict.h"
@@ -30,28 +32,34 @@ std::map<std::string, torch::Tensor> as_map(const StateDict& state) {
   return m;
 }
 
-// max |actual - expected| relative to max |expected|.
-double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
-  EXPECT_EQ(actual.sizes(), expected.sizes());
+// max |actual - expected| relative to max |expected|; printed, so that the margin is visible.
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected,
+                      const std::string& what) {
+  EXPECT_EQ(actual.sizes(), expected.sizes()) << what;
   if (actual.sizes() != expected.sizes()) return 1e9;
   const double scale = expected.abs().max().item<double>();
-  return (actual.to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>() /
-         std::max(scale, 1e-12);
+  const double err =
+      (actual.to(torch::kDouble) - expected.to(torch::kDouble)).abs().max().item<double>() /
+      std::max(scale, 1e-12);
+  std::printf("  %-24s max relative error %.2e\n", what.c_str(), err);
+  return err;
 }
 
-// Generated once for all tests of the suite (the reference script takes ~10 s).
-class RetinaNetParity : public ::testing::Test {
+// The reference files live in the build tree (FOCALAB_PARITY_DIR/v1, /v2). ctest makes them once
+// per run (fixture parity.retinanet_reference); a test binary run by hand makes them if missing.
+class RetinaNetParity : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
     if (!python_has_torchvision()) return;
-    dir_ = new testing::TempDir();
+    const std::string dir = FOCALAB_PARITY_DIR;
+    if (std::filesystem::exists(dir + "/v1/expected_dets.json") &&
+        std::filesystem::exists(dir + "/v2/expected_dets.json")) {
+      ok_ = true;
+      return;
+    }
     const std::string cmd = std::string(kPython) + " " + FOCALAB_SOURCE_DIR +
-                            "/tests/parity/retinanet_reference.py " + dir_->file("");
+                            "/tests/parity/retinanet_reference.py --fixture " + dir;
     ok_ = std::system(cmd.c_str()) == 0;
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
   }
   void SetUp() override {
     if (!python_has_torchvision()) {
@@ -61,29 +69,35 @@ class RetinaNetParity : public ::testing::Test {
     ASSERT_TRUE(ok_) << "tests/parity/retinanet_reference.py failed";
     torch::set_num_threads(2);
   }
-  static std::string file(const std::string& name) { return dir_->file(name); }
-
-  static models::RetinaNet torchvision_model(const std::string& weights) {
-    ArchPreset preset = arch_preset("retinanet_resnet50_fpn", 91);
+  // "v1" (retinanet_resnet50_fpn) or "v2" (retinanet_resnet50_fpn_v2)
+  std::string version() const { return GetParam(); }
+  std::string arch() const {
+    return version() == "v2" ? "retinanet_resnet50_fpn_v2" : "retinanet_resnet50_fpn";
+  }
+  std::string file(const std::string& name) const {
+    return std::string(FOCALAB_PARITY_DIR) + "/" + version() + "/" + name;
+  }
+  models::RetinaNet torchvision_model(const std::string& weights) const {
+    ArchPreset preset = arch_preset(arch(), 91);
     models::RetinaNet model(preset.model);
     EXPECT_EQ(load_model_weights(model, weights), "torchvision-retinanet");
     model->eval();
     return model;
   }
-  static models::TransformOptions transform() {
-    auto t = arch_preset("retinanet_resnet50_fpn", 91).transform;
+  models::TransformOptions transform() const {
+    auto t = arch_preset(arch(), 91).transform;
     t.min_size = 320;  // as retinanet_reference.py
     t.max_size = 480;
     return t;
   }
 
-  static testing::TempDir* dir_;
   static bool ok_;
 };
-testing::TempDir* RetinaNetParity::dir_ = nullptr;
 bool RetinaNetParity::ok_ = false;
 
-TEST_F(RetinaNetParity, ZipAndLegacyCheckpointsHoldTheSameTensors) {
+using RetinaNetV1Parity = RetinaNetParity;
+
+TEST_P(RetinaNetParity, ZipAndLegacyCheckpointsHoldTheSameTensors) {
   const auto zip = read_state_dict(file("retinanet.pth"));
   const auto legacy = as_map(read_state_dict(file("retinanet_legacy.pth")));
   ASSERT_EQ(zip.size(), legacy.size());
@@ -96,10 +110,10 @@ TEST_F(RetinaNetParity, ZipAndLegacyCheckpointsHoldTheSameTensors) {
   EXPECT_EQ(head.num_classes, 91);
   EXPECT_EQ(head.num_anchors, 9);
   EXPECT_EQ(head.num_convs, 4);
-  EXPECT_FALSE(head.group_norm);
+  EXPECT_EQ(head.group_norm, version() == "v2");
 }
 
-TEST_F(RetinaNetParity, FeaturesHeadsAndAnchorsMatchTorchvision) {
+TEST_P(RetinaNetParity, FeaturesHeadsAndAnchorsMatchTorchvision) {
   auto expected = as_map(read_state_dict(file("expected.pth")));
   auto model = torchvision_model(file("retinanet.pth"));
   torch::NoGradGuard no_grad;
@@ -111,16 +125,16 @@ TEST_F(RetinaNetParity, FeaturesHeadsAndAnchorsMatchTorchvision) {
   EXPECT_EQ(batch.image_sizes[0], (models::ImageSize{expected["image_size"][0].item<int64_t>(),
                                                      expected["image_size"][1].item<int64_t>()}));
   auto x = model->normalize(batch.images);
-  EXPECT_LT(relative_error(x[0], expected["image"]), 1e-5);
+  EXPECT_LT(relative_error(x[0], expected["image"], "image"), 1e-5);
 
   auto c = model->backbone()->forward(x);
-  EXPECT_LT(relative_error(c.c3[0], expected["c3"]), 1e-4);
-  EXPECT_LT(relative_error(c.c4[0], expected["c4"]), 1e-4);
-  EXPECT_LT(relative_error(c.c5[0], expected["c5"]), 1e-4);
+  EXPECT_LT(relative_error(c.c3[0], expected["c3"], "c3"), 1e-4);
+  EXPECT_LT(relative_error(c.c4[0], expected["c4"], "c4"), 1e-4);
+  EXPECT_LT(relative_error(c.c5[0], expected["c5"], "c5"), 1e-4);
   auto p = model->fpn()->forward(c);
   ASSERT_EQ(p.size(), 5u);
   for (size_t l = 0; l < 5; ++l) {
-    EXPECT_LT(relative_error(p[l][0], expected["p" + std::to_string(l + 3)]), 1e-4) << "P" << l + 3;
+    EXPECT_LT(relative_error(p[l][0], expected["p" + std::to_string(l + 3)], "P" + std::to_string(l + 3)), 1e-4) << "P" << l + 3;
   }
   auto out = model->forward(batch.images);
   // per level, relative to that level's output scale
@@ -128,22 +142,24 @@ TEST_F(RetinaNetParity, FeaturesHeadsAndAnchorsMatchTorchvision) {
   for (size_t l = 0; l < out.anchors_per_level.size(); ++l) {
     const int64_t n = out.anchors_per_level[l];
     EXPECT_LT(relative_error(out.cls_logits[0].narrow(0, start, n),
-                             expected["cls_logits"].narrow(0, start, n)), 1e-4) << "level " << l;
+                             expected["cls_logits"].narrow(0, start, n),
+                             "cls_logits P" + std::to_string(l + 3)), 1e-4) << "level " << l;
     EXPECT_LT(relative_error(out.box_deltas[0].narrow(0, start, n),
-                             expected["bbox_regression"].narrow(0, start, n)), 1e-4)
+                             expected["bbox_regression"].narrow(0, start, n),
+                             "bbox_regression P" + std::to_string(l + 3)), 1e-4)
         << "level " << l;
     start += n;
   }
   EXPECT_TRUE(torch::equal(out.anchors, expected["anchors"])) << "anchors differ";
 }
 
-TEST_F(RetinaNetParity, DetectionsMatchTorchvision) {
+TEST_P(RetinaNetParity, DetectionsMatchTorchvision) {
   auto expected = as_map(read_state_dict(file("expected.pth")));
   for (const char* weights : {"retinanet.pth", "retinanet_legacy.pth"}) {
     SCOPED_TRACE(weights);
     auto model = torchvision_model(file(weights));
     auto det = predict_image(model, read_image(file("image.png")), transform(),
-                             arch_preset("retinanet_resnet50_fpn", 91).postprocess, torch::kCPU);
+                             arch_preset(arch(), 91).postprocess, torch::kCPU);
     ASSERT_EQ(det.scores.size(0), expected["scores"].size(0));
     EXPECT_EQ(det.scores.size(0), 300);
     EXPECT_TRUE(torch::equal(det.labels, expected["labels"])) << "labels differ";
@@ -152,7 +168,7 @@ TEST_F(RetinaNetParity, DetectionsMatchTorchvision) {
   }
 }
 
-TEST_F(RetinaNetParity, ImageNetResNetInitializesTheBackbone) {
+TEST_P(RetinaNetV1Parity, ImageNetResNetInitializesTheBackbone) {
   models::ResNetOptions o;
   o.preset = "resnet50";
   models::ResNet backbone(o);
@@ -162,14 +178,14 @@ TEST_F(RetinaNetParity, ImageNetResNetInitializesTheBackbone) {
   auto input = as_map(read_state_dict(file("resnet_input.pth")))["input"];
   auto expected = as_map(read_state_dict(file("resnet_expected.pth")));
   auto c = backbone->forward(input);
-  EXPECT_LT(relative_error(c.c3, expected["c3"]), 1e-4);
-  EXPECT_LT(relative_error(c.c4, expected["c4"]), 1e-4);
-  EXPECT_LT(relative_error(c.c5, expected["c5"]), 1e-4);
+  EXPECT_LT(relative_error(c.c3, expected["c3"], "resnet50 c3"), 1e-4);
+  EXPECT_LT(relative_error(c.c4, expected["c4"], "resnet50 c4"), 1e-4);
+  EXPECT_LT(relative_error(c.c5, expected["c5"], "resnet50 c5"), 1e-4);
 }
 
 // A focalab checkpoint written by write_model_weights opens in Python's torch.load as an
 // OrderedDict with the same values.
-TEST_F(RetinaNetParity, FocalabCheckpointsOpenInTorchLoad) {
+TEST_P(RetinaNetV1Parity, FocalabCheckpointsOpenInTorchLoad) {
   auto model = torchvision_model(file("retinanet.pth"));
   const std::string path = file("focalab.pth");
   write_model_weights(model, path);
@@ -183,6 +199,9 @@ TEST_F(RetinaNetParity, FocalabCheckpointsOpenInTorchLoad) {
       "src['backbone.body.layer4.2.bn3.running_var']); print(len(sd))\"";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
+
+INSTANTIATE_TEST_SUITE_P(Torchvision, RetinaNetParity, ::testing::Values("v1", "v2"));
+INSTANTIATE_TEST_SUITE_P(Torchvision, RetinaNetV1Parity, ::testing::Values("v1"));
 
 }  // namespace
 }  // namespace focalab

@@ -1,6 +1,9 @@
 """Reference outputs of torchvision's RetinaNet for focalab's parity tests.
 
 Usage: /usr/bin/python3 retinanet_reference.py OUTDIR [--v2]
+       /usr/bin/python3 retinanet_reference.py --fixture OUTDIR
+The second form writes both models to OUTDIR/v1 and OUTDIR/v2 (the ctest fixture of the parity
+tests); it exits 0 without torchvision, and the tests then skip.
 
 Builds retinanet_resnet50_fpn (or _v2) with weights=None, weights_backbone=None from a fixed seed,
 perturbs the batch-norm statistics, the head weights and the classification bias so that features
@@ -12,19 +15,26 @@ are non-trivial and scores spread over (0, 1), and writes to OUTDIR:
                         classification logits and box regression [R, K] / [R, 4], anchors [R, 4],
                         detections (boxes in original pixels, scores, labels)
   expected_dets.json    the detections as COCO results (image_id 1)
-  resnet50.pth          an ImageNet-layout resnet50 state_dict (legacy format, fc included)
+  resnet50.pth          (v1 only) an ImageNet-layout resnet50 state_dict (legacy format, fc included)
   resnet_input.pth / resnet_expected.pth  an input and torchvision.models.resnet50's C3..C5 on it
 The transform uses min_size 320, max_size 480; the model keeps 300 detections (torchvision).
 """
 import json
+import os
 import sys
 
-import numpy as np
-import torch
-import torchvision
-from PIL import Image
-from torchvision.models.detection import retinanet_resnet50_fpn, retinanet_resnet50_fpn_v2
-from torchvision.transforms.functional import pil_to_tensor
+try:
+    import numpy as np
+    import torch
+    import torchvision
+    from PIL import Image
+    from torchvision.models.detection import retinanet_resnet50_fpn, retinanet_resnet50_fpn_v2
+    from torchvision.transforms.functional import pil_to_tensor
+except ImportError as e:
+    if sys.argv[1:2] == ["--fixture"]:
+        print(f"retinanet_reference: {e}; the RetinaNet parity tests will skip")
+        sys.exit(0)
+    raise
 
 MIN_SIZE, MAX_SIZE = 320, 480
 
@@ -44,8 +54,16 @@ def perturb_norms(module, gen):
 
 
 def main():
-    out = sys.argv[1]
-    v2 = "--v2" in sys.argv[2:]
+    if sys.argv[1] == "--fixture":
+        for sub, v2 in (("v1", False), ("v2", True)):
+            out = os.path.join(sys.argv[2], sub)
+            os.makedirs(out, exist_ok=True)
+            generate(out, v2)
+    else:
+        generate(sys.argv[1], "--v2" in sys.argv[2:])
+
+
+def generate(out, v2):
     torch.manual_seed(2017)
     gen = torch.Generator().manual_seed(7)
     build = retinanet_resnet50_fpn_v2 if v2 else retinanet_resnet50_fpn
@@ -119,6 +137,9 @@ def main():
     with open(f"{out}/expected_dets.json", "w") as f:
         json.dump(dets, f)
 
+    if v2:
+        print(f"retinanet_reference (v2): {len(dets)} detections")
+        return
     # The ImageNet classifier layout, as a backbone initialization.
     torch.manual_seed(5)
     resnet = torchvision.models.resnet50()

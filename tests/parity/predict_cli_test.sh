@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `focalab predict` on torchvision checkpoints reproduces torchvision's detections: for v1 and v2
+# (files from retinanet_reference.py --fixture), the COCO results JSON that focalab writes must
+# hold the same detections as torchvision's, in the same order: same category ids, boxes within
+# 0.01 px, scores within 1e-4. Also: a directory of images, and the exit code for bad weights.
+# Usage: predict_cli_test.sh FOCALAB PARITY_DATA_DIR SOURCE_DIR
+set -uo pipefail
+focalab=$1 data=$2 src=$3
+py=/usr/bin/python3
+if ! $py -c 'import torchvision' 2>/dev/null || [[ ! -f $data/v1/expected_dets.json ]]; then
+  echo "SKIPPED: no torchvision reference data (apt-get install python3-torchvision)"
+  exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+for v in v1 v2; do
+  arch=retinanet_resnet50_fpn
+  [[ $v == v2 ]] && arch=retinanet_resnet50_fpn_v2
+  # the image under a COCO-style name: image id 1 as in expected_dets.json
+  mkdir -p "$tmp/$v"
+  cp "$data/$v/image.png" "$tmp/$v/000000000001.png"
+  "$focalab" predict --arch $arch --weights "$data/$v/retinanet_legacy.pth" \
+    --image "$tmp/$v" --min-size 320 --max-size 480 --threads 2 --out "$tmp/$v.json"
+  rc=$?
+  if [[ $rc != 0 ]]; then
+    echo "FAIL: focalab predict $v exited $rc"; fail=1; continue
+  fi
+  $py - "$tmp/$v.json" "$data/$v/expected_dets.json" <<'PY' || fail=1
+import json, sys
+got, want = (json.load(open(p)) for p in sys.argv[1:3])
+assert len(got) == len(want) == 300, (len(got), len(want))
+for i, (g, w) in enumerate(zip(got, want)):
+    assert g["image_id"] == w["image_id"] == 1, (i, g, w)
+    assert g["category_id"] == w["category_id"], (i, g, w)
+    assert max(abs(a - b) for a, b in zip(g["bbox"], w["bbox"])) < 0.01, (i, g, w)
+    assert abs(g["score"] - w["score"]) < 1e-4, (i, g, w)
+print(f"{sys.argv[1]}: {len(got)} detections match torchvision")
+PY
+done
+
+# a state_dict without a head (the ImageNet ResNet) is a data error, exit code 3
+"$focalab" predict --arch retinanet_resnet50_fpn --weights "$data/v1/resnet50.pth" \
+  --image "$data/v1/image.png" --out "$tmp/x.json" 2>"$tmp/err"
+rc=$?
+if [[ $rc != 3 ]] || ! grep -q "resnet50.pth" "$tmp/err"; then
+  echo "FAIL: headless weights: exit $rc, $(cat "$tmp/err")"; fail=1
+fi
+# an unknown architecture is a usage error, exit code 2
+"$focalab" predict --arch yolo --weights "$data/v1/retinanet.pth" --image "$data/v1/image.png" \
+  2>"$tmp/err"
+rc=$?
+if [[ $rc != 2 ]] || ! grep -q "retinanet_resnet50_fpn" "$tmp/err"; then
+  echo "FAIL: unknown arch: exit $rc, $(cat "$tmp/err")"; fail=1
+fi
+exit $fail
