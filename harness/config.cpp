@@ -135,6 +135,9 @@ const std::vector<Field>& fields() {
                       {"frozen_bn", "bn"}));
     t.push_back(field("model.frozen_stages", &C::model, &ModelConfig::frozen_stages,
                       "frozen backbone stages: 0 none, 1 stem, k stem + layer1..k-1", {0, 5}));
+    t.push_back(field("model.backbone_weights", &C::model, &ModelConfig::backbone_weights,
+                      "ImageNet ResNet state_dict (torch.save .pth, torchvision layout) that "
+                      "initializes the backbone; empty = random init (paper: ImageNet)", {}, {}));
     t.push_back(field("model.fpn_channels", &C::model, &ModelConfig::fpn_channels,
                       "channels of P3..P7 and the heads (paper 256)", {1, 4096}));
     t.push_back(field("model.p6_from", &C::model, &ModelConfig::p6_from,
@@ -150,6 +153,9 @@ const std::vector<Field>& fields() {
                       {0, 1, false}));
     t.push_back(field("model.anchor_sizes", &C::model, &ModelConfig::anchor_sizes,
                       "anchor base size per level P3..P7 (paper 32..512)", {1, 1e5}));
+    t.push_back(field("model.anchor_integer_sizes", &C::model, &ModelConfig::anchor_integer_sizes,
+                      "truncate sub-octave anchor sizes to integers (torchvision: 32, 40, 50); "
+                      "paper: false", {}, {}));
     t.push_back(field("model.scales_per_octave", &C::model, &ModelConfig::scales_per_octave,
                       "anchor scales per octave (paper 3)", {1, 8}));
     t.push_back(field("model.aspect_ratios", &C::model, &ModelConfig::aspect_ratios,
@@ -158,9 +164,12 @@ const std::vector<Field>& fields() {
                       "IoU at or above which an anchor is positive (paper 0.5)", {0, 1}));
     t.push_back(field("model.bg_iou", &C::model, &ModelConfig::bg_iou,
                       "IoU below which an anchor is negative (paper 0.4)", {0, 1}));
+    t.push_back(field("model.box_weights", &C::model, &ModelConfig::box_weights,
+                      "box coder weights (wx, wy, ww, wh) (paper, all implementations: 1, 1, 1, 1)",
+                      {1e-3, 1e3}));
     t.push_back(field("model.low_quality", &C::model, &ModelConfig::low_quality,
-                      "rescue of GTs without a positive anchor: any (torchvision), above_bg "
-                      "(Detectron), none",
+                      "rescue of GTs whose best anchor is below fg_iou: above_bg (Detectron, "
+                      "paper: if IoU >= bg_iou), any (torchvision, detectron2), none",
                       {}, {"none", "any", "above_bg"}));
     t.push_back(field("model.score_thresh", &C::model, &ModelConfig::score_thresh,
                       "inference score threshold (paper 0.05)", {0, 1}));
@@ -575,7 +584,9 @@ std::vector<FieldInfo> config_fields() {
   std::vector<FieldInfo> out;
   const TrialConfig defaults;
   for (const auto& f : fields()) {
-    out.push_back({f.path, kind_name(f.kind), f.help, f.allowed(), format_value(f.get(defaults))});
+    std::string value = format_value(f.get(defaults));
+    if (value.empty()) value = "\"\"";
+    out.push_back({f.path, kind_name(f.kind), f.help, f.allowed(), value});
   }
   return out;
 }
@@ -616,6 +627,15 @@ void finalize_config(TrialConfig& c, const std::string& where) {
         fmt::format("GroupNorm(32) needs fpn_channels divisible by 32, got {}",
                     c.model.fpn_channels));
   check(!c.model.aspect_ratios.empty(), "model.aspect_ratios", "needs at least one ratio");
+  check(c.model.box_weights.size() == 4, "model.box_weights",
+        fmt::format("needs 4 weights (wx, wy, ww, wh), got {}", c.model.box_weights.size()));
+  if (!c.model.backbone_weights.empty()) {
+    std::error_code ec;
+    check(std::filesystem::is_regular_file(c.model.backbone_weights, ec),
+          "model.backbone_weights",
+          fmt::format("no such file '{}' (expected a torch.save .pth of an ImageNet ResNet)",
+                      c.model.backbone_weights));
+  }
   check(c.model.bg_iou <= c.model.fg_iou, "model.bg_iou, model.fg_iou",
         fmt::format("bg_iou ({}) must be <= fg_iou ({})", c.model.bg_iou, c.model.fg_iou));
   for (size_t i = 1; i < c.train.lr_steps.size(); ++i) {

@@ -12,6 +12,7 @@
 #include "harness/errors.h"
 #include "harness/ohem.h"
 #include "harness/synthetic_dataset.h"
+#include "harness/weights.h"
 #include "losses/box_loss.h"
 #include "losses/classification_loss.h"
 #include "losses/focal_loss.h"
@@ -36,6 +37,12 @@ models::MatcherOptions matcher_options(const ModelConfig& c) {
                   : c.low_quality == "above_bg" ? models::LowQualityMatches::kAboveBg
                                                 : models::LowQualityMatches::kAny;
   return m;
+}
+
+models::BoxCoder box_coder_for(const ModelConfig& c) {
+  models::BoxCoderOptions o;
+  for (size_t i = 0; i < 4 && i < c.box_weights.size(); ++i) o.weights[i] = c.box_weights[i];
+  return models::BoxCoder(o);
 }
 
 models::PostprocessOptions postprocess_options(const ModelConfig& c) {
@@ -95,6 +102,7 @@ models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
   o.head.norm = m.head_norm == "gn" ? models::HeadNorm::kGroupNorm : models::HeadNorm::kNone;
   o.head.prior_prob = m.prior_prob;
   o.anchors.sizes = m.anchor_sizes;
+  o.anchors.integer_sizes = m.anchor_integer_sizes;
   o.anchors.scales_per_octave = m.scales_per_octave;
   o.anchors.aspect_ratios = m.aspect_ratios;
   return o;
@@ -105,6 +113,9 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
   const auto& tc = config.train;
   torch::manual_seed(static_cast<uint64_t>(config.seed));
   models::RetinaNet model(retinanet_options(config));
+  if (!config.model.backbone_weights.empty()) {
+    load_backbone_weights(model->backbone(), config.model.backbone_weights);
+  }
   model->to(device);
   model->train();
 
@@ -123,7 +134,7 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
     return collate(samples);
   };
   const models::Matcher matcher(matcher_options(config.model));
-  const models::BoxCoder box_coder;
+  const models::BoxCoder box_coder = box_coder_for(config.model);
   const std::string& kind = config.loss.kind;
   // ce, alpha_ce, focal and ohem (CE on the selected anchors) are all the fused focal loss.
   const double gamma = kind == "focal" ? config.loss.gamma : 0.0;
@@ -302,7 +313,7 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
   const bool was_training = model->is_training();
   model->eval();
   const SyntheticDataset val_set(config.data, Split::kVal);
-  const models::BoxCoder box_coder;
+  const models::BoxCoder box_coder = box_coder_for(config.model);
   const auto pp = postprocess_options(config.model);
   std::vector<GroundTruth> gts;
   std::vector<Detection> dts;

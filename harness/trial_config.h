@@ -30,17 +30,20 @@ struct ModelConfig {
   std::string backbone = "resnet50";             // tiny | resnet18 | resnet34 | resnet50 | resnet101
   std::string norm = "frozen_bn";                // frozen_bn | bn
   int64_t frozen_stages = 2;                     // 0 none, 1 stem, k stem + layer1..k-1
+  std::string backbone_weights;                  // ImageNet ResNet state_dict; "" = random init
   int64_t fpn_channels = 256;                    // channels of P3..P7 and of the heads
   std::string p6_from = "c5";                    // c5 (paper) | p5 (torchvision)
   int64_t head_convs = 4;                        // hidden convs per subnet
   std::string head_norm = "none";                // none (paper) | gn (GroupNorm 32)
   double prior_prob = 0.01;                      // classification bias prior; 0 disables
   std::vector<double> anchor_sizes = {32, 64, 128, 256, 512};  // base size per level P3..P7
+  bool anchor_integer_sizes = false;            // int(size * 2^(k/n)) as torchvision
   int64_t scales_per_octave = 3;                 // anchor scales 2^(k/n)
   std::vector<double> aspect_ratios = {0.5, 1.0, 2.0};         // anchor h/w ratios
   double fg_iou = 0.5;                           // IoU >= fg_iou: positive
   double bg_iou = 0.4;                           // IoU < bg_iou: negative
-  std::string low_quality = "any";               // none | any | above_bg
+  std::vector<double> box_weights = {1.0, 1.0, 1.0, 1.0};  // box coder (wx, wy, ww, wh)
+  std::string low_quality = "above_bg";          // none | any | above_bg (Detectron)
   double score_thresh = 0.05;                    // inference score threshold
   int64_t topk_candidates = 1000;                // inference candidates per level
   double nms_thresh = 0.5;                       // inference per-class NMS IoU

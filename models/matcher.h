@@ -21,8 +21,9 @@ struct MatcherOptions {
   double fg_iou = 0.5;
   // IoU below which an anchor is negative. Default: 0.4 (paper).
   double bg_iou = 0.4;
-  // Rule for GTs whose best anchor is below fg_iou. Default: kAny (torchvision/detectron2).
-  LowQualityMatches low_quality = LowQualityMatches::kAny;
+  // Rule for GTs whose best anchor is below fg_iou. Default: kAboveBg (Detectron, the paper's
+  // implementation).
+  LowQualityMatches low_quality = LowQualityMatches::kAboveBg;
 };
 
 struct MatchResult {

@@ -17,7 +17,7 @@ torch::Tensor BatchNorm2dImpl::forward(const torch::Tensor& x) {
   if (kind_ == NormKind::kFrozenBatchNorm) {
     auto scale = weight_ * (running_var_ + eps_).rsqrt();  // [C]
     auto shift = bias_ - running_mean_ * scale;
-    return x * scale.view({1, -1, 1, 1}) + shift.view({1, -1, 1, 1});
+    return x.mul(scale.view({1, -1, 1, 1})).add_(shift.view({1, -1, 1, 1}));
   }
   return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(),
                            momentum_, eps_, /*cudnn_enabled=*/true);

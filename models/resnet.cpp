@@ -50,11 +50,12 @@ class BlockImpl : public nn::Module {
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
-    auto y = torch::relu(bn1_(conv1_(x)));
+    // ReLU and the residual add in place, as torchvision (inplace=True): fewer large buffers
+    auto y = bn1_(conv1_(x)).relu_();
     y = bn2_(conv2_(y));
-    if (bottleneck_) y = bn3_(conv3_(torch::relu(y)));
+    if (bottleneck_) y = bn3_(conv3_(y.relu_()));
     auto identity = downsample_ ? downsample_->forward(x) : x;
-    return torch::relu(y + identity);
+    return y.add_(identity).relu_();
   }
 
  private:
@@ -122,7 +123,7 @@ ResNetImpl::ResNetImpl(ResNetOptions options) : options_(std::move(options)) {
 }
 
 BackboneFeatures ResNetImpl::forward(const torch::Tensor& images) {
-  auto x = torch::relu(bn1_(conv1_(images)));
+  auto x = bn1_(conv1_(images)).relu_();
   x = torch::max_pool2d(x, 3, 2, 1);
   x = layer1_->forward(x);
   auto c3 = layer2_->forward(x);

@@ -24,7 +24,7 @@ nn::Sequential tower(int64_t channels, int64_t num_convs, HeadNorm norm) {
     if (norm == HeadNorm::kGroupNorm) {
       seq->push_back(nn::GroupNorm(nn::GroupNormOptions(32, channels)));
     }
-    seq->push_back(nn::Functional(torch::relu));
+    seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
   }
   return seq;
 }

@@ -1,5 +1,6 @@
 // `focalab bench loss`: the fused focal loss against torchvision.ops.sigmoid_focal_loss (run by
 // /usr/bin/python3 in the same session with the same thread count) and against a memory copy.
+// `focalab bench infer`: RetinaNet-R50-FPN inference per image against torchvision's.
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -21,6 +22,9 @@
 #include "harness/cli/commands.h"
 #include "harness/device.h"
 #include "harness/errors.h"
+#include "harness/image_io.h"
+#include "harness/predict.h"
+#include "harness/weights.h"
 #include "losses/classification_loss.h"
 #include "losses/focal_loss.h"
 #include "losses/loss_breakdown.h"
@@ -69,8 +73,10 @@ double median_seconds(int reps, const std::function<void()>& fn) {
   return t[t.size() / 2];
 }
 
-std::optional<double> torchvision_seconds(int64_t threads, int64_t m, int64_t k, int reps,
-                                          const std::string& device, std::string& why) {
+// Runs `script` with /usr/bin/python3 and `args`; returns its last stdout line (warnings go to
+// stderr, shown to the user), or nullopt with the reason in `why`.
+std::optional<std::string> run_python(const char* script_text, const std::string& args,
+                                      std::string& why) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "focalab-bench-XXXXXX.py").string();
   const int fd = mkstemps(tmpl.data(), 3);
   if (fd < 0) {
@@ -79,10 +85,8 @@ std::optional<double> torchvision_seconds(int64_t threads, int64_t m, int64_t k,
   }
   close(fd);
   const std::filesystem::path script = tmpl;
-  std::ofstream(script) << kTorchvisionBench;
-  // stdout only: the median is the last line (warnings go to stderr, shown to the user).
-  const std::string cmd = fmt::format("/usr/bin/python3 {} {} {} {} {} {}", script.string(),
-                                      threads, m, k, reps, device == "cpu" ? "cpu" : "cuda");
+  std::ofstream(script) << script_text;
+  const std::string cmd = fmt::format("/usr/bin/python3 {} {}", script.string(), args);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   std::string out;
   if (pipe) {
@@ -91,15 +95,25 @@ std::optional<double> torchvision_seconds(int64_t threads, int64_t m, int64_t k,
   }
   const int rc = pipe ? pclose(pipe.release()) : -1;
   std::filesystem::remove(script);
-  try {
-    std::string last = out;
-    while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
-    last = last.substr(last.find_last_of('\n') + 1);
-    if (rc == 0) return std::stod(last);
-  } catch (const std::exception&) {
-  }
-  why = out.empty() ? "no output" : out.substr(0, out.find('\n'));
+  std::string last = out;
+  while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
+  last = last.substr(last.find_last_of('\n') + 1);
+  if (rc == 0 && !last.empty()) return last;
+  why = out.empty() ? "no output (is python3-torchvision installed?)" : out.substr(0, out.find('\n'));
   return std::nullopt;
+}
+
+std::optional<double> torchvision_seconds(int64_t threads, int64_t m, int64_t k, int reps,
+                                          const std::string& device, std::string& why) {
+  auto last = run_python(kTorchvisionBench,
+                         fmt::format("{} {} {} {} {}", threads, m, k, reps, device), why);
+  if (!last) return std::nullopt;
+  try {
+    return std::stod(*last);
+  } catch (const std::exception&) {
+    why = "unexpected output: " + *last;
+    return std::nullopt;
+  }
 }
 
 int bench_loss(const Args& args) {
@@ -216,16 +230,135 @@ int bench_loss(const Args& args) {
   return kExitOk;
 }
 
+
+// Builds torchvision's retinanet_resnet50_fpn (seeded, classification bias raised so that every
+// level yields its 1000 candidates), saves its state_dict and a random image for focalab to load,
+// times model([image]) in eval mode; prints "median_seconds num_detections".
+const char* kTorchvisionInfer = R"py(
+import sys, time, torch
+from PIL import Image
+from torchvision.models.detection import retinanet_resnet50_fpn
+threads, out, h, w, min_size, max_size, reps = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = retinanet_resnet50_fpn(weights=None, weights_backbone=None, min_size=min_size, max_size=max_size)
+with torch.no_grad():
+    model.head.classification_head.cls_logits.bias.fill_(-1.5)
+model.eval()
+torch.save(model.state_dict(), out + "/weights.pth")
+img = (torch.rand(h, w, 3, generator=torch.Generator().manual_seed(1)) * 255).to(torch.uint8)
+Image.fromarray(img.numpy()).save(out + "/image.png")
+x = img.permute(2, 0, 1).float() / 255
+times = []
+with torch.no_grad():
+    for i in range(reps + 1):
+        t0 = time.perf_counter(); det = model([x])[0]; dt = time.perf_counter() - t0
+        if i > 0: times.append(dt)
+times.sort()
+print(times[len(times) // 2], det["scores"].numel())
+)py";
+
+int bench_infer(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "threads", po::value<int64_t>()->default_value(0), "CPU threads (0 = all cores)")(
+      "reps", po::value<int>()->default_value(5), "timed images (median reported)")(
+      "height", po::value<int64_t>()->default_value(480), "input image height")(
+      "width", po::value<int64_t>()->default_value(640), "input image width")(
+      "min-size", po::value<int64_t>()->default_value(800), "transform: shorter side")(
+      "max-size", po::value<int64_t>()->default_value(1333), "transform: longer side bound")(
+      "device", po::value<std::string>()->default_value("cpu"), "cpu | cuda[:N]");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::ostringstream ss;
+    ss << opts;
+    fmt::print(
+        "Usage: focalab bench infer [options]\n\n"
+        "Times inference per image of RetinaNet-R50-FPN (torchvision's retinanet_resnet50_fpn,\n"
+        "91 classes): transform, forward, postprocess. torchvision runs in /usr/bin/python3 with\n"
+        "the same threads and saves its weights and a random image; focalab loads both, so the\n"
+        "two run the same model on the same input. Prints medians, the ratio and the number of\n"
+        "detections of each.\n\n"
+        "Example:\n  focalab bench infer --threads 2\n\n{}",
+        ss.str());
+    return kExitOk;
+  }
+  po::notify(vm);
+  const int reps = std::max(1, vm["reps"].as<int>());
+  const int64_t threads = harness::configure_threads(vm["threads"].as<int64_t>());
+  const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
+  const int64_t h = vm["height"].as<int64_t>(), w = vm["width"].as<int64_t>();
+  if (h < 1 || w < 1) throw UsageError("--height and --width must be >= 1");
+  ArchPreset preset = arch_preset("retinanet_resnet50_fpn", 91);
+  preset.transform.min_size = vm["min-size"].as<int64_t>();
+  preset.transform.max_size = vm["max-size"].as<int64_t>();
+
+  std::string dir = (std::filesystem::temp_directory_path() / "focalab-infer-XXXXXX").string();
+  if (!mkdtemp(dir.data())) throw DataError("bench infer: cannot create a temporary directory");
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{dir};
+  std::string why;
+  auto tv = run_python(kTorchvisionInfer,
+                       fmt::format("{} {} {} {} {} {} {}", threads, dir, h, w,
+                                   preset.transform.min_size, preset.transform.max_size, reps),
+                       why);
+  models::RetinaNet model(preset.model);
+  torch::Tensor image;
+  if (tv) {
+    load_model_weights(model, dir + "/weights.pth");
+    image = read_image(dir + "/image.png");
+  } else {
+    torch::manual_seed(0);
+    image = torch::rand({3, h, w});
+  }
+  model->to(device);
+  model->eval();
+  int64_t detections = 0;
+  const double focalab = median_seconds(reps, [&] {
+    auto det = predict_image(model, image, preset.transform, preset.postprocess, device);
+    detections = det.scores.size(0);
+  });
+  const auto sized = models::resized_size({h, w}, preset.transform.min_size,
+                                          preset.transform.max_size).first;
+  fmt::print("RetinaNet-R50-FPN inference, 91 classes, {}x{} image resized to {}x{}, {} on {} "
+             "threads, median of {}\n\n",
+             w, h, sized.second, sized.first, device.str(), threads, reps);
+  fmt::print("| {:<34} | {:>10} | {:>14} | {:>10} |\n", "implementation", "ms/image",
+             "x torchvision", "detections");
+  fmt::print("|{:-<36}|{:->11}:|{:->15}:|{:->11}:|\n", "", "", "", "");
+  double tv_seconds = 0;
+  int64_t tv_dets = 0;
+  if (tv) {
+    std::istringstream in(*tv);
+    in >> tv_seconds >> tv_dets;
+    fmt::print("| {:<34} | {:>10.1f} | {:>14} | {:>10} |\n", "torchvision retinanet_resnet50_fpn",
+               1e3 * tv_seconds, "1.00x", tv_dets);
+  }
+  fmt::print("| {:<34} | {:>10.1f} | {:>14} | {:>10} |\n", "focalab predict_image", 1e3 * focalab,
+             tv ? fmt::format("{:.2f}x", tv_seconds / focalab) : "–", detections);
+  if (!tv) fmt::print("\ntorchvision not measured: {}\n", why);
+  return kExitOk;
+}
+
 }  // namespace
 
 int bench_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    fmt::print("Usage: focalab bench loss [options]\n\n  loss   focal loss forward + backward "
-               "against torchvision\n\nExample:\n  focalab bench loss --threads 2\n");
+    fmt::print("Usage: focalab bench loss|infer [options]\n\n"
+               "  loss   focal loss forward + backward against torchvision\n"
+               "  infer  RetinaNet-R50-FPN inference per image against torchvision\n\n"
+               "Examples:\n  focalab bench loss --threads 2\n  focalab bench infer --threads 2\n");
     return args.empty() ? kExitUsage : kExitOk;
   }
   if (args[0] == "loss") return bench_loss(Args(args.begin() + 1, args.end()));
-  throw UsageError(fmt::format("bench: unknown benchmark '{}' (allowed: loss)", args[0]));
+  if (args[0] == "infer") return bench_infer(Args(args.begin() + 1, args.end()));
+  throw UsageError(fmt::format("bench: unknown benchmark '{}' (allowed: loss, infer)", args[0]));
 }
 
 }  // namespace focalab::cli

@@ -450,7 +450,7 @@ Commands:
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
   predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON
-  bench loss                       fused focal loss vs torchvision (speed, bandwidth)
+  bench loss | infer               fused focal loss, inference per image vs torchvision
   --version                        focalab, LibTorch and CUDA versions
 
 Examples:
