@@ -14,7 +14,7 @@
 
 namespace focalab {
 
-torch::Tensor read_image(const std::string& path) {
+std::pair<int64_t, int64_t> probe_image(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw DataError(fmt::format("{}: no such image file", path));
@@ -25,12 +25,18 @@ torch::Tensor read_image(const std::string& path) {
   int w = 0, h = 0, channels = 0;
   if (!stbi_info(path.c_str(), &w, &h, &channels)) {
     throw DataError(fmt::format("{}: not a readable image ({}; supported: PNG, JPEG, BMP, TGA, "
-                                "GIF, PNM)", path, stbi_failure_reason()));
+                                "GIF, binary PNM)", path, stbi_failure_reason()));
   }
   if (w <= 0 || h <= 0 || static_cast<int64_t>(w) * h > (int64_t{1} << 28)) {
     throw DataError(fmt::format("{}: image of {} x {} pixels (allowed: 1 to 2^28 pixels)", path,
                                 w, h));
   }
+  return {h, w};
+}
+
+torch::Tensor read_image(const std::string& path) {
+  auto [height, width] = probe_image(path);
+  int w = static_cast<int>(width), h = static_cast<int>(height), channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3),
                                                    stbi_image_free);
   if (!pixels) {

@@ -295,6 +295,7 @@ int predict_command(const Args& args) {
   const std::string arch = vm["arch"].as<std::string>();
   arch_preset(arch, 1);  // validates the name before the weights are read
   const auto images = list_images(vm["image"].as<std::vector<std::string>>());
+  for (const auto& [file, id] : images) probe_image(file);  // fail before loading the weights
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
 

@@ -65,6 +65,24 @@ expect 4 "junk.db" -- "$bin" sweep run "$src/experiments/quick.yaml" --db "$tmp/
 expect 4 "no such results database" -- "$bin" query results --db "$tmp/none.db"
 expect 2 "format 'xml'" -- "$bin" query results --db "$tmp/junk.db" --format xml
 
+# predict: bad images and weights are data errors (3), bad flags usage errors (2)
+printf 'P3\n2 1\n255\n255 0 0 0 255 0\n' >"$tmp/tiny.ppm"
+: >"$tmp/empty.png"
+echo "this is not a png" >"$tmp/text.png"
+echo "not a checkpoint" >"$tmp/junk.pth"
+expect 0 "Example" -- "$bin" predict --help
+expect 2 "allowed: retinanet_resnet50_fpn" -- "$bin" predict --arch yolo --weights "$tmp/junk.pth" --image "$src/tests/data/rgb_16x20.png"
+expect 3 "nope.png: no such image" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/nope.png"
+expect 3 "junk.pth: is not a torch.save file" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$src/tests/data/rgb_16x20.png"
+expect 3 "none.pth: no such file" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/none.pth" --image "$src/tests/data/rgb_16x20.png"
+expect 2 "min-size" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$src/tests/data/rgb_16x20.png" --min-size 0
+expect 2 "score-thresh" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$src/tests/data/rgb_16x20.png" --score-thresh 1.5
+expect 3 "tiny.ppm: not a readable image" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/tiny.ppm"
+expect 3 "empty.png: empty file" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/empty.png"
+mkdir -p "$tmp/noimages" && echo x >"$tmp/noimages/readme.txt"
+expect 3 "holds no image files" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/noimages"
+expect 2 "unknown benchmark 'train'" -- "$bin" bench train
+
 if [[ $failures -gt 0 ]]; then
   echo "$failures CLI check(s) failed"
   exit 1

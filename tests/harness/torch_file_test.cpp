@@ -1,5 +1,5 @@
 // torch.save reader / writer. Fixtures tests/data/tiny_{zip,legacy}.pth were written by Python
-// torch 1.13 (tests/data/make_torch_files.py); the expected values below are the ones that script
+// torch 1.13 (tests/data/make_fixtures.py); the expected values below are the ones that script
 // puts in.
 
 #include <fstream>

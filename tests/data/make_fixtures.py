@@ -1,13 +1,18 @@
-"""Writes the small torch.save fixtures of tests/harness/torch_file_test.cpp (run once; the files
-are committed so that the unit tests need no Python):
-  /usr/bin/python3 tests/data/make_torch_files.py tests/data
+"""Writes the small fixtures of the unit tests (run once; the files are committed so that the unit
+tests need no Python):
+  /usr/bin/python3 tests/data/make_fixtures.py tests/data
+Images (tests/harness/image_io_test.cpp): rgb_16x20.png / .jpg (R = 12 x, G = 15 y, B = 77),
+gray_16x20.png ((20 y + x) mod 256), rgba_16x20.png (the RGB image with alpha 128).
+torch.save files (tests/harness/torch_file_test.cpp):
 tiny_zip.pth and tiny_legacy.pth hold the same OrderedDict: float, int64, half and bool tensors,
 a 0-d tensor, an empty tensor, two tensors sharing one storage (one a strided view), a nested
 dict, and a non-tensor entry (an int) that a reader must skip."""
 import collections
 import sys
 
+import numpy as np
 import torch
+from PIL import Image
 
 out = sys.argv[1]
 base = torch.arange(10, dtype=torch.float32) * 0.5 - 1.0
@@ -24,3 +29,14 @@ sd["nested"] = collections.OrderedDict(x=torch.tensor([9.0]))
 sd["epoch"] = 3
 torch.save(sd, f"{out}/tiny_zip.pth")
 torch.save(sd, f"{out}/tiny_legacy.pth", _use_new_zipfile_serialization=False)
+
+rgb = np.zeros((16, 20, 3), np.uint8)
+rgb[..., 0] = np.arange(20)[None, :] * 12
+rgb[..., 1] = np.arange(16)[:, None] * 15
+rgb[..., 2] = 77
+Image.fromarray(rgb).save(f"{out}/rgb_16x20.png")
+Image.fromarray(rgb).save(f"{out}/rgb_16x20.jpg", quality=95)
+gray = (np.arange(16 * 20).reshape(16, 20) % 256).astype(np.uint8)
+Image.fromarray(gray).save(f"{out}/gray_16x20.png")
+rgba = np.concatenate([rgb, np.full((16, 20, 1), 128, np.uint8)], 2)
+Image.fromarray(rgba).save(f"{out}/rgba_16x20.png")
