@@ -81,6 +81,8 @@ expect 3 "tiny.ppm: not a readable image" -- "$bin" predict --arch retinanet_res
 expect 3 "empty.png: empty file" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/empty.png"
 mkdir -p "$tmp/noimages" && echo x >"$tmp/noimages/readme.txt"
 expect 3 "holds no image files" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/noimages"
+expect 2 "model.backbone_weights.*no such file" -- "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=/nonexistent/r50.pth
+expect 2 "model.box_weights.*needs 4" -- "$bin" sweep plan "$src/experiments/quick.yaml" "model.box_weights=[1, 2]"
 expect 2 "unknown benchmark 'train'" -- "$bin" bench train
 
 if [[ $failures -gt 0 ]]; then
