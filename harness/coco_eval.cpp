@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
+#include <limits>
 #include <numeric>
+#include <unordered_map>
 
 namespace focalab::harness {
 
@@ -11,76 +12,105 @@ namespace {
 
 constexpr int kNumIou = 10;
 constexpr int kNumRec = 101;
+constexpr int kNumArea = 4;
+constexpr int kMaxDet = 100;
 const std::array<int, 3> kMaxDets = {1, 10, 100};
-const std::array<std::array<double, 2>, 4> kAreaRanges = {
+const std::array<std::array<double, 2>, kNumArea> kAreaRanges = {
     {{0, 1e10}, {0, 32 * 32}, {32 * 32, 96 * 96}, {96 * 96, 1e10}}};
 
-double iou_threshold(int t) { return 0.5 + 0.05 * t; }
+// numpy.linspace(start, stop, num): i * ((stop - start) / (num - 1)) + start, last = stop.
+template <size_t N>
+std::array<double, N> linspace(double start, double stop) {
+  std::array<double, N> v{};
+  const double step = (stop - start) / static_cast<double>(N - 1);
+  for (size_t i = 0; i < N; ++i) v[i] = static_cast<double>(i) * step + start;
+  v[N - 1] = stop;
+  return v;
+}
+const std::array<double, kNumIou> kIouThrs = linspace<kNumIou>(0.5, 0.95);
+const std::array<double, kNumRec> kRecThrs = linspace<kNumRec>(0.0, 1.0);
 
+// maskApi.c bbIou for one pair.
 double iou(const EvalBox& d, const EvalBox& g, bool crowd) {
-  const double w = std::max(0.0, std::min(d.x2, g.x2) - std::max(d.x1, g.x1));
-  const double h = std::max(0.0, std::min(d.y2, g.y2) - std::max(d.y1, g.y1));
-  const double inter = w * h;
-  const double da = (d.x2 - d.x1) * (d.y2 - d.y1);
-  const double uni = crowd ? da : da + (g.x2 - g.x1) * (g.y2 - g.y1) - inter;
-  return uni > 0 ? inter / uni : 0;
+  const double w = std::min(d.w + d.x, g.w + g.x) - std::max(d.x, g.x);
+  if (w <= 0) return 0;
+  const double h = std::min(d.h + d.y, g.h + g.y) - std::max(d.y, g.y);
+  if (h <= 0) return 0;
+  const double i = w * h;
+  const double da = d.w * d.h;
+  const double u = crowd ? da : da + g.w * g.h - i;
+  return i / u;
 }
 
-// evaluateImg() for one (image, category, area range) at maxDet = 100.
+// evaluateImg() of one (image, category) for every area range, at maxDet = 100.
 struct ImageEval {
-  std::vector<double> scores;                       // detections by decreasing score
-  std::array<std::vector<char>, kNumIou> matched;   // per threshold, per detection
-  std::array<std::vector<char>, kNumIou> ignored;
-  int64_t num_gt_not_ignored = 0;
+  std::vector<double> scores;  // detections by decreasing score, at most 100
+  // per area range: per threshold and detection, matched / ignored
+  std::array<std::vector<char>, kNumArea> matched, ignored;  // [t * nd + d]
+  std::array<int64_t, kNumArea> num_gt_not_ignored{};
 };
 
-ImageEval evaluate_image(std::vector<const GroundTruth*> gts, std::vector<const Detection*> dts,
-                         const std::array<double, 2>& range) {
+ImageEval evaluate_image(const std::vector<const GroundTruth*>& gts,
+                         std::vector<const Detection*> dts) {
   ImageEval e;
-  auto gt_ignored = [&](const GroundTruth* g) {
-    return g->iscrowd || g->area < range[0] || g->area > range[1];
-  };
-  // GTs not ignored first (stable), detections by score (stable), cut at maxDet.
-  std::stable_sort(gts.begin(), gts.end(), [&](auto a, auto b) {
-    return gt_ignored(a) < gt_ignored(b);
-  });
-  std::stable_sort(dts.begin(), dts.end(), [](auto a, auto b) { return a->score > b->score; });
-  if (dts.size() > static_cast<size_t>(kMaxDets.back())) dts.resize(kMaxDets.back());
+  std::stable_sort(dts.begin(), dts.end(),
+                   [](const Detection* a, const Detection* b) { return a->score > b->score; });
+  if (dts.size() > static_cast<size_t>(kMaxDet)) dts.resize(kMaxDet);
   const size_t nd = dts.size(), ng = gts.size();
-  std::vector<char> gi(ng);
-  for (size_t g = 0; g < ng; ++g) {
-    gi[g] = gt_ignored(gts[g]);
-    e.num_gt_not_ignored += !gi[g];
-  }
+  e.scores.resize(nd);
+  for (size_t d = 0; d < nd; ++d) e.scores[d] = dts[d]->score;
   std::vector<double> ious(nd * ng);
   for (size_t d = 0; d < nd; ++d) {
-    e.scores.push_back(dts[d]->score);
     for (size_t g = 0; g < ng; ++g) ious[d * ng + g] = iou(dts[d]->box, gts[g]->box, gts[g]->iscrowd);
   }
-  for (int t = 0; t < kNumIou; ++t) {
-    std::vector<char> gt_matched(ng, 0);
-    e.matched[t].assign(nd, 0);
-    e.ignored[t].assign(nd, 0);
-    for (size_t d = 0; d < nd; ++d) {
-      double best = std::min(iou_threshold(t), 1 - 1e-10);
-      int64_t m = -1;
-      for (size_t g = 0; g < ng; ++g) {
-        if (gt_matched[g] && !gts[g]->iscrowd) continue;
-        if (m > -1 && !gi[static_cast<size_t>(m)] && gi[g]) break;
-        if (ious[d * ng + g] < best) continue;
-        best = ious[d * ng + g];
-        m = static_cast<int64_t>(g);
-      }
-      if (m == -1) continue;
-      e.ignored[t][d] = gi[static_cast<size_t>(m)];
-      e.matched[t][d] = 1;
-      gt_matched[static_cast<size_t>(m)] = 1;
+  std::vector<size_t> order(ng);
+  std::vector<char> gt_ignored(ng), gt_matched(ng);
+  for (int a = 0; a < kNumArea; ++a) {
+    const auto& range = kAreaRanges[static_cast<size_t>(a)];
+    auto ignored_gt = [&](const GroundTruth* g) {
+      return g->iscrowd || g->area < range[0] || g->area > range[1];
+    };
+    // GTs not ignored first, stable (np.argsort kind="mergesort")
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+      return ignored_gt(gts[x]) < ignored_gt(gts[y]);
+    });
+    for (size_t j = 0; j < ng; ++j) {
+      gt_ignored[j] = ignored_gt(gts[order[j]]);
+      e.num_gt_not_ignored[static_cast<size_t>(a)] += !gt_ignored[j];
     }
-    // Unmatched detections outside the area range are ignored.
-    for (size_t d = 0; d < nd; ++d) {
-      const auto& b = dts[d]->box;
-      const double area = (b.x2 - b.x1) * (b.y2 - b.y1);
-      if (!e.matched[t][d] && (area < range[0] || area > range[1])) e.ignored[t][d] = 1;
+    auto& matched = e.matched[static_cast<size_t>(a)];
+    auto& ignored = e.ignored[static_cast<size_t>(a)];
+    matched.assign(kNumIou * nd, 0);
+    ignored.assign(kNumIou * nd, 0);
+    for (int t = 0; t < kNumIou; ++t) {
+      std::fill(gt_matched.begin(), gt_matched.end(), 0);
+      for (size_t d = 0; d < nd; ++d) {
+        double best = std::min(kIouThrs[static_cast<size_t>(t)], 1 - 1e-10);
+        int64_t m = -1;
+        for (size_t j = 0; j < ng; ++j) {
+          const GroundTruth* g = gts[order[j]];
+          if (gt_matched[j] && !g->iscrowd) continue;
+          if (m > -1 && !gt_ignored[static_cast<size_t>(m)] && gt_ignored[j]) break;
+          const double v = ious[d * ng + order[j]];
+          if (v < best) continue;
+          best = v;
+          m = static_cast<int64_t>(j);
+        }
+        const size_t at = static_cast<size_t>(t) * nd + d;
+        bool is_matched = false, is_ignored = false;
+        if (m > -1) {
+          is_ignored = gt_ignored[static_cast<size_t>(m)];
+          is_matched = gts[order[static_cast<size_t>(m)]]->id != 0;  // dtm holds the GT id
+          gt_matched[static_cast<size_t>(m)] = 1;
+        }
+        if (!is_matched) {
+          const double area = dts[d]->box.w * dts[d]->box.h;
+          is_ignored = is_ignored || area < range[0] || area > range[1];
+        }
+        matched[at] = is_matched;
+        ignored[at] = is_ignored;
+      }
     }
   }
   return e;
@@ -90,72 +120,98 @@ ImageEval evaluate_image(std::vector<const GroundTruth*> gts, std::vector<const 
 
 CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_categories,
                           const std::vector<GroundTruth>& gts, const std::vector<Detection>& dts) {
-  // Group by (category, image) in the order of image_ids.
-  std::map<int64_t, size_t> image_index;
-  for (size_t i = 0; i < image_ids.size(); ++i) image_index[image_ids[i]] = i;
-  const size_t ni = image_ids.size(), nk = static_cast<size_t>(num_categories);
-  std::vector<std::vector<const GroundTruth*>> g_by(nk * ni);
-  std::vector<std::vector<const Detection*>> d_by(nk * ni);
+  std::vector<int64_t> ids = image_ids;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::unordered_map<int64_t, size_t> image_index;
+  image_index.reserve(ids.size() * 2);
+  for (size_t i = 0; i < ids.size(); ++i) image_index.emplace(ids[i], i);
+  const size_t nk = static_cast<size_t>(std::max<int64_t>(num_categories, 0));
+
+  // Per category: the images that have GTs or detections of it, with those, in input order.
+  struct Cell {
+    std::vector<const GroundTruth*> gts;
+    std::vector<const Detection*> dts;
+  };
+  std::vector<std::unordered_map<size_t, Cell>> cells(nk);
   for (const auto& g : gts) {
     auto it = image_index.find(g.image_id);
-    if (it != image_index.end() && g.category >= 0 && g.category < num_categories) {
-      g_by[static_cast<size_t>(g.category) * ni + it->second].push_back(&g);
+    if (it != image_index.end() && g.category >= 0 && static_cast<size_t>(g.category) < nk) {
+      cells[static_cast<size_t>(g.category)][it->second].gts.push_back(&g);
     }
   }
   for (const auto& d : dts) {
     auto it = image_index.find(d.image_id);
-    if (it != image_index.end() && d.category >= 0 && d.category < num_categories) {
-      d_by[static_cast<size_t>(d.category) * ni + it->second].push_back(&d);
+    if (it != image_index.end() && d.category >= 0 && static_cast<size_t>(d.category) < nk) {
+      cells[static_cast<size_t>(d.category)][it->second].dts.push_back(&d);
     }
   }
 
-  // precision[t][r][k][a][m], recall[t][k][a][m]
-  const size_t na = kAreaRanges.size(), nm = kMaxDets.size();
+  // precision[t][r][k][a][m] and recall[t][k][a][m], -1 where undefined
+  const size_t na = kNumArea, nm = kMaxDets.size();
   auto pidx = [&](size_t t, size_t r, size_t k, size_t a, size_t m) {
     return (((t * kNumRec + r) * nk + k) * na + a) * nm + m;
   };
-  auto ridx = [&](size_t t, size_t k, size_t a, size_t m) { return ((t * nk + k) * na + a) * nm + m; };
+  auto ridx = [&](size_t t, size_t k, size_t a, size_t m) {
+    return ((t * nk + k) * na + a) * nm + m;
+  };
   std::vector<double> precision(kNumIou * kNumRec * nk * na * nm, -1.0);
   std::vector<double> recall(kNumIou * nk * na * nm, -1.0);
 
-  for (size_t k = 0; k < nk; ++k) {
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t kk = 0; kk < static_cast<int64_t>(nk); ++kk) {
+    const size_t k = static_cast<size_t>(kk);
+    // images in increasing id order, as COCOeval concatenates them
+    std::vector<size_t> images;
+    images.reserve(cells[k].size());
+    for (const auto& [i, cell] : cells[k]) images.push_back(i);
+    std::sort(images.begin(), images.end());
+    std::vector<ImageEval> evals;
+    evals.reserve(images.size());
+    for (size_t i : images) evals.push_back(evaluate_image(cells[k][i].gts, cells[k][i].dts));
+
+    struct Entry {
+      double score;
+      uint32_t eval, det;
+    };
+    std::vector<Entry> entries;
+    std::vector<double> rc, pr;
     for (size_t a = 0; a < na; ++a) {
-      std::vector<ImageEval> evals;
-      evals.reserve(ni);
-      for (size_t i = 0; i < ni; ++i) {
-        evals.push_back(evaluate_image(g_by[k * ni + i], d_by[k * ni + i], kAreaRanges[a]));
-      }
       int64_t npig = 0;
-      for (const auto& e : evals) npig += e.num_gt_not_ignored;
+      for (const auto& e : evals) npig += e.num_gt_not_ignored[a];
       if (npig == 0) continue;
       for (size_t m = 0; m < nm; ++m) {
-        // Concatenate each image's first maxDet detections; sort by score (stable mergesort).
-        struct Entry {
-          double score;
-          size_t image, det;
-        };
-        std::vector<Entry> entries;
-        for (size_t i = 0; i < ni; ++i) {
+        entries.clear();
+        for (size_t i = 0; i < evals.size(); ++i) {
           const size_t n = std::min(evals[i].scores.size(), static_cast<size_t>(kMaxDets[m]));
-          for (size_t d = 0; d < n; ++d) entries.push_back({evals[i].scores[d], i, d});
+          for (size_t d = 0; d < n; ++d) {
+            entries.push_back({evals[i].scores[d], static_cast<uint32_t>(i),
+                               static_cast<uint32_t>(d)});
+          }
         }
         std::stable_sort(entries.begin(), entries.end(),
                          [](const Entry& x, const Entry& y) { return x.score > y.score; });
         for (size_t t = 0; t < kNumIou; ++t) {
-          std::vector<double> rc, pr;
+          rc.clear();
+          pr.clear();
           double tp = 0, fp = 0;
           for (const auto& en : entries) {
-            if (evals[en.image].ignored[t][en.det]) continue;
-            if (evals[en.image].matched[t][en.det]) tp += 1; else fp += 1;
+            const auto& e = evals[en.eval];
+            const size_t at = t * e.scores.size() + en.det;
+            if (e.ignored[a][at]) continue;  // neither TP nor FP; see below
+            if (e.matched[a][at]) tp += 1; else fp += 1;
             rc.push_back(tp / static_cast<double>(npig));
             pr.push_back(tp / (fp + tp + std::numeric_limits<double>::epsilon()));
           }
+          // COCOeval keeps ignored detections in its cumulative sums as repeats of the previous
+          // (tp, fp); after the monotone envelope and a left searchsorted those repeats never
+          // change a sampled value, so they are skipped here.
           recall[ridx(t, k, a, m)] = rc.empty() ? 0 : rc.back();
           for (size_t i = pr.size(); i-- > 1;) pr[i - 1] = std::max(pr[i - 1], pr[i]);
+          size_t pi = 0;
           for (size_t r = 0; r < kNumRec; ++r) {
-            const double thr = static_cast<double>(r) / (kNumRec - 1);
-            // np.searchsorted(rc, thr, side="left")
-            const size_t pi = static_cast<size_t>(std::lower_bound(rc.begin(), rc.end(), thr) - rc.begin());
+            // np.searchsorted(rc, recThrs, side="left"); thresholds increase, so pi only grows
+            while (pi < rc.size() && rc[pi] < kRecThrs[r]) ++pi;
             precision[pidx(t, r, k, a, m)] = pi < pr.size() ? pr[pi] : 0.0;
           }
         }
@@ -168,22 +224,30 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
     int64_t n = 0;
     for (size_t t = 0; t < kNumIou; ++t) {
       if (t_only >= 0 && static_cast<int>(t) != t_only) continue;
-      for (size_t r = 0; r < kNumRec; ++r)
+      for (size_t r = 0; r < kNumRec; ++r) {
         for (size_t k = 0; k < nk; ++k) {
           const double v = precision[pidx(t, r, k, a, m)];
-          if (v > -1) { sum += v; ++n; }
+          if (v > -1) {
+            sum += v;
+            ++n;
+          }
         }
+      }
     }
     return n ? sum / static_cast<double>(n) : -1.0;
   };
   auto summarize_ar = [&](size_t a, size_t m) {
     double sum = 0;
     int64_t n = 0;
-    for (size_t t = 0; t < kNumIou; ++t)
+    for (size_t t = 0; t < kNumIou; ++t) {
       for (size_t k = 0; k < nk; ++k) {
         const double v = recall[ridx(t, k, a, m)];
-        if (v > -1) { sum += v; ++n; }
+        if (v > -1) {
+          sum += v;
+          ++n;
+        }
       }
+    }
     return n ? sum / static_cast<double>(n) : -1.0;
   };
   CocoSummary s;
@@ -194,11 +258,19 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
   for (size_t k = 0; k < nk; ++k) {
     double sum = 0, sum50 = 0;
     int64_t n = 0, n50 = 0;
-    for (size_t t = 0; t < kNumIou; ++t)
+    for (size_t t = 0; t < kNumIou; ++t) {
       for (size_t r = 0; r < kNumRec; ++r) {
         const double v = precision[pidx(t, r, k, 0, 2)];
-        if (v > -1) { sum += v; ++n; if (t == 0) { sum50 += v; ++n50; } }
+        if (v > -1) {
+          sum += v;
+          ++n;
+          if (t == 0) {
+            sum50 += v;
+            ++n50;
+          }
+        }
       }
+    }
     s.class_ap.push_back(n ? sum / static_cast<double>(n) : -1.0);
     s.class_ap50.push_back(n50 ? sum50 / static_cast<double>(n50) : -1.0);
   }

@@ -1,10 +1,13 @@
 #pragma once
-// COCO-style bounding-box evaluation with pycocotools' COCOeval semantics: IoU thresholds
-// .50:.05:.95, 101 recall points, area ranges all/small/medium/large (32², 96²), maxDets 1/10/100,
-// detections sorted by score per image and category and cut at maxDet, greedy matching to the
-// best-IoU unmatched GT, ignored GTs matched last, unmatched detections outside the area range
-// ignored, precision made monotone before sampling, -1 for categories without GT and means over
-// the categories that have GT. Plain C++ on CPU data; no torch.
+// COCO bounding-box evaluation with pycocotools' COCOeval semantics, to the last bit where it
+// matters: IoU thresholds and recall points as numpy.linspace computes them, IoU from
+// (x, y, w, h) as maskApi.c's bbIou (crowd: intersection over the detection's area), area ranges
+// all / small / medium / large (32², 96²) on the GT's `area` field and the detection's w * h,
+// maxDets 1 / 10 / 100, detections sorted by score (stable) per image and category and cut at
+// 100, greedy matching in GT order with ignored (crowd, out-of-range) GTs last, unmatched
+// detections outside the area range ignored, images concatenated in increasing id order and
+// merged by a stable sort on score, precision made monotone before sampling, -1 for categories
+// without GT and means over the rest. Plain C++ (OpenMP over categories); no torch.
 
 #include <array>
 #include <cstdint>
@@ -13,8 +16,12 @@
 
 namespace focalab::harness {
 
+// A box as COCO stores it: top-left corner, width, height.
 struct EvalBox {
-  double x1, y1, x2, y2;
+  double x, y, w, h;
+  static EvalBox corners(double x1, double y1, double x2, double y2) {
+    return {x1, y1, x2 - x1, y2 - y1};
+  }
 };
 
 struct GroundTruth {
@@ -23,6 +30,9 @@ struct GroundTruth {
   EvalBox box;
   double area;       // the annotation's area (COCO: segment area); box area for synthetic data
   bool iscrowd = false;
+  // The annotation id. pycocotools records a match as the GT's id, so a detection matched to a
+  // GT with id 0 counts as unmatched; reproduced for parity.
+  int64_t id = 1;
 };
 
 struct Detection {
@@ -44,8 +54,10 @@ struct CocoSummary {
   double ap75() const { return stats[2]; }
 };
 
-// REQUIRES: categories in [0, num_categories); image ids of detections are a subset of
-// `image_ids`.
+// Evaluates over the images `image_ids` (any order; evaluated in increasing id order, as
+// COCOeval's sorted imgIds) and categories [0, num_categories). GTs and detections of other
+// images or categories are skipped. Within an image and category, GTs and equal-score
+// detections keep the order they are given in (pycocotools: the annotation order of the file).
 CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_categories,
                           const std::vector<GroundTruth>& gts, const std::vector<Detection>& dts);
 

@@ -333,7 +333,7 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
       auto gc = batch.classes[i].contiguous();
       for (int64_t g = 0; g < gb.size(0); ++g) {
         const float* b = gb.data_ptr<float>() + 4 * g;
-        gts.push_back({id, gc.data_ptr<int64_t>()[g], {b[0], b[1], b[2], b[3]},
+        gts.push_back({id, gc.data_ptr<int64_t>()[g], EvalBox::corners(b[0], b[1], b[2], b[3]),
                        static_cast<double>((b[2] - b[0]) * (b[3] - b[1]))});
       }
       const auto idx = static_cast<int64_t>(i);
@@ -345,7 +345,7 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
       auto labels = det.labels.to(torch::kCPU).contiguous();
       for (int64_t d = 0; d < boxes.size(0); ++d) {
         const float* b = boxes.data_ptr<float>() + 4 * d;
-        dts.push_back({id, labels.data_ptr<int64_t>()[d], {b[0], b[1], b[2], b[3]},
+        dts.push_back({id, labels.data_ptr<int64_t>()[d], EvalBox::corners(b[0], b[1], b[2], b[3]),
                        static_cast<double>(scores.data_ptr<float>()[d])});
       }
     }

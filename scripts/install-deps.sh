@@ -18,7 +18,7 @@ done
 packages=(
   build-essential cmake pkg-config git
   libtorch-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libfmt-dev libboost-program-options-dev
-  libstb-dev googletest libgtest-dev
+  libstb-dev libsimdjson-dev googletest libgtest-dev
 )
 if [[ $want_python == 1 ]]; then
   packages+=(python3 python3-torch python3-torchvision python3-numpy)

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "focalab/version.h"
+#include "harness/coco_files.h"
 #include "harness/config.h"
 #include "harness/device.h"
 #include "harness/errors.h"
@@ -348,6 +349,47 @@ int predict_command(const Args& args) {
   return kExitOk;
 }
 
+const char* kEvalJsonUsage = R"(Usage: focalab eval-json --gt GT.json --dt DT.json [--json]
+
+Scores a COCO results file (a list of {image_id, category_id, bbox [x, y, w, h], score}) against
+a COCO instances file with pycocotools' COCOeval semantics for bounding boxes, and prints the 12
+summary lines in pycocotools' format, or with --json one object with AP, AP50, AP75, APs, APm,
+APl, AR1, AR10, AR100, ARs, ARm, ARl and the per-class AP / AP50 (-1: no ground truth).
+Every image of the ground truth is evaluated; detections of categories the ground truth does
+not have are skipped (counted on stderr); a detection on an image it does not have is an error.
+
+Examples:
+  focalab eval-json --gt instances_val2017.json --dt detections.json
+  focalab eval-json --gt instances_val2017.json --dt detections.json --json | jq .AP
+
+Exit codes: 0 ok, 2 usage error, 3 missing, empty or malformed file.
+)";
+
+int eval_json_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "gt", po::value<std::string>()->required(), "COCO instances (ground-truth) JSON")(
+      "dt", po::value<std::string>()->required(), "COCO results (detections) JSON")(
+      "json", "print one JSON object instead of the 12 summary lines");
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm, kEvalJsonUsage)) return kExitOk;
+  const auto start = std::chrono::steady_clock::now();
+  const CocoFileEval eval =
+      evaluate_coco_files(vm["gt"].as<std::string>(), vm["dt"].as<std::string>());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(stderr, "eval-json: {} images, {} categories, {} annotations, {} detections{} "
+             "({:.2f} s)\n", eval.num_images, eval.categories.size(), eval.num_annotations,
+             eval.num_detections,
+             eval.detections_unknown_category
+                 ? fmt::format(" ({} of categories not in the ground truth skipped)",
+                               eval.detections_unknown_category)
+                 : std::string(),
+             seconds);
+  fmt::print("{}", vm.count("json") ? summary_json(eval) : summary_text(eval.summary));
+  return kExitOk;
+}
+
 int sweep_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     fmt::print(
@@ -451,6 +493,7 @@ Commands:
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
   predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON
+  eval-json --gt GT.json --dt DT.json          COCO AP of a results file (pycocotools' numbers)
   bench loss | infer               fused focal loss, inference per image vs torchvision
   --version                        focalab, LibTorch and CUDA versions
 

@@ -55,8 +55,9 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "config") return config_command(rest);
   if (cmd == "bench") return bench_command(rest);
   if (cmd == "predict") return predict_command(rest);
+  if (cmd == "eval-json") return eval_json_command(rest);
   throw focalab::UsageError(fmt::format(
-      "unknown command '{}' (commands: sweep, report, query, config, predict, bench; see focalab --help)", cmd));
+      "unknown command '{}' (commands: sweep, report, query, config, predict, eval-json, bench; see focalab --help)", cmd));
 }
 
 }  // namespace

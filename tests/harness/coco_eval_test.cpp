@@ -5,14 +5,15 @@
 namespace focalab::harness {
 namespace {
 
-GroundTruth gt(int64_t image, int64_t cat, EvalBox b) {
-  return {image, cat, b, (b.x2 - b.x1) * (b.y2 - b.y1)};
-}
+// Boxes below are (x1, y1, x2, y2).
+EvalBox c(double x1, double y1, double x2, double y2) { return EvalBox::corners(x1, y1, x2, y2); }
+
+GroundTruth gt(int64_t image, int64_t cat, EvalBox b) { return {image, cat, b, b.w * b.h}; }
 
 // Every GT found exactly, nothing else: AP = AR = 1 at every threshold.
 TEST(CocoEval, PerfectDetectionsScoreOne) {
-  std::vector<GroundTruth> gts = {gt(1, 0, {0, 0, 50, 50}), gt(2, 1, {10, 10, 20, 40})};
-  std::vector<Detection> dts = {{1, 0, {0, 0, 50, 50}, 0.9}, {2, 1, {10, 10, 20, 40}, 0.8}};
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 50, 50)), gt(2, 1, c(10, 10, 20, 40))};
+  std::vector<Detection> dts = {{1, 0, c(0, 0, 50, 50), 0.9}, {2, 1, c(10, 10, 20, 40), 0.8}};
   auto s = evaluate_coco({1, 2}, 2, gts, dts);
   EXPECT_DOUBLE_EQ(s.ap(), 1.0);
   EXPECT_DOUBLE_EQ(s.ap50(), 1.0);
@@ -23,8 +24,8 @@ TEST(CocoEval, PerfectDetectionsScoreOne) {
 // A false positive ranked above the true positive: precision at recall 1 is 1/2, so every one of
 // the 101 recall points samples 0.5 (COCO does not interpolate to precision 1 at recall 0).
 TEST(CocoEval, FalsePositiveFirstHalvesPrecision) {
-  std::vector<GroundTruth> gts = {gt(1, 0, {0, 0, 10, 10})};
-  std::vector<Detection> dts = {{1, 0, {50, 50, 60, 60}, 0.9}, {1, 0, {0, 0, 10, 10}, 0.5}};
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10))};
+  std::vector<Detection> dts = {{1, 0, c(50, 50, 60, 60), 0.9}, {1, 0, c(0, 0, 10, 10), 0.5}};
   auto s = evaluate_coco({1}, 1, gts, dts);
   EXPECT_DOUBLE_EQ(s.ap50(), 0.5);
   EXPECT_DOUBLE_EQ(s.ap(), 0.5);
@@ -34,8 +35,8 @@ TEST(CocoEval, FalsePositiveFirstHalvesPrecision) {
 
 // IoU .62 ([0,0,10,6.2] in [0,0,10,10]) is a match at thresholds .50, .55, .60 only: 3 of 10.
 TEST(CocoEval, IouThresholdsAverage) {
-  std::vector<GroundTruth> gts = {gt(1, 0, {0, 0, 10, 10})};
-  std::vector<Detection> dts = {{1, 0, {0, 0, 10, 6.2}, 0.9}};
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10))};
+  std::vector<Detection> dts = {{1, 0, c(0, 0, 10, 6.2), 0.9}};
   auto s = evaluate_coco({1}, 1, gts, dts);
   EXPECT_NEAR(s.ap(), 0.3, 1e-12);
   EXPECT_DOUBLE_EQ(s.ap50(), 1.0);
@@ -45,8 +46,8 @@ TEST(CocoEval, IouThresholdsAverage) {
 // Category 1 has no GT: its AP is -1 and it does not enter the mean; a missed GT of category 0
 // in a second image halves recall: precision 1 up to recall .5 -> 51 of 101 points.
 TEST(CocoEval, CategoriesWithoutGtAreExcluded) {
-  std::vector<GroundTruth> gts = {gt(1, 0, {0, 0, 10, 10}), gt(2, 0, {0, 0, 10, 10})};
-  std::vector<Detection> dts = {{1, 0, {0, 0, 10, 10}, 0.9}, {1, 1, {0, 0, 10, 10}, 0.9}};
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10)), gt(2, 0, c(0, 0, 10, 10))};
+  std::vector<Detection> dts = {{1, 0, c(0, 0, 10, 10), 0.9}, {1, 1, c(0, 0, 10, 10), 0.9}};
   auto s = evaluate_coco({1, 2}, 2, gts, dts);
   EXPECT_DOUBLE_EQ(s.class_ap[1], -1.0);
   EXPECT_NEAR(s.class_ap[0], 51.0 / 101.0, 1e-12);
@@ -55,8 +56,8 @@ TEST(CocoEval, CategoriesWithoutGtAreExcluded) {
 
 // Area ranges: a 40x40 GT (1600 px²) is medium; small and large have no GT -> -1.
 TEST(CocoEval, AreaRanges) {
-  std::vector<GroundTruth> gts = {gt(1, 0, {0, 0, 40, 40})};
-  std::vector<Detection> dts = {{1, 0, {0, 0, 40, 40}, 0.9}};
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 40, 40))};
+  std::vector<Detection> dts = {{1, 0, c(0, 0, 40, 40), 0.9}};
   auto s = evaluate_coco({1}, 1, gts, dts);
   EXPECT_DOUBLE_EQ(s.stats[3], -1.0);  // APs
   EXPECT_DOUBLE_EQ(s.stats[4], 1.0);   // APm
@@ -66,11 +67,77 @@ TEST(CocoEval, AreaRanges) {
 // Crowd GT: a detection inside it is ignored (neither TP nor FP), and the crowd is not a GT to
 // find, so the remaining real GT alone decides AP.
 TEST(CocoEval, CrowdRegionsAreIgnored) {
-  std::vector<GroundTruth> gts = {gt(1, 0, {0, 0, 10, 10}), gt(1, 0, {100, 100, 200, 200})};
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10)), gt(1, 0, c(100, 100, 200, 200))};
   gts[1].iscrowd = true;
-  std::vector<Detection> dts = {{1, 0, {120, 120, 140, 140}, 0.95}, {1, 0, {0, 0, 10, 10}, 0.5}};
+  std::vector<Detection> dts = {{1, 0, c(120, 120, 140, 140), 0.95}, {1, 0, c(0, 0, 10, 10), 0.5}};
   auto s = evaluate_coco({1}, 1, gts, dts);
   EXPECT_DOUBLE_EQ(s.ap(), 1.0);
+}
+
+// Equal scores keep the image order (COCOeval concatenates images by increasing id, then merges
+// with a stable sort): FP on image 1 before TP on image 2 gives precision .5 at recall 1; the
+// same FP on image 3 comes after the TP and AP50 is 1.
+TEST(CocoEval, TiedScoresFollowImageIdOrder) {
+  std::vector<GroundTruth> gts = {gt(2, 0, c(0, 0, 10, 10))};
+  std::vector<Detection> fp_first = {{1, 0, c(0, 0, 10, 10), 0.5}, {2, 0, c(0, 0, 10, 10), 0.5}};
+  EXPECT_DOUBLE_EQ(evaluate_coco({2, 1}, 1, gts, fp_first).ap50(), 0.5);
+  std::vector<Detection> fp_last = {{3, 0, c(0, 0, 10, 10), 0.5}, {2, 0, c(0, 0, 10, 10), 0.5}};
+  EXPECT_DOUBLE_EQ(evaluate_coco({3, 2}, 1, gts, fp_last).ap50(), 1.0);
+}
+
+// Per image and category only the 100 best-scored detections count: a TP ranked 101st is cut
+// (AR100 = 0); ranked 100th it is kept, at precision 1/100.
+TEST(CocoEval, MaxDetsCutsAtOneHundredPerImage) {
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10))};
+  for (int fps : {100, 99}) {
+    std::vector<Detection> dts;
+    for (int i = 0; i < fps; ++i) dts.push_back({1, 0, c(500 + i, 500, 510 + i, 510), 0.9});
+    dts.push_back({1, 0, c(0, 0, 10, 10), 0.1});
+    auto s = evaluate_coco({1}, 1, gts, dts);
+    SCOPED_TRACE(fps);
+    EXPECT_DOUBLE_EQ(s.stats[8], fps == 100 ? 0.0 : 1.0);  // AR100
+    EXPECT_NEAR(s.ap50(), fps == 100 ? 0.0 : 0.01, 1e-15);
+    EXPECT_DOUBLE_EQ(s.stats[7], 0.0);  // AR10: the TP is not among the first 10
+  }
+}
+
+// An unmatched detection outside an area range is ignored in that range: a 100x100 FP above a
+// small TP costs AP in "all" (precision .5) but not in "small".
+TEST(CocoEval, UnmatchedDetectionsOutsideTheRangeAreIgnored) {
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10))};
+  std::vector<Detection> dts = {{1, 0, c(200, 200, 300, 300), 0.9}, {1, 0, c(0, 0, 10, 10), 0.5}};
+  auto s = evaluate_coco({1}, 1, gts, dts);
+  EXPECT_DOUBLE_EQ(s.ap(), 0.5);
+  EXPECT_DOUBLE_EQ(s.stats[3], 1.0);  // APs
+}
+
+// The GT's `area` field decides its range, not its box: a 40x40 box annotated with area 500
+// is small.
+TEST(CocoEval, AreaFieldDecidesTheRange) {
+  std::vector<GroundTruth> gts = {{1, 0, c(0, 0, 40, 40), 500.0}};
+  std::vector<Detection> dts = {{1, 0, c(0, 0, 40, 40), 0.9}};
+  auto s = evaluate_coco({1}, 1, gts, dts);
+  EXPECT_DOUBLE_EQ(s.stats[3], 1.0);   // APs
+  EXPECT_DOUBLE_EQ(s.stats[4], -1.0);  // APm: no medium GT
+}
+
+// pycocotools records a match as the GT's id, so matching a GT whose id is 0 counts as a miss.
+TEST(CocoEval, GtWithIdZeroNeverCountsAsFound) {
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10))};
+  gts[0].id = 0;
+  std::vector<Detection> dts = {{1, 0, c(0, 0, 10, 10), 0.9}};
+  auto s = evaluate_coco({1}, 1, gts, dts);
+  EXPECT_DOUBLE_EQ(s.ap(), 0.0);
+  EXPECT_DOUBLE_EQ(s.stats[8], 0.0);
+}
+
+// Images without GT or detections change nothing; detections on an image without GT are FPs.
+TEST(CocoEval, EmptyImages) {
+  std::vector<GroundTruth> gts = {gt(1, 0, c(0, 0, 10, 10))};
+  std::vector<Detection> dts = {{1, 0, c(0, 0, 10, 10), 0.9}};
+  EXPECT_DOUBLE_EQ(evaluate_coco({1, 5, 9}, 1, gts, dts).ap(), 1.0);
+  dts.push_back({5, 0, c(0, 0, 10, 10), 0.95});
+  EXPECT_DOUBLE_EQ(evaluate_coco({1, 5, 9}, 1, gts, dts).ap(), 0.5);
 }
 
 }  // namespace
