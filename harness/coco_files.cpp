@@ -13,8 +13,12 @@
 namespace focalab {
 
 CocoFileEval evaluate_coco_files(const std::string& gt_path, const std::string& dt_path) {
-  const CocoDataset gt = read_coco_dataset(gt_path);
-  const std::vector<CocoResult> dt = read_coco_results(dt_path);
+  return evaluate_coco_data(read_coco_dataset(gt_path), read_coco_results(dt_path), gt_path,
+                            dt_path);
+}
+
+CocoFileEval evaluate_coco_data(const CocoDataset& gt, const std::vector<CocoResult>& dt,
+                                const std::string& gt_path, const std::string& dt_path) {
   CocoFileEval out;
 
   // Categories: sorted ids -> contiguous index.

@@ -26,6 +26,10 @@ struct CocoFileEval {
 // A repeated category id counts once (np.unique). Throws DataError naming the file.
 CocoFileEval evaluate_coco_files(const std::string& gt_path, const std::string& dt_path);
 
+// The same on data already read; the names are used in error messages.
+CocoFileEval evaluate_coco_data(const CocoDataset& gt, const std::vector<CocoResult>& dt,
+                                const std::string& gt_path, const std::string& dt_path);
+
 // The 12 lines of COCOeval.summarize().
 std::string summary_text(const harness::CocoSummary& summary);
 

@@ -146,7 +146,10 @@ CocoDataset read_coco_dataset(const std::string& path) {
   bool has_images = false, has_categories = false;
   parse_file(path, [&](od::document& doc) {
     od::object root;
-    if (doc.get_object().get(root)) {
+    if (auto error = doc.get_object().get(root)) {
+      if (error != simdjson::INCORRECT_TYPE) {
+        throw JsonError(fmt::format("not valid JSON ({})", simdjson::error_message(error)));
+      }
       throw JsonError("expected a JSON object with images, categories and annotations (a COCO "
                       "instances file)");
     }
@@ -214,7 +217,10 @@ std::vector<CocoResult> read_coco_results(const std::string& path) {
   std::vector<CocoResult> out;
   parse_file(path, [&](od::document& doc) {
     od::array arr;
-    if (doc.get_array().get(arr)) {
+    if (auto error = doc.get_array().get(arr)) {
+      if (error != simdjson::INCORRECT_TYPE) {
+        throw JsonError(fmt::format("not valid JSON ({})", simdjson::error_message(error)));
+      }
       throw JsonError("expected a JSON list of detections [{\"image_id\", \"category_id\", "
                       "\"bbox\", \"score\"}, ...] (a COCO results file)");
     }

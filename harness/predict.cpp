@@ -115,7 +115,8 @@ std::vector<std::pair<std::string, int64_t>> list_images(const std::vector<std::
   return out;
 }
 
-std::string coco_results_json(const std::vector<ImageDetections>& results) {
+std::string coco_results_json(const std::vector<ImageDetections>& results,
+                              const std::vector<int64_t>& category_ids) {
   std::string out = "[";
   bool first = true;
   for (const auto& r : results) {
@@ -128,7 +129,11 @@ std::string coco_results_json(const std::vector<ImageDetections>& results) {
       const double x1 = b[4 * i], y1 = b[4 * i + 1], x2 = b[4 * i + 2], y2 = b[4 * i + 3];
       out += fmt::format("{}\n{{\"image_id\": {}, \"category_id\": {}, \"bbox\": [{:.4f}, {:.4f}, "
                          "{:.4f}, {:.4f}], \"score\": {:.6f}}}",
-                         first ? "" : ",", r.image_id, labels.data_ptr<int64_t>()[i], x1, y1,
+                         first ? "" : ",", r.image_id,
+                         category_ids.empty()
+                             ? labels.data_ptr<int64_t>()[i]
+                             : category_ids.at(static_cast<size_t>(labels.data_ptr<int64_t>()[i])),
+                         x1, y1,
                          x2 - x1, y2 - y1, scores.data_ptr<double>()[i]);
       first = false;
     }

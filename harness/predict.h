@@ -53,7 +53,9 @@ models::Detections predict_image(models::RetinaNet& model, const torch::Tensor& 
 std::vector<std::pair<std::string, int64_t>> list_images(const std::vector<std::string>& inputs);
 
 // COCO results JSON: [{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...].
-// category_id is the model's label index (torchvision's COCO models predict category ids).
-std::string coco_results_json(const std::vector<ImageDetections>& results);
+// category_id is category_ids[label] when category_ids is given, else the label itself
+// (torchvision's COCO models predict category ids).
+std::string coco_results_json(const std::vector<ImageDetections>& results,
+                              const std::vector<int64_t>& category_ids = {});
 
 }  // namespace focalab

@@ -1,6 +1,7 @@
 // `focalab bench loss`: the fused focal loss against torchvision.ops.sigmoid_focal_loss (run by
 // /usr/bin/python3 in the same session with the same thread count) and against a memory copy.
 // `focalab bench infer`: RetinaNet-R50-FPN inference per image against torchvision's.
+// `focalab bench eval`: eval-json on a COCO-val-sized input.
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -17,9 +18,12 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <random>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "harness/cli/commands.h"
+#include "harness/coco_files.h"
 #include "harness/device.h"
 #include "harness/errors.h"
 #include "harness/image_io.h"
@@ -99,7 +103,9 @@ std::optional<std::string> run_python(const char* script_text, const std::string
   while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
   last = last.substr(last.find_last_of('\n') + 1);
   if (rc == 0 && !last.empty()) return last;
-  why = out.empty() ? "no output (is python3-torchvision installed?)" : out.substr(0, out.find('\n'));
+  why = out.empty() ? fmt::format("/usr/bin/python3 exited {} without a result (is "
+                                  "python3-torchvision installed?)", rc)
+                    : out.substr(0, out.find('\n'));
   return std::nullopt;
 }
 
@@ -346,19 +352,179 @@ int bench_infer(const Args& args) {
   return kExitOk;
 }
 
+
+// pycocotools on the same files, when it is installed: prints the seconds of
+// COCO() + loadRes + evaluate + accumulate + summarize.
+const char* kPycocotoolsEval = R"py(
+import sys, time, contextlib, io
+try:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+except ImportError:
+    print("missing"); sys.exit(0)
+t0 = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    gt = COCO(sys.argv[1]); ev = COCOeval(gt, gt.loadRes(sys.argv[2]), "bbox")
+    ev.evaluate(); ev.accumulate(); ev.summarize()
+print(time.perf_counter() - t0, ev.stats[0])
+)py";
+
+int bench_eval(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "images", po::value<int64_t>()->default_value(5000), "images (COCO val2017: 5000)")(
+      "dets", po::value<int64_t>()->default_value(100), "detections per image")(
+      "threads", po::value<int64_t>()->default_value(0), "threads (0 = all cores)")(
+      "seed", po::value<int64_t>()->default_value(0), "generator seed");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::ostringstream ss;
+    ss << opts;
+    fmt::print(
+        "Usage: focalab bench eval [options]\n\n"
+        "Times `eval-json` on a COCO-val-sized input generated deterministically: 5000 images,\n"
+        "~36,000 GT boxes over COCO's 80 category ids (1% crowd, all sizes), 100 detections per\n"
+        "image (60% near a GT), written as JSON; prints the time to parse and to evaluate, the\n"
+        "peak memory, and pycocotools' time on the same files when it is installed.\n\n"
+        "Example:\n  focalab bench eval --threads 2\n\n{}",
+        ss.str());
+    return kExitOk;
+  }
+  po::notify(vm);
+  const int64_t threads = harness::configure_threads(vm["threads"].as<int64_t>());
+  const int64_t n_images = vm["images"].as<int64_t>(), n_dets = vm["dets"].as<int64_t>();
+  if (n_images < 1 || n_dets < 0) throw UsageError("--images must be >= 1, --dets >= 0");
+  std::mt19937_64 rng(static_cast<uint64_t>(vm["seed"].as<int64_t>()));
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<int64_t> cat_ids;
+  for (int64_t c = 1; c <= 90 && cat_ids.size() < 80; ++c) {
+    if (c == 12 || c == 26 || c == 29 || c == 30 || c == 45 || c == 66 || c == 68 || c == 69 ||
+        c == 71 || c == 83) {
+      continue;  // the ids COCO 2017 does not use
+    }
+    cat_ids.push_back(c);
+  }
+  auto box = [&] {
+    const double side = std::exp(std::log(4.0) + u(rng) * (std::log(400.0) - std::log(4.0)));
+    const double w = side * (0.5 + u(rng)), h = side * (0.5 + u(rng));
+    return std::array<double, 4>{u(rng) * (640 - w), u(rng) * (480 - h), w, h};
+  };
+  std::string gt = "{\"images\": [";
+  for (int64_t i = 0; i < n_images; ++i) {
+    gt += fmt::format("{}{{\"id\": {}, \"width\": 640, \"height\": 480, \"file_name\": "
+                      "\"{:012d}.jpg\"}}", i ? ", " : "", i + 1, i + 1);
+  }
+  gt += "], \"categories\": [";
+  for (size_t k = 0; k < cat_ids.size(); ++k) {
+    gt += fmt::format("{}{{\"id\": {}, \"name\": \"class{}\"}}", k ? ", " : "", cat_ids[k],
+                      cat_ids[k]);
+  }
+  gt += "], \"annotations\": [";
+  std::string dt = "[";
+  int64_t ann_id = 1, n_gt = 0;
+  for (int64_t i = 0; i < n_images; ++i) {
+    const int64_t count = 1 + static_cast<int64_t>(u(rng) * 13.6);  // mean ~7.3 per image
+    std::vector<std::pair<int64_t, std::array<double, 4>>> objects;
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t cat = cat_ids[static_cast<size_t>(u(rng) * 80) % 80];
+      const auto b = box();
+      objects.emplace_back(cat, b);
+      gt += fmt::format("{}{{\"id\": {}, \"image_id\": {}, \"category_id\": {}, \"bbox\": "
+                        "[{:.2f}, {:.2f}, {:.2f}, {:.2f}], \"area\": {:.2f}, \"iscrowd\": {}, "
+                        "\"segmentation\": [[{:.1f}, {:.1f}, {:.1f}, {:.1f}]]}}",
+                        n_gt ? ", " : "", ann_id++, i + 1, cat, b[0], b[1], b[2], b[3],
+                        0.7 * b[2] * b[3], u(rng) < 0.01 ? 1 : 0, b[0], b[1], b[2], b[3]);
+      ++n_gt;
+    }
+    for (int64_t d = 0; d < n_dets; ++d) {
+      int64_t cat;
+      std::array<double, 4> b;
+      if (u(rng) < 0.6) {
+        const auto& [c, g] = objects[static_cast<size_t>(u(rng) * static_cast<double>(objects.size())) % objects.size()];
+        cat = c;
+        b = {g[0] + (u(rng) - 0.5) * 0.3 * g[2], g[1] + (u(rng) - 0.5) * 0.3 * g[3],
+             g[2] * (0.8 + 0.4 * u(rng)), g[3] * (0.8 + 0.4 * u(rng))};
+      } else {
+        cat = cat_ids[static_cast<size_t>(u(rng) * 80) % 80];
+        b = box();
+      }
+      dt += fmt::format("{}{{\"image_id\": {}, \"category_id\": {}, \"bbox\": [{:.2f}, {:.2f}, "
+                        "{:.2f}, {:.2f}], \"score\": {:.5f}}}",
+                        (i || d) ? ", " : "", i + 1, cat, b[0], b[1], b[2], b[3], u(rng));
+    }
+  }
+  gt += "]}";
+  dt += "]";
+  std::string dir = (std::filesystem::temp_directory_path() / "focalab-eval-XXXXXX").string();
+  if (!mkdtemp(dir.data())) throw DataError("bench eval: cannot create a temporary directory");
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{dir};
+  std::ofstream(dir + "/gt.json") << gt;
+  std::ofstream(dir + "/dt.json") << dt;
+  const size_t gt_bytes = gt.size(), dt_bytes = dt.size();
+  gt.clear(), gt.shrink_to_fit(), dt.clear(), dt.shrink_to_fit();
+
+  auto now = [] { return std::chrono::steady_clock::now(); };
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  const auto t0 = now();
+  const auto gt_data = read_coco_dataset(dir + "/gt.json");
+  const auto dt_data = read_coco_results(dir + "/dt.json");
+  const auto t1 = now();
+  const CocoFileEval eval = evaluate_coco_files(dir + "/gt.json", dir + "/dt.json");
+  const auto t2 = now();
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  fmt::print("COCO-val-sized evaluation: {} images, {} GT boxes, {} categories, {} detections; "
+             "gt.json {:.1f} MB, dt.json {:.1f} MB; {} threads\n\n",
+             n_images, n_gt, cat_ids.size(), dt_data.size(), gt_bytes / 1e6, dt_bytes / 1e6,
+             threads);
+  fmt::print("| {:<44} | {:>8} |\n|{:-<46}|{:->9}:|\n", "focalab", "seconds", "", "");
+  fmt::print("| {:<44} | {:>8.2f} |\n", "parse both files (simdjson)", secs(t0, t1));
+  fmt::print("| {:<44} | {:>8.2f} |\n", "eval-json total (parse + evaluate)", secs(t1, t2));
+  fmt::print("| {:<44} | {:>8.2f} |\n", "  of which evaluate + accumulate + summarize",
+             secs(t1, t2) - secs(t0, t1));
+  fmt::print("\nAP {:.4f}, AP50 {:.4f}; peak resident memory {:.0f} MB (including the "
+             "generator)\n", eval.summary.stats[0], eval.summary.stats[1],
+             static_cast<double>(usage.ru_maxrss) / 1024.0);
+  std::string why;
+  auto py = run_python(kPycocotoolsEval, dir + "/gt.json " + dir + "/dt.json", why);
+  if (py && *py == "missing") {
+    fmt::print("pycocotools not measured: not installed for /usr/bin/python3\n");
+  } else if (py) {
+    std::istringstream in(*py);
+    double seconds = 0, ap = 0;
+    in >> seconds >> ap;
+    fmt::print("pycocotools: {:.2f} s (AP {:.4f}) = {:.1f}x focalab's eval-json\n", seconds, ap,
+               seconds / secs(t1, t2));
+  } else {
+    fmt::print("pycocotools not measured: {}\n", why);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int bench_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    fmt::print("Usage: focalab bench loss|infer [options]\n\n"
+    fmt::print("Usage: focalab bench loss|infer|eval [options]\n\n"
                "  loss   focal loss forward + backward against torchvision\n"
-               "  infer  RetinaNet-R50-FPN inference per image against torchvision\n\n"
-               "Examples:\n  focalab bench loss --threads 2\n  focalab bench infer --threads 2\n");
+               "  infer  RetinaNet-R50-FPN inference per image against torchvision\n"
+               "  eval   COCO evaluation of a COCO-val-sized results file\n\n"
+               "Examples:\n  focalab bench loss --threads 2\n  focalab bench infer --threads 2\n"
+               "  focalab bench eval\n");
     return args.empty() ? kExitUsage : kExitOk;
   }
   if (args[0] == "loss") return bench_loss(Args(args.begin() + 1, args.end()));
   if (args[0] == "infer") return bench_infer(Args(args.begin() + 1, args.end()));
-  throw UsageError(fmt::format("bench: unknown benchmark '{}' (allowed: loss, infer)", args[0]));
+  if (args[0] == "eval") return bench_eval(Args(args.begin() + 1, args.end()));
+  throw UsageError(
+      fmt::format("bench: unknown benchmark '{}' (allowed: loss, infer, eval)", args[0]));
 }
 
 }  // namespace focalab::cli

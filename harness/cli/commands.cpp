@@ -5,6 +5,7 @@
 #include <torch/version.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -390,6 +391,148 @@ int eval_json_command(const Args& args) {
   return kExitOk;
 }
 
+const char* kEvalUsage = R"(Usage: focalab eval --arch NAME --weights W.pth --annotations GT.json --images DIR
+                    [--export-coco dets.json] [--json] [options]
+
+Runs a RetinaNet checkpoint on every image of a COCO-format dataset and scores the detections
+against its annotations with focalab's COCO evaluator (eval-json's numbers, pycocotools'
+semantics). --export-coco keeps the detections as a COCO results file; `focalab eval-json` on it
+prints the same numbers. Labels map to category ids by --labels: `category-id` (the model
+predicts COCO category ids, as torchvision's COCO models do with 91 classes), `index` (label k is
+the k-th category of the annotations in increasing id order), `auto` (category-id when the
+model has more classes than the largest category id, else index).
+
+Examples:
+  focalab eval --arch retinanet_resnet50_fpn --weights retinanet_resnet50_fpn_coco.pth \
+      --annotations instances_val2017.json --images val2017/ --export-coco dets.json
+  focalab eval --arch retinanet_resnet50_fpn --weights w.pth --annotations gt.json \
+      --images imgs/ --min-size 600 --max-size 1000 --limit 50
+
+Exit codes: 0 ok, 2 usage error, 3 unreadable weights, annotations or image.
+)";
+
+int eval_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "arch", po::value<std::string>()->required(),
+      "architecture: retinanet_resnet50_fpn | retinanet_resnet50_fpn_v2")(
+      "weights", po::value<std::string>()->required(), "state_dict file written by torch.save")(
+      "annotations", po::value<std::string>()->required(), "COCO instances JSON")(
+      "images", po::value<std::string>()->required(), "folder of the images' file_name")(
+      "export-coco", po::value<std::string>()->default_value(""),
+      "also write the detections as a COCO results JSON file")(
+      "json", "print one JSON object instead of the 12 summary lines")(
+      "labels", po::value<std::string>()->default_value("auto"), "auto | category-id | index")(
+      "limit", po::value<int64_t>()->default_value(0),
+      "evaluate only the first N images by id (0 = all)")(
+      "min-size", po::value<int64_t>()->default_value(800), "shorter side after resizing")(
+      "max-size", po::value<int64_t>()->default_value(1333), "longer side bound")(
+      "device", po::value<std::string>()->default_value("auto"), "auto | cpu | cuda | cuda:N")(
+      "threads", po::value<int64_t>()->default_value(0), "CPU threads (default: all cores)");
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm, kEvalUsage)) return kExitOk;
+  const std::string labels_mode = vm["labels"].as<std::string>();
+  if (labels_mode != "auto" && labels_mode != "category-id" && labels_mode != "index") {
+    throw UsageError(fmt::format("--labels '{}': allowed auto, category-id, index", labels_mode));
+  }
+  const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
+  if (min_size < 1 || max_size < min_size) {
+    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size",
+                                 min_size, max_size));
+  }
+  const std::string arch = vm["arch"].as<std::string>();
+  arch_preset(arch, 1);  // validates the name first
+  const std::string gt_path = vm["annotations"].as<std::string>();
+  CocoDataset gt = read_coco_dataset(gt_path);
+  std::sort(gt.images.begin(), gt.images.end(),
+            [](const CocoImage& a, const CocoImage& b) { return a.id < b.id; });
+  const int64_t limit = vm["limit"].as<int64_t>();
+  if (limit < 0) throw UsageError("--limit must be >= 0");
+  if (limit > 0 && static_cast<size_t>(limit) < gt.images.size()) gt.images.resize(limit);
+  const std::filesystem::path image_dir = vm["images"].as<std::string>();
+  for (size_t i = 0; i < gt.images.size(); ++i) {
+    if (gt.images[i].file_name.empty()) {
+      throw DataError(fmt::format("{}: images[{}] (id {}) has no file_name", gt_path, i,
+                                  gt.images[i].id));
+    }
+    probe_image((image_dir / gt.images[i].file_name).string());
+  }
+  harness::configure_threads(vm["threads"].as<int64_t>());
+  const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
+  const std::string weights = vm["weights"].as<std::string>();
+  const HeadShape head = infer_head_shape(read_state_dict(weights));
+  if (head.num_classes < 1) {
+    throw DataError(fmt::format("{}: no RetinaNet head in the state_dict", weights));
+  }
+  std::vector<int64_t> category_ids;
+  for (const auto& c : gt.categories) category_ids.push_back(c.id);
+  std::sort(category_ids.begin(), category_ids.end());
+  category_ids.erase(std::unique(category_ids.begin(), category_ids.end()), category_ids.end());
+  const int64_t max_id = category_ids.empty() ? 0 : category_ids.back();
+  const bool by_index =
+      labels_mode == "index" || (labels_mode == "auto" && head.num_classes <= max_id);
+  if (by_index && head.num_classes != static_cast<int64_t>(category_ids.size())) {
+    throw DataError(fmt::format("{}: the model has {} classes, {} has {} categories; --labels "
+                                "index needs one class per category (or use --labels "
+                                "category-id)", weights, head.num_classes, gt_path,
+                                category_ids.size()));
+  }
+  ArchPreset preset = arch_preset(arch, head.num_classes);
+  preset.transform.min_size = min_size;
+  preset.transform.max_size = max_size;
+  models::RetinaNet model(preset.model);
+  load_model_weights(model, weights);
+  model->to(device);
+  model->eval();
+
+  std::vector<ImageDetections> results;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < gt.images.size(); ++i) {
+    const std::string file = (image_dir / gt.images[i].file_name).string();
+    auto image = read_image(file);
+    ImageDetections r;
+    r.file = file;
+    r.image_id = gt.images[i].id;
+    r.original_size = {image.size(1), image.size(2)};
+    r.detections = predict_image(model, image, preset.transform, preset.postprocess, device);
+    results.push_back(std::move(r));
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double per = elapsed / static_cast<double>(i + 1);
+    if ((i + 1) % 10 == 0 || i + 1 == gt.images.size()) {
+      fmt::print(stderr, "eval: {}/{} images, {:.2f} s/image, ETA {:.0f} s\n", i + 1,
+                 gt.images.size(), per, per * static_cast<double>(gt.images.size() - i - 1));
+    }
+  }
+  // The detections go through the same JSON as --export-coco, so that eval-json on the exported
+  // file prints exactly these numbers.
+  const std::string json = coco_results_json(results, by_index ? category_ids : std::vector<int64_t>{});
+  std::string out = vm["export-coco"].as<std::string>();
+  std::string tmp_dir;
+  if (out.empty()) {
+    tmp_dir = (std::filesystem::temp_directory_path() / "focalab-eval-XXXXXX").string();
+    if (!mkdtemp(tmp_dir.data())) throw DataError("eval: cannot create a temporary directory");
+    out = tmp_dir + "/detections.json";
+  }
+  {
+    std::ofstream f(out + ".tmp");
+    f << json;
+    if (!f) throw DataError(fmt::format("{}: cannot write", out));
+  }
+  std::filesystem::rename(out + ".tmp", out);
+  CocoFileEval eval;
+  try {
+    eval = evaluate_coco_data(gt, read_coco_results(out), gt_path, out);
+  } catch (const DataError&) {
+    if (!tmp_dir.empty()) std::filesystem::remove_all(tmp_dir);
+    throw;
+  }
+  if (!tmp_dir.empty()) std::filesystem::remove_all(tmp_dir);
+  else fmt::print(stderr, "wrote {} ({} detections)\n", out, eval.num_detections);
+  fmt::print("{}", vm.count("json") ? summary_json(eval) : summary_text(eval.summary));
+  return kExitOk;
+}
+
 int sweep_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     fmt::print(
@@ -493,6 +636,7 @@ Commands:
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
   predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON
+  eval --arch A --weights W.pth --annotations GT.json --images DIR   COCO AP of a checkpoint
   eval-json --gt GT.json --dt DT.json          COCO AP of a results file (pycocotools' numbers)
   bench loss | infer               fused focal loss, inference per image vs torchvision
   --version                        focalab, LibTorch and CUDA versions

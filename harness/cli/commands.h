@@ -16,6 +16,7 @@ int config_command(const Args& args);
 int bench_command(const Args& args);
 int predict_command(const Args& args);
 int eval_json_command(const Args& args);
+int eval_command(const Args& args);
 std::string version_text();
 std::string main_help();
 

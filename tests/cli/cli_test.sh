@@ -83,6 +83,28 @@ mkdir -p "$tmp/noimages" && echo x >"$tmp/noimages/readme.txt"
 expect 3 "holds no image files" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/noimages"
 expect 2 "model.backbone_weights.*no such file" -- "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=/nonexistent/r50.pth
 expect 2 "model.box_weights.*needs 4" -- "$bin" sweep plan "$src/experiments/quick.yaml" "model.box_weights=[1, 2]"
+# eval-json and eval: malformed and empty files are data errors (3)
+cat >"$tmp/gt.json" <<'JSON'
+{"images": [{"id": 1, "file_name": "x.png"}], "categories": [{"id": 1, "name": "a"}],
+ "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0}]}
+JSON
+echo '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}]' >"$tmp/dt.json"
+expect 0 "Average Precision  \(AP\) @\[ IoU=0.50:0.95 \| area=   all \| maxDets=100 \] = 1.000" -- "$bin" eval-json --gt "$tmp/gt.json" --dt "$tmp/dt.json"
+expect 0 '"AP": 0.99999999999999(99|98), "AP50"' -- "$bin" eval-json --gt "$tmp/gt.json" --dt "$tmp/dt.json" --json
+echo '[]' >"$tmp/empty_dt.json"
+expect 3 "empty_dt.json: holds no detections" -- "$bin" eval-json --gt "$tmp/gt.json" --dt "$tmp/empty_dt.json"
+echo '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10], "score": 0.9}]' >"$tmp/bad_box.json"
+expect 3 "bad_box.json: \[0\].bbox: has 3 numbers" -- "$bin" eval-json --gt "$tmp/gt.json" --dt "$tmp/bad_box.json"
+echo '[{"image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}]' >"$tmp/other_image.json"
+expect 3 "image_id 2 is not an image of" -- "$bin" eval-json --gt "$tmp/gt.json" --dt "$tmp/other_image.json"
+echo '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9' >"$tmp/truncated.json"
+expect 3 "truncated.json: not valid JSON" -- "$bin" eval-json --gt "$tmp/gt.json" --dt "$tmp/truncated.json"
+echo '{"images": []}' >"$tmp/no_categories.json"
+expect 3 'no_categories.json: missing "categories"' -- "$bin" eval-json --gt "$tmp/no_categories.json" --dt "$tmp/dt.json"
+expect 3 "nope.json: no such JSON file" -- "$bin" eval-json --gt "$tmp/nope.json" --dt "$tmp/dt.json"
+expect 2 "the option '--dt' is required" -- "$bin" eval-json --gt "$tmp/gt.json"
+expect 3 "x.png: no such image file" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp"
+expect 2 "--labels 'foo'" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp" --labels foo
 expect 2 "unknown benchmark 'train'" -- "$bin" bench train
 
 if [[ $failures -gt 0 ]]; then

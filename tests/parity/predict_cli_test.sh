@@ -2,7 +2,8 @@
 # `focalab predict` on torchvision checkpoints reproduces torchvision's detections: for v1 and v2
 # (files from retinanet_reference.py --fixture), the COCO results JSON that focalab writes must
 # hold the same detections as torchvision's, in the same order: same category ids, boxes within
-# 0.01 px, scores within 1e-4. Also: a directory of images, and the exit code for bad weights.
+# 0.01 px, scores within 1e-4. Also: a directory of images, `focalab eval` on a one-image COCO
+# dataset (and its agreement with eval-json), and the exit code for bad weights.
 # Usage: predict_cli_test.sh FOCALAB PARITY_DATA_DIR SOURCE_DIR
 set -uo pipefail
 focalab=$1 data=$2 src=$3
@@ -39,6 +40,31 @@ for i, (g, w) in enumerate(zip(got, want)):
 print(f"{sys.argv[1]}: {len(got)} detections match torchvision")
 PY
 done
+
+# eval: the 25 best torchvision detections as ground truth; every one is found at the top of its
+# class's ranking, so AP = 1 and AR100 = 1; eval-json on the exported detections prints the same
+mkdir -p "$tmp/eval/imgs" && cp "$data/v1/image.png" "$tmp/eval/imgs/a.png"
+$py - "$data/v1/expected_dets.json" "$tmp/eval/gt.json" <<'PY'
+import json, sys
+dets = json.load(open(sys.argv[1]))
+anns = [{"id": i + 1, "image_id": 7, "category_id": d["category_id"], "bbox": d["bbox"],
+         "area": d["bbox"][2] * d["bbox"][3], "iscrowd": 0} for i, d in enumerate(dets[:25])]
+json.dump({"images": [{"id": 7, "file_name": "a.png"}],
+           "categories": [{"id": c, "name": f"c{c}"} for c in range(1, 91)],
+           "annotations": anns}, open(sys.argv[2], "w"))
+PY
+"$focalab" eval --arch retinanet_resnet50_fpn --weights "$data/v1/retinanet.pth" \
+  --annotations "$tmp/eval/gt.json" --images "$tmp/eval/imgs" --min-size 320 --max-size 480 \
+  --threads 2 --export-coco "$tmp/eval/dets.json" --json >"$tmp/eval/eval.json" || fail=1
+"$focalab" eval-json --gt "$tmp/eval/gt.json" --dt "$tmp/eval/dets.json" --json \
+  >"$tmp/eval/eval_json.json" || fail=1
+$py - "$tmp/eval/eval.json" "$tmp/eval/eval_json.json" <<'PY' || fail=1
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a == b, (a, b)
+assert a["AP"] == 1.0 and a["AR100"] == 1.0, a
+print(f"eval: AP {a['AP']}, AR1 {a['AR1']:.3f}, equal to eval-json on the exported file")
+PY
 
 # a state_dict without a head (the ImageNet ResNet) is a data error, exit code 3
 "$focalab" predict --arch retinanet_resnet50_fpn --weights "$data/v1/resnet50.pth" \
