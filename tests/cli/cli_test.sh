@@ -105,6 +105,28 @@ expect 3 "nope.json: no such JSON file" -- "$bin" eval-json --gt "$tmp/nope.json
 expect 2 "the option '--dt' is required" -- "$bin" eval-json --gt "$tmp/gt.json"
 expect 3 "x.png: no such image file" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp"
 expect 2 "--labels 'foo'" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp" --labels foo
+# data synth writes a COCO dataset that data check and eval-json read back
+expect 0 "wrote 20 images" -- "$bin" data synth --out "$tmp/shapes" "$src/experiments/quick.yaml" --max-images 10
+expect 0 "no problems found" -- "$bin" data check --annotations "$tmp/shapes/annotations/instances_val.json" --images "$tmp/shapes/val"
+/usr/bin/python3 -c "
+import json, sys
+gt = json.load(open(sys.argv[1]))
+json.dump([{'image_id': a['image_id'], 'category_id': a['category_id'], 'bbox': a['bbox'], 'score': 0.5}
+           for a in gt['annotations']], open(sys.argv[2], 'w'))
+gt['annotations'].append(dict(gt['annotations'][0], id=999, category_id=77))
+gt['annotations'].append(dict(gt['annotations'][0], id=1000, bbox=[5, 5, 0, 3]))
+json.dump(gt, open(sys.argv[3], 'w'))
+" "$tmp/shapes/annotations/instances_val.json" "$tmp/perfect.json" "$tmp/broken_gt.json"
+expect 0 '"AP": 1, "AP50": 1' -- "$bin" eval-json --gt "$tmp/shapes/annotations/instances_val.json" --dt "$tmp/perfect.json" --json
+rm "$tmp/shapes/val/000003.png"
+expect 3 "1 problem\\(s\\), the first: image 3: .*000003.png is missing" -- "$bin" data check --annotations "$tmp/shapes/annotations/instances_val.json" --images "$tmp/shapes/val"
+expect 3 "broken_gt.json: 3 problem\\(s\\)" -- "$bin" data check --annotations "$tmp/broken_gt.json" --images "$tmp/shapes/val"
+report=$("$bin" data check --annotations "$tmp/broken_gt.json" --images "$tmp/shapes/val" 2>/dev/null)
+for line in "annotation 999: category_id 77 is not in categories" "annotation 1000: box \\[5, 5, 0, 3\\] has no area"; do
+  if grep -qE -- "$line" <<<"$report"; then echo "ok: data check reports /$line/"; else
+    echo "FAIL: data check report lacks /$line/: $report"; failures=$((failures + 1)); fi
+done
+expect 2 "unknown subcommand 'foo'" -- "$bin" data foo
 expect 2 "unknown benchmark 'train'" -- "$bin" bench train
 
 if [[ $failures -gt 0 ]]; then
