@@ -31,6 +31,10 @@ CocoFileEval evaluate_coco_data(const CocoDataset& gt, const std::vector<CocoRes
                                      return a.id == b.id;
                                    }),
                        out.categories.end());
+  if (out.categories.size() > 100000) {
+    throw DataError(fmt::format("{}: {} categories (allowed: at most 100000)", gt_path,
+                                out.categories.size()));
+  }
   std::unordered_map<int64_t, int64_t> category_index;
   for (size_t k = 0; k < out.categories.size(); ++k) {
     category_index.emplace(out.categories[k].id, static_cast<int64_t>(k));

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "harness/errors.h"
@@ -43,7 +44,8 @@ int64_t get_int(od::value v, const std::string& at) {
   int64_t out = 0;
   if (v.get_int64().get(out)) {
     double d = 0;
-    if (!v.get_double().get(d) && d == static_cast<double>(static_cast<int64_t>(d))) {
+    if (!v.get_double().get(d) && std::abs(d) < 9.0e18 &&
+        d == static_cast<double>(static_cast<int64_t>(d))) {
       return static_cast<int64_t>(d);  // 3.0 is accepted as 3, as Python would index it
     }
     throw JsonError(fmt::format("{}: expected an integer", at));

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "harness/errors.h"
@@ -87,9 +89,13 @@ std::vector<std::pair<std::string, int64_t>> list_images(const std::vector<std::
     std::error_code ec;
     if (fs::is_directory(input, ec)) {
       std::vector<std::string> found;
-      for (const auto& entry : fs::directory_iterator(input, ec)) {
-        if (entry.is_regular_file(ec) && is_image_file(entry.path())) {
-          found.push_back(entry.path().string());
+      fs::directory_iterator it(input, ec), end;
+      if (ec) throw DataError(fmt::format("{}: cannot list ({})", input, ec.message()));
+      for (; it != end; it.increment(ec)) {
+        if (ec) throw DataError(fmt::format("{}: cannot list ({})", input, ec.message()));
+        std::error_code type_ec;
+        if (it->is_regular_file(type_ec) && is_image_file(it->path())) {
+          found.push_back(it->path().string());
         }
       }
       if (found.empty()) {
@@ -105,12 +111,20 @@ std::vector<std::pair<std::string, int64_t>> list_images(const std::vector<std::
     }
   }
   std::vector<std::pair<std::string, int64_t>> out;
+  std::map<int64_t, std::string> owner;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string stem = fs::path(files[i]).stem().string();
     const bool numeric = !stem.empty() && stem.size() <= 15 &&
                          std::all_of(stem.begin(), stem.end(),
                                      [](unsigned char c) { return std::isdigit(c); });
-    out.emplace_back(files[i], numeric ? std::stoll(stem) : static_cast<int64_t>(i + 1));
+    const int64_t id = numeric ? std::stoll(stem) : static_cast<int64_t>(i + 1);
+    auto [it, inserted] = owner.emplace(id, files[i]);
+    if (!inserted) {
+      throw DataError(fmt::format("{} and {} would both get image id {} (ids are the file name's "
+                                  "number, else the position); rename one", it->second, files[i],
+                                  id));
+    }
+    out.emplace_back(files[i], id);
   }
   return out;
 }
@@ -127,6 +141,8 @@ std::string coco_results_json(const std::vector<ImageDetections>& results,
     const auto* b = boxes.data_ptr<double>();
     for (int64_t i = 0; i < scores.size(0); ++i) {
       const double x1 = b[4 * i], y1 = b[4 * i + 1], x2 = b[4 * i + 2], y2 = b[4 * i + 3];
+      const double score = scores.data_ptr<double>()[i];
+      if (!std::isfinite(x1 + y1 + x2 + y2 + score)) continue;  // JSON has no NaN / inf
       out += fmt::format("{}\n{{\"image_id\": {}, \"category_id\": {}, \"bbox\": [{:.4f}, {:.4f}, "
                          "{:.4f}, {:.4f}], \"score\": {:.6f}}}",
                          first ? "" : ",", r.image_id,

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 
 #include "harness/errors.h"
@@ -34,8 +35,14 @@ struct PyObj {
   std::string s;  // str, bytes, big int (little-endian bytes), global "module.name", opaque name
   std::vector<PyRef> items;                      // tuple, list
   std::vector<std::pair<PyRef, PyRef>> entries;  // dict, in insertion order
+  std::unordered_map<std::string, size_t> index;  // dict: key -> position in entries
   torch::Tensor tensor;                          // storage (1-d) or tensor
+  int depth = 0;                                 // nesting depth of containers below
 };
+
+// Containers nest at most this deep; deeper (or self-containing) pickles are refused, so that
+// neither the reader nor the destructors recurse without bound.
+constexpr int kMaxDepth = 200;
 
 PyRef make(PyObj::Kind kind) {
   auto o = std::make_shared<PyObj>();
@@ -153,6 +160,7 @@ class Unpickler {
         case 0x74: {                                  // TUPLE
           auto t = make(PyObj::Kind::kTuple);
           t->items = pop_mark();
+          for (const auto& item : t->items) nest(t, item);
           push(t);
           break;
         }
@@ -361,6 +369,7 @@ class Unpickler {
     auto t = make(PyObj::Kind::kTuple);
     t->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
     stack_.resize(stack_.size() - n);
+    for (const auto& item : t->items) nest(t, item);
     push(t);
   }
   PyRef pop() {
@@ -388,8 +397,16 @@ class Unpickler {
     if (it == memo_.end()) throw FormatError(fmt::format("malformed pickle: memo {} unset", key));
     return it->second;
   }
+  static void nest(const PyRef& target, const PyRef& child) {
+    if (child.get() == target.get()) throw FormatError("malformed pickle: a container holds itself");
+    target->depth = std::max(target->depth, child->depth + 1);
+    if (target->depth > kMaxDepth) {
+      throw FormatError(fmt::format("containers nested deeper than {}", kMaxDepth));
+    }
+  }
   static void append_all(const PyRef& target, const std::vector<PyRef>& items) {
     if (target->kind == PyObj::Kind::kList) {
+      for (const auto& item : items) nest(target, item);
       target->items.insert(target->items.end(), items.begin(), items.end());
     }  // appends to opaque objects (custom containers) are dropped
   }
@@ -397,22 +414,21 @@ class Unpickler {
     if (kv.size() % 2 != 0) throw FormatError("malformed pickle: odd number of dict items");
     if (target->kind != PyObj::Kind::kDict) return;  // items of opaque mappings are dropped
     for (size_t k = 0; k < kv.size(); k += 2) {
-      bool replaced = false;
-      for (auto& [key, value] : target->entries) {
-        if (same_key(key, kv[k])) {
-          value = kv[k + 1];
-          replaced = true;
-          break;
-        }
+      nest(target, kv[k + 1]);
+      const std::string key = key_of(kv[k]);
+      auto [it, inserted] = target->index.emplace(key, target->entries.size());
+      if (inserted) {
+        target->entries.emplace_back(kv[k], kv[k + 1]);
+      } else {
+        target->entries[it->second].second = kv[k + 1];
       }
-      if (!replaced) target->entries.emplace_back(kv[k], kv[k + 1]);
     }
   }
-  static bool same_key(const PyRef& a, const PyRef& b) {
-    if (a->kind != b->kind) return false;
-    if (a->kind == PyObj::Kind::kStr) return a->s == b->s;
-    if (a->kind == PyObj::Kind::kInt) return a->i == b->i;
-    return a.get() == b.get();
+  // Equal Python keys give equal strings: str and int keys by value, others by identity.
+  static std::string key_of(const PyRef& k) {
+    if (k->kind == PyObj::Kind::kStr) return "s" + k->s;
+    if (k->kind == PyObj::Kind::kInt) return "i" + std::to_string(k->i);
+    return "p" + std::to_string(reinterpret_cast<uintptr_t>(k.get()));
   }
 
   static int64_t as_int(const PyRef& o, const char* what) {
@@ -461,23 +477,35 @@ class Unpickler {
                                       sizes.size(), strides.size()));
       }
       int64_t last = offset;
-      bool empty = false;
+      bool empty = false, overflow = false;
       for (size_t d = 0; d < sizes.size(); ++d) {
         if (sizes[d] < 0 || strides[d] < 0) {
           throw FormatError("malformed tensor record: negative size or stride");
         }
         if (sizes[d] == 0) empty = true;
-        last += (sizes[d] - 1) * strides[d];
+        int64_t span = 0;
+        overflow |= __builtin_mul_overflow(sizes[d] - (sizes[d] > 0 ? 1 : 0), strides[d], &span);
+        overflow |= __builtin_add_overflow(last, span, &last);
       }
-      if (offset < 0 || (!empty && last >= storage->tensor.numel())) {
+      if (offset < 0 || overflow || (!empty && last >= storage->tensor.numel())) {
         throw FormatError(fmt::format("tensor of size [{}] at offset {} reads past its storage "
                                       "of {} elements", fmt::join(sizes, ", "), offset,
                                       storage->tensor.numel()));
       }
       auto o = make(PyObj::Kind::kTensor);
+      // as_strided takes an absolute offset into the storage; a legacy storage view is itself
+      // an offset into its root storage
       o->tensor = empty ? torch::empty(sizes, storage->tensor.options())
-                        : storage->tensor.as_strided(sizes, strides, offset);
+                        : storage->tensor.as_strided(sizes, strides,
+                                                     storage->tensor.storage_offset() + offset);
       return o;
+    }
+    if (name == "torch._tensor._rebuild_from_type_v2") {
+      // (func, type, args, state): a tensor subclass; the plain tensor is func(*args)
+      if (args->items.size() >= 3 && args->items[2]->kind == PyObj::Kind::kTuple) {
+        auto inner = reduce(args->items[0], args->items[2]);
+        if (inner->kind == PyObj::Kind::kTensor) return inner;
+      }
     }
     if (name == "torch._utils._rebuild_parameter" ||
         name == "torch._utils._rebuild_parameter_with_state") {
@@ -514,7 +542,7 @@ class Unpickler {
       const auto& view = pid->items[5]->items;
       if (view.size() != 3) throw FormatError("malformed storage view record");
       const int64_t off = as_int(view[1], "view offset"), len = as_int(view[2], "view size");
-      if (off < 0 || len < 0 || off + len > storage.numel()) {
+      if (off < 0 || len < 0 || off > storage.numel() || len > storage.numel() - off) {
         throw FormatError("storage view reads past its storage");
       }
       storage = storage.narrow(0, off, len);
@@ -543,13 +571,14 @@ std::string key_string(const PyRef& k) {
   return fmt::format("<{}>", kind_name(k->kind));
 }
 
-void flatten(const PyRef& dict, const std::string& prefix, StateDict& out) {
+void flatten(const PyRef& dict, const std::string& prefix, StateDict& out, int depth = 0) {
+  if (depth > kMaxDepth) throw FormatError("dicts nested too deeply");
   for (const auto& [k, v] : dict->entries) {
     const std::string name = prefix + key_string(k);
     if (v->kind == PyObj::Kind::kTensor) {
       out.emplace_back(name, v->tensor);
     } else if (v->kind == PyObj::Kind::kDict) {
-      flatten(v, name + ".", out);
+      flatten(v, name + ".", out, depth + 1);
     }
   }
 }
@@ -598,6 +627,11 @@ PyRef load_zip(const std::string& path) {
     }
     throw FormatError("is a zip file without data.pkl, not a torch.save file");
   }
+  if (reader.hasRecord("byteorder")) {
+    auto [order, order_size] = reader.getRecord("byteorder");
+    const std::string text(static_cast<const char*>(order.get()), order_size);
+    if (text != "little") throw FormatError("was saved big-endian (not supported)");
+  }
   auto [pkl, pkl_size] = reader.getRecord("data.pkl");
   StorageLoader loader = [&reader](const std::string& key, torch::ScalarType dtype, int64_t) {
     const std::string record = "data/" + key;
@@ -616,13 +650,17 @@ PyRef load_zip(const std::string& path) {
 
 PyRef load_legacy(const std::vector<uint8_t>& bytes) {
   std::map<std::string, torch::Tensor> storages;
-  std::vector<std::string> order;
+  uint64_t claimed = 0;  // bytes all storages claim; they must fit in the file
   StorageLoader loader = [&](const std::string& key, torch::ScalarType dtype, int64_t numel) {
-    if (numel < 0 || static_cast<uint64_t>(numel) > bytes.size()) {
+    const uint64_t nbytes = static_cast<uint64_t>(std::max<int64_t>(numel, 0)) *
+                            element_size(dtype);
+    if (numel < 0 || static_cast<uint64_t>(numel) > bytes.size() ||
+        nbytes > bytes.size() - std::min<uint64_t>(claimed, bytes.size())) {
       throw FormatError(fmt::format("storage {} claims {} elements, more than the file holds",
                                     key, numel));
     }
-    auto t = torch::zeros({numel}, torch::dtype(dtype));
+    claimed += nbytes;
+    auto t = torch::empty({numel}, torch::dtype(dtype));
     storages[key] = t;
     return t;
   };
@@ -647,6 +685,10 @@ PyRef load_legacy(const std::vector<uint8_t>& bytes) {
   const PyRef root = u.load();
   const PyRef keys = u.load();
   if (keys->kind != PyObj::Kind::kList) throw FormatError("malformed storage key list");
+  if (keys->items.size() != storages.size()) {
+    throw FormatError(fmt::format("{} storages used but {} listed", storages.size(),
+                                  keys->items.size()));
+  }
   size_t pos = u.position();
   for (const auto& key : keys->items) {
     auto it = storages.find(key_string(key));
@@ -777,7 +819,7 @@ StateDict read_state_dict(const std::string& path) {
 
 void write_state_dict(const std::string& path, const StateDict& state) {
   const std::string tmp = path + ".tmp";
-  {
+  try {
     caffe2::serialize::PyTorchStreamWriter writer(tmp);
     Pickler p;
     std::vector<torch::Tensor> storages;
@@ -819,6 +861,10 @@ void write_state_dict(const std::string& path, const StateDict& state) {
                          static_cast<size_t>(t.numel()) * t.element_size());
     }
     writer.writeEndOfFile();
+  } catch (const c10::Error& e) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw DataError(fmt::format("{}: cannot write ({})", path, e.what_without_backtrace()));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

@@ -22,7 +22,8 @@ namespace focalab {
 using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // Reads the state_dict in `path`. The file's top-level object may be the state_dict itself or a
-// dict that holds it under "model", "state_dict" or "model_state" (training checkpoints); nested
+// dict that holds it under "model", "state_dict", "model_state" or "model_state_dict" (training
+// checkpoints); nested
 // dicts of tensors are flattened with dotted names. Throws DataError naming the file and what is
 // wrong (not a torch.save file, truncated, an unsupported pickle opcode, no tensors).
 StateDict read_state_dict(const std::string& path);

@@ -89,10 +89,10 @@ bool is_ignorable(const std::string& name) {
 std::string torchvision_to_focalab_name(const std::string& raw, bool group_norm) {
   const std::string name = strip_module(raw);
   if (starts_with(name, "backbone.body.")) return "backbone." + name.substr(14);
-  static const std::regex kFpnBlock(R"(backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d+)\.(?:0\.)?(weight|bias))");
+  static const std::regex kFpnBlock(R"(backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d{1,9})\.(?:0\.)?(weight|bias))");
   static const std::regex kExtra(R"(backbone\.fpn\.extra_blocks\.(p6|p7)\.(weight|bias))");
-  static const std::regex kTowerNew(R"(head\.(classification_head|regression_head)\.conv\.(\d+)\.(0|1)\.(weight|bias))");
-  static const std::regex kTowerOld(R"(head\.(classification_head|regression_head)\.conv\.(\d+)\.(weight|bias))");
+  static const std::regex kTowerNew(R"(head\.(classification_head|regression_head)\.conv\.(\d{1,9})\.(0|1)\.(weight|bias))");
+  static const std::regex kTowerOld(R"(head\.(classification_head|regression_head)\.conv\.(\d{1,9})\.(weight|bias))");
   static const std::regex kFinal(R"(head\.(classification_head\.cls_logits|regression_head\.bbox_reg)\.(weight|bias))");
   std::smatch m;
   if (std::regex_match(name, m, kFpnBlock)) return fmt::format("fpn.{}.{}.{}", m[1].str(), m[2].str(), m[3].str());
@@ -115,11 +115,15 @@ std::string torchvision_to_focalab_name(const std::string& raw, bool group_norm)
 HeadShape infer_head_shape(const StateDict& state) {
   HeadShape shape;
   std::set<int64_t> towers;
-  static const std::regex kTower(R"((?:module\.)?head\.classification_head\.conv\.(\d+)\.(?:(\d+)\.)?weight)");
+  static const std::regex kTower(R"((?:module\.)?head\.classification_head\.conv\.(\d{1,9})\.(?:(\d{1,9})\.)?weight)");
   int64_t cls_out = 0, reg_out = 0;
   for (const auto& [name, t] : state) {
     const std::string n = strip_module(name);
     std::smatch m;
+    if (t.dim() != 4 && (n == "head.classification_head.cls_logits.weight" ||
+                         n == "head.regression_head.bbox_reg.weight")) {
+      continue;  // not a conv weight: no head shape to read
+    }
     if (n == "head.classification_head.cls_logits.weight") cls_out = t.size(0);
     if (n == "head.regression_head.bbox_reg.weight") reg_out = t.size(0);
     if (std::regex_match(n, m, kTower)) {
@@ -130,6 +134,7 @@ HeadShape infer_head_shape(const StateDict& state) {
   if (reg_out > 0 && reg_out % 4 == 0) {
     shape.num_anchors = reg_out / 4;
     if (cls_out % shape.num_anchors == 0) shape.num_classes = cls_out / shape.num_anchors;
+    if (shape.num_classes > 100000) shape.num_classes = 0;  // not a plausible head
   }
   shape.num_convs = static_cast<int64_t>(towers.size());
   return shape;

@@ -299,6 +299,12 @@ int bench_infer(const Args& args) {
   ArchPreset preset = arch_preset("retinanet_resnet50_fpn", 91);
   preset.transform.min_size = vm["min-size"].as<int64_t>();
   preset.transform.max_size = vm["max-size"].as<int64_t>();
+  if (preset.transform.min_size < 1 || preset.transform.max_size < preset.transform.min_size ||
+      preset.transform.max_size > 4096) {
+    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size "
+                                 "<= 4096", preset.transform.min_size,
+                                 preset.transform.max_size));
+  }
 
   std::string dir = (std::filesystem::temp_directory_path() / "focalab-infer-XXXXXX").string();
   if (!mkdtemp(dir.data())) throw DataError("bench infer: cannot create a temporary directory");
@@ -394,7 +400,9 @@ int bench_eval(const Args& args) {
   po::notify(vm);
   const int64_t threads = harness::configure_threads(vm["threads"].as<int64_t>());
   const int64_t n_images = vm["images"].as<int64_t>(), n_dets = vm["dets"].as<int64_t>();
-  if (n_images < 1 || n_dets < 0) throw UsageError("--images must be >= 1, --dets >= 0");
+  if (n_images < 1 || n_images > 1000000 || n_dets < 1 || n_dets > 1000) {
+    throw UsageError("--images must be in [1, 1000000], --dets in [1, 1000]");
+  }
   std::mt19937_64 rng(static_cast<uint64_t>(vm["seed"].as<int64_t>()));
   std::uniform_real_distribution<double> u(0.0, 1.0);
   std::vector<int64_t> cat_ids;

@@ -7,7 +7,9 @@
 #include <boost/program_options.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <fstream>
@@ -35,6 +37,23 @@ namespace po = boost::program_options;
 using harness::TrialStatus;
 
 namespace {
+
+// Writes `text` to `path`.tmp, then renames it over `path`: a reader never sees half a file.
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << text;
+    if (!f) throw DataError(fmt::format("{}: cannot write ({})", path, std::strerror(errno)));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(tmp, ec);
+    throw DataError(fmt::format("{}: cannot write ({})", path, why));
+  }
+}
 
 std::string default_db() {
   const char* env = std::getenv("FOCALAB_DB");
@@ -284,9 +303,9 @@ int predict_command(const Args& args) {
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm, kPredictUsage)) return kExitOk;
   const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
-  if (min_size < 1 || max_size < min_size) {
-    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size",
-                                 min_size, max_size));
+  if (min_size < 1 || max_size < min_size || max_size > 4096) {
+    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size "
+                                 "<= 4096", min_size, max_size));
   }
   const double score = vm["score-thresh"].as<double>();
   if (!(score >= 0.0 && score < 1.0)) {
@@ -339,13 +358,7 @@ int predict_command(const Args& args) {
   if (out == "-") {
     fmt::print("{}", json);
   } else {
-    const std::string tmp = out + ".tmp";
-    {
-      std::ofstream f(tmp);
-      f << json;
-      if (!f) throw DataError(fmt::format("{}: cannot write", out));
-    }
-    std::filesystem::rename(tmp, out);
+    write_file_atomically(out, json);
     fmt::print(stderr, "wrote {} ({} images)\n", out, results.size());
   }
   return kExitOk;
@@ -437,9 +450,9 @@ int eval_command(const Args& args) {
     throw UsageError(fmt::format("--labels '{}': allowed auto, category-id, index", labels_mode));
   }
   const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
-  if (min_size < 1 || max_size < min_size) {
-    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size",
-                                 min_size, max_size));
+  if (min_size < 1 || max_size < min_size || max_size > 4096) {
+    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size "
+                                 "<= 4096", min_size, max_size));
   }
   const std::string arch = vm["arch"].as<std::string>();
   arch_preset(arch, 1);  // validates the name first
@@ -508,28 +521,36 @@ int eval_command(const Args& args) {
   // The detections go through the same JSON as --export-coco, so that eval-json on the exported
   // file prints exactly these numbers.
   const std::string json = coco_results_json(results, by_index ? category_ids : std::vector<int64_t>{});
-  std::string out = vm["export-coco"].as<std::string>();
-  std::string tmp_dir;
-  if (out.empty()) {
-    tmp_dir = (std::filesystem::temp_directory_path() / "focalab-eval-XXXXXX").string();
-    if (!mkdtemp(tmp_dir.data())) throw DataError("eval: cannot create a temporary directory");
-    out = tmp_dir + "/detections.json";
-  }
-  {
-    std::ofstream f(out + ".tmp");
-    f << json;
-    if (!f) throw DataError(fmt::format("{}: cannot write", out));
-  }
-  std::filesystem::rename(out + ".tmp", out);
+  int64_t total = 0;
+  for (const auto& r : results) total += r.detections.scores.size(0);
+  const std::string out = vm["export-coco"].as<std::string>();
   CocoFileEval eval;
-  try {
+  if (total == 0) {
+    // nothing detected: AP 0 where there is ground truth (COCOeval cannot load an empty list)
+    eval = evaluate_coco_data(gt, {}, gt_path, "no detections");
+    if (!out.empty()) write_file_atomically(out, json);
+  } else if (!out.empty()) {
+    write_file_atomically(out, json);
     eval = evaluate_coco_data(gt, read_coco_results(out), gt_path, out);
-  } catch (const DataError&) {
-    if (!tmp_dir.empty()) std::filesystem::remove_all(tmp_dir);
-    throw;
+    fmt::print(stderr, "wrote {} ({} detections)\n", out, eval.num_detections);
+  } else {
+    // the same JSON round trip as --export-coco, in a temporary file
+    std::error_code ec;
+    std::string tmp_dir = (std::filesystem::temp_directory_path(ec) / "focalab-eval-XXXXXX").string();
+    if (ec || !mkdtemp(tmp_dir.data())) {
+      throw DataError("eval: cannot create a temporary directory (set TMPDIR to a writable one)");
+    }
+    struct Cleanup {
+      std::string path;
+      ~Cleanup() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+      }
+    } cleanup{tmp_dir};
+    write_file_atomically(tmp_dir + "/detections.json", json);
+    eval = evaluate_coco_data(gt, read_coco_results(tmp_dir + "/detections.json"), gt_path,
+                              "the detections");
   }
-  if (!tmp_dir.empty()) std::filesystem::remove_all(tmp_dir);
-  else fmt::print(stderr, "wrote {} ({} detections)\n", out, eval.num_detections);
   fmt::print("{}", vm.count("json") ? summary_json(eval) : summary_text(eval.summary));
   return kExitOk;
 }

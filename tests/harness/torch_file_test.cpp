@@ -89,6 +89,10 @@ TEST(TorchFile, BadFilesAreDataErrors) {
       {"legacy_head.pth", legacy.substr(0, 30)},
       {"pickle_only.pth", std::string("\x80\x02K\x05.", 5)},  // pickle of the int 5
       {"bad_opcode.pth", std::string("\x80\x02\xff", 3)},
+      // a dict that holds itself: d = {}; d["a"] = d
+      {"cyclic.pth", std::string("\x80\x02}q\x00X\x01\x00\x00\x00ah\x00s.", 15)},
+      // 1000 nested lists
+      {"deep.pth", "\x80\x02" + std::string(1000, ']') + std::string(999, 'a') + "."},
   };
   for (const auto& [name, content] : cases) {
     SCOPED_TRACE(name);

@@ -4,7 +4,7 @@ pycocotools is not packaged for Debian 12, so the parity test needs its semantic
 runs on Debian's python3-numpy. This module is a from-scratch restatement of the algorithm of
 pycocotools' COCO (index, loadRes) and COCOeval (evaluate, accumulate, summarize) for bounding
 boxes, numpy where pycocotools uses numpy (linspace thresholds, mergesort, cumsum,
-searchsorted, mean), so that floating-point results agree to the last bits. When pycocotools is
+searchsorted, mean), so that every comparison decides alike and results agree to ~1e-15. When pycocotools is
 importable, eval_json_parity.py checks against it as well.
 
     stats, per_class_ap = evaluate(gt_dict, results_list)
