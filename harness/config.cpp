@@ -125,6 +125,15 @@ const std::vector<Field>& fields() {
                       "synthetic: background clutter strength", {0, 1}));
     t.push_back(field("data.noise", &C::data, &DataConfig::noise,
                       "synthetic: std of per-pixel Gaussian noise", {0, 1}));
+    t.push_back(field("data.class_imbalance", &C::data, &DataConfig::class_imbalance,
+                      "synthetic: class k is drawn with weight (k + 1)^-this (Zipf); 0 = "
+                      "uniform", {0, 4}));
+    t.push_back(field("data.distractors", &C::data, &DataConfig::distractors,
+                      "synthetic: saturated object-like shapes of no class per image (hard "
+                      "negatives)", {0, 100}));
+    t.push_back(field("data.max_overlap", &C::data, &DataConfig::max_overlap,
+                      "synthetic: max IoU between objects; later objects occlude earlier ones",
+                      {0, 1}));
     t.push_back(field("data.seed", &C::data, &DataConfig::seed,
                       "synthetic: dataset seed (same data for every trial)", {0, 9.0e15}));
     // model

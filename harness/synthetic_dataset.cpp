@@ -58,7 +58,10 @@ bool inside(int64_t cls, double u, double v) {
     case 2: return v >= std::fabs(x);                            // triangle, apex up
     case 3: return std::fabs(x) <= 1.0 / 3 || std::fabs(y) <= 1.0 / 3;  // cross
     case 4: { const double r = x * x + y * y; return r <= 1 && r >= 0.36; }  // ring
-    default: return std::fabs(x) + std::fabs(y) <= 1;           // diamond
+    case 5: return std::fabs(x) + std::fabs(y) <= 1;            // diamond
+    // shapes of no class, for distractors
+    case 6: return x <= -1.0 / 3 || y >= 1.0 / 3;               // L
+    default: return std::sqrt(std::fabs(x)) + std::sqrt(std::fabs(y)) <= 1;  // astroid
   }
 }
 
@@ -153,9 +156,26 @@ Sample SyntheticDataset::get(int64_t index) const {
   std::vector<int64_t> classes;
   std::vector<std::array<double, 4>> placed;
   const int64_t num_objects = rng.integer(config_.min_objects, config_.max_objects);
+  // Class weights (k + 1)^-imbalance; with imbalance 0 the draw is the uniform integer it always
+  // was, so that default datasets stay bit-identical.
+  std::vector<double> cdf;
+  if (config_.class_imbalance > 0) {
+    double total = 0;
+    for (int64_t k = 0; k < config_.num_classes; ++k) {
+      total += std::pow(static_cast<double>(k + 1), -config_.class_imbalance);
+      cdf.push_back(total);
+    }
+    for (double& c : cdf) c /= total;
+  }
+  auto draw_class = [&]() -> int64_t {
+    if (cdf.empty()) return rng.integer(0, config_.num_classes - 1);
+    const double u = rng.uniform();
+    return std::min<int64_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin(),
+                             config_.num_classes - 1);
+  };
   for (int64_t i = 0; i < num_objects; ++i) {
     for (int attempt = 0; attempt < 20; ++attempt) {
-      const int64_t cls = rng.integer(0, config_.num_classes - 1);
+      const int64_t cls = draw_class();
       const double side = std::exp(rng.uniform(std::log(config_.min_object_size),
                                                std::log(config_.max_object_size)));
       const double aspect = std::exp(rng.uniform(std::log(0.6), std::log(1.6)));  // h / w
@@ -164,13 +184,36 @@ Sample SyntheticDataset::get(int64_t index) const {
       const double x1 = rng.uniform(0, s - w), y1 = rng.uniform(0, s - h);
       const std::array<double, 4> box = {x1, y1, x1 + w, y1 + h};
       bool ok = true;
-      for (const auto& p : placed) ok = ok && iou(p, box) <= 0.3;
+      for (const auto& p : placed) ok = ok && iou(p, box) <= config_.max_overlap;
       if (!ok) continue;
       const Color col = hsv(rng.uniform(), rng.uniform(0.5, 1.0), rng.uniform(0.55, 1.0));
       canvas.paint(cls, box[0], box[1], box[2], box[3], col);
       placed.push_back(box);
       for (double v : box) boxes.push_back(static_cast<float>(v));
       classes.push_back(cls);
+      break;
+    }
+  }
+  // Distractors: saturated shapes like objects but of no class (the class shapes beyond
+  // num_classes, an L and an astroid), kept off the objects (IoU <= 0.1) — hard negatives.
+  std::vector<int64_t> distractor_shapes;
+  for (int64_t k = config_.num_classes; k < 8; ++k) distractor_shapes.push_back(k);
+  for (int64_t i = 0; i < config_.distractors; ++i) {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      const int64_t shape = distractor_shapes[static_cast<size_t>(
+          rng.integer(0, static_cast<int64_t>(distractor_shapes.size()) - 1))];
+      const double side = std::exp(rng.uniform(std::log(config_.min_object_size),
+                                               std::log(config_.max_object_size)));
+      const double aspect = std::exp(rng.uniform(std::log(0.6), std::log(1.6)));
+      const double w = side / std::sqrt(aspect), h = side * std::sqrt(aspect);
+      if (w > s || h > s) continue;
+      const double x1 = rng.uniform(0, s - w), y1 = rng.uniform(0, s - h);
+      const std::array<double, 4> box = {x1, y1, x1 + w, y1 + h};
+      bool ok = true;
+      for (const auto& p : placed) ok = ok && iou(p, box) <= 0.1;
+      if (!ok) continue;
+      const Color col = hsv(rng.uniform(), rng.uniform(0.5, 1.0), rng.uniform(0.55, 1.0));
+      canvas.paint(shape, box[0], box[1], box[2], box[3], col);
       break;
     }
   }

@@ -23,6 +23,9 @@ struct DataConfig {
   double max_object_size = 64;     // synthetic: object side, upper bound (pixels)
   double clutter = 0.5;            // synthetic: background clutter strength in [0, 1]
   double noise = 0.03;             // synthetic: std of per-pixel Gaussian noise
+  double class_imbalance = 0;      // synthetic: class k drawn with weight (k + 1)^-this
+  int64_t distractors = 0;         // synthetic: object-like shapes of no class, per image
+  double max_overlap = 0.3;        // synthetic: max IoU between objects (occlusion)
   int64_t seed = 0;                // synthetic: dataset seed (the same data for every trial)
 };
 

@@ -79,5 +79,58 @@ TEST(SyntheticDataset, ObjectsArePainted) {
   EXPECT_GT(crop.std().item<double>(), 0.01);
 }
 
+// data.class_imbalance 1.5 over 6 classes: weights 1 : 0.35 : ... : 0.068, so class 0 is drawn
+// ~14.7x as often as class 5; with 0 all are about equal.
+TEST(SyntheticDataset, ClassImbalanceSkewsClassFrequencies) {
+  auto c = small_config();
+  c.train_images = 300;
+  c.class_imbalance = 1.5;
+  SyntheticDataset ds(c, Split::kTrain);
+  std::vector<int64_t> counts(6, 0);
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    auto classes = ds.get(i).classes;
+    for (int64_t j = 0; j < classes.size(0); ++j) ++counts[classes[j].item<int64_t>()];
+  }
+  EXPECT_GT(counts[0], 8 * counts[5]) << counts[0] << " vs " << counts[5];
+  EXPECT_GT(counts[0], counts[1]);
+  EXPECT_GT(counts[1], counts[3]);
+}
+
+// Distractors change pixels but not the objects (they are drawn after them); the default (0)
+// leaves the dataset as it was.
+TEST(SyntheticDataset, DistractorsAddShapesButNoBoxes) {
+  auto c = small_config();
+  c.num_classes = 3;
+  auto d = c;
+  d.distractors = 4;
+  SyntheticDataset plain(c, Split::kTrain), with(d, Split::kTrain);
+  for (int64_t i = 0; i < 5; ++i) {
+    auto a = plain.get(i), b = with.get(i);
+    EXPECT_TRUE(torch::equal(a.boxes, b.boxes));
+    EXPECT_TRUE(torch::equal(a.classes, b.classes));
+    EXPECT_FALSE(torch::equal(a.image, b.image));
+  }
+}
+
+// data.max_overlap 0: objects never overlap.
+TEST(SyntheticDataset, MaxOverlapBoundsObjectIou) {
+  auto c = small_config();
+  c.max_overlap = 0;
+  c.min_objects = c.max_objects = 5;
+  SyntheticDataset ds(c, Split::kTrain);
+  for (int64_t i = 0; i < 30; ++i) {
+    auto b = ds.get(i).boxes;
+    for (int64_t p = 0; p < b.size(0); ++p) {
+      for (int64_t q = p + 1; q < b.size(0); ++q) {
+        const float w = std::min(b[p][2].item<float>(), b[q][2].item<float>()) -
+                        std::max(b[p][0].item<float>(), b[q][0].item<float>());
+        const float h = std::min(b[p][3].item<float>(), b[q][3].item<float>()) -
+                        std::max(b[p][1].item<float>(), b[q][1].item<float>());
+        EXPECT_FALSE(w > 1e-3f && h > 1e-3f) << "image " << i << " boxes " << p << ", " << q;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace focalab::harness
