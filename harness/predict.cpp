@@ -17,6 +17,13 @@ namespace focalab {
 
 namespace fs = std::filesystem;
 
+void check_transform_sizes(int64_t min_size, int64_t max_size) {
+  if (min_size < 1 || max_size < min_size || max_size > 4096) {
+    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size "
+                                 "<= 4096", min_size, max_size));
+  }
+}
+
 const std::vector<std::string>& arch_names() {
   static const std::vector<std::string> kNames = {"retinanet_resnet50_fpn",
                                                   "retinanet_resnet50_fpn_v2"};

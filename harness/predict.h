@@ -20,6 +20,9 @@ struct ArchPreset {
   models::PostprocessOptions postprocess;
 };
 
+// Throws UsageError unless 1 <= min_size <= max_size <= 4096 (the --min-size / --max-size flags).
+void check_transform_sizes(int64_t min_size, int64_t max_size);
+
 // The names accepted by `focalab predict --arch`.
 const std::vector<std::string>& arch_names();
 

@@ -141,7 +141,11 @@ HeadShape infer_head_shape(const StateDict& state) {
 }
 
 std::string load_model_weights(models::RetinaNet& model, const std::string& path) {
-  const StateDict state = read_state_dict(path);
+  return load_model_weights(model, read_state_dict(path), path);
+}
+
+std::string load_model_weights(models::RetinaNet& model, const StateDict& state,
+                               const std::string& path) {
   bool torchvision = false;
   for (const auto& [name, t] : state) {
     const std::string n = strip_module(name);

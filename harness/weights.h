@@ -21,6 +21,9 @@ namespace focalab {
 // Loads `path` (torch.save zip or legacy format) into `model`. Returns the layout found:
 // "focalab", "torchvision-retinanet".
 std::string load_model_weights(models::RetinaNet& model, const std::string& path);
+// The same for a state_dict already read from `path` (named in errors).
+std::string load_model_weights(models::RetinaNet& model, const StateDict& state,
+                               const std::string& path);
 
 // Loads an ImageNet classification ResNet (torchvision layout) into `backbone`.
 void load_backbone_weights(models::ResNet& backbone, const std::string& path);

@@ -299,12 +299,7 @@ int bench_infer(const Args& args) {
   ArchPreset preset = arch_preset("retinanet_resnet50_fpn", 91);
   preset.transform.min_size = vm["min-size"].as<int64_t>();
   preset.transform.max_size = vm["max-size"].as<int64_t>();
-  if (preset.transform.min_size < 1 || preset.transform.max_size < preset.transform.min_size ||
-      preset.transform.max_size > 4096) {
-    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size "
-                                 "<= 4096", preset.transform.min_size,
-                                 preset.transform.max_size));
-  }
+  check_transform_sizes(preset.transform.min_size, preset.transform.max_size);
 
   std::string dir = (std::filesystem::temp_directory_path() / "focalab-infer-XXXXXX").string();
   if (!mkdtemp(dir.data())) throw DataError("bench infer: cannot create a temporary directory");

@@ -303,10 +303,7 @@ int predict_command(const Args& args) {
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm, kPredictUsage)) return kExitOk;
   const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
-  if (min_size < 1 || max_size < min_size || max_size > 4096) {
-    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size "
-                                 "<= 4096", min_size, max_size));
-  }
+  check_transform_sizes(min_size, max_size);
   const double score = vm["score-thresh"].as<double>();
   if (!(score >= 0.0 && score < 1.0)) {
     throw UsageError(fmt::format("--score-thresh {}: allowed [0, 1)", score));
@@ -321,7 +318,8 @@ int predict_command(const Args& args) {
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
 
-  const HeadShape head = infer_head_shape(read_state_dict(weights));
+  const StateDict state = read_state_dict(weights);  // read once: head shape, then the model
+  const HeadShape head = infer_head_shape(state);
   if (head.num_classes < 1) {
     throw DataError(fmt::format("{}: no RetinaNet head (head.classification_head.cls_logits) "
                                 "in the state_dict; is it a backbone-only checkpoint?", weights));
@@ -332,7 +330,7 @@ int predict_command(const Args& args) {
   preset.postprocess.score_thresh = score;
   preset.postprocess.detections_per_image = dets;
   models::RetinaNet model(preset.model);
-  load_model_weights(model, weights);
+  load_model_weights(model, state, weights);
   model->to(device);
   model->eval();
 
@@ -450,10 +448,7 @@ int eval_command(const Args& args) {
     throw UsageError(fmt::format("--labels '{}': allowed auto, category-id, index", labels_mode));
   }
   const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
-  if (min_size < 1 || max_size < min_size || max_size > 4096) {
-    throw UsageError(fmt::format("--min-size {} / --max-size {}: need 1 <= min-size <= max-size "
-                                 "<= 4096", min_size, max_size));
-  }
+  check_transform_sizes(min_size, max_size);
   const std::string arch = vm["arch"].as<std::string>();
   arch_preset(arch, 1);  // validates the name first
   const std::string gt_path = vm["annotations"].as<std::string>();
@@ -474,7 +469,8 @@ int eval_command(const Args& args) {
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
   const std::string weights = vm["weights"].as<std::string>();
-  const HeadShape head = infer_head_shape(read_state_dict(weights));
+  const StateDict state = read_state_dict(weights);  // read once: head shape, then the model
+  const HeadShape head = infer_head_shape(state);
   if (head.num_classes < 1) {
     throw DataError(fmt::format("{}: no RetinaNet head in the state_dict", weights));
   }
@@ -495,7 +491,7 @@ int eval_command(const Args& args) {
   preset.transform.min_size = min_size;
   preset.transform.max_size = max_size;
   models::RetinaNet model(preset.model);
-  load_model_weights(model, weights);
+  load_model_weights(model, state, weights);
   model->to(device);
   model->eval();
 
