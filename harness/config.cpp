@@ -104,7 +104,9 @@ const std::vector<Field>& fields() {
     using C = TrialConfig;
     std::vector<Field> t;
     // data
-    t.push_back(field("data.kind", &C::data, &DataConfig::kind, "dataset", {}, {"synthetic"}));
+    t.push_back(field("data.kind", &C::data, &DataConfig::kind,
+                      "dataset: the built-in synthetic benchmark, or a COCO-format dataset "
+                      "(instances JSON + image folder)", {}, {"synthetic", "coco"}));
     t.push_back(field("data.image_size", &C::data, &DataConfig::image_size,
                       "synthetic: square image side in pixels, a multiple of 128", {128, 4096}));
     t.push_back(field("data.num_classes", &C::data, &DataConfig::num_classes,
@@ -136,6 +138,33 @@ const std::vector<Field>& fields() {
                       {0, 1}));
     t.push_back(field("data.seed", &C::data, &DataConfig::seed,
                       "synthetic: dataset seed (same data for every trial)", {0, 9.0e15}));
+    t.push_back(field("data.train.annotations", &C::data, &DataConfig::train_annotations,
+                      "coco: train instances JSON (relative paths: to the working directory)"));
+    t.push_back(field("data.train.images", &C::data, &DataConfig::train_image_dir,
+                      "coco: folder of the train images (file_name is relative to it)"));
+    t.push_back(field("data.val.annotations", &C::data, &DataConfig::val_annotations,
+                      "coco: val instances JSON, evaluated after training"));
+    t.push_back(field("data.val.images", &C::data, &DataConfig::val_image_dir,
+                      "coco: folder of the val images"));
+    t.push_back(field("data.min_size", &C::data, &DataConfig::min_size,
+                      "coco: shorter image side after resizing (Detectron 800; paper Table 1 "
+                      "600)", {32, 4096}));
+    t.push_back(field("data.max_size", &C::data, &DataConfig::max_size,
+                      "coco: longer image side bound after resizing (Detectron 1333)",
+                      {32, 8192}));
+    t.push_back(field("data.keep_empty", &C::data, &DataConfig::keep_empty,
+                      "coco: keep train images without annotations (Detectron and detectron2 "
+                      "drop them; val keeps all)"));
+    t.push_back(field("data.on_bad", &C::data, &DataConfig::on_bad,
+                      "coco: missing/unreadable images and invalid annotations: skip them "
+                      "(counted and reported) or stop with an error (exit 3)", {},
+                      {"skip", "error"}));
+    t.push_back(field("data.flip", &C::data, &DataConfig::flip,
+                      "probability of a horizontal flip of each training image (the paper's "
+                      "only augmentation)", {0, 1}));
+    t.push_back(field("data.workers", &C::data, &DataConfig::workers,
+                      "batches loaded ahead by background threads; 0 = load in the training "
+                      "thread (not part of the trial key)", {0, 64}));
     // model
     t.push_back(field("model.backbone", &C::model, &ModelConfig::backbone, "ResNet preset", {},
                       {"tiny", "resnet18", "resnet34", "resnet50", "resnet101"}));
@@ -619,6 +648,39 @@ void finalize_config(TrialConfig& c, const std::string& where) {
   auto check = [&](bool ok, const std::string& keys, const std::string& msg) {
     if (!ok) throw ConfigError(fmt::format("{}: {}: {}", where, keys, msg));
   };
+  if (c.data.kind == "coco") {
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string*>{"data.train.annotations",
+                                                     &c.data.train_annotations},
+          {"data.train.images", &c.data.train_image_dir},
+          {"data.val.annotations", &c.data.val_annotations},
+          {"data.val.images", &c.data.val_image_dir}}) {
+      check(!value->empty(), key,
+            "data.kind coco needs data: {train: {annotations: A.json, images: DIR}, "
+            "val: {annotations: B.json, images: DIR}}");
+      std::error_code ec;
+      const bool is_dir = std::string(key).find(".images") != std::string::npos;
+      const bool ok = is_dir ? std::filesystem::is_directory(*value, ec)
+                             : std::filesystem::is_regular_file(*value, ec);
+      if (!ok) {
+        throw DataError(fmt::format("{}: {}: no such {} '{}'", where, key,
+                                    is_dir ? "folder" : "file", *value));
+      }
+    }
+    check(c.data.min_size <= c.data.max_size, "data.min_size, data.max_size",
+          fmt::format("min_size ({}) must be <= max_size ({})", c.data.min_size,
+                      c.data.max_size));
+  }
+  // Canonical form: the data.* keys of the other dataset kind (help "synthetic: ..." or
+  // "coco: ...") are reset to their defaults, so that they neither change the trial key nor
+  // show up as varied.
+  {
+    const TrialConfig defaults;
+    const std::string other = c.data.kind == "coco" ? "synthetic:" : "coco:";
+    for (const auto& f : fields()) {
+      if (f.path.rfind("data.", 0) == 0 && f.help.rfind(other, 0) == 0) f.set(c, f.get(defaults));
+    }
+  }
   check(c.data.image_size % 128 == 0, "data.image_size",
         fmt::format("{} is not a multiple of 128 (the stride of P7)", c.data.image_size));
   check(c.data.min_objects <= c.data.max_objects, "data.min_objects, data.max_objects",
@@ -681,6 +743,7 @@ std::string config_to_json(const TrialConfig& config) {
   std::string out = "{";
   bool first = true;
   for (const auto& f : fields()) {
+    if (f.path == "data.workers") continue;  // how fast, not what: not part of the trial key
     out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
     first = false;
   }

@@ -11,7 +11,7 @@
 #include "harness/errors.h"
 #include "harness/progress.h"
 #include "harness/sweep.h"
-#include "harness/synthetic_dataset.h"
+#include "harness/dataset.h"
 #include "harness/trainer.h"
 
 namespace focalab::harness {
@@ -34,9 +34,11 @@ class StoreObserver : public TrialObserver {
     store_.write_interval(trial_id_, step, sums, histogram);
     if (!progress_.interactive()) {
       progress_.line(fmt::format("{} iter {}/{}  loss {:.4f} (cls {:.4f} box {:.4f})  lr {:.4g}  "
-                                 "{:.0f} ms/iter  ETA {}",
+                                 "{:.0f} ms/iter (data wait {:.0f}%)  ETA {}",
                                  prefix_, step.iteration, total_, step.loss_total, step.loss_cls,
-                                 step.loss_box, step.lr, step.ms_per_iter, eta()));
+                                 step.loss_box, step.lr, step.ms_per_iter,
+                                 step.ms_per_iter > 0 ? 100 * step.data_ms / step.ms_per_iter : 0.0,
+                                 eta()));
     }
   }
   void on_iteration(int64_t iteration, int64_t total, double loss) override {
@@ -82,6 +84,11 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
   const auto trials = expand_sweep(spec);
   const torch::Device device = resolve_device(options.device);
   const int64_t threads = configure_threads(options.threads);
+  // The datasets are read (COCO: JSON and every image header) before anything is written.
+  for (const auto& t : trials) {
+    open_dataset(t.config.data, Split::kTrain);
+    open_dataset(t.config.data, Split::kVal);
+  }
 
   Store store(options.db_path);
   const auto rows = store.register_sweep(spec, trials);
@@ -146,7 +153,7 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
                                   *outcome.diverged_at));
       } else {
         store.write_evaluation(id, trial.config.train.iterations, "val", *outcome.val,
-                               SyntheticDataset::class_names(trial.config.data.num_classes));
+                               outcome.class_names);
         store.mark_finished(id, TrialStatus::kDone);
         ++summary.done;
         progress.line(fmt::format("{} done in {} (eval {}): AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}",
@@ -163,6 +170,11 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
       return summary;
     } catch (const StoreError&) {
       throw;  // the store itself is failing: nothing can be recorded
+    } catch (const DataError& e) {
+      // Bad data is not the trial's fault: it runs again once the data is fixed.
+      store.mark_finished(id, TrialStatus::kInterrupted, e.what());
+      progress.line(fmt::format("{} stopped by bad data; the trial runs again next time", prefix));
+      throw;
     } catch (const std::exception& e) {
       std::string what = e.what();
       if (const auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS train_steps (
   normalizer REAL,
   ms_per_iter REAL,
   nonfinite INTEGER NOT NULL DEFAULT 0,
+  data_ms REAL,
   PRIMARY KEY (trial_id, iteration)
 );
 CREATE TABLE IF NOT EXISTS loss_breakdown (
@@ -196,6 +197,12 @@ void Store::migrate() {
   }
   Transaction tx(db_);
   db_.exec(kSchema);
+  {  // 3: train_steps.data_ms (a version-2 table lacks it)
+    bool has_data_ms = false;
+    auto st = db_.prepare("PRAGMA table_info(train_steps)");
+    while (st.step()) has_data_ms = has_data_ms || st.get_text(1) == "data_ms";
+    if (!has_data_ms) db_.exec("ALTER TABLE train_steps ADD COLUMN data_ms REAL");
+  }
   db_.exec(fmt::format("DELETE FROM schema_version; INSERT INTO schema_version VALUES ({});",
                        kSchemaVersion));
   tx.commit();
@@ -299,8 +306,8 @@ void Store::write_interval(int64_t trial_id, const StepLog& s,
                          !std::isfinite(s.loss_total);
   db_.prepare(
          "INSERT OR REPLACE INTO train_steps (trial_id, iteration, lr, loss_cls, loss_box, "
-         "loss_total, num_pos, normalizer, ms_per_iter, nonfinite) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+         "loss_total, num_pos, normalizer, ms_per_iter, nonfinite, data_ms) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
       .bind(1, trial_id)
       .bind(2, s.iteration)
       .bind(3, s.lr)
@@ -311,6 +318,7 @@ void Store::write_interval(int64_t trial_id, const StepLog& s,
       .bind(8, s.normalizer)
       .bind(9, s.ms_per_iter)
       .bind(10, static_cast<int64_t>(nonfinite))
+      .bind(11, s.data_ms)
       .run();
   if (sums.iterations > 0) {
     db_.prepare(

@@ -18,7 +18,7 @@
 
 namespace focalab::harness {
 
-inline constexpr int kSchemaVersion = 2;  // 2: loss_histogram
+inline constexpr int kSchemaVersion = 3;  // 2: loss_histogram; 3: train_steps.data_ms
 
 enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterrupted };
 const char* status_name(TrialStatus status);
@@ -39,6 +39,7 @@ struct StepLog {
   double num_pos = 0;      // mean positive anchors per iteration
   double normalizer = 0;   // mean normalizer
   double ms_per_iter = 0;
+  double data_ms = 0;      // mean time per iteration spent waiting for the data loader
 };
 
 class Store {

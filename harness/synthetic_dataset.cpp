@@ -103,7 +103,6 @@ double iou(const std::array<double, 4>& a, const std::array<double, 4>& b) {
 
 }  // namespace
 
-const char* split_name(Split split) { return split == Split::kTrain ? "train" : "val"; }
 
 std::vector<std::string> SyntheticDataset::class_names(int64_t num_classes) {
   static const std::vector<std::string> names = {"rectangle", "ellipse", "triangle",
@@ -227,21 +226,28 @@ Sample SyntheticDataset::get(int64_t index) const {
   sample.image = torch::from_blob(canvas.px.data(), {3, s, s}, torch::kFloat).clone();
   sample.boxes = torch::tensor(boxes, torch::kFloat).view({-1, 4});
   sample.classes = torch::tensor(classes, torch::kLong);
+  sample.crowd_boxes = torch::zeros({0, 4}, torch::kFloat);
   sample.image_id = index;
+  sample.original_size = {s, s};
   return sample;
 }
 
-Batch collate(const std::vector<Sample>& samples) {
-  Batch b;
-  std::vector<torch::Tensor> images;
-  for (const auto& s : samples) {
-    images.push_back(s.image);
-    b.boxes.push_back(s.boxes);
-    b.classes.push_back(s.classes);
-    b.image_ids.push_back(s.image_id);
+CocoSummary SyntheticDataset::evaluate(const std::vector<Detection>& detections) const {
+  std::vector<GroundTruth> gts;
+  std::vector<int64_t> image_ids;
+  for (int64_t i = 0; i < size_; ++i) {
+    const Sample s = get(i);
+    image_ids.push_back(s.image_id);
+    auto gb = s.boxes.contiguous();
+    auto gc = s.classes.contiguous();
+    for (int64_t g = 0; g < gb.size(0); ++g) {
+      const float* b = gb.data_ptr<float>() + 4 * g;
+      gts.push_back({s.image_id, gc.data_ptr<int64_t>()[g],
+                     EvalBox::corners(b[0], b[1], b[2], b[3]),
+                     static_cast<double>((b[2] - b[0]) * (b[3] - b[1]))});
+    }
   }
-  b.images = torch::stack(images);
-  return b;
+  return evaluate_coco(image_ids, config_.num_classes, gts, detections);
 }
 
 }  // namespace focalab::harness

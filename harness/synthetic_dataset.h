@@ -11,43 +11,28 @@
 #include <string>
 #include <vector>
 
+#include "harness/dataset.h"
 #include "harness/trial_config.h"
 
 namespace focalab::harness {
 
-enum class Split { kTrain, kVal };
-const char* split_name(Split split);
-
-struct Sample {
-  torch::Tensor image;    // [3, H, W] float in [0, 1]
-  torch::Tensor boxes;    // [G, 4] float (x1, y1, x2, y2) pixels
-  torch::Tensor classes;  // [G] int64 in [0, K)
-  int64_t image_id = 0;
-};
-
-class SyntheticDataset {
+class SyntheticDataset : public DetectionDataset {
  public:
   // REQUIRES: the config passed finalize_config().
   SyntheticDataset(const DataConfig& config, Split split);
 
-  int64_t size() const { return size_; }
-  Sample get(int64_t index) const;
-  int64_t num_classes() const { return config_.num_classes; }
+  int64_t size() const override { return size_; }
+  Sample get(int64_t index) const override;
+  int64_t num_classes() const override { return config_.num_classes; }
+  std::vector<std::string> class_names() const override { return class_names(num_classes()); }
   static std::vector<std::string> class_names(int64_t num_classes);
+  // Ground truth regenerated from the seed; area = box width x height, no crowd regions.
+  CocoSummary evaluate(const std::vector<Detection>& detections) const override;
 
  private:
   DataConfig config_;
   Split split_;
   int64_t size_;
 };
-
-// A batch of samples stacked for the model.
-struct Batch {
-  torch::Tensor images;                  // [N, 3, H, W]
-  std::vector<torch::Tensor> boxes;      // N x [G_i, 4]
-  std::vector<torch::Tensor> classes;    // N x [G_i]
-  std::vector<int64_t> image_ids;
-};
-Batch collate(const std::vector<Sample>& samples);
 
 }  // namespace focalab::harness

@@ -1,23 +1,27 @@
 #include "harness/trainer.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <future>
 #include <numeric>
 #include <random>
 
 #include "harness/errors.h"
 #include "harness/ohem.h"
-#include "harness/synthetic_dataset.h"
+#include "harness/dataset.h"
 #include "harness/weights.h"
 #include "losses/box_loss.h"
 #include "losses/classification_loss.h"
 #include "losses/focal_loss.h"
 #include "models/anchor_labels.h"
 #include "models/postprocess.h"
+#include "models/transform.h"
 
 namespace focalab::harness {
 
@@ -87,6 +91,75 @@ class BatchSampler {
   size_t pos_ = 0;
 };
 
+uint64_t mix64(uint64_t x) {  // splitmix64
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Training batches in sampler order, `workers` of them loaded ahead by background threads (0:
+// loaded on demand). Whether the j-th sample drawn is flipped is a function of (seed, j) only.
+class BatchLoader {
+ public:
+  BatchLoader(std::shared_ptr<const DetectionDataset> dataset, int64_t batch_size, uint64_t seed,
+              double flip, int64_t workers, int64_t batches)
+      : dataset_(std::move(dataset)), sampler_(dataset_->size(), batch_size, seed), seed_(seed),
+        flip_(flip), workers_(workers), remaining_(batches) {
+    for (int64_t i = 0; i < workers_; ++i) schedule();
+  }
+  ~BatchLoader() {
+    for (auto& f : pending_) {
+      if (f.valid()) f.wait();
+    }
+  }
+
+  Batch next() {
+    if (workers_ == 0) return load(plan());
+    Batch b = pending_.front().get();
+    pending_.pop_front();
+    schedule();
+    return b;
+  }
+
+ private:
+  struct Plan {
+    std::vector<int64_t> indices;
+    std::vector<bool> flips;
+  };
+  Plan plan() {
+    Plan p;
+    p.indices = sampler_.next();
+    for (size_t i = 0; i < p.indices.size(); ++i) {
+      const uint64_t h = mix64(seed_ * 0x632be59bd9b4e019ULL + drawn_++);
+      p.flips.push_back(static_cast<double>(h >> 11) * 0x1.0p-53 < flip_);
+    }
+    return p;
+  }
+  Batch load(const Plan& p) const {
+    std::vector<Sample> samples;
+    for (size_t i = 0; i < p.indices.size(); ++i) {
+      samples.push_back(dataset_->get(p.indices[i]));
+      if (p.flips[i]) flip_horizontal(samples.back());
+    }
+    return collate(samples);
+  }
+  void schedule() {
+    if (remaining_ <= 0) return;
+    --remaining_;
+    pending_.push_back(std::async(std::launch::async, [this, p = plan()] { return load(p); }));
+  }
+
+  std::shared_ptr<const DetectionDataset> dataset_;
+  BatchSampler sampler_;
+  uint64_t seed_;
+  double flip_;
+  int64_t workers_;
+  int64_t remaining_;
+  uint64_t drawn_ = 0;
+  std::deque<std::future<Batch>> pending_;
+};
+
 }  // namespace
 
 models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
@@ -108,8 +181,21 @@ models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
   return o;
 }
 
-TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
+TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& device,
                          TrialObserver& observer) {
+  // The datasets first: a COCO dataset decides the number of classes.
+  const auto train_set = open_dataset(trial_config.data, Split::kTrain);
+  const auto val_set = open_dataset(trial_config.data, Split::kVal);
+  if (train_set->class_names() != val_set->class_names()) {
+    throw DataError(fmt::format("{}: the val categories ({}) differ from the train categories "
+                                "({}) of {}",
+                                trial_config.data.val_annotations,
+                                fmt::join(val_set->class_names(), ", "),
+                                fmt::join(train_set->class_names(), ", "),
+                                trial_config.data.train_annotations));
+  }
+  TrialConfig config = trial_config;
+  config.data.num_classes = train_set->num_classes();
   const auto& tc = config.train;
   torch::manual_seed(static_cast<uint64_t>(config.seed));
   models::RetinaNet model(retinanet_options(config));
@@ -126,13 +212,8 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
   torch::optim::SGD optimizer(
       params, torch::optim::SGDOptions(tc.lr).momentum(tc.momentum).weight_decay(tc.weight_decay));
 
-  const SyntheticDataset train_set(config.data, Split::kTrain);
-  BatchSampler sampler(train_set.size(), tc.batch_size, static_cast<uint64_t>(config.seed));
-  auto load = [&train_set](std::vector<int64_t> indices) {
-    std::vector<Sample> samples;
-    for (int64_t i : indices) samples.push_back(train_set.get(i));
-    return collate(samples);
-  };
+  BatchLoader loader(train_set, tc.batch_size, static_cast<uint64_t>(config.seed),
+                     config.data.flip, config.data.workers, tc.iterations);
   const models::Matcher matcher(matcher_options(config.model));
   const models::BoxCoder box_coder = box_coder_for(config.model);
   const std::string& kind = config.loss.kind;
@@ -147,30 +228,32 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
   losses::LossHistogram histogram;
 
   TrialOutcome outcome;
+  outcome.class_names = train_set->class_names();
   const auto start = Clock::now();
   auto interval_start = Clock::now();
   StepLog acc;
   int64_t acc_n = 0;
-  // Data for iteration i+1 is generated while iteration i trains.
-  auto next_batch = std::async(std::launch::async, load, sampler.next());
+  double data_seconds = 0;  // waiting for the loader, this interval
   for (int64_t it = 1; it <= tc.iterations; ++it) {
     if (observer.stop_requested()) throw InterruptedError("stop requested");
-    Batch batch = next_batch.get();
-    if (it < tc.iterations) next_batch = std::async(std::launch::async, load, sampler.next());
+    const auto wait_start = Clock::now();
+    Batch batch = loader.next();
+    data_seconds += seconds_since(wait_start);
 
     const double lr = learning_rate(tc, it - 1);
     for (auto& group : optimizer.param_groups()) {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
     }
     auto images = batch.images.to(device);
-    std::vector<torch::Tensor> gt_boxes, gt_classes;
+    std::vector<torch::Tensor> gt_boxes, gt_classes, crowd_boxes;
     for (size_t i = 0; i < batch.boxes.size(); ++i) {
       gt_boxes.push_back(batch.boxes[i].to(device));
       gt_classes.push_back(batch.classes[i].to(device));
+      crowd_boxes.push_back(batch.crowd_boxes[i].to(device));
     }
 
     auto out = model->forward(images);
-    auto targets = models::label_anchors(out.anchors, gt_boxes, gt_classes, matcher);
+    auto targets = models::label_anchors(out.anchors, gt_boxes, gt_classes, matcher, crowd_boxes);
     const int64_t n = images.size(0), k = config.data.num_classes;
     auto valid = targets.labels >= 0;  // [N, R]
     auto pos = targets.labels == 1;    // [N, R]
@@ -294,6 +377,8 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
       acc.num_pos /= count;
       acc.normalizer /= count;
       acc.ms_per_iter = 1000.0 * seconds_since(interval_start) / count;
+      acc.data_ms = 1000.0 * data_seconds / count;
+      data_seconds = 0;
       observer.on_interval(acc, breakdown.take(), histogram.take());
       acc = StepLog{};
       acc_n = 0;
@@ -302,22 +387,19 @@ TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
   }
   outcome.train_seconds = seconds_since(start);
   const auto eval_start = Clock::now();
-  outcome.val = evaluate_model(model, config, device);
+  outcome.val = evaluate_model(model, config, *val_set, device);
   outcome.eval_seconds = seconds_since(eval_start);
   return outcome;
 }
 
 CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
-                           const torch::Device& device) {
+                           const DetectionDataset& val_set, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
-  const SyntheticDataset val_set(config.data, Split::kVal);
   const models::BoxCoder box_coder = box_coder_for(config.model);
   const auto pp = postprocess_options(config.model);
-  std::vector<GroundTruth> gts;
   std::vector<Detection> dts;
-  std::vector<int64_t> image_ids;
   const int64_t batch_size = std::max<int64_t>(1, config.train.batch_size);
   for (int64_t start = 0; start < val_set.size(); start += batch_size) {
     std::vector<Sample> samples;
@@ -328,19 +410,16 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
     auto out = model->forward(batch.images.to(device));
     for (size_t i = 0; i < samples.size(); ++i) {
       const int64_t id = batch.image_ids[i];
-      image_ids.push_back(id);
-      auto gb = batch.boxes[i].contiguous();
-      auto gc = batch.classes[i].contiguous();
-      for (int64_t g = 0; g < gb.size(0); ++g) {
-        const float* b = gb.data_ptr<float>() + 4 * g;
-        gts.push_back({id, gc.data_ptr<int64_t>()[g], EvalBox::corners(b[0], b[1], b[2], b[3]),
-                       static_cast<double>((b[2] - b[0]) * (b[3] - b[1]))});
-      }
       const auto idx = static_cast<int64_t>(i);
-      auto det = models::postprocess_detections(
-          out.cls_logits[idx], out.box_deltas[idx], out.anchors, out.anchors_per_level,
-          batch.images.size(2), batch.images.size(3), box_coder, pp);
-      auto boxes = det.boxes.to(torch::kCPU, torch::kFloat).contiguous();
+      const auto size = batch.image_sizes[i];
+      auto det = models::postprocess_detections(out.cls_logits[idx], out.box_deltas[idx],
+                                                out.anchors, out.anchors_per_level, size.first,
+                                                size.second, box_coder, pp);
+      auto boxes = det.boxes.to(torch::kCPU, torch::kFloat);
+      if (batch.original_sizes[i] != size) {
+        boxes = models::resize_boxes(boxes, size, batch.original_sizes[i]);
+      }
+      boxes = boxes.contiguous();
       auto scores = det.scores.to(torch::kCPU, torch::kFloat).contiguous();
       auto labels = det.labels.to(torch::kCPU).contiguous();
       for (int64_t d = 0; d < boxes.size(0); ++d) {
@@ -351,7 +430,7 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
     }
   }
   if (was_training) model->train();
-  return evaluate_coco(image_ids, config.data.num_classes, gts, dts);
+  return val_set.evaluate(dts);
 }
 
 }  // namespace focalab::harness

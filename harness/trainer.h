@@ -1,5 +1,5 @@
 #pragma once
-// Trains one trial and evaluates it: synthetic data -> RetinaNet -> label_anchors ->
+// Trains one trial and evaluates it: data (synthetic or COCO) -> RetinaNet -> label_anchors ->
 // classification loss + box loss (normalized by the number of positive anchors) -> SGD with
 // linear warmup and step schedule. The loss breakdown accumulates every iteration and is handed
 // to the observer every `train.log_every` iterations with the averaged step log. A non-finite
@@ -10,8 +10,10 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "harness/coco_eval.h"
+#include "harness/dataset.h"
 #include "harness/store.h"
 #include "harness/trial_config.h"
 #include "losses/loss_breakdown.h"
@@ -39,6 +41,7 @@ struct TrialOutcome {
   std::optional<CocoSummary> val;            // set when done
   double train_seconds = 0;
   double eval_seconds = 0;
+  std::vector<std::string> class_names;  // the dataset's, label order
 };
 
 // RetinaNet options from a trial config.
@@ -49,8 +52,8 @@ models::RetinaNetOptions retinanet_options(const TrialConfig& config);
 TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
                          TrialObserver& observer);
 
-// COCO evaluation of `model` on the synthetic val split of `config`.
+// COCO evaluation of `model` on `val_set` (config: postprocessing and batch size).
 CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
-                           const torch::Device& device);
+                           const DetectionDataset& val_set, const torch::Device& device);
 
 }  // namespace focalab::harness

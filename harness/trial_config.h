@@ -12,7 +12,7 @@
 namespace focalab::harness {
 
 struct DataConfig {
-  std::string kind = "synthetic";  // dataset: synthetic (built in)
+  std::string kind = "synthetic";  // dataset: synthetic (built in) | coco (instances JSON + images)
   int64_t image_size = 128;        // synthetic: square image side, a multiple of 128 (pixels)
   int64_t num_classes = 4;         // synthetic: object classes, 1..4
   int64_t train_images = 4096;     // synthetic: size of the train split
@@ -27,6 +27,17 @@ struct DataConfig {
   int64_t distractors = 0;         // synthetic: object-like shapes of no class, per image
   double max_overlap = 0.3;        // synthetic: max IoU between objects (occlusion)
   int64_t seed = 0;                // synthetic: dataset seed (the same data for every trial)
+  std::string train_annotations;   // coco: train instances JSON (YAML data.train.annotations)
+  std::string train_image_dir;       // coco: train image folder (YAML data.train.images)
+  std::string val_annotations;     // coco: val instances JSON (YAML data.val.annotations)
+  std::string val_image_dir;        // coco: val image folder (YAML data.val.images)
+  int64_t min_size = 800;          // coco: shorter image side after resizing (paper Table 1: 600)
+  int64_t max_size = 1333;         // coco: bound of the longer side after resizing
+  bool keep_empty = false;         // coco: keep train images without annotations (Detectron: no)
+  std::string on_bad = "skip";     // coco: bad images / annotations: skip (counted) | error
+  double flip = 0.5;               // horizontal flip probability in training (the paper's only
+                                   // augmentation)
+  int64_t workers = 2;             // batches loaded ahead by background threads (not in the key)
 };
 
 struct ModelConfig {

@@ -8,7 +8,8 @@ namespace focalab::models {
 
 AnchorTargets label_anchors(const torch::Tensor& anchors,
                             const std::vector<torch::Tensor>& gt_boxes,
-                            const std::vector<torch::Tensor>& gt_classes, const Matcher& matcher) {
+                            const std::vector<torch::Tensor>& gt_classes, const Matcher& matcher,
+                            const std::vector<torch::Tensor>& crowd_boxes, double crowd_ioa) {
   TORCH_CHECK(gt_boxes.size() == gt_classes.size(), "label_anchors: ", gt_boxes.size(),
               " box tensors but ", gt_classes.size(), " class tensors");
   torch::NoGradGuard no_grad;
@@ -29,6 +30,19 @@ AnchorTargets label_anchors(const torch::Tensor& anchors,
     classes.push_back(gt_classes[i].index_select(0, match.matched_idx));
     boxes.push_back(gb.index_select(0, match.matched_idx));
     max_ious.push_back(std::get<0>(iou.max(0)));
+  }
+  for (size_t i = 0; i < crowd_boxes.size() && i < labels.size(); ++i) {
+    const auto& cb = crowd_boxes[i];
+    if (!cb.defined() || cb.size(0) == 0) continue;
+    // intersection over the anchor's area, [C, R]
+    auto c = cb.to(anchors.device(), anchors.scalar_type());
+    auto lt = torch::max(c.slice(1, 0, 2).unsqueeze(1), anchors.slice(1, 0, 2).unsqueeze(0));
+    auto rb = torch::min(c.slice(1, 2, 4).unsqueeze(1), anchors.slice(1, 2, 4).unsqueeze(0));
+    auto wh = (rb - lt).clamp_min(0);
+    auto inter = wh.select(2, 0) * wh.select(2, 1);
+    auto ioa = inter / box_area(anchors).clamp_min(1e-6).unsqueeze(0);
+    auto in_crowd = std::get<0>(ioa.max(0)) >= crowd_ioa;  // [R]
+    labels[i] = labels[i].masked_fill(in_crowd & (labels[i] == 0), -1);
   }
   return {torch::stack(labels), torch::stack(classes), torch::stack(boxes), torch::stack(max_ious)};
 }

@@ -18,8 +18,13 @@ struct AnchorTargets {
 };
 
 // anchors: [R, 4]; gt_boxes[i]: [G_i, 4]; gt_classes[i]: [G_i] int64.
+// crowd_boxes (optional, one [C_i, 4] per image): ignore regions (COCO iscrowd). A negative
+// anchor whose intersection with one of them covers at least `crowd_ioa` of the anchor's own
+// area is ignored instead (Detectron's CROWD_FILTER_THRESH 0.7).
 AnchorTargets label_anchors(const torch::Tensor& anchors,
                             const std::vector<torch::Tensor>& gt_boxes,
-                            const std::vector<torch::Tensor>& gt_classes, const Matcher& matcher);
+                            const std::vector<torch::Tensor>& gt_classes, const Matcher& matcher,
+                            const std::vector<torch::Tensor>& crowd_boxes = {},
+                            double crowd_ioa = 0.7);
 
 }  // namespace focalab::models

@@ -3,7 +3,8 @@
 # already present. Non-interactive; runs `apt-get update` at most once. Needs root (or sudo).
 #
 #   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --no-python   skip python3-torch/torchvision (parity tests then skip)
+#   scripts/install-deps.sh --no-python   skip the Python packages (parity tests and the
+#                                         real-photograph training test then skip)
 set -euo pipefail
 
 want_python=1
@@ -21,7 +22,8 @@ packages=(
   libstb-dev libsimdjson-dev googletest libgtest-dev
 )
 if [[ $want_python == 1 ]]; then
-  packages+=(python3 python3-torch python3-torchvision python3-numpy)
+  # python3-skimage: its sample photographs are the real-photo dataset of the COCO training test
+  packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil python3-skimage)
 fi
 
 missing=()

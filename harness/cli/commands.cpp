@@ -186,6 +186,81 @@ int sweep_run(const Args& args) {
   return kExitOk;
 }
 
+const char* kTrainUsage = R"(Usage: focalab train CONFIG.yaml [key=value ...] [options]
+
+Trains and evaluates one configuration (a sweep file without `sweep:`, or one that expands to a
+single trial), recorded in the results database like a sweep trial named after the file, and
+prints its COCO evaluation. Running it again after it finished prints the stored result; an
+interrupted run starts again.
+
+Examples:
+  focalab train experiments/configs/tiny.yaml train.iterations=200 --db /tmp/one.db
+  focalab train my_coco.yaml data.min_size=512 loss.gamma=1
+
+  where my_coco.yaml trains on a COCO-format dataset:
+    base: experiments/configs/tiny.yaml      # or your own model / schedule
+    data:
+      kind: coco
+      train: {annotations: annotations/instances_train.json, images: train/}
+      val: {annotations: annotations/instances_val.json, images: val/}
+      min_size: 512
+      max_size: 853
+
+Exit codes: 0 done, 1 failed or diverged, 2 usage/config error, 3 data error,
+4 database error, 5 interrupted.
+)";
+
+int train_run(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "device", po::value<std::string>()->default_value(""),
+      "auto | cpu | cuda | cuda:N (default: the file's `device:`, else auto)")(
+      "threads", po::value<int64_t>(),
+      "CPU threads for LibTorch (default: the file's `threads:`, else all cores)");
+  po::variables_map vm;
+  const auto parsed = parse_sweep_args(args, opts, kTrainUsage, vm);
+  if (!parsed) return kExitOk;
+  const auto& spec = *parsed;
+  const auto trials = harness::expand_sweep(spec);
+  if (trials.size() != 1) {
+    throw UsageError(fmt::format("train: {} expands to {} trials; train runs one configuration "
+                                 "(use `focalab sweep run` for a sweep)",
+                                 spec.source_path, trials.size()));
+  }
+  harness::RunOptions run;
+  run.db_path = vm["db"].as<std::string>();
+  run.device = vm["device"].as<std::string>();
+  if (run.device.empty()) run.device = spec.device.value_or("auto");
+  run.threads = vm.count("threads") ? vm["threads"].as<int64_t>() : spec.threads.value_or(0);
+  run.rerun = {TrialStatus::kFailed, TrialStatus::kDiverged};
+  const auto summary = harness::run_sweep(spec, run);
+  if (summary.interrupted) return kExitInterrupted;
+  harness::Database db(run.db_path, harness::Database::Mode::kReadOnly);
+  auto st = db.prepare(
+      "SELECT t.status, e.metric, e.value FROM trials t LEFT JOIN evaluations e "
+      "ON e.trial_id = t.id AND e.split = 'val' WHERE t.key = ?1");
+  st.bind(1, trials.front().key);
+  harness::CocoSummary val;
+  std::string status = "?";
+  int found = 0;
+  while (st.step()) {
+    status = st.get_text(0);
+    if (st.is_null(1)) continue;
+    const std::string metric = st.get_text(1);
+    for (size_t k = 0; k < 12; ++k) {
+      if (metric == harness::CocoSummary::kNames[k]) {
+        val.stats[k] = st.is_null(2) ? -1 : st.get_double(2);
+        ++found;
+      }
+    }
+  }
+  fmt::print(stderr, "trial {} ({}): {} -> {}\n", trials.front().key, spec.name, status,
+             run.db_path);
+  if (status != "done") return kExitTrialsFailed;
+  if (found == 12) fmt::print("{}", summary_text(val));
+  return kExitOk;
+}
+
 int sweep_plan(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
@@ -625,6 +700,8 @@ int data_command(const Args& args) {
   throw UsageError(fmt::format("data: unknown subcommand '{}' (allowed: synth, check)", args[0]));
 }
 
+int train_command(const Args& args) { return train_run(args); }
+
 int sweep_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     fmt::print(
@@ -724,6 +801,7 @@ Commands:
   sweep run FILE [key=value ...]   train + evaluate every unfinished trial of a sweep
   sweep plan FILE [key=value ...]  validate a sweep and list its trials
   sweep status                     trials per status in the results database
+  train FILE [key=value ...]       train + evaluate one configuration, print its COCO AP
   report [--sweep NAME]            comparison table of a sweep (Markdown)
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values

@@ -2,7 +2,8 @@
 tests need no Python):
   /usr/bin/python3 tests/data/make_fixtures.py tests/data
 Images (tests/harness/image_io_test.cpp): rgb_16x20.png / .jpg (R = 12 x, G = 15 y, B = 77),
-gray_16x20.png ((20 y + x) mod 256), rgba_16x20.png (the RGB image with alpha 128).
+gray_16x20.png ((20 y + x) mod 256), rgba_16x20.png (the RGB image with alpha 128), CMYK and
+grayscale JPEGs with PIL's RGB conversion of each (cmyk_16x20_rgb.png, gray_16x20_jpg_rgb.png).
 torch.save files (tests/harness/torch_file_test.cpp):
 tiny_zip.pth and tiny_legacy.pth hold the same OrderedDict: float, int64, half and bool tensors,
 a 0-d tensor, an empty tensor, two tensors sharing one storage (one a strided view), a nested
@@ -40,3 +41,11 @@ gray = (np.arange(16 * 20).reshape(16, 20) % 256).astype(np.uint8)
 Image.fromarray(gray).save(f"{out}/gray_16x20.png")
 rgba = np.concatenate([rgb, np.full((16, 20, 1), 128, np.uint8)], 2)
 Image.fromarray(rgba).save(f"{out}/rgba_16x20.png")
+
+# CMYK JPEG (as Photoshop writes them: Adobe APP14 marker, inverted CMYK) and a grayscale JPEG;
+# the expected RGB is PIL's convert("RGB") of the decoded file, saved losslessly as PNG.
+cmyk = Image.fromarray(rgb).convert("CMYK")
+cmyk.save(f"{out}/cmyk_16x20.jpg", quality=95)
+Image.open(f"{out}/cmyk_16x20.jpg").convert("RGB").save(f"{out}/cmyk_16x20_rgb.png")
+Image.fromarray(gray).save(f"{out}/gray_16x20.jpg", quality=95)
+Image.open(f"{out}/gray_16x20.jpg").convert("RGB").save(f"{out}/gray_16x20_jpg_rgb.png")

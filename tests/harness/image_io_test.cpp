@@ -49,6 +49,23 @@ TEST(ImageIo, JpegMatchesPilWithinTwoLevels) {
   EXPECT_NEAR(level(img, 2, 15, 19), 83.0f, 2.0f);
 }
 
+TEST(ImageIo, CmykAndGrayJpegsDecodeToRgbAsPilConvertsThem) {
+  // cmyk_16x20.jpg: Adobe APP14 inverted CMYK (transform 0), as Photoshop writes them; the PNGs
+  // hold PIL's Image.convert("RGB") of the decoded files (make_fixtures.py).
+  auto cmyk = read_image(fixture("cmyk_16x20.jpg"));
+  auto cmyk_pil = read_image(fixture("cmyk_16x20_rgb.png"));
+  ASSERT_EQ(cmyk.sizes(), cmyk_pil.sizes());
+  EXPECT_LE((cmyk - cmyk_pil).abs().max().item<float>() * 255.0f, 3.0f);
+  // ... and close to the RGB image it was made from (R = 12 x, G = 15 y, B = 77)
+  EXPECT_NEAR(level(cmyk, 0, 3, 5), 60.0f, 6.0f);
+  EXPECT_NEAR(level(cmyk, 2, 3, 5), 77.0f, 6.0f);
+  auto gray = read_image(fixture("gray_16x20.jpg"));
+  auto gray_pil = read_image(fixture("gray_16x20_jpg_rgb.png"));
+  ASSERT_EQ(gray.sizes(), (std::vector<int64_t>{3, 16, 20}));
+  EXPECT_LE((gray - gray_pil).abs().max().item<float>() * 255.0f, 2.0f);
+  EXPECT_TRUE(torch::equal(gray[0], gray[2]));
+}
+
 TEST(ImageIo, WritePngRoundTrips) {
   testing::TempDir dir;
   auto img = read_image(fixture("rgb_16x20.png"));

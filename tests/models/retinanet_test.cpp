@@ -86,5 +86,28 @@ TEST(RetinaNet, LabelAnchorsAndPostprocessRoundTrip) {
   focalab::testing::expect_tensor_near(det.boxes[0], models::clip_boxes(gt, 1024, 1024)[0]);
 }
 
+// Crowd regions (COCO iscrowd): a negative anchor covered >= 70% by one is ignored; positives and
+// anchors mostly outside stay as they are. Hand-computed intersections over the anchor's area.
+TEST(RetinaNet, LabelAnchorsIgnoresNegativesInsideCrowdRegions) {
+  auto anchors = torch::tensor({{0.f, 0.f, 10.f, 10.f},     // inside the crowd region: IoA 1
+                                {15.f, 0.f, 25.f, 10.f},    // IoA 0.5 (x 15..20 of 15..25)
+                                {12.f, 0.f, 22.f, 10.f},    // IoA 0.8
+                                {40.f, 40.f, 50.f, 50.f},   // the GT box: positive
+                                {100.f, 100.f, 110.f, 110.f}});  // far from all: negative
+  auto gt = torch::tensor({{40.f, 40.f, 50.f, 50.f}});
+  auto crowd = torch::tensor({{-5.f, -5.f, 20.f, 20.f}});
+  auto t = label_anchors(anchors, {gt}, {torch::tensor({0L})}, Matcher(), {crowd});
+  EXPECT_EQ(t.labels[0][0].item<int>(), -1);
+  EXPECT_EQ(t.labels[0][1].item<int>(), 0);
+  EXPECT_EQ(t.labels[0][2].item<int>(), -1);
+  EXPECT_EQ(t.labels[0][3].item<int>(), 1);
+  EXPECT_EQ(t.labels[0][4].item<int>(), 0);
+  // an image with only a crowd region
+  auto only_crowd = label_anchors(anchors, {torch::zeros({0, 4})}, {torch::zeros({0}, torch::kLong)},
+                                  Matcher(), {crowd});
+  EXPECT_EQ(only_crowd.labels[0][0].item<int>(), -1);
+  EXPECT_EQ(only_crowd.labels[0][4].item<int>(), 0);
+}
+
 }  // namespace
 }  // namespace focalab::models
