@@ -48,11 +48,21 @@ Batch collate(const std::vector<Sample>& samples) {
   }
   const auto n = static_cast<int64_t>(samples.size());
   b.images = torch::empty({n, 3, hp, wp}, torch::kFloat);
-  const float mean[3] = {0.485f, 0.456f, 0.406f};  // 0 after the model's normalization
-  for (int64_t c = 0; c < 3; ++c) b.images.select(1, c).fill_(mean[c]);
+  // The padding is the ImageNet mean: 0 after the model's normalization.
+  const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({3, 1, 1});
   for (int64_t i = 0; i < n; ++i) {
     const auto& img = samples[static_cast<size_t>(i)].image;
-    b.images[i].narrow(1, 0, img.size(1)).narrow(2, 0, img.size(2)).copy_(img);
+    const int64_t ih = img.size(1), iw = img.size(2);
+    auto dst = b.images[i];
+    dst.narrow(1, 0, ih).narrow(2, 0, iw).copy_(img);
+    if (iw < wp) {
+      auto right = dst.narrow(1, 0, ih).narrow(2, iw, wp - iw);
+      right.copy_(mean.expand_as(right));
+    }
+    if (ih < hp) {
+      auto bottom = dst.narrow(1, ih, hp - ih);
+      bottom.copy_(mean.expand_as(bottom));
+    }
   }
   return b;
 }

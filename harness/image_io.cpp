@@ -40,7 +40,8 @@ torch::Tensor read_image(const std::string& path) {
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3),
                                                    stbi_image_free);
   if (!pixels) {
-    throw DataError(fmt::format("{}: cannot decode image ({})", path, stbi_failure_reason()));
+    throw DataError(fmt::format("{}: cannot decode image: corrupt or truncated ({})", path,
+                                stbi_failure_reason()));
   }
   auto hwc = torch::from_blob(pixels.get(), {h, w, 3}, torch::kUInt8);
   return hwc.permute({2, 0, 1}).to(torch::kFloat).div_(255.0).contiguous();

@@ -11,7 +11,7 @@ want_python=1
 for arg in "$@"; do
   case "$arg" in
     --no-python) want_python=0 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument '$arg' (allowed: --no-python, --help)" >&2; exit 2 ;;
   esac
 done

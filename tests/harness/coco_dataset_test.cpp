@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "harness/coco_json.h"
 #include "harness/config.h"
 #include "harness/dataset.h"
 #include "harness/errors.h"
@@ -173,6 +174,39 @@ TEST(CocoDataset, CorruptImageIsSkippedInTrainingOrNamedAsError) {
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("2.png"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("image 2"), std::string::npos) << e.what();
+  }
+}
+
+// The reader skips segmentations without parsing them (polygons, RLE objects with brackets inside
+// strings); everything around them reads as before, and errors still name their element.
+TEST(CocoJson, SegmentationsAreSkippedExactly) {
+  testing::TempDir dir;
+  const std::string path = dir.write("seg.json", R"({"images": [{"id": 1, "file_name": "a.png"}],
+ "categories": [{"id": 2, "name": "segmentation"}],
+ "annotations": [
+  {"segmentation": [[1.5, 2, 3,
+     4, 5, 6]], "id": 4, "image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4]},
+  {"id": 5, "segmentation" : {"counts": "x]]}{\"[", "size": [3, 4]}, "image_id": 1,
+   "category_id": 2, "bbox": [5, 6, 7, 8], "iscrowd": 1}]})");
+  const CocoDataset ds = read_coco_dataset(path);
+  ASSERT_EQ(ds.annotations.size(), 2u);
+  EXPECT_EQ(ds.categories[0].name, "segmentation");
+  EXPECT_EQ(ds.annotations[0].id, 4);
+  EXPECT_EQ(ds.annotations[0].bbox, (std::array<double, 4>{1, 2, 3, 4}));
+  EXPECT_EQ(ds.annotations[1].id, 5);
+  EXPECT_TRUE(ds.annotations[1].iscrowd);
+  EXPECT_EQ(ds.annotations[1].bbox, (std::array<double, 4>{5, 6, 7, 8}));
+  const std::string bad = dir.write("bad.json", R"({"images": [], "categories": [],
+ "annotations": [
+  {"segmentation": [[1, 2,
+    3, 4]], "id": 4, "bbox": [1, 2, 3, ]}]})");
+  try {
+    read_coco_dataset(bad);
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("annotations[0].bbox[3]: expected a number"),
+              std::string::npos) << e.what();
   }
 }
 
