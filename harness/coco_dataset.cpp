@@ -254,8 +254,8 @@ CocoDetectionDataset::CocoDetectionDataset(const DataConfig& config, Split split
   for (const auto& a : kept_annotations) {
     if (kept_images.count(a.image_id)) ground_truth_.annotations.push_back(a);
   }
-  fmt::print(stderr, "data {}: {} images, {} boxes ({} crowd regions), {} categories{}{}\n",
-             annotations_, entries_.size(), boxes, crowd, categories_.size(),
+  fmt::print(stderr, "data {} {}: {} images, {} boxes ({} crowd regions), {} categories{}{}\n",
+             split_name(split), annotations_, entries_.size(), boxes, crowd, categories_.size(),
              dropped_empty ? fmt::format("; {} images without annotations left out "
                                          "(data.keep_empty: false)", dropped_empty)
                            : "",

@@ -5,7 +5,10 @@
 #include <stb_image_write.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <vector>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -14,14 +17,43 @@
 
 namespace focalab {
 
+namespace {
+
+// A JPEG ends with the end-of-image marker FF D9, which cannot occur inside entropy-coded data
+// (FF is stuffed there); a file cut short lacks it. Decoders (libjpeg's "premature end of
+// data", stb) fill the missing part with gray instead of failing, so look for it in the last
+// 4 KiB (some cameras append a little data after it).
+void check_jpeg_end(const std::string& path, std::uintmax_t size) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return;  // stbi_info reports it
+  unsigned char head[2] = {0, 0};
+  const bool jpeg = std::fread(head, 1, 2, f) == 2 && head[0] == 0xFF && head[1] == 0xD8;
+  bool has_end = true;
+  if (jpeg) {
+    const long tail = static_cast<long>(std::min<std::uintmax_t>(size, 4096));
+    std::vector<unsigned char> buf(static_cast<size_t>(tail));
+    has_end = std::fseek(f, -tail, SEEK_END) == 0 &&
+              std::fread(buf.data(), 1, buf.size(), f) == buf.size() &&
+              std::adjacent_find(buf.begin(), buf.end(), [](unsigned char a, unsigned char b) {
+                return a == 0xFF && b == 0xD9;
+              }) != buf.end();
+  }
+  std::fclose(f);
+  if (!has_end) {
+    throw DataError(fmt::format("{}: truncated or corrupt JPEG (no end-of-image marker in its "
+                                "last {} bytes)", path, std::min<std::uintmax_t>(size, 4096)));
+  }
+}
+
+}  // namespace
+
 std::pair<int64_t, int64_t> probe_image(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw DataError(fmt::format("{}: no such image file", path));
   }
-  if (std::filesystem::file_size(path, ec) == 0) {
-    throw DataError(fmt::format("{}: empty file (0 bytes), not an image", path));
-  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (size == 0) throw DataError(fmt::format("{}: empty file (0 bytes), not an image", path));
   int w = 0, h = 0, channels = 0;
   if (!stbi_info(path.c_str(), &w, &h, &channels)) {
     throw DataError(fmt::format("{}: not a readable image ({}; supported: PNG, JPEG, BMP, TGA, "
@@ -31,6 +63,7 @@ std::pair<int64_t, int64_t> probe_image(const std::string& path) {
     throw DataError(fmt::format("{}: image of {} x {} pixels (allowed: 1 to 2^28 pixels)", path,
                                 w, h));
   }
+  check_jpeg_end(path, size);
   return {h, w};
 }
 

@@ -11,11 +11,11 @@
 namespace focalab {
 
 // Throws DataError naming the file and the reason (missing, empty, truncated, not an image,
-// larger than 2^28 pixels).
+// larger than 2^28 pixels, a JPEG without its end-of-image marker: cut short).
 torch::Tensor read_image(const std::string& path);
 
-// The (height, width) of the image in `path` from its header, without decoding it; throws
-// DataError as read_image does.
+// The (height, width) of the image in `path` from its header, without decoding it (a JPEG's end
+// is checked for its end-of-image marker); throws DataError as read_image does.
 std::pair<int64_t, int64_t> probe_image(const std::string& path);
 
 // Writes image [3, H, W] (float in [0, 1], clamped) as an 8-bit RGB PNG.

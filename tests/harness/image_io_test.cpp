@@ -66,6 +66,29 @@ TEST(ImageIo, CmykAndGrayJpegsDecodeToRgbAsPilConvertsThem) {
   EXPECT_TRUE(torch::equal(gray[0], gray[2]));
 }
 
+TEST(ImageIo, TruncatedJpegIsAnErrorTrailingBytesAreNot) {
+  testing::TempDir dir;
+  std::string bytes;
+  {
+    std::ifstream in(fixture("rgb_16x20.jpg"), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // cut after the header: decoders would fill the rest with gray
+  std::ofstream(dir.file("cut.jpg"), std::ios::binary) << bytes.substr(0, bytes.size() - 40);
+  for (auto fn : {+[](const std::string& p) { probe_image(p); },
+                  +[](const std::string& p) { read_image(p); }}) {
+    try {
+      fn(dir.file("cut.jpg"));
+      ADD_FAILURE() << "expected a DataError";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("cut.jpg: truncated or corrupt JPEG"),
+                std::string::npos) << e.what();
+    }
+  }
+  std::ofstream(dir.file("tail.jpg"), std::ios::binary) << bytes << std::string(100, 'x');
+  EXPECT_EQ(probe_image(dir.file("tail.jpg")), (std::pair<int64_t, int64_t>{16, 20}));
+}
+
 TEST(ImageIo, WritePngRoundTrips) {
   testing::TempDir dir;
   auto img = read_image(fixture("rgb_16x20.png"));
