@@ -274,6 +274,10 @@ const std::vector<Field>& fields() {
                       {0, 1e9}));
     t.push_back(field("train.log_every", &C::train, &TrainConfig::log_every,
                       "iterations between step logs and loss-breakdown flushes", {1, 1e9}));
+    t.push_back(field("train.checkpoint_every", &C::train, &TrainConfig::checkpoint_every,
+                      "iterations between checkpoints, written at the end of a logging "
+                      "interval (and at the end, and on SIGINT/SIGTERM/SIGUSR1); 0 = only those; "
+                      "not part of the trial key", {0, 1e9}));
     // seed
     Field seed;
     seed.path = "seed";
@@ -743,7 +747,8 @@ std::string config_to_json(const TrialConfig& config) {
   std::string out = "{";
   bool first = true;
   for (const auto& f : fields()) {
-    if (f.path == "data.workers") continue;  // how fast, not what: not part of the trial key
+    // how fast or how safely, not what: not part of the trial key
+    if (f.path == "data.workers" || f.path == "train.checkpoint_every") continue;
     out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
     first = false;
   }

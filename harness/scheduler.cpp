@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 
 #include "harness/device.h"
 #include "harness/errors.h"
@@ -48,6 +49,16 @@ class StoreObserver : public TrialObserver {
                                  loss, eta()));
   }
   bool stop_requested() override { return g_stop_signal.load() != 0; }
+  void on_start(int64_t resumed_after) override {
+    store_.clear_trial_results(trial_id_, resumed_after);
+    if (resumed_after > 0) {
+      progress_.line(fmt::format("{} resuming after iteration {} from its checkpoint", prefix_,
+                                 resumed_after));
+    }
+  }
+  void on_checkpoint(const std::string& path, int64_t) override {
+    store_.set_checkpoint(trial_id_, path);
+  }
 
  private:
   std::string eta() const {
@@ -67,6 +78,16 @@ class StoreObserver : public TrialObserver {
 };
 
 }  // namespace
+
+std::string checkpoint_path(const RunOptions& options, const std::string& key) {
+  namespace fs = std::filesystem;
+  fs::path dir = options.checkpoint_dir;
+  if (dir.empty()) {
+    const fs::path db(options.db_path);
+    dir = db.parent_path() / (db.filename().string() + "-checkpoints");
+  }
+  return (dir / (key + ".pth")).string();
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -139,11 +160,17 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
                                                                 static_cast<double>(to_run.size() - n))));
     }
     progress.line(fmt::format("{} key {} ...", prefix, trial.key));
-    store.clear_trial_results(id);
+    if (rows[i].status == TrialStatus::kDone || rows[i].status == TrialStatus::kFailed ||
+        rows[i].status == TrialStatus::kDiverged) {
+      // --rerun starts over; only pending, running (stale) and interrupted trials resume
+      std::error_code ec;
+      std::filesystem::remove(checkpoint_path(options, trial.key), ec);
+    }
     store.mark_running(id, device.str());
     StoreObserver observer(store, id, progress, prefix);
     try {
-      const auto outcome = train_trial(trial.config, device, observer);
+      const auto outcome =
+          train_trial(trial.config, device, observer, checkpoint_path(options, trial.key));
       if (outcome.status == TrialStatus::kDiverged) {
         store.mark_finished(id, TrialStatus::kDiverged,
                             fmt::format("non-finite loss at iteration {}", *outcome.diverged_at),
@@ -154,7 +181,8 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
       } else {
         store.write_evaluation(id, trial.config.train.iterations, "val", *outcome.val,
                                outcome.class_names);
-        store.mark_finished(id, TrialStatus::kDone);
+        store.mark_finished(id, TrialStatus::kDone, {}, std::nullopt,
+                            checkpoint_path(options, trial.key));
         ++summary.done;
         progress.line(fmt::format("{} done in {} (eval {}): AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}",
                                   prefix, format_duration(outcome.train_seconds + outcome.eval_seconds),
@@ -162,7 +190,8 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
                                   100 * outcome.val->ap50(), 100 * outcome.val->ap75()));
       }
     } catch (const InterruptedError&) {
-      store.mark_finished(id, TrialStatus::kInterrupted, "interrupted by signal");
+      store.mark_finished(id, TrialStatus::kInterrupted, "interrupted by signal", std::nullopt,
+                          checkpoint_path(options, trial.key));
       progress.line(fmt::format("{} interrupted (signal {}); run the sweep again to resume",
                                 prefix, g_stop_signal.load()));
       summary.interrupted = true;

@@ -19,7 +19,11 @@ struct RunOptions {
   int64_t threads = 0;                  // 0 = all cores
   bool fail_fast = false;               // stop the sweep at the first failed trial
   std::set<TrialStatus> rerun;          // also run trials in these states (failed, diverged)
+  std::string checkpoint_dir;           // "" = DB_PATH-checkpoints next to the database
 };
+
+// Where the checkpoint of trial `key` lives: CHECKPOINT_DIR/KEY.pth.
+std::string checkpoint_path(const RunOptions& options, const std::string& key);
 
 struct SweepRunSummary {
   int64_t total = 0;

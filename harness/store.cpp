@@ -289,13 +289,26 @@ void Store::mark_finished(int64_t trial_id, TrialStatus status, const std::strin
   tx.commit();
 }
 
-void Store::clear_trial_results(int64_t trial_id) {
+void Store::clear_trial_results(int64_t trial_id, int64_t after) {
   Transaction tx(db_);
-  for (const char* table : {"train_steps", "loss_breakdown", "loss_intervals", "loss_histogram",
-                            "evaluations", "class_ap"}) {
+  for (const char* table : {"train_steps", "loss_breakdown", "loss_intervals", "loss_histogram"}) {
+    db_.prepare(fmt::format("DELETE FROM {} WHERE trial_id = ?1 AND iteration > ?2", table))
+        .bind(1, trial_id)
+        .bind(2, after)
+        .run();
+  }
+  for (const char* table : {"evaluations", "class_ap"}) {  // final results: always redone
     db_.prepare(fmt::format("DELETE FROM {} WHERE trial_id = ?1", table)).bind(1, trial_id).run();
   }
   tx.commit();
+}
+
+void Store::set_checkpoint(int64_t trial_id, const std::string& path) {
+  db_.prepare("UPDATE trials SET checkpoint_path = ?2, heartbeat_at = ?3 WHERE id = ?1")
+      .bind(1, trial_id)
+      .bind(2, path)
+      .bind(3, now_iso())
+      .run();
 }
 
 void Store::write_interval(int64_t trial_id, const StepLog& s,

@@ -57,8 +57,11 @@ class Store {
   void mark_finished(int64_t trial_id, TrialStatus status, const std::string& error = {},
                      std::optional<int64_t> diverged_at = std::nullopt,
                      const std::string& checkpoint = {});
-  // Deletes the logs and evaluations of a trial that is about to run again.
-  void clear_trial_results(int64_t trial_id);
+  // Deletes the logs and evaluations of a trial that is about to run again: all of them, or
+  // those after iteration `after` (a trial resuming from a checkpoint of that iteration).
+  void clear_trial_results(int64_t trial_id, int64_t after = 0);
+  // Records the trial's latest checkpoint file.
+  void set_checkpoint(int64_t trial_id, const std::string& path);
 
   // One interval: the step log, the loss breakdown sums (per category, all classes and per
   // class) and the loss histogram (bins with a count), in one transaction.

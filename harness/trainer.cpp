@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <filesystem>
+#include <map>
 #include <future>
 #include <numeric>
 #include <random>
@@ -15,6 +17,7 @@
 #include "harness/errors.h"
 #include "harness/ohem.h"
 #include "harness/dataset.h"
+#include "harness/torch_file.h"
 #include "harness/weights.h"
 #include "losses/box_loss.h"
 #include "losses/classification_loss.h"
@@ -102,10 +105,12 @@ uint64_t mix64(uint64_t x) {  // splitmix64
 // loaded on demand). Whether the j-th sample drawn is flipped is a function of (seed, j) only.
 class BatchLoader {
  public:
+  // Serves batches skip+1 .. batches of the sequence (skip: batches already trained on).
   BatchLoader(std::shared_ptr<const DetectionDataset> dataset, int64_t batch_size, uint64_t seed,
-              double flip, int64_t workers, int64_t batches)
+              double flip, int64_t workers, int64_t batches, int64_t skip)
       : dataset_(std::move(dataset)), sampler_(dataset_->size(), batch_size, seed), seed_(seed),
-        flip_(flip), workers_(workers), remaining_(batches) {
+        flip_(flip), workers_(workers), remaining_(batches - skip) {
+    for (int64_t i = 0; i < skip; ++i) plan();
     for (int64_t i = 0; i < workers_; ++i) schedule();
   }
   ~BatchLoader() {
@@ -160,6 +165,156 @@ class BatchLoader {
   std::deque<std::future<Batch>> pending_;
 };
 
+
+// torch.optim.SGD (dampening 0, no Nesterov) with its momentum buffers in reach for checkpoints;
+// the same operations in the same order as LibTorch's, so results do not change.
+class Sgd {
+ public:
+  Sgd(std::vector<torch::Tensor> params, double momentum, double weight_decay)
+      : params_(std::move(params)), buffers_(params_.size()), momentum_(momentum),
+        weight_decay_(weight_decay) {}
+
+  void zero_grad() {
+    for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  }
+  void step(double lr) {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      auto& p = params_[i];
+      if (!p.grad().defined()) continue;
+      auto d_p = p.grad();
+      if (weight_decay_ != 0) d_p = d_p.add(p, weight_decay_);
+      if (momentum_ != 0) {
+        if (!buffers_[i].defined()) {
+          buffers_[i] = torch::clone(d_p).detach();
+        } else {
+          buffers_[i].mul_(momentum_).add_(d_p, 1);
+        }
+        d_p = buffers_[i];
+      }
+      p.add_(d_p, -lr);
+    }
+  }
+  std::vector<torch::Tensor>& params() { return params_; }
+  std::vector<torch::Tensor>& buffers() { return buffers_; }
+
+ private:
+  std::vector<torch::Tensor> params_;
+  std::vector<torch::Tensor> buffers_;  // momentum; undefined before a parameter's first step
+  double momentum_, weight_decay_;
+};
+
+// What a checkpoint holds besides the model and the momentum buffers: the position in training
+// and the sums of the logging interval in progress, so that a resumed trial continues exactly.
+struct Progress {
+  int64_t iteration = 0;        // iterations completed
+  double ema_normalizer = 100;  // detectron2's initial value
+  StepLog acc;                  // sums of the interval in progress
+  int64_t acc_n = 0;
+  double data_seconds = 0;
+  double interval_seconds = 0;  // time spent in the interval in progress
+  losses::LossBreakdownSums breakdown;
+};
+
+constexpr double kCheckpointFormat = 1;
+
+void write_checkpoint(const std::string& path, models::RetinaNet& model, Sgd& sgd,
+                      const Progress& p) {
+  StateDict state;
+  for (const auto& item : model->named_parameters()) {
+    state.emplace_back("model." + item.key(), item.value().detach().cpu());
+  }
+  for (const auto& item : model->named_buffers()) {
+    state.emplace_back("model." + item.key(), item.value().detach().cpu());
+  }
+  for (size_t i = 0; i < sgd.buffers().size(); ++i) {
+    if (sgd.buffers()[i].defined()) {
+      state.emplace_back(fmt::format("optimizer.momentum_buffer.{}", i), sgd.buffers()[i].cpu());
+    }
+  }
+  const std::vector<double> scalars = {
+      kCheckpointFormat, static_cast<double>(p.iteration), p.ema_normalizer, p.acc.lr,
+      p.acc.loss_cls, p.acc.loss_box, p.acc.loss_total, p.acc.num_pos, p.acc.normalizer,
+      static_cast<double>(p.acc_n), p.data_seconds, p.interval_seconds,
+      static_cast<double>(p.breakdown.iterations), static_cast<double>(p.breakdown.ignored_anchors),
+      p.breakdown.normalizer_sum};
+  state.emplace_back("trainer.scalars", torch::tensor(scalars, torch::kDouble));
+  if (p.breakdown.iterations > 0) {
+    state.emplace_back("trainer.breakdown_count", torch::tensor(p.breakdown.count, torch::kDouble));
+    state.emplace_back("trainer.breakdown_loss",
+                       torch::tensor(p.breakdown.loss_sum, torch::kDouble));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  write_state_dict(path, state);
+}
+
+// Loads a checkpoint written by write_checkpoint into model, sgd and the returned progress.
+// Throws DataError when the file is unreadable or does not fit.
+Progress read_checkpoint(const std::string& path, models::RetinaNet& model, Sgd& sgd,
+                         int64_t num_classes) {
+  std::map<std::string, torch::Tensor> state;
+  for (auto& [name, t] : read_state_dict(path)) state.emplace(name, t);
+  auto take = [&](const std::string& name) {
+    auto it = state.find(name);
+    if (it == state.end()) {
+      throw DataError(fmt::format("{}: not a focalab training checkpoint of this trial ({} is "
+                                  "missing)", path, name));
+    }
+    return it->second;
+  };
+  auto scalars = take("trainer.scalars").to(torch::kDouble).contiguous();
+  if (scalars.numel() != 15 || scalars[0].item<double>() != kCheckpointFormat) {
+    throw DataError(fmt::format("{}: checkpoint format not understood", path));
+  }
+  const double* v = scalars.data_ptr<double>();
+  torch::NoGradGuard no_grad;
+  auto copy_into = [&](const std::string& name, torch::Tensor& dst) {
+    auto src = take("model." + name);
+    if (src.sizes() != dst.sizes()) {
+      throw DataError(fmt::format("{}: model.{} has shape [{}], the model [{}]", path, name,
+                                  fmt::join(src.sizes(), ", "), fmt::join(dst.sizes(), ", ")));
+    }
+    dst.copy_(src);
+  };
+  for (auto& item : model->named_parameters()) copy_into(item.key(), item.value());
+  for (auto& item : model->named_buffers()) copy_into(item.key(), item.value());
+  for (size_t i = 0; i < sgd.buffers().size(); ++i) {
+    auto it = state.find(fmt::format("optimizer.momentum_buffer.{}", i));
+    sgd.buffers()[i] = it == state.end() ? torch::Tensor()
+                                         : it->second.to(sgd.params()[i].device()).clone();
+  }
+  Progress p;
+  p.iteration = static_cast<int64_t>(v[1]);
+  p.ema_normalizer = v[2];
+  p.acc.lr = v[3];
+  p.acc.loss_cls = v[4];
+  p.acc.loss_box = v[5];
+  p.acc.loss_total = v[6];
+  p.acc.num_pos = v[7];
+  p.acc.normalizer = v[8];
+  p.acc_n = static_cast<int64_t>(v[9]);
+  p.data_seconds = v[10];
+  p.interval_seconds = v[11];
+  p.breakdown.num_classes = num_classes;
+  p.breakdown.iterations = static_cast<int64_t>(v[12]);
+  p.breakdown.ignored_anchors = static_cast<int64_t>(v[13]);
+  p.breakdown.normalizer_sum = v[14];
+  const size_t n = static_cast<size_t>(losses::kNumLossCategories * num_classes);
+  p.breakdown.count.assign(n, 0.0);
+  p.breakdown.loss_sum.assign(n, 0.0);
+  if (p.breakdown.iterations > 0) {
+    auto c = take("trainer.breakdown_count").to(torch::kDouble).contiguous();
+    auto l = take("trainer.breakdown_loss").to(torch::kDouble).contiguous();
+    if (static_cast<size_t>(c.numel()) != n || static_cast<size_t>(l.numel()) != n) {
+      throw DataError(fmt::format("{}: loss breakdown of another number of classes", path));
+    }
+    std::copy(c.data_ptr<double>(), c.data_ptr<double>() + n, p.breakdown.count.begin());
+    std::copy(l.data_ptr<double>(), l.data_ptr<double>() + n, p.breakdown.loss_sum.begin());
+  }
+  return p;
+}
+
 }  // namespace
 
 models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
@@ -182,7 +337,7 @@ models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
 }
 
 TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& device,
-                         TrialObserver& observer) {
+                         TrialObserver& observer, const std::string& checkpoint_path) {
   // The datasets first: a COCO dataset decides the number of classes.
   const auto train_set = open_dataset(trial_config.data, Split::kTrain);
   const auto val_set = open_dataset(trial_config.data, Split::kVal);
@@ -209,11 +364,36 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
   for (auto& p : model->parameters()) {
     if (p.requires_grad()) params.push_back(p);
   }
-  torch::optim::SGD optimizer(
-      params, torch::optim::SGDOptions(tc.lr).momentum(tc.momentum).weight_decay(tc.weight_decay));
+  Sgd optimizer(params, tc.momentum, tc.weight_decay);
+
+  // Resume from the trial's checkpoint when there is one.
+  Progress progress;
+  std::error_code exists_ec;
+  if (!checkpoint_path.empty() && std::filesystem::exists(checkpoint_path, exists_ec)) {
+    try {
+      progress = read_checkpoint(checkpoint_path, model, optimizer, config.data.num_classes);
+    } catch (const DataError& e) {
+      fmt::print(stderr, "warning: {}; the trial starts over\n", e.what());
+      torch::manual_seed(static_cast<uint64_t>(config.seed));  // the fresh model's weights
+      model = models::RetinaNet(retinanet_options(config));
+      if (!config.model.backbone_weights.empty()) {
+        load_backbone_weights(model->backbone(), config.model.backbone_weights);
+      }
+      model->to(device);
+      model->train();
+      params.clear();
+      for (auto& p : model->parameters()) {
+        if (p.requires_grad()) params.push_back(p);
+      }
+      optimizer = Sgd(params, tc.momentum, tc.weight_decay);
+      progress = Progress{};
+    }
+  }
+  observer.on_start(progress.iteration);
 
   BatchLoader loader(train_set, tc.batch_size, static_cast<uint64_t>(config.seed),
-                     config.data.flip, config.data.workers, tc.iterations);
+                     config.data.flip, config.data.workers, tc.iterations,
+                     std::min(progress.iteration, tc.iterations));
   const models::Matcher matcher(matcher_options(config.model));
   const models::BoxCoder box_coder = box_coder_for(config.model);
   const std::string& kind = config.loss.kind;
@@ -222,28 +402,41 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
   const double alpha = kind == "focal" || kind == "alpha_ce" ? config.loss.alpha : -1.0;
   const OhemOptions ohem_options{config.loss.ohem_batch_size, config.loss.ohem_nms,
                                  config.loss.ohem_pos_fraction};
-  double ema_normalizer = 100;  // detectron2's initial value
+  double& ema_normalizer = progress.ema_normalizer;
   const losses::BoxLossOptions box_loss_options{config.loss.box_beta};
   losses::LossBreakdown breakdown(config.data.num_classes, {config.loss.hard_score});
+  if (progress.breakdown.iterations > 0) breakdown.restore(progress.breakdown, device);
   losses::LossHistogram histogram;
 
   TrialOutcome outcome;
   outcome.class_names = train_set->class_names();
   const auto start = Clock::now();
-  auto interval_start = Clock::now();
-  StepLog acc;
-  int64_t acc_n = 0;
-  double data_seconds = 0;  // waiting for the loader, this interval
-  for (int64_t it = 1; it <= tc.iterations; ++it) {
-    if (observer.stop_requested()) throw InterruptedError("stop requested");
+  auto interval_start = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(progress.interval_seconds));
+  StepLog& acc = progress.acc;
+  int64_t& acc_n = progress.acc_n;
+  double& data_seconds = progress.data_seconds;  // waiting for the loader, this interval
+  int64_t last_checkpoint = progress.iteration;
+  auto checkpoint = [&](int64_t completed) {
+    if (checkpoint_path.empty()) return;
+    progress.iteration = completed;
+    progress.interval_seconds = seconds_since(interval_start);
+    progress.breakdown = breakdown.take();
+    write_checkpoint(checkpoint_path, model, optimizer, progress);
+    breakdown.restore(progress.breakdown, device);
+    last_checkpoint = completed;
+    observer.on_checkpoint(checkpoint_path, completed);
+  };
+  for (int64_t it = progress.iteration + 1; it <= tc.iterations; ++it) {
+    if (observer.stop_requested()) {
+      checkpoint(it - 1);
+      throw InterruptedError("stop requested");
+    }
     const auto wait_start = Clock::now();
     Batch batch = loader.next();
     data_seconds += seconds_since(wait_start);
 
     const double lr = learning_rate(tc, it - 1);
-    for (auto& group : optimizer.param_groups()) {
-      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-    }
     auto images = batch.images.to(device);
     std::vector<torch::Tensor> gt_boxes, gt_classes, crowd_boxes;
     for (size_t i = 0; i < batch.boxes.size(); ++i) {
@@ -358,7 +551,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     optimizer.zero_grad();
     loss.backward();
     if (tc.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad_norm);
-    optimizer.step();
+    optimizer.step(lr);
 
     acc.lr = lr;
     acc.loss_cls += loss_cls.item<double>();
@@ -378,11 +571,15 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
       acc.normalizer /= count;
       acc.ms_per_iter = 1000.0 * seconds_since(interval_start) / count;
       acc.data_ms = 1000.0 * data_seconds / count;
-      data_seconds = 0;
       observer.on_interval(acc, breakdown.take(), histogram.take());
       acc = StepLog{};
       acc_n = 0;
+      data_seconds = 0;
       interval_start = Clock::now();
+      if (it == tc.iterations ||
+          (tc.checkpoint_every > 0 && it - last_checkpoint >= tc.checkpoint_every)) {
+        checkpoint(it);
+      }
     }
   }
   outcome.train_seconds = seconds_since(start);

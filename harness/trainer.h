@@ -29,6 +29,11 @@ class TrialObserver {
   // sums of the interval and the loss histogram of its last iteration.
   virtual void on_interval(const StepLog& step, const losses::LossBreakdownSums& sums,
                            const losses::LossHistogramSums& histogram) = 0;
+  // Before the first iteration: 0 for a fresh start, else the iteration the trial resumes after
+  // (from its checkpoint); logs of later iterations are to be discarded.
+  virtual void on_start(int64_t resumed_after) {}
+  // After a checkpoint of `iteration` completed iterations was written to `path`.
+  virtual void on_checkpoint(const std::string& path, int64_t iteration) {}
   // Every iteration; cheap (progress display).
   virtual void on_iteration(int64_t iteration, int64_t total, double loss) {}
   // Polled every iteration; true makes the trainer throw InterruptedError.
@@ -47,10 +52,15 @@ struct TrialOutcome {
 // RetinaNet options from a trial config.
 models::RetinaNetOptions retinanet_options(const TrialConfig& config);
 
-// REQUIRES: config passed finalize_config(). Throws InterruptedError when the observer asks to
-// stop; other exceptions propagate (the scheduler marks the trial failed).
+// REQUIRES: config passed finalize_config(). With a checkpoint path, the trial resumes from
+// the checkpoint there if the file exists, writes one every train.checkpoint_every iterations
+// (at the end of a logging interval) and at the end of training, and one when the observer asks
+// to stop (then throws InterruptedError). Everything that decides the result — weights,
+// momentum, data order, flips, the sums of the logging interval in progress — is restored, so a
+// resumed trial logs and ends exactly as an uninterrupted one. Other exceptions propagate (the
+// scheduler marks the trial failed).
 TrialOutcome train_trial(const TrialConfig& config, const torch::Device& device,
-                         TrialObserver& observer);
+                         TrialObserver& observer, const std::string& checkpoint_path = {});
 
 // COCO evaluation of `model` on `val_set` (config: postprocessing and batch size).
 CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,

@@ -90,6 +90,7 @@ struct TrainConfig {
   double lr_gamma = 0.1;               // lr step factor
   double clip_grad_norm = 0;           // max global gradient L2 norm; 0 = off (paper: off)
   int64_t log_every = 20;              // iterations between step logs and loss-breakdown flushes
+  int64_t checkpoint_every = 1000;     // iterations between checkpoints (not part of the key)
 };
 
 struct TrialConfig {

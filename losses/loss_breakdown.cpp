@@ -94,4 +94,23 @@ LossBreakdownSums LossBreakdown::take() {
   return out;
 }
 
+void LossBreakdown::restore(const LossBreakdownSums& sums, const torch::Device& device) {
+  TORCH_CHECK(sums.num_classes == num_classes_ &&
+                  sums.count.size() == static_cast<size_t>(kNumLossCategories * num_classes_) &&
+                  sums.loss_sum.size() == sums.count.size(),
+              "LossBreakdown::restore: sums of ", sums.num_classes, " classes, expected ",
+              num_classes_);
+  iterations_ = sums.iterations;
+  ignored_anchors_ = sums.ignored_anchors;
+  normalizer_sum_ = sums.normalizer_sum;
+  count_ = torch::Tensor();
+  loss_sum_ = torch::Tensor();
+  if (sums.iterations > 0) {
+    const auto opts = torch::TensorOptions().dtype(torch::kDouble);
+    count_ = torch::tensor(sums.count, opts).view({kNumLossCategories, num_classes_}).to(device);
+    loss_sum_ =
+        torch::tensor(sums.loss_sum, opts).view({kNumLossCategories, num_classes_}).to(device);
+  }
+}
+
 }  // namespace focalab::losses

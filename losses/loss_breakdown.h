@@ -62,6 +62,9 @@ class LossBreakdown {
   const LossBreakdownOptions& options() const { return options_; }
   // Returns the sums since the last take() and resets them.
   LossBreakdownSums take();
+  // Replaces the running sums by `sums` (what take() returned; a checkpoint taken mid-interval),
+  // on `device`, so that accumulation continues exactly as if it had not stopped.
+  void restore(const LossBreakdownSums& sums, const torch::Device& device);
 
  private:
   int64_t num_classes_;

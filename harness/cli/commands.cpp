@@ -162,7 +162,9 @@ int sweep_run(const Args& args) {
       "CPU threads for LibTorch (default: the sweep's `threads:`, else all cores)")(
       "fail-fast", "stop at the first failed trial")(
       "rerun", po::value<std::string>()->default_value(""),
-      "also rerun trials in these states: failed,diverged[,done]");
+      "also rerun trials in these states: failed,diverged[,done]")(
+      "checkpoint-dir", po::value<std::string>()->default_value(""),
+      "where trial checkpoints go (default: DB-checkpoints/ next to the database)");
   po::variables_map vm;
   const auto parsed = parse_sweep_args(args, opts, kSweepRunUsage, vm);
   if (!parsed) return kExitOk;
@@ -174,6 +176,7 @@ int sweep_run(const Args& args) {
   run.threads = vm.count("threads") ? vm["threads"].as<int64_t>() : spec.threads.value_or(0);
   run.fail_fast = vm.count("fail-fast") > 0;
   run.rerun = parse_rerun(vm["rerun"].as<std::string>());
+  run.checkpoint_dir = vm["checkpoint-dir"].as<std::string>();
   const auto summary = harness::run_sweep(spec, run);
   fmt::print(stderr,
              "sweep {}: {} trials: {} done now, {} done before, {} failed, {} diverged, {} not "
@@ -216,7 +219,9 @@ int train_run(const Args& args) {
       "device", po::value<std::string>()->default_value(""),
       "auto | cpu | cuda | cuda:N (default: the file's `device:`, else auto)")(
       "threads", po::value<int64_t>(),
-      "CPU threads for LibTorch (default: the file's `threads:`, else all cores)");
+      "CPU threads for LibTorch (default: the file's `threads:`, else all cores)")(
+      "checkpoint-dir", po::value<std::string>()->default_value(""),
+      "where the checkpoint goes (default: DB-checkpoints/ next to the database)");
   po::variables_map vm;
   const auto parsed = parse_sweep_args(args, opts, kTrainUsage, vm);
   if (!parsed) return kExitOk;
@@ -233,6 +238,7 @@ int train_run(const Args& args) {
   if (run.device.empty()) run.device = spec.device.value_or("auto");
   run.threads = vm.count("threads") ? vm["threads"].as<int64_t>() : spec.threads.value_or(0);
   run.rerun = {TrialStatus::kFailed, TrialStatus::kDiverged};
+  run.checkpoint_dir = vm["checkpoint-dir"].as<std::string>();
   const auto summary = harness::run_sweep(spec, run);
   if (summary.interrupted) return kExitInterrupted;
   harness::Database db(run.db_path, harness::Database::Mode::kReadOnly);
