@@ -5,7 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 
 #include "harness/device.h"
@@ -75,6 +78,40 @@ class StoreObserver : public TrialObserver {
   std::string prefix_;
   std::chrono::steady_clock::time_point start_;
   int64_t iteration_ = 0, total_ = 0;
+};
+
+// Keeps the running trial's heartbeat fresh from a thread of its own (own connection), so that
+// other processes can tell a live trial from one whose process died, even during a long
+// evaluation.
+class Heartbeat {
+ public:
+  Heartbeat(const std::string& db_path, int64_t trial_id, double period_seconds)
+      : thread_([this, db_path, trial_id, period_seconds] {
+          try {
+            Store store(db_path);
+            std::unique_lock<std::mutex> lock(mutex_);
+            while (!cv_.wait_for(lock, std::chrono::duration<double>(period_seconds),
+                                 [this] { return stop_; })) {
+              store.heartbeat(trial_id);
+            }
+          } catch (const std::exception& e) {
+            fmt::print(stderr, "warning: heartbeat stopped: {}\n", e.what());
+          }
+        }) {}
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 }  // namespace
@@ -166,7 +203,14 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
       std::error_code ec;
       std::filesystem::remove(checkpoint_path(options, trial.key), ec);
     }
-    store.mark_running(id, device.str());
+    std::set<TrialStatus> claimable = {TrialStatus::kPending, TrialStatus::kInterrupted};
+    claimable.insert(options.rerun.begin(), options.rerun.end());
+    if (!store.claim_trial(id, device.str(), claimable, options.stale_seconds)) {
+      progress.line(fmt::format("{} taken by another process; skipped", prefix));
+      ++summary.elsewhere;
+      continue;
+    }
+    Heartbeat heartbeat(options.db_path, id, options.heartbeat_seconds);
     StoreObserver observer(store, id, progress, prefix);
     try {
       const auto outcome =

@@ -1,5 +1,11 @@
 #include "harness/store.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <tuple>
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -58,7 +64,8 @@ CREATE TABLE IF NOT EXISTS trials (
   heartbeat_at TEXT,
   error TEXT,
   diverged_at_iter INTEGER,
-  checkpoint_path TEXT
+  checkpoint_path TEXT,
+  pid INTEGER
 );
 CREATE TABLE IF NOT EXISTS sweep_trials (
   sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
@@ -197,11 +204,14 @@ void Store::migrate() {
   }
   Transaction tx(db_);
   db_.exec(kSchema);
-  {  // 3: train_steps.data_ms (a version-2 table lacks it)
-    bool has_data_ms = false;
-    auto st = db_.prepare("PRAGMA table_info(train_steps)");
-    while (st.step()) has_data_ms = has_data_ms || st.get_text(1) == "data_ms";
-    if (!has_data_ms) db_.exec("ALTER TABLE train_steps ADD COLUMN data_ms REAL");
+  // Columns added after version 2: train_steps.data_ms (3), trials.pid (4).
+  for (const auto& [table, column, type] :
+       {std::tuple<const char*, const char*, const char*>{"train_steps", "data_ms", "REAL"},
+        {"trials", "pid", "INTEGER"}}) {
+    bool present = false;
+    auto st = db_.prepare(fmt::format("PRAGMA table_info({})", table));
+    while (st.step()) present = present || st.get_text(1) == column;
+    if (!present) db_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, column, type));
   }
   db_.exec(fmt::format("DELETE FROM schema_version; INSERT INTO schema_version VALUES ({});",
                        kSchemaVersion));
@@ -256,19 +266,50 @@ std::vector<TrialRow> Store::register_sweep(const SweepSpec& spec,
   return rows;
 }
 
-void Store::mark_running(int64_t trial_id, const std::string& device) {
+bool Store::claim_trial(int64_t trial_id, const std::string& device,
+                        const std::set<TrialStatus>& claimable, double stale_seconds) {
   Transaction tx(db_);
+  auto st = db_.prepare(
+      "SELECT status, ifnull(host, ''), ifnull(pid, 0), "
+      "ifnull(strftime('%s', 'now') - strftime('%s', heartbeat_at), 1e18) "
+      "FROM trials WHERE id = ?1");
+  st.bind(1, trial_id);
+  if (!st.step()) return false;
+  const TrialStatus status = parse_status(st.get_text(0));
+  bool ok = claimable.count(status) > 0;
+  if (status == TrialStatus::kRunning) {
+    // Another process's trial, unless that process is gone: on this host its pid no longer
+    // exists; anywhere, its heartbeat stopped.
+    const bool here = st.get_text(1) == host_name();
+    const auto pid = static_cast<pid_t>(st.get_int(2));
+    const bool dead_here = here && (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH));
+    ok = dead_here || st.get_double(3) > stale_seconds;
+  }
+  if (!ok) return false;
   const std::string now = now_iso();
   db_.prepare(
          "UPDATE trials SET status = 'running', attempts = attempts + 1, host = ?2, device = ?3, "
          "started_at = ?4, heartbeat_at = ?4, finished_at = NULL, error = NULL, "
-         "diverged_at_iter = NULL WHERE id = ?1")
+         "diverged_at_iter = NULL, pid = ?5 WHERE id = ?1")
       .bind(1, trial_id)
       .bind(2, host_name())
       .bind(3, device)
       .bind(4, now)
+      .bind(5, static_cast<int64_t>(getpid()))
       .run();
   tx.commit();
+  return true;
+}
+
+std::map<TrialStatus, int64_t> Store::status_counts(const std::vector<int64_t>& trial_ids) {
+  std::map<TrialStatus, int64_t> out;
+  auto st = db_.prepare("SELECT status FROM trials WHERE id = ?1");
+  for (int64_t id : trial_ids) {
+    st.reset();
+    st.bind(1, id);
+    if (st.step()) ++out[parse_status(st.get_text(0))];
+  }
+  return out;
 }
 
 void Store::heartbeat(int64_t trial_id) {

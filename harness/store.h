@@ -5,7 +5,9 @@
 // Non-finite values are stored as NULL with a flag, never dropped.
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,7 +20,7 @@
 
 namespace focalab::harness {
 
-inline constexpr int kSchemaVersion = 3;  // 2: loss_histogram; 3: train_steps.data_ms
+inline constexpr int kSchemaVersion = 4;  // 2: loss_histogram; 3: train_steps.data_ms; 4: trials.pid
 
 enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterrupted };
 const char* status_name(TrialStatus status);
@@ -52,7 +54,14 @@ class Store {
   // trials in sweep order with their current rows.
   std::vector<TrialRow> register_sweep(const SweepSpec& spec, const std::vector<TrialSpec>& trials);
 
-  void mark_running(int64_t trial_id, const std::string& device);
+  // Marks the trial `running` for this process (host, pid, device, heartbeat) if its status is in
+  // `claimable`, or if it is `running` for a process that is gone (on this host: its pid does
+  // not exist; on any host: no heartbeat for `stale_seconds`). One transaction, so of several
+  // processes exactly one claims a trial. Returns whether this process got it.
+  bool claim_trial(int64_t trial_id, const std::string& device,
+                   const std::set<TrialStatus>& claimable, double stale_seconds);
+  // The statuses of the given trials now.
+  std::map<TrialStatus, int64_t> status_counts(const std::vector<int64_t>& trial_ids);
   void heartbeat(int64_t trial_id);
   void mark_finished(int64_t trial_id, TrialStatus status, const std::string& error = {},
                      std::optional<int64_t> diverged_at = std::nullopt,

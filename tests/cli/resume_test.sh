@@ -99,6 +99,27 @@ for db in "$tmp/int.db" "$tmp/kill.db"; do
     JOIN main.trials t ON t.id = e.trial_id"
 done
 
+# The paper's CE run without the prior initialization (and the paper's head without GroupNorm)
+# diverges: it ends as `diverged` with its iteration, and the sweep goes on (exit 1).
+cat >"$tmp/diverge.yaml" <<YAML
+name: diverge
+base: $src/experiments/configs/tiny.yaml
+data: {train_images: 64, val_images: 16}
+model: {head_norm: none}
+train: {iterations: 30, batch_size: 4, log_every: 5}
+sweep:
+  cases: [{loss.kind: ce, model.prior_prob: 0}, {loss.kind: focal, model.prior_prob: 0.01}]
+YAML
+"$bin" sweep run "$tmp/diverge.yaml" --threads 2 --db "$tmp/div.db" >/dev/null 2>"$tmp/err"
+rc=$?
+got=$(sqlite3 "$tmp/div.db" "SELECT group_concat(status || ':' || ifnull(diverged_at_iter, '-'), ' ')
+  FROM (SELECT status, diverged_at_iter FROM trials ORDER BY id)")
+if [[ $rc == 1 && $got =~ ^diverged:[0-9]+\ done:-$ ]] && grep -q "DIVERGED at iteration" "$tmp/err"; then
+  ok "CE without prior init: $got, exit 1"
+else
+  fail "divergence: exit $rc, trials '$got'"
+fi
+
 if [[ $failures -gt 0 ]]; then
   echo "$failures failure(s)"
   exit 1
