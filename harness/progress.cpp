@@ -9,8 +9,10 @@
 
 namespace focalab::harness {
 
+// A worker process of `sweep run --jobs N` (FOCALAB_JOB set) writes plain lines, prefixed with
+// its job number, since N processes share the terminal.
 Progress::Progress()
-    : tty_(isatty(STDERR_FILENO) != 0),
+    : tty_(isatty(STDERR_FILENO) != 0 && std::getenv("FOCALAB_JOB") == nullptr),
       color_(tty_ && std::getenv("NO_COLOR") == nullptr),
       last_(std::chrono::steady_clock::now() - std::chrono::seconds(1)) {}
 
@@ -27,7 +29,12 @@ void Progress::status(const std::string& text) {
 void Progress::line(const std::string& text) {
   if (dirty_) fmt::print(stderr, "\r\033[K");
   dirty_ = false;
-  fmt::print(stderr, "{}\n", text);
+  static const char* job = std::getenv("FOCALAB_JOB");
+  if (job) {
+    fmt::print(stderr, "job {}: {}\n", job, text);
+  } else {
+    fmt::print(stderr, "{}\n", text);
+  }
   std::fflush(stderr);
 }
 

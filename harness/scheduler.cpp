@@ -196,7 +196,6 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
       progress.line(fmt::format("sweep ETA {}", format_duration(elapsed / static_cast<double>(n) *
                                                                 static_cast<double>(to_run.size() - n))));
     }
-    progress.line(fmt::format("{} key {} ...", prefix, trial.key));
     if (rows[i].status == TrialStatus::kDone || rows[i].status == TrialStatus::kFailed ||
         rows[i].status == TrialStatus::kDiverged) {
       // --rerun starts over; only pending, running (stale) and interrupted trials resume
@@ -206,10 +205,11 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
     std::set<TrialStatus> claimable = {TrialStatus::kPending, TrialStatus::kInterrupted};
     claimable.insert(options.rerun.begin(), options.rerun.end());
     if (!store.claim_trial(id, device.str(), claimable, options.stale_seconds)) {
-      progress.line(fmt::format("{} taken by another process; skipped", prefix));
+      progress.line(fmt::format("{} taken by another process", prefix));
       ++summary.elsewhere;
       continue;
     }
+    progress.line(fmt::format("{} key {} ...", prefix, trial.key));
     Heartbeat heartbeat(options.db_path, id, options.heartbeat_seconds);
     StoreObserver observer(store, id, progress, prefix);
     try {

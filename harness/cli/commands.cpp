@@ -6,6 +6,12 @@
 
 #include <boost/program_options.hpp>
 #include <algorithm>
+#include <unistd.h>
+#include <map>
+#include <thread>
+#include <atomic>
+#include <csignal>
+#include <sys/wait.h>
 #include <chrono>
 #include <cerrno>
 #include <cstdlib>
@@ -27,6 +33,7 @@
 #include "harness/weights.h"
 #include "harness/scheduler.h"
 #include "harness/sqlite.h"
+#include "harness/store.h"
 #include "harness/sweep.h"
 #include "reports/query.h"
 #include "reports/report.h"
@@ -130,6 +137,12 @@ Examples:
   focalab sweep run experiments/quick.yaml
   focalab sweep run experiments/quick.yaml train.iterations=100 --db /tmp/try.db
   focalab sweep run experiments/quick.yaml --rerun failed,diverged --threads 2
+  focalab sweep run experiments/quick.yaml --jobs 3 --threads 6     # 3 trials at once
+  focalab sweep run big.yaml --devices cuda:0,cuda:1                 # one trial per GPU
+
+Several `sweep run` processes (on one machine or several sharing the file) may run the same
+sweep on one database: each trial is claimed by one of them. After a crash or kill -9, running
+the sweep again resumes unfinished trials from their last checkpoint (train.checkpoint_every).
 
 Exit codes: 0 all trials done, 1 some failed or diverged, 2 usage/config error,
 3 data error, 4 database error, 5 interrupted.
@@ -153,6 +166,114 @@ Example:
   focalab sweep status --db focalab.db
 )";
 
+std::atomic<int> g_forward_signal{0};
+extern "C" void on_parent_signal(int sig) { g_forward_signal.store(sig); }
+
+// `sweep run --jobs N`: N worker processes of this program run the sweep on the same database
+// (trials are claimed, so each runs once), with the CPU threads divided between them or one
+// device each; the parent forwards SIGTERM/SIGUSR1 (the terminal's Ctrl-C reaches them all),
+// waits, and summarizes the sweep from the database.
+int run_workers(const Args& args, const harness::SweepSpec& spec, const harness::RunOptions& run,
+                int64_t jobs, const std::vector<std::string>& devices) {
+  // Validate everything (config, data, devices) once, before starting anything.
+  const auto trials = harness::expand_sweep(spec);
+  for (const auto& d : devices) harness::resolve_device(d);
+  const int64_t total_threads =
+      run.threads > 0 ? run.threads
+                      : static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t per_job = std::max<int64_t>(1, total_threads / jobs);
+  // The worker's arguments: ours without --jobs/--devices/--threads/--device.
+  std::vector<std::string> base = {"sweep", "run"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool takes_value = false;
+    for (const char* flag : {"--jobs", "-j", "--devices", "--threads", "--device"}) {
+      if (a == flag) takes_value = true;
+      if (a.rfind(std::string(flag) + "=", 0) == 0) takes_value = false;
+    }
+    if (takes_value) {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--jobs=", 0) == 0 || a.rfind("--devices=", 0) == 0 ||
+        a.rfind("--threads=", 0) == 0 || a.rfind("--device=", 0) == 0) {
+      continue;
+    }
+    base.push_back(a);
+  }
+  fmt::print(stderr, "sweep {}: {} trials, {} worker processes{} -> {}\n", spec.name,
+             trials.size(), jobs,
+             devices.empty() ? fmt::format(" x {} threads", per_job)
+                             : fmt::format(" on {}", fmt::join(devices, ", ")),
+             run.db_path);
+  // The database and its schema exist before the workers race to open it.
+  { harness::Store store(run.db_path); }
+  struct sigaction sa {};
+  sa.sa_handler = on_parent_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+  std::vector<pid_t> children;
+  for (int64_t j = 0; j < jobs; ++j) {
+    std::vector<std::string> argv_s = {"focalab"};
+    argv_s.insert(argv_s.end(), base.begin(), base.end());
+    argv_s.push_back("--threads");
+    argv_s.push_back(std::to_string(per_job));
+    argv_s.push_back("--device");
+    argv_s.push_back(devices.empty() ? run.device : devices[static_cast<size_t>(j)]);
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(fmt::format("--jobs: cannot start a worker: {}", std::strerror(errno)));
+    if (pid == 0) {
+      setenv("FOCALAB_JOB", std::to_string(j + 1).c_str(), 1);
+      execv("/proc/self/exe", argv.data());
+      _exit(127);
+    }
+    children.push_back(pid);
+  }
+  int worst = kExitOk;
+  bool interrupted = false;
+  size_t running = children.size();
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno != EINTR) break;
+      const int sig = g_forward_signal.exchange(0);
+      if (sig == SIGTERM || sig == SIGUSR1) {
+        for (pid_t c : children) kill(c, sig);
+      }
+      interrupted = interrupted || sig != 0;
+      continue;
+    }
+    --running;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitInternal;
+    if (code == kExitInterrupted) interrupted = true;
+    if (code != kExitOk && code != kExitTrialsFailed && code != kExitInterrupted) worst = code;
+  }
+  harness::Store store(run.db_path);
+  std::map<TrialStatus, int64_t> counts;
+  {
+    auto st = store.db().prepare("SELECT status FROM trials WHERE key = ?1");
+    for (const auto& t : trials) {
+      st.reset();
+      st.bind(1, t.key);
+      if (st.step()) ++counts[harness::parse_status(st.get_text(0))];
+    }
+  }
+  auto n = [&](TrialStatus s) { return counts.count(s) ? counts[s] : int64_t{0}; };
+  fmt::print(stderr,
+             "sweep {}: {} trials: {} done, {} failed, {} diverged, {} interrupted, {} pending\n",
+             spec.name, trials.size(), n(TrialStatus::kDone), n(TrialStatus::kFailed),
+             n(TrialStatus::kDiverged), n(TrialStatus::kInterrupted) + n(TrialStatus::kRunning),
+             n(TrialStatus::kPending));
+  if (worst != kExitOk) return worst;
+  if (interrupted) return kExitInterrupted;
+  return n(TrialStatus::kDone) == static_cast<int64_t>(trials.size()) ? kExitOk
+                                                                       : kExitTrialsFailed;
+}
+
 int sweep_run(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
@@ -164,7 +285,12 @@ int sweep_run(const Args& args) {
       "rerun", po::value<std::string>()->default_value(""),
       "also rerun trials in these states: failed,diverged[,done]")(
       "checkpoint-dir", po::value<std::string>()->default_value(""),
-      "where trial checkpoints go (default: DB-checkpoints/ next to the database)");
+      "where trial checkpoints go (default: DB-checkpoints/ next to the database)")(
+      "jobs,j", po::value<int64_t>()->default_value(1),
+      "run N trials at once, in N worker processes sharing the database, the CPU threads "
+      "divided between them")(
+      "devices", po::value<std::string>()->default_value(""),
+      "comma list of devices (cuda:0,cuda:1,...): one worker process and trial per device");
   po::variables_map vm;
   const auto parsed = parse_sweep_args(args, opts, kSweepRunUsage, vm);
   if (!parsed) return kExitOk;
@@ -177,6 +303,18 @@ int sweep_run(const Args& args) {
   run.fail_fast = vm.count("fail-fast") > 0;
   run.rerun = parse_rerun(vm["rerun"].as<std::string>());
   run.checkpoint_dir = vm["checkpoint-dir"].as<std::string>();
+  std::vector<std::string> devices;
+  {
+    std::stringstream ss(vm["devices"].as<std::string>());
+    std::string d;
+    while (std::getline(ss, d, ',')) {
+      if (!d.empty()) devices.push_back(d);
+    }
+  }
+  const int64_t jobs = devices.empty() ? vm["jobs"].as<int64_t>()
+                                       : static_cast<int64_t>(devices.size());
+  if (jobs < 1 || jobs > 256) throw UsageError(fmt::format("--jobs {}: allowed 1..256", jobs));
+  if (jobs > 1) return run_workers(args, spec, run, jobs, devices);
   const auto summary = harness::run_sweep(spec, run);
   fmt::print(stderr,
              "sweep {}: {} trials: {} done now, {} done before, {} failed, {} diverged, {} not "

@@ -60,6 +60,23 @@ diff=$(sqlite3 "$tmp/four.db" "ATTACH '$tmp/one.db' AS one;
       JOIN one.trials t ON t.id = e.trial_id);" | tr '\n' ' ')
 [[ $diff == "0 0 " ]] && ok "results equal the single process's" || fail "results differ: $diff"
 
+# --jobs 3: the same through worker processes started by one command.
+out=$("$bin" sweep run "$tmp/sweep.yaml" --jobs 3 --threads 3 --db "$tmp/jobs.db" 2>&1)
+rc=$?
+got=$(sqlite3 "$tmp/jobs.db" "SELECT count(*), sum(status = 'done'), sum(attempts = 1) FROM trials")
+same=$(sqlite3 "$tmp/jobs.db" "ATTACH '$tmp/one.db' AS one;
+  SELECT count(*) FROM (SELECT t.key, e.metric, e.value FROM evaluations e
+      JOIN trials t ON t.id = e.trial_id
+    EXCEPT SELECT t.key, e.metric, e.value FROM one.evaluations e
+      JOIN one.trials t ON t.id = e.trial_id)")
+if [[ $rc == 0 && $got == "6|6|6" && $same == 0 ]] &&
+   grep -q "3 worker processes x 1 threads" <<<"$out" && grep -q "^job 3: " <<<"$out" &&
+   grep -q "6 trials: 6 done, 0 failed" <<<"$out"; then
+  ok "--jobs 3: 6 trials done once each, results equal the single process's"
+else
+  fail "--jobs 3: exit $rc, trials $got, $same differing metrics: $(tail -3 <<<"$out")"
+fi
+
 if [[ $failures -gt 0 ]]; then
   echo "$failures failure(s)"
   exit 1
