@@ -504,11 +504,15 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
       spec.threads = static_cast<int64_t>(parse_number(value, f, origin, true));
     } else if (key == "seed") {
       set_value(spec.base, "seed", value, origin);
+      spec.origins["seed"] = origin;
     } else if (key == "data" || key == "model" || key == "loss" || key == "train") {
       if (!value.IsMap()) fail(origin, key, "expected a mapping of keys");
       std::vector<SweepSpec::Setting> settings;
       flatten(value, key, file, settings);
-      for (const auto& s : settings) set_value(spec.base, s.path, s.value, s.origin);
+      for (const auto& s : settings) {
+        set_value(spec.base, s.path, s.value, s.origin);
+        spec.origins[s.path] = s.origin;
+      }
     } else if (key == "sweep") {
       if (!value.IsMap()) fail(origin, key, "expected a mapping with cases, grid and/or seeds");
       spec.cases.clear();
@@ -648,9 +652,19 @@ void set_value(TrialConfig& config, const std::string& path, const YAML::Node& n
   f->set(config, parse_value(*f, node, origin));
 }
 
-void finalize_config(TrialConfig& c, const std::string& where) {
+void finalize_config(TrialConfig& c, const std::string& where_default,
+                     const std::map<std::string, Origin>& origins) {
+  // The place to name for an error about `keys` ("a, b"): where the first of them was set.
+  auto at = [&](const std::string& keys) {
+    const auto it = origins.find(keys.substr(0, keys.find(',')));
+    if (it == origins.end()) return where_default;
+    if (it->second.file == "command line") return std::string("command line");
+    return it->second.file == where_default
+               ? it->second.str()
+               : fmt::format("{} (for {})", it->second.str(), where_default);
+  };
   auto check = [&](bool ok, const std::string& keys, const std::string& msg) {
-    if (!ok) throw ConfigError(fmt::format("{}: {}: {}", where, keys, msg));
+    if (!ok) throw ConfigError(fmt::format("{}: {}: {}", at(keys), keys, msg));
   };
   if (c.data.kind == "coco") {
     for (const auto& [key, value] :
@@ -667,7 +681,7 @@ void finalize_config(TrialConfig& c, const std::string& where) {
       const bool ok = is_dir ? std::filesystem::is_directory(*value, ec)
                              : std::filesystem::is_regular_file(*value, ec);
       if (!ok) {
-        throw DataError(fmt::format("{}: {}: no such {} '{}'", where, key,
+        throw DataError(fmt::format("{}: {}: no such {} '{}'", at(key), key,
                                     is_dir ? "folder" : "file", *value));
       }
     }
@@ -788,6 +802,7 @@ SweepSpec load_sweep(const std::string& path, const std::vector<std::string>& ov
   for (const auto& text : overrides) spec.overrides.push_back(parse_override(text));
   for (const auto& o : spec.overrides) {
     set_value(spec.base, o.path, o.value, Origin{"command line", 0});
+    spec.origins[o.path] = Origin{"command line", 0};
   }
   if (spec.seeds.empty()) spec.seeds.push_back(spec.base.seed);
   return spec;

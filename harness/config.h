@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -55,8 +56,10 @@ void set_value(TrialConfig& config, const std::string& path, const YAML::Node& n
 bool loss_key_applies(const std::string& kind, const std::string& key);
 
 // Cross-field checks and canonicalization (ce: gamma 0, alpha -1; alpha_ce: gamma 0).
-// Throws ConfigError naming the keys.
-void finalize_config(TrialConfig& config, const std::string& where);
+// Throws ConfigError naming the keys, at the file:line where the first of them was set when
+// `origins` knows it, else at `where`.
+void finalize_config(TrialConfig& config, const std::string& where,
+                     const std::map<std::string, Origin>& origins = {});
 
 // Flat canonical JSON of every field plus the seed, in table order. Hash input for trial keys.
 std::string config_to_json(const TrialConfig& config);
@@ -89,6 +92,7 @@ struct SweepSpec {
   std::vector<Override> overrides;                          // applied to every trial, last
   std::optional<int64_t> threads;                           // top-level `threads:`
   std::optional<std::string> device;                        // top-level `device:`
+  std::map<std::string, Origin> origins;  // where each key of `base` was last set
 };
 
 // Loads a sweep YAML with its base chain and the overrides. Throws ConfigError (exit 2), or

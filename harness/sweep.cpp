@@ -41,12 +41,22 @@ std::vector<TrialSpec> expand_sweep(const SweepSpec& spec) {
       for (int64_t seed : spec.seeds) {
         TrialConfig c = spec.base;
         std::string where = spec.source_path;
-        for (const auto& s : cases[ci]) set_value(c, s.path, s.value, s.origin);
-        for (const auto& s : point) set_value(c, s.path, s.value, s.origin);
-        for (const auto& o : spec.overrides) set_value(c, o.path, o.value, {"command line", 0});
+        auto origins = spec.origins;
+        for (const auto& s : cases[ci]) {
+          set_value(c, s.path, s.value, s.origin);
+          origins[s.path] = s.origin;
+        }
+        for (const auto& s : point) {
+          set_value(c, s.path, s.value, s.origin);
+          origins[s.path] = s.origin;
+        }
+        for (const auto& o : spec.overrides) {
+          set_value(c, o.path, o.value, {"command line", 0});
+          origins[o.path] = {"command line", 0};
+        }
         c.seed = seed;
         if (spec.cases.size() > 1) where += fmt::format(" (sweep.cases[{}])", ci);
-        finalize_config(c, where);
+        finalize_config(c, where, origins);
         TrialSpec t{c, config_to_json(c), ""};
         t.key = fnv1a_hex(t.config_json);
         if (seen.insert(t.key).second) trials.push_back(std::move(t));
