@@ -29,6 +29,8 @@
 #include "harness/coco_files.h"
 #include "harness/coco_json.h"
 #include "harness/device.h"
+#include "losses/loss_histogram.h"
+#include "harness/store.h"
 #include "harness/sweep.h"
 #include "harness/progress.h"
 #include "harness/dataset.h"
@@ -761,6 +763,102 @@ int bench_data(const Args& args) {
   return kExitOk;
 }
 
+int bench_store(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "classes", po::value<int64_t>()->default_value(80), "object classes (COCO: 80)")(
+      "intervals", po::value<int64_t>()->default_value(200), "logging intervals written")(
+      "iteration-ms", po::value<double>()->default_value(80),
+      "training iteration time to compare with (tiny.yaml on 2 cores: ~80 ms)")(
+      "log-every", po::value<int64_t>()->default_value(20), "iterations per logging interval");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::ostringstream ss;
+    ss << opts;
+    fmt::print(
+        "Usage: focalab bench store [options]\n\n"
+        "Times what the trainer writes to the results database every train.log_every\n"
+        "iterations — the step row, the loss breakdown (3 categories x (classes + 1) rows), the\n"
+        "interval row and the loss histogram — each interval one transaction in a WAL database\n"
+        "on the temporary directory's disk, and prints it as a share of the training time of\n"
+        "an interval.\n\n"
+        "Example:\n  focalab bench store --classes 80 --iteration-ms 80\n\n{}",
+        ss.str());
+    return kExitOk;
+  }
+  po::notify(vm);
+  const int64_t k = vm["classes"].as<int64_t>(), n = vm["intervals"].as<int64_t>();
+  const double iteration_ms = vm["iteration-ms"].as<double>();
+  const int64_t log_every = vm["log-every"].as<int64_t>();
+  if (k < 1 || k > 100000 || n < 1 || n > 1000000 || iteration_ms <= 0 || log_every < 1) {
+    throw UsageError("--classes in [1, 100000], --intervals in [1, 1e6], --iteration-ms > 0, "
+                     "--log-every >= 1");
+  }
+  std::string dir = (std::filesystem::temp_directory_path() / "focalab-store-XXXXXX").string();
+  if (!mkdtemp(dir.data())) throw DataError("bench store: cannot create a temporary directory");
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{dir};
+  harness::Store store(dir + "/bench.db");
+  harness::SweepSpec spec;
+  spec.name = "bench";
+  harness::TrialSpec trial{harness::TrialConfig{}, "{}", "0000000000000000"};
+  const auto rows = store.register_sweep(spec, {trial});
+  std::mt19937_64 rng(0);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> times;
+  for (int64_t i = 1; i <= n; ++i) {
+    harness::StepLog step;
+    step.iteration = i * log_every;
+    step.lr = 0.01;
+    step.loss_cls = u(rng);
+    step.loss_box = u(rng);
+    step.loss_total = step.loss_cls + step.loss_box;
+    step.num_pos = 100 * u(rng);
+    step.normalizer = step.num_pos;
+    step.ms_per_iter = iteration_ms;
+    losses::LossBreakdownSums sums;
+    sums.num_classes = k;
+    sums.iterations = log_every;
+    sums.count.resize(static_cast<size_t>(3 * k));
+    sums.loss_sum.resize(static_cast<size_t>(3 * k));
+    for (size_t j = 0; j < sums.count.size(); ++j) {
+      sums.count[j] = 1e5 * u(rng);
+      sums.loss_sum[j] = u(rng);
+    }
+    losses::LossHistogramSums histogram;
+    histogram.iterations = 1;
+    const size_t bins = static_cast<size_t>(losses::kHistogramGroups * losses::kHistogramBins);
+    histogram.count.resize(bins);
+    histogram.loss_sum.resize(bins);
+    for (size_t j = 0; j < bins; ++j) {
+      histogram.count[j] = 1e4 * u(rng);
+      histogram.loss_sum[j] = u(rng);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    store.write_interval(rows.front().id, step, sums, histogram);
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1000);
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2], p95 = times[times.size() * 95 / 100];
+  const double share = median / (iteration_ms * static_cast<double>(log_every));
+  fmt::print("results database writes, {} classes, {} intervals\n\n", k, n);
+  fmt::print("| {:<44} | {:>10} |\n|{:-<46}|{:->11}:|\n", "", "ms", "", "");
+  fmt::print("| {:<44} | {:>10.2f} |\n", "one logging interval, median", median);
+  fmt::print("| {:<44} | {:>10.2f} |\n", "one logging interval, 95th percentile", p95);
+  fmt::print("| {:<44} | {:>10.1f} |\n",
+             fmt::format("training time of an interval ({} x {} ms)", log_every, iteration_ms),
+             iteration_ms * static_cast<double>(log_every));
+  fmt::print("\nlogging costs {:.2f}% of the training time (median)\n", 100 * share);
+  return kExitOk;
+}
+
 }  // namespace
 
 int bench_command(const Args& args) {
@@ -770,10 +868,12 @@ int bench_command(const Args& args) {
                "  infer  RetinaNet-R50-FPN inference per image against torchvision\n"
                "  eval   COCO evaluation of a COCO-val-sized results file\n"
                "  json   loading a 448 MB COCO-2017-train-shaped instances file\n"
-               "  data   the data pipeline of a config (load, flip, batch) per sample\n\n"
+               "  data   the data pipeline of a config (load, flip, batch) per sample\n"
+               "  store  the results-database writes of a logging interval\n\n"
                "Examples:\n  focalab bench loss --threads 2\n  focalab bench infer --threads 2\n"
                "  focalab bench eval\n  focalab bench json --mb 448\n"
-               "  focalab bench data experiments/configs/tiny.yaml\n");
+               "  focalab bench data experiments/configs/tiny.yaml\n"
+               "  focalab bench store\n");
     return args.empty() ? kExitUsage : kExitOk;
   }
   if (args[0] == "loss") return bench_loss(Args(args.begin() + 1, args.end()));
@@ -781,8 +881,9 @@ int bench_command(const Args& args) {
   if (args[0] == "eval") return bench_eval(Args(args.begin() + 1, args.end()));
   if (args[0] == "json") return bench_json(Args(args.begin() + 1, args.end()));
   if (args[0] == "data") return bench_data(Args(args.begin() + 1, args.end()));
+  if (args[0] == "store") return bench_store(Args(args.begin() + 1, args.end()));
   throw UsageError(fmt::format(
-      "bench: unknown benchmark '{}' (allowed: loss, infer, eval, json, data)", args[0]));
+      "bench: unknown benchmark '{}' (allowed: loss, infer, eval, json, data, store)", args[0]));
 }
 
 }  // namespace focalab::cli
