@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -157,8 +158,16 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
   Progress progress;
   SweepRunSummary summary;
   summary.total = static_cast<int64_t>(trials.size());
+  for (const auto& key : options.only_keys) {
+    if (std::none_of(trials.begin(), trials.end(), [&](const TrialSpec& t) { return t.key == key; })) {
+      throw UsageError(fmt::format("--trial {}: no such trial in sweep {} (see `focalab sweep "
+                                   "plan`)", key, spec.name));
+    }
+  }
   std::vector<size_t> to_run;
+  if (!options.only_keys.empty()) summary.total = static_cast<int64_t>(options.only_keys.size());
   for (size_t i = 0; i < rows.size(); ++i) {
+    if (!options.only_keys.empty() && !options.only_keys.count(trials[i].key)) continue;
     const auto st = rows[i].status;
     if (st == TrialStatus::kDone && !options.rerun.count(st)) {
       ++summary.already_done;

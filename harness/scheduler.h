@@ -27,6 +27,7 @@ struct RunOptions {
   // A `running` trial of another host whose heartbeat is older than this is taken over (on this
   // host, a trial whose process is gone is taken over at once).
   double stale_seconds = 120;
+  std::set<std::string> only_keys;      // run only these trials (sweep run --trial); {} = all
 };
 
 // Where the checkpoint of trial `key` lives: CHECKPOINT_DIR/KEY.pth.

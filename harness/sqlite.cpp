@@ -51,6 +51,8 @@ void Database::exec(const std::string& sql) {
 
 Statement Database::prepare(const std::string& sql) { return Statement(*this, sql); }
 
+int64_t Database::changes() const { return sqlite3_changes(db_); }
+
 int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
 Statement::Statement(Database& db, const std::string& sql) : db_(&db) {

@@ -24,6 +24,7 @@ class Database {
   void exec(const std::string& sql);
   Statement prepare(const std::string& sql);
   int64_t last_insert_rowid() const;
+  int64_t changes() const;  // rows changed by the last statement
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
   [[noreturn]] void fail(const std::string& what) const;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <ctime>
 
@@ -438,6 +439,130 @@ void Store::write_evaluation(int64_t trial_id, int64_t iteration, const std::str
     cls.bind(6, summary.class_ap[k]).bind(7, summary.class_ap50[k]).run();
   }
   tx.commit();
+}
+
+namespace {
+
+int status_rank(TrialStatus s) {
+  switch (s) {
+    case TrialStatus::kPending: return 0;
+    case TrialStatus::kRunning: return 1;
+    case TrialStatus::kInterrupted: return 2;
+    case TrialStatus::kFailed: return 3;
+    case TrialStatus::kDiverged: return 4;
+    case TrialStatus::kDone: return 5;
+  }
+  return 0;
+}
+
+const char* const kResultTables[] = {"train_steps",    "loss_breakdown", "loss_intervals",
+                                     "loss_histogram", "evaluations",    "class_ap"};
+
+// The columns of `table` in database `schema`, in order.
+std::vector<std::string> columns_of(Database& db, const std::string& schema,
+                                    const std::string& table) {
+  std::vector<std::string> out;
+  auto st = db.prepare(fmt::format("PRAGMA {}.table_info({})", schema, table));
+  while (st.step()) out.push_back(st.get_text(1));
+  return out;
+}
+
+}  // namespace
+
+Store::MergeCounts Store::merge_from(const std::string& shard) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(shard, ec)) {
+    throw StoreError(fmt::format("{}: no such results database", shard));
+  }
+  { Store migrate_shard(shard); }  // a focalab database at this schema version, or an error
+  MergeCounts counts;
+  db_.prepare("ATTACH DATABASE ?1 AS shard").bind(1, shard).run();
+  struct Detach {
+    Database& db;
+    ~Detach() {
+      try {
+        db.exec("DETACH DATABASE shard");
+      } catch (...) {
+      }
+    }
+  } detach{db_};
+  Transaction tx(db_);
+  // Sweeps, by name.
+  const auto sweep_cols = columns_of(db_, "main", "sweeps");
+  std::string sweep_list;
+  for (const auto& c : sweep_cols) {
+    if (c != "id") sweep_list += (sweep_list.empty() ? "" : ", ") + c;
+  }
+  {
+    auto st = db_.prepare(fmt::format(
+        "INSERT INTO main.sweeps ({0}) SELECT {0} FROM shard.sweeps s WHERE NOT EXISTS "
+        "(SELECT 1 FROM main.sweeps m WHERE m.name = s.name)",
+        sweep_list));
+    st.run();
+    counts.sweeps_added = db_.changes();
+  }
+  // Trials, by key.
+  const auto trial_cols = columns_of(db_, "main", "trials");
+  std::string trial_list, trial_set;
+  for (const auto& c : trial_cols) {
+    if (c == "id" || c == "key") continue;
+    trial_list += (trial_list.empty() ? "" : ", ") + c;
+    trial_set += fmt::format("{}{} = (SELECT {} FROM shard.trials WHERE id = ?2)",
+                             trial_set.empty() ? "" : ", ", c, c);
+  }
+  std::vector<std::tuple<int64_t, std::string, TrialStatus>> shard_trials;
+  {
+    auto st = db_.prepare("SELECT id, key, status FROM shard.trials ORDER BY id");
+    while (st.step()) {
+      shard_trials.emplace_back(st.get_int(0), st.get_text(1), parse_status(st.get_text(2)));
+    }
+  }
+  auto copy_results = [&](int64_t from, int64_t to) {
+    for (const char* table : kResultTables) {
+      std::string cols;
+      for (const auto& c : columns_of(db_, "main", table)) {
+        if (c != "trial_id") cols += ", " + c;
+      }
+      db_.prepare(fmt::format("DELETE FROM main.{} WHERE trial_id = ?1", table)).bind(1, to).run();
+      db_.prepare(fmt::format("INSERT INTO main.{0} (trial_id{1}) SELECT ?1{1} FROM shard.{0} "
+                              "WHERE trial_id = ?2",
+                              table, cols))
+          .bind(1, to)
+          .bind(2, from)
+          .run();
+    }
+  };
+  for (const auto& [shard_id, key, status] : shard_trials) {
+    auto find = db_.prepare("SELECT id, status FROM main.trials WHERE key = ?1");
+    find.bind(1, key);
+    if (!find.step()) {
+      db_.prepare(fmt::format("INSERT INTO main.trials (key, {0}) SELECT key, {0} FROM "
+                              "shard.trials WHERE id = ?1",
+                              trial_list))
+          .bind(1, shard_id)
+          .run();
+      copy_results(shard_id, db_.last_insert_rowid());
+      ++counts.trials_added;
+    } else if (status_rank(status) > status_rank(parse_status(find.get_text(1)))) {
+      const int64_t main_id = find.get_int(0);
+      db_.prepare(fmt::format("UPDATE main.trials SET {} WHERE id = ?1", trial_set))
+          .bind(1, main_id)
+          .bind(2, shard_id)
+          .run();
+      copy_results(shard_id, main_id);
+      ++counts.trials_replaced;
+    } else {
+      ++counts.trials_kept;
+    }
+  }
+  // The sweeps' trial lists.
+  db_.exec(
+      "INSERT OR IGNORE INTO main.sweep_trials (sweep_id, trial_id, position) "
+      "SELECT ms.id, mt.id, st.position FROM shard.sweep_trials st "
+      "JOIN shard.sweeps ss ON ss.id = st.sweep_id JOIN main.sweeps ms ON ms.name = ss.name "
+      "JOIN shard.trials tt ON tt.id = st.trial_id JOIN main.trials mt ON mt.key = tt.key");
+  tx.commit();
+  return counts;
 }
 
 }  // namespace focalab::harness

@@ -79,6 +79,20 @@ class Store {
   void write_evaluation(int64_t trial_id, int64_t iteration, const std::string& split,
                         const CocoSummary& summary, const std::vector<std::string>& class_names);
 
+  struct MergeCounts {
+    int64_t sweeps_added = 0;
+    int64_t trials_added = 0;     // new keys
+    int64_t trials_replaced = 0;  // the shard's trial had progressed further
+    int64_t trials_kept = 0;      // this database's trial was as far or further
+  };
+  // Folds the results database `shard` into this one, in one transaction: sweeps by name (added
+  // when missing), trials by key — a trial missing here is copied with all its rows; one present
+  // here is replaced with the shard's (row and results) only when the shard's status is further
+  // along (done > diverged > failed > interrupted > running > pending) — and the sweeps' trial
+  // lists. Merging the same shard twice changes nothing. The shard is brought to this schema
+  // first. Throws StoreError naming the file.
+  MergeCounts merge_from(const std::string& shard);
+
   Database& db() { return db_; }
 
  private:

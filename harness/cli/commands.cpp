@@ -290,7 +290,9 @@ int sweep_run(const Args& args) {
       "run N trials at once, in N worker processes sharing the database, the CPU threads "
       "divided between them")(
       "devices", po::value<std::string>()->default_value(""),
-      "comma list of devices (cuda:0,cuda:1,...): one worker process and trial per device");
+      "comma list of devices (cuda:0,cuda:1,...): one worker process and trial per device")(
+      "trial", po::value<std::string>()->default_value(""),
+      "run only these trials: comma list of keys (as `sweep plan` lists them)");
   po::variables_map vm;
   const auto parsed = parse_sweep_args(args, opts, kSweepRunUsage, vm);
   if (!parsed) return kExitOk;
@@ -303,6 +305,13 @@ int sweep_run(const Args& args) {
   run.fail_fast = vm.count("fail-fast") > 0;
   run.rerun = parse_rerun(vm["rerun"].as<std::string>());
   run.checkpoint_dir = vm["checkpoint-dir"].as<std::string>();
+  {
+    std::stringstream ss(vm["trial"].as<std::string>());
+    std::string key;
+    while (std::getline(ss, key, ',')) {
+      if (!key.empty()) run.only_keys.insert(key);
+    }
+  }
   std::vector<std::string> devices;
   {
     std::stringstream ss(vm["devices"].as<std::string>());
@@ -402,6 +411,184 @@ int train_run(const Args& args) {
              run.db_path);
   if (status != "done") return kExitTrialsFailed;
   if (found == 12) fmt::print("{}", summary_text(val));
+  return kExitOk;
+}
+
+const char* kDbMergeUsage = R"(Usage: focalab db merge SHARD.db [SHARD.db ...] --into RESULTS.db
+
+Folds results databases (shards written by `sweep slurm` array tasks, or by runs on other
+machines) into one. Sweeps are matched by name and trials by key: a trial missing from RESULTS
+is copied with all its rows; one present in both keeps the copy that got further (done >
+diverged > failed > interrupted > running > pending). Merging the same shard again changes
+nothing. RESULTS is created if it does not exist.
+
+Example:
+  focalab db merge shards/shard-*.db --into results.db && focalab report --db results.db
+)";
+
+int db_command(const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    fmt::print("{}", kDbMergeUsage);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  if (args[0] != "merge") {
+    throw UsageError(fmt::format("db: unknown command '{}' (allowed: merge)", args[0]));
+  }
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "into", po::value<std::string>()->required(), "the results database to merge into");
+  po::options_description hidden;
+  hidden.add_options()("shards", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description pos;
+  pos.add("shards", -1);
+  po::variables_map vm;
+  if (!parse(Args(args.begin() + 1, args.end()), opts, hidden, pos, vm, kDbMergeUsage)) {
+    return kExitOk;
+  }
+  if (!vm.count("shards")) throw UsageError("db merge: name at least one SHARD.db");
+  const std::string into = vm["into"].as<std::string>();
+  harness::Store store(into);
+  for (const auto& shard : vm["shards"].as<std::vector<std::string>>()) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(shard, into, ec)) {
+      throw UsageError(fmt::format("db merge: {} is the database merged into", shard));
+    }
+    const auto c = store.merge_from(shard);
+    fmt::print(stderr, "{}: {} trials added, {} replaced (further along), {} kept; {} sweeps "
+               "added\n", shard, c.trials_added, c.trials_replaced, c.trials_kept,
+               c.sweeps_added);
+  }
+  return kExitOk;
+}
+
+const char* kSweepSlurmUsage = R"(Usage: focalab sweep slurm SWEEP.yaml [key=value ...] --out job.sbatch [options]
+
+Writes an sbatch array script with one task per trial of the sweep that is not done in --db
+(default: all trials when the database does not exist). Each task runs its trial with
+`focalab sweep run --trial KEY` into a shard database on node-local disk (copied to
+--shards-dir when the task ends or is preempted), with checkpoints in --shards-dir so that a
+requeued task resumes; `--signal=USR1@120` makes Slurm warn a task two minutes before its time
+limit, and focalab then checkpoints and exits. Afterwards fold the shards in:
+  focalab db merge SHARDS_DIR/shard-*.db --into results.db
+
+Examples:
+  focalab sweep slurm experiments/quick.yaml --out quick.sbatch --partition gpu \
+      --gpus-per-task 1 --time 02:00:00
+  sbatch quick.sbatch
+)";
+
+int sweep_slurm(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "out", po::value<std::string>()->required(), "the sbatch script to write")(
+      "shards-dir", po::value<std::string>()->default_value(""),
+      "where shard databases, checkpoints and logs go (default: SCRIPT-shards/ next to --out)")(
+      "partition", po::value<std::string>()->default_value(""), "#SBATCH --partition")(
+      "gpus-per-task", po::value<int64_t>()->default_value(0), "#SBATCH --gpus-per-task")(
+      "cpus-per-task", po::value<int64_t>()->default_value(0), "#SBATCH --cpus-per-task")(
+      "time", po::value<std::string>()->default_value(""), "#SBATCH --time, e.g. 02:00:00")(
+      "mem", po::value<std::string>()->default_value(""), "#SBATCH --mem, e.g. 16G")(
+      "focalab", po::value<std::string>()->default_value(""),
+      "the focalab binary the tasks run (default: this one)");
+  po::variables_map vm;
+  const auto parsed = parse_sweep_args(args, opts, kSweepSlurmUsage, vm);
+  if (!parsed) return kExitOk;
+  const auto& spec = *parsed;
+  const auto trials = harness::expand_sweep(spec);
+  namespace fs = std::filesystem;
+  const fs::path out = fs::absolute(vm["out"].as<std::string>());
+  const fs::path shards = vm["shards-dir"].as<std::string>().empty()
+                              ? fs::path(out.string() + "-shards")
+                              : fs::absolute(vm["shards-dir"].as<std::string>());
+  std::string binary = vm["focalab"].as<std::string>();
+  if (binary.empty()) binary = fs::read_symlink("/proc/self/exe").string();
+  // Trials already done in --db are left out.
+  std::set<std::string> done;
+  const std::string db_path = vm["db"].as<std::string>();
+  std::error_code ec;
+  if (fs::exists(db_path, ec)) {
+    harness::Database db(db_path, harness::Database::Mode::kReadOnly);
+    auto st = db.prepare("SELECT key FROM trials WHERE status = 'done'");
+    while (st.step()) done.insert(st.get_text(0));
+  }
+  std::vector<std::string> keys;
+  for (const auto& t : trials) {
+    if (!done.count(t.key)) keys.push_back(t.key);
+  }
+  if (keys.empty()) {
+    fmt::print(stderr, "sweep {}: every trial is done in {}; no script written\n", spec.name,
+               db_path);
+    return kExitOk;
+  }
+  auto quote = [](const std::string& text) {
+    std::string q = "'";
+    for (char c : text) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  std::string overrides;
+  for (const auto& o : spec.overrides) overrides += " " + quote(o.text);
+  std::string script = "#!/bin/bash\n";
+  script += fmt::format("# focalab sweep {}: {} trials, one array task each (written by `focalab "
+                        "sweep slurm`).\n# Then: {} db merge {}/shard-*.db --into results.db\n",
+                        spec.name, keys.size(), binary, shards.string());
+  script += fmt::format("#SBATCH --job-name=focalab-{}\n", spec.name);
+  script += fmt::format("#SBATCH --array=0-{}\n", keys.size() - 1);
+  script += "#SBATCH --signal=USR1@120\n#SBATCH --requeue\n";
+  script += fmt::format("#SBATCH --output={}/logs/%A_%a.log\n", shards.string());
+  if (!vm["partition"].as<std::string>().empty()) {
+    script += fmt::format("#SBATCH --partition={}\n", vm["partition"].as<std::string>());
+  }
+  if (vm["gpus-per-task"].as<int64_t>() > 0) {
+    script += fmt::format("#SBATCH --gpus-per-task={}\n", vm["gpus-per-task"].as<int64_t>());
+  }
+  if (vm["cpus-per-task"].as<int64_t>() > 0) {
+    script += fmt::format("#SBATCH --cpus-per-task={}\n", vm["cpus-per-task"].as<int64_t>());
+  }
+  if (!vm["time"].as<std::string>().empty()) {
+    script += fmt::format("#SBATCH --time={}\n", vm["time"].as<std::string>());
+  }
+  if (!vm["mem"].as<std::string>().empty()) {
+    script += fmt::format("#SBATCH --mem={}\n", vm["mem"].as<std::string>());
+  }
+  script += "set -u\n";
+  script += fmt::format("KEYS=({})\n", fmt::join(keys, " "));
+  script += "KEY=${KEYS[$SLURM_ARRAY_TASK_ID]}\n";
+  script += fmt::format("SHARDS={}\n", quote(shards.string()));
+  script += "LOCAL=\"${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/focalab-${SLURM_JOB_ID}-${SLURM_ARRAY_TASK_ID}\"\n";
+  script += "mkdir -p \"$LOCAL\" \"$SHARDS/checkpoints\"\n";
+  script += "# a requeued task continues the shard it saved\n";
+  script += "[[ -f \"$SHARDS/shard-$KEY.db\" ]] && cp \"$SHARDS/shard-$KEY.db\" \"$LOCAL/shard.db\"\n";
+  script += "# USR1 (time limit near) / TERM (preemption) reach focalab, which checkpoints and exits\n";
+  script += fmt::format(
+      "{} sweep run {}{} --trial \"$KEY\" --db \"$LOCAL/shard.db\" --checkpoint-dir "
+      "\"$SHARDS/checkpoints\"{} &\n",
+      quote(binary), quote(fs::absolute(spec.source_path).string()), overrides,
+      vm["cpus-per-task"].as<int64_t>() > 0
+          ? fmt::format(" --threads {}", vm["cpus-per-task"].as<int64_t>())
+          : std::string());
+  script += "pid=$!\ntrap 'kill -USR1 $pid' USR1\ntrap 'kill -TERM $pid' TERM\n";
+  script += "wait $pid; rc=$?\n";
+  script += "while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done\n";
+  script += "cp \"$LOCAL/shard.db\" \"$SHARDS/shard-$KEY.db.tmp\" && "
+            "mv \"$SHARDS/shard-$KEY.db.tmp\" \"$SHARDS/shard-$KEY.db\"\n";
+  script += "rm -rf \"$LOCAL\"\n";
+  script += "# interrupted (5): ask Slurm to run the task again; it resumes from its checkpoint\n";
+  script += "[[ $rc == 5 ]] && scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n";
+  script += "exit $rc\n";
+  fs::create_directories(shards / "logs", ec);
+  if (ec) throw DataError(fmt::format("{}: cannot create ({})", shards.string(), ec.message()));
+  const std::string tmp = out.string() + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << script;
+    if (!f) throw DataError(fmt::format("{}: cannot write", out.string()));
+  }
+  fs::rename(tmp, out, ec);
+  if (ec) throw DataError(fmt::format("{}: cannot write ({})", out.string(), ec.message()));
+  fs::permissions(out, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add, ec);
+  fmt::print(stderr, "wrote {}: {} array tasks ({} trials done already); shards in {}\n",
+             out.string(), keys.size(), trials.size() - keys.size(), shards.string());
+  fmt::print("{}\n", out.string());
   return kExitOk;
 }
 
@@ -846,13 +1033,16 @@ int data_command(const Args& args) {
 
 int train_command(const Args& args) { return train_run(args); }
 
+int db_merge_command(const Args& args) { return db_command(args); }
+
 int sweep_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     fmt::print(
         "Usage: focalab sweep run|plan|status ...\n\n"
         "  run     train and evaluate the trials of a sweep that are not done yet\n"
         "  plan    validate a sweep and list its trials without running them\n"
-        "  status  trials per status in a results database\n\n"
+        "  status  trials per status in a results database\n"
+        "  slurm   write an sbatch array script, one task per unfinished trial\n\n"
         "Example:\n  focalab sweep run experiments/quick.yaml\n"
         "Run `focalab sweep <command> --help` for the options of each.\n");
     return args.empty() ? kExitUsage : kExitOk;
@@ -861,7 +1051,9 @@ int sweep_command(const Args& args) {
   if (args[0] == "run") return sweep_run(rest);
   if (args[0] == "plan") return sweep_plan(rest);
   if (args[0] == "status") return sweep_status(rest);
-  throw UsageError(fmt::format("sweep: unknown command '{}' (allowed: run, plan, status)", args[0]));
+  if (args[0] == "slurm") return sweep_slurm(rest);
+  throw UsageError(
+      fmt::format("sweep: unknown command '{}' (allowed: run, plan, status, slurm)", args[0]));
 }
 
 int report_command(const Args& args) {
@@ -946,6 +1138,8 @@ Commands:
   sweep plan FILE [key=value ...]  validate a sweep and list its trials
   sweep status                     trials per status in the results database
   train FILE [key=value ...]       train + evaluate one configuration, print its COCO AP
+  sweep slurm FILE --out job.sbatch    an sbatch array script, one task per unfinished trial
+  db merge SHARD.db ... --into DB  fold results databases (shards) into one
   report [--sweep NAME]            comparison table of a sweep (Markdown)
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values

@@ -11,6 +11,7 @@ using Args = std::vector<std::string>;
 
 int sweep_command(const Args& args);
 int train_command(const Args& args);
+int db_merge_command(const Args& args);
 int report_command(const Args& args);
 int query_command(const Args& args);
 int config_command(const Args& args);

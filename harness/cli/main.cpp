@@ -51,6 +51,7 @@ int dispatch(const std::vector<std::string>& argv) {
   const Args rest(argv.begin() + 1, argv.end());
   if (cmd == "sweep") return sweep_command(rest);
   if (cmd == "train") return train_command(rest);
+  if (cmd == "db") return db_merge_command(rest);
   if (cmd == "report") return report_command(rest);
   if (cmd == "query") return query_command(rest);
   if (cmd == "config") return config_command(rest);
@@ -60,7 +61,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "eval") return eval_command(rest);
   if (cmd == "data") return data_command(rest);
   throw focalab::UsageError(fmt::format(
-      "unknown command '{}' (commands: sweep, train, report, query, config, data, predict, eval, eval-json, bench; see focalab --help)", cmd));
+      "unknown command '{}' (commands: sweep, train, db, report, query, config, data, predict, eval, eval-json, bench; see focalab --help)", cmd));
 }
 
 }  // namespace
