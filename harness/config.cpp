@@ -278,6 +278,10 @@ const std::vector<Field>& fields() {
                       "iterations between checkpoints, written at the end of a logging "
                       "interval (and at the end, and on SIGINT/SIGTERM/SIGUSR1); 0 = only those; "
                       "not part of the trial key", {0, 1e9}));
+    t.push_back(field("train.eval_every", &C::train, &TrainConfig::eval_every,
+                      "iterations between COCO evaluations on val during training (at the end "
+                      "of a logging interval; stored with their iteration); 0 = only the final "
+                      "one; not part of the trial key", {0, 1e9}));
     // seed
     Field seed;
     seed.path = "seed";
@@ -762,7 +766,10 @@ std::string config_to_json(const TrialConfig& config) {
   bool first = true;
   for (const auto& f : fields()) {
     // how fast or how safely, not what: not part of the trial key
-    if (f.path == "data.workers" || f.path == "train.checkpoint_every") continue;
+    if (f.path == "data.workers" || f.path == "train.checkpoint_every" ||
+        f.path == "train.eval_every") {
+      continue;
+    }
     out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
     first = false;
   }

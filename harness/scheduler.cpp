@@ -49,16 +49,30 @@ class StoreObserver : public TrialObserver {
   void on_iteration(int64_t iteration, int64_t total, double loss) override {
     iteration_ = iteration;
     total_ = total;
-    progress_.status(fmt::format("{} iter {}/{}  loss {:.4f}  ETA {}", prefix_, iteration, total,
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    progress_.status(fmt::format("{} iter {}/{}  {:.1f} it/s  loss {:.4f}  ETA {}", prefix_,
+                                 iteration, total,
+                                 elapsed > 0 ? static_cast<double>(iteration - first_) / elapsed
+                                             : 0.0,
                                  loss, eta()));
   }
   bool stop_requested() override { return g_stop_signal.load() != 0; }
   void on_start(int64_t resumed_after) override {
+    first_ = resumed_after;
+    start_ = std::chrono::steady_clock::now();
     store_.clear_trial_results(trial_id_, resumed_after);
     if (resumed_after > 0) {
       progress_.line(fmt::format("{} resuming after iteration {} from its checkpoint", prefix_,
                                  resumed_after));
     }
+  }
+  void on_evaluation(int64_t iteration, const CocoSummary& summary,
+                     const std::vector<std::string>& class_names) override {
+    store_.write_evaluation(trial_id_, iteration, "val", summary, class_names);
+    progress_.line(fmt::format("{} iter {}: val AP {:.1f}  AP50 {:.1f}  AP75 {:.1f}", prefix_,
+                               iteration, 100 * summary.ap(), 100 * summary.ap50(),
+                               100 * summary.ap75()));
   }
   void on_checkpoint(const std::string& path, int64_t) override {
     store_.set_checkpoint(trial_id_, path);
@@ -66,10 +80,10 @@ class StoreObserver : public TrialObserver {
 
  private:
   std::string eta() const {
-    if (iteration_ == 0) return "?";
+    if (iteration_ <= first_) return "?";
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    return format_duration(elapsed / static_cast<double>(iteration_) *
+    return format_duration(elapsed / static_cast<double>(iteration_ - first_) *
                            static_cast<double>(total_ - iteration_));
   }
 
@@ -79,6 +93,7 @@ class StoreObserver : public TrialObserver {
   std::string prefix_;
   std::chrono::steady_clock::time_point start_;
   int64_t iteration_ = 0, total_ = 0;
+  int64_t first_ = 0;  // the iteration the trial resumed after
 };
 
 // Keeps the running trial's heartbeat fresh from a thread of its own (own connection), so that
@@ -202,8 +217,12 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
     if (n > 0) {
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-      progress.line(fmt::format("sweep ETA {}", format_duration(elapsed / static_cast<double>(n) *
-                                                                static_cast<double>(to_run.size() - n))));
+      progress.line(fmt::format(
+          "sweep {}: {} done, {} failed, {} diverged, {} to go; ETA {}", spec.name,
+          summary.already_done + summary.done, summary.failed, summary.diverged,
+          to_run.size() - n,
+          format_duration(elapsed / static_cast<double>(n) *
+                          static_cast<double>(to_run.size() - n))));
     }
     if (rows[i].status == TrialStatus::kDone || rows[i].status == TrialStatus::kFailed ||
         rows[i].status == TrialStatus::kDiverged) {

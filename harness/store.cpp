@@ -333,14 +333,12 @@ void Store::mark_finished(int64_t trial_id, TrialStatus status, const std::strin
 
 void Store::clear_trial_results(int64_t trial_id, int64_t after) {
   Transaction tx(db_);
-  for (const char* table : {"train_steps", "loss_breakdown", "loss_intervals", "loss_histogram"}) {
+  for (const char* table : {"train_steps", "loss_breakdown", "loss_intervals", "loss_histogram",
+                            "evaluations", "class_ap"}) {
     db_.prepare(fmt::format("DELETE FROM {} WHERE trial_id = ?1 AND iteration > ?2", table))
         .bind(1, trial_id)
         .bind(2, after)
         .run();
-  }
-  for (const char* table : {"evaluations", "class_ap"}) {  // final results: always redone
-    db_.prepare(fmt::format("DELETE FROM {} WHERE trial_id = ?1", table)).bind(1, trial_id).run();
   }
   tx.commit();
 }

@@ -575,6 +575,10 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
       acc = StepLog{};
       acc_n = 0;
       data_seconds = 0;
+      if (tc.eval_every > 0 && it % tc.eval_every == 0 && it < tc.iterations) {
+        observer.on_evaluation(it, evaluate_model(model, config, *val_set, device),
+                               outcome.class_names);
+      }
       interval_start = Clock::now();
       if (it == tc.iterations ||
           (tc.checkpoint_every > 0 && it - last_checkpoint >= tc.checkpoint_every)) {

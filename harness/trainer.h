@@ -32,6 +32,9 @@ class TrialObserver {
   // Before the first iteration: 0 for a fresh start, else the iteration the trial resumes after
   // (from its checkpoint); logs of later iterations are to be discarded.
   virtual void on_start(int64_t resumed_after) {}
+  // A periodic evaluation on val during training (train.eval_every), after `iteration`.
+  virtual void on_evaluation(int64_t iteration, const CocoSummary& summary,
+                             const std::vector<std::string>& class_names) {}
   // After a checkpoint of `iteration` completed iterations was written to `path`.
   virtual void on_checkpoint(const std::string& path, int64_t iteration) {}
   // Every iteration; cheap (progress display).

@@ -91,6 +91,8 @@ struct TrainConfig {
   double clip_grad_norm = 0;           // max global gradient L2 norm; 0 = off (paper: off)
   int64_t log_every = 20;              // iterations between step logs and loss-breakdown flushes
   int64_t checkpoint_every = 1000;     // iterations between checkpoints (not part of the key)
+  int64_t eval_every = 0;              // iterations between val evaluations; 0 = at the end only
+                                       // (not part of the key)
 };
 
 struct TrialConfig {

@@ -19,7 +19,7 @@ name: resume
 base: $src/experiments/configs/tiny.yaml
 data: {train_images: 64, val_images: 16}
 train: {iterations: 40, batch_size: 4, warmup_iters: 5, lr_steps: [30], log_every: 5,
-        checkpoint_every: 10}
+        checkpoint_every: 10, eval_every: 20}
 sweep:
   cases: [{loss.kind: focal}, {loss.kind: ohem, loss.ohem_batch_size: 64}]
 YAML
@@ -95,7 +95,7 @@ for db in "$tmp/int.db" "$tmp/kill.db"; do
     i.normalizer_sum FROM main.loss_intervals i JOIN main.trials t ON t.id = i.trial_id"
   same "$db" "histogram rows" "SELECT t.key, h.* FROM main.loss_histogram h
     JOIN main.trials t ON t.id = h.trial_id"
-  same "$db" "final metrics" "SELECT t.key, e.metric, e.value FROM main.evaluations e
+  same "$db" "periodic and final metrics" "SELECT t.key, e.iteration, e.metric, e.value FROM main.evaluations e
     JOIN main.trials t ON t.id = e.trial_id"
 done
 
