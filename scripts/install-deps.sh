@@ -2,17 +2,20 @@
 # Installs the Debian packages focalab needs to build, test and benchmark, skipping the ones
 # already present. Non-interactive; runs `apt-get update` at most once. Needs root (or sudo).
 #
-#   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --no-python   skip the Python packages (parity tests and the
-#                                         real-photograph training test then skip)
+#   scripts/install-deps.sh              build + test dependencies
+#   scripts/install-deps.sh --no-python  skip the Python packages (parity tests and the
+#                                        real-photograph training test then skip)
+#   scripts/install-deps.sh --build-only only what building and running focalab needs
 set -euo pipefail
 
 want_python=1
+want_test=1
 for arg in "$@"; do
   case "$arg" in
     --no-python) want_python=0 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "install-deps.sh: unknown argument '$arg' (allowed: --no-python, --help)" >&2; exit 2 ;;
+    --build-only) want_python=0; want_test=0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown argument '$arg' (allowed: --no-python, --build-only, --help)" >&2; exit 2 ;;
   esac
 done
 
@@ -21,6 +24,10 @@ packages=(
   libtorch-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libfmt-dev libboost-program-options-dev
   libstb-dev libsimdjson-dev googletest libgtest-dev
 )
+if [[ $want_test == 1 ]]; then
+  # a one-node Slurm for the cluster test (tests/cli/slurm_test.sh)
+  packages+=(slurmctld slurmd slurm-client munge)
+fi
 if [[ $want_python == 1 ]]; then
   # python3-skimage: its sample photographs are the real-photo dataset of the COCO training test
   packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil python3-skimage)
