@@ -660,7 +660,9 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
                      const std::map<std::string, Origin>& origins) {
   // The place to name for an error about `keys` ("a, b"): where the first of them was set.
   auto at = [&](const std::string& keys) {
-    const auto it = origins.find(keys.substr(0, keys.find(',')));
+    auto it = origins.find(keys.substr(0, keys.find(',')));
+    // a key that was never set (data.train.annotations of a coco dataset): where its kind was
+    if (it == origins.end() && keys.rfind("data.", 0) == 0) it = origins.find("data.kind");
     if (it == origins.end()) return where_default;
     if (it->second.file == "command line") return std::string("command line");
     return it->second.file == where_default
