@@ -46,16 +46,16 @@ class StoreObserver : public TrialObserver {
                                  eta()));
     }
   }
-  void on_iteration(int64_t iteration, int64_t total, double loss) override {
+  void on_iteration(int64_t iteration, int64_t total, double loss, double lr) override {
     iteration_ = iteration;
     total_ = total;
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    progress_.status(fmt::format("{} iter {}/{}  {:.1f} it/s  loss {:.4f}  ETA {}", prefix_,
-                                 iteration, total,
+    progress_.status(fmt::format("{} iter {}/{}  {:.1f} it/s  loss {:.4f}  lr {:.4g}  ETA {}",
+                                 prefix_, iteration, total,
                                  elapsed > 0 ? static_cast<double>(iteration - first_) / elapsed
                                              : 0.0,
-                                 loss, eta()));
+                                 loss, lr, eta()));
   }
   bool stop_requested() override { return g_stop_signal.load() != 0; }
   void on_start(int64_t resumed_after) override {

@@ -6,18 +6,14 @@
 #include <array>
 #include <cmath>
 
+#include "harness/splitmix.h"
+
 namespace focalab::harness {
 
 namespace {
 
-// splitmix64: seeds derived from (seed, split, index) and a small deterministic generator whose
-// output does not depend on the standard library's distributions.
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+// A small deterministic generator over splitmix64, seeded from (seed, split, index), whose output
+// does not depend on the standard library's distributions.
 
 class Rng {
  public:

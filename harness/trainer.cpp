@@ -16,6 +16,7 @@
 
 #include "harness/errors.h"
 #include "harness/ohem.h"
+#include "harness/splitmix.h"
 #include "harness/dataset.h"
 #include "harness/torch_file.h"
 #include "harness/weights.h"
@@ -94,13 +95,6 @@ class BatchSampler {
   size_t pos_ = 0;
 };
 
-uint64_t mix64(uint64_t x) {  // splitmix64
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 // Training batches in sampler order, `workers` of them loaded ahead by background threads (0:
 // loaded on demand). Whether the j-th sample drawn is flipped is a function of (seed, j) only.
 class BatchLoader {
@@ -136,7 +130,7 @@ class BatchLoader {
     Plan p;
     p.indices = sampler_.next();
     for (size_t i = 0; i < p.indices.size(); ++i) {
-      const uint64_t h = mix64(seed_ * 0x632be59bd9b4e019ULL + drawn_++);
+      const uint64_t h = splitmix64(seed_ * 0x632be59bd9b4e019ULL + drawn_++);
       p.flips.push_back(static_cast<double>(h >> 11) * 0x1.0p-53 < flip_);
     }
     return p;
@@ -560,7 +554,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     acc.num_pos += num_pos;
     acc.normalizer += normalizer;
     ++acc_n;
-    observer.on_iteration(it, tc.iterations, loss_value);
+    observer.on_iteration(it, tc.iterations, loss_value, lr);
     if (last_of_interval) {
       const double count = static_cast<double>(acc_n);
       acc.iteration = it;

@@ -38,7 +38,7 @@ class TrialObserver {
   // After a checkpoint of `iteration` completed iterations was written to `path`.
   virtual void on_checkpoint(const std::string& path, int64_t iteration) {}
   // Every iteration; cheap (progress display).
-  virtual void on_iteration(int64_t iteration, int64_t total, double loss) {}
+  virtual void on_iteration(int64_t iteration, int64_t total, double loss, double lr) {}
   // Polled every iteration; true makes the trainer throw InterruptedError.
   virtual bool stop_requested() { return false; }
 };

@@ -6,13 +6,7 @@
 # exit codes.
 #   coco_train_test.sh FOCALAB_BINARY SOURCE_DIR
 set -uo pipefail
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+source "$(dirname "$0")/common.sh"
 sql() { sqlite3 "$1" "$2"; }
 
 # --- 1. the synthetic benchmark as a COCO dataset --------------------------------------------
@@ -160,8 +154,4 @@ else
   echo "      PIL are missing (scripts/install-deps.sh installs them)"
 fi
 
-if [[ $failures -gt 0 ]]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all passed"
+finish

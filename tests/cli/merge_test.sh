@@ -5,13 +5,7 @@
 # with the environment Slurm gives them, produce shards that merge into the same results.
 #   merge_test.sh FOCALAB_BINARY SOURCE_DIR
 set -uo pipefail
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+source "$(dirname "$0")/common.sh"
 
 cat >"$tmp/sweep.yaml" <<YAML
 name: shards
@@ -102,8 +96,4 @@ same_as_local "$tmp/slurm.db" "array tasks merged"
 grep -q "every trial is done" "$tmp/e" && [[ ! -e "$tmp/again.sbatch" ]] &&
   ok "sweep slurm skips done trials" || fail "sweep slurm with everything done: $(cat "$tmp/e")"
 
-if [[ $failures -gt 0 ]]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all passed"
+finish

@@ -4,13 +4,7 @@
 # (attempts = 1), every step row present once, and the results equal a single process's run.
 #   parallel_test.sh FOCALAB_BINARY SOURCE_DIR
 set -uo pipefail
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+source "$(dirname "$0")/common.sh"
 
 cat >"$tmp/sweep.yaml" <<YAML
 name: parallel
@@ -77,8 +71,4 @@ else
   fail "--jobs 3: exit $rc, trials $got, $same differing metrics: $(tail -3 <<<"$out")"
 fi
 
-if [[ $failures -gt 0 ]]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all passed"
+finish

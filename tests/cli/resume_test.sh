@@ -6,13 +6,7 @@
 # must pass PRAGMA integrity_check, and every trial must be done exactly once.
 #   resume_test.sh FOCALAB_BINARY SOURCE_DIR
 set -uo pipefail
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
+source "$(dirname "$0")/common.sh"
 
 cat >"$tmp/sweep.yaml" <<YAML
 name: resume
@@ -120,8 +114,4 @@ else
   fail "divergence: exit $rc, trials '$got'"
 fi
 
-if [[ $failures -gt 0 ]]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all passed"
+finish
