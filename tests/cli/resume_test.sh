@@ -31,19 +31,25 @@ wait_rows() {
   return 1
 }
 
-# SIGINT in the middle of the first trial: checkpoint, `interrupted`, exit 5; then resume.
-"$bin" sweep run "$tmp/sweep.yaml" --threads 2 --db "$tmp/int.db" >/dev/null 2>>"$tmp/log" &
-pid=$!
-wait_rows "$tmp/int.db" 3
-kill -INT $pid
-wait $pid
-rc=$?
-[[ $rc == 5 ]] && ok "SIGINT: exit 5" || fail "SIGINT: exit $rc, expected 5"
-st=$(sqlite3 "$tmp/int.db" "SELECT status FROM trials ORDER BY id LIMIT 1")
-[[ $st == interrupted ]] && ok "SIGINT: trial interrupted" || fail "SIGINT: trial is $st"
-run "$tmp/int.db" || fail "resume after SIGINT failed: $(tail -3 "$tmp/log")"
-grep -q "resuming after iteration" "$tmp/log" && ok "resumed from a checkpoint" ||
-  fail "no resume message"
+# SIGINT (Ctrl-C) and SIGUSR1 (Slurm's warning before the time limit) in the middle of the first
+# trial: checkpoint, `interrupted`, exit 5; then resume.
+for sig in INT USR1; do
+  db="$tmp/$(tr 'A-Z' 'a-z' <<<"$sig").db"
+  "$bin" sweep run "$tmp/sweep.yaml" --threads 2 --db "$db" >/dev/null 2>>"$tmp/log" &
+  pid=$!
+  wait_rows "$db" 3
+  kill -$sig $pid
+  wait $pid
+  rc=$?
+  [[ $rc == 5 ]] && ok "SIG$sig: exit 5" || fail "SIG$sig: exit $rc, expected 5"
+  st=$(sqlite3 "$db" "SELECT status FROM trials ORDER BY id LIMIT 1")
+  [[ $st == interrupted ]] && ok "SIG$sig: trial interrupted" || fail "SIG$sig: trial is $st"
+  : >"$tmp/resume.log"
+  "$bin" sweep run "$tmp/sweep.yaml" --threads 2 --db "$db" >/dev/null 2>"$tmp/resume.log" ||
+    fail "resume after SIG$sig failed: $(tail -3 "$tmp/resume.log")"
+  grep -q "resuming after iteration" "$tmp/resume.log" && ok "SIG$sig: resumed from a checkpoint" ||
+    fail "SIG$sig: no resume message"
+done
 
 # SIGKILL at random moments — after 1 to 6 more step rows, and a random fraction of a second —
 # then run to the end.
@@ -76,7 +82,7 @@ same() {  # same DB TABLE-QUERY: the query's rows are equal in ref.db and DB
     fail "$(basename "$db"): $what differ from the uninterrupted run ($a extra, $b missing, $n rows)"
   fi
 }
-for db in "$tmp/int.db" "$tmp/kill.db"; do
+for db in "$tmp/int.db" "$tmp/usr1.db" "$tmp/kill.db"; do
   [[ $(sqlite3 "$db" "PRAGMA integrity_check") == ok ]] && ok "$(basename "$db"): integrity ok" ||
     fail "$(basename "$db"): integrity_check"
   n=$(sqlite3 "$db" "SELECT count(*) || ' ' || sum(status = 'done') FROM trials")
