@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -11,6 +13,7 @@
 
 #include "harness/config.h"
 #include "harness/errors.h"
+#include "harness/json.h"
 #include "harness/reference.h"
 #include "harness/sqlite.h"
 
@@ -31,21 +34,14 @@ struct TrialInfo {
   std::map<std::string, double> metrics;      // val metrics of the last evaluation
   std::string config_json;
   const harness::ReferenceRow* paper = nullptr;  // matching row of the sweep's reference table
-  std::array<double, 3> loss_share{};         // positive / hard / easy share, last third
-  bool has_share = false;
+  // share of the classification loss: [phase: early, mid, late][positive, hard, easy]
+  std::array<std::array<double, 3>, 3> loss_share{};
+  std::array<bool, 3> has_share{};
 };
 
-std::string metric_cell(const TrialInfo& t, const std::string& name) {
-  auto it = t.metrics.find(name);
-  if (it == t.metrics.end()) return "–";
-  if (it->second < 0) return "n/a";
-  return fmt::format("{:.1f}", 100 * it->second);
-}
+const char* const kPhases[3] = {"early", "mid", "late"};
+const char* const kCategories[3] = {"positive", "hard_negative", "easy_negative"};
 
-std::string status_cell(const TrialInfo& t) {
-  if (t.status == "diverged" && t.diverged_at) return fmt::format("diverged@{}", *t.diverged_at);
-  return t.status;
-}
 
 std::string markdown_table(const std::vector<std::string>& header,
                            const std::vector<std::vector<std::string>>& rows,
@@ -70,6 +66,442 @@ std::string markdown_table(const std::vector<std::string>& header,
   out += rule + "\n";
   for (const auto& r : rows) out += line(r);
   return out;
+}
+
+struct Stat {
+  int64_t n = 0;
+  double mean = 0, std = 0;  // x100; std over seeds (sample, n - 1); 0 for one seed
+};
+
+// One row of the report: the trials of one configuration over seeds.
+struct Group {
+  std::vector<std::string> config;  // the varied keys' cells
+  std::vector<const TrialInfo*> trials;
+  const harness::ReferenceRow* paper = nullptr;
+
+  // Over the done trials with a defined value (COCOeval's -1: none).
+  Stat stat(const std::string& metric) const {
+    std::vector<double> v;
+    for (const auto* t : trials) {
+      auto it = t->metrics.find(metric);
+      if (t->status == "done" && it != t->metrics.end() && it->second >= 0) {
+        v.push_back(100 * it->second);
+      }
+    }
+    Stat s;
+    s.n = static_cast<int64_t>(v.size());
+    if (v.empty()) return s;
+    for (double x : v) s.mean += x;
+    s.mean /= static_cast<double>(v.size());
+    if (v.size() > 1) {
+      double ss = 0;
+      for (double x : v) ss += (x - s.mean) * (x - s.mean);
+      s.std = std::sqrt(ss / static_cast<double>(v.size() - 1));
+    }
+    return s;
+  }
+  // "done", or the statuses with counts: "2 done, 1 diverged@6".
+  std::string status() const {
+    std::map<std::string, int64_t> count;
+    std::vector<std::string> order;
+    for (const auto* t : trials) {
+      if (!count.count(t->status)) order.push_back(t->status);
+      ++count[t->status];
+    }
+    if (order.size() == 1 && order[0] == "done") return "done";
+    std::string out;
+    for (const auto& st : order) {
+      std::string cell = st;
+      if (st == "diverged") {
+        std::vector<std::string> at;
+        for (const auto* t : trials) {
+          if (t->status == "diverged" && t->diverged_at) at.push_back(std::to_string(*t->diverged_at));
+        }
+        if (!at.empty()) cell += fmt::format("@{}", fmt::join(at, "/"));
+      }
+      out += fmt::format("{}{}{}", out.empty() ? "" : ", ",
+                         trials.size() > 1 ? fmt::format("{} ", count[st]) : "", cell);
+    }
+    return out;
+  }
+  // Mean share per phase and category over the trials that have one; has[phase].
+  std::array<std::array<double, 3>, 3> share(std::array<bool, 3>& has) const {
+    std::array<std::array<double, 3>, 3> out{};
+    for (size_t p = 0; p < 3; ++p) {
+      int n = 0;
+      for (const auto* t : trials) {
+        if (!t->has_share[p]) continue;
+        ++n;
+        for (size_t c = 0; c < 3; ++c) out[p][c] += t->loss_share[p][c];
+      }
+      has[p] = n > 0;
+      for (size_t c = 0; c < 3 && n > 0; ++c) out[p][c] /= n;
+    }
+    return out;
+  }
+};
+
+struct Report {
+  std::string sweep, db_path;
+  int64_t trials = 0, done = 0;
+  std::vector<std::string> varied;
+  std::vector<std::string> metrics;
+  std::vector<Group> groups;
+  int best = -1;  // the group with the highest mean AP
+  bool with_paper = false;
+  std::vector<std::string> notes;
+  std::string reference_note;
+};
+
+std::string stat_text(const Stat& s, const char* pm) {
+  if (s.n == 0) return "–";
+  if (s.n == 1) return fmt::format("{:.1f}", s.mean);
+  return fmt::format("{:.1f}{}{:.1f}", s.mean, pm, s.std);
+}
+
+std::string paper_text(const Group& g, const std::string& m) {
+  return g.paper && g.paper->metrics.count(m) ? fmt::format("{:.1f}", g.paper->metrics.at(m))
+                                              : "–";
+}
+
+std::optional<double> delta_ap(const Group& g) {
+  const Stat ap = g.stat("AP");
+  if (!g.paper || !g.paper->metrics.count("AP") || ap.n == 0) return std::nullopt;
+  return ap.mean - g.paper->metrics.at("AP");
+}
+
+std::vector<std::string> main_header(const Report& r) {
+  std::vector<std::string> h = r.varied;
+  h.push_back("status");
+  h.push_back("n");
+  for (const auto& m : r.metrics) h.push_back(m);
+  if (r.with_paper) {
+    for (const char* m : {"paper AP", "paper AP50", "paper AP75", "ΔAP"}) h.push_back(m);
+  }
+  return h;
+}
+
+// The cells of a main-table row; `pm` is the format's plus-minus.
+std::vector<std::string> main_row(const Report& r, const Group& g, const char* pm) {
+  std::vector<std::string> row = g.config;
+  row.push_back(g.status());
+  row.push_back(std::to_string(g.trials.size()));
+  for (const auto& m : r.metrics) row.push_back(stat_text(g.stat(m), pm));
+  if (r.with_paper) {
+    for (const char* m : {"AP", "AP50", "AP75"}) row.push_back(paper_text(g, m));
+    const auto d = delta_ap(g);
+    row.push_back(d ? fmt::format("{:+.1f}", *d) : "–");
+  }
+  return row;
+}
+
+// The loss-share table's header and rows (percentages), empty when no trial has a breakdown.
+std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> share_table(
+    const Report& r) {
+  std::vector<std::string> h = r.varied;
+  for (const char* p : kPhases) {
+    for (const char* c : {"pos", "hard", "easy"}) h.push_back(fmt::format("{} {}", p, c));
+  }
+  std::vector<std::vector<std::string>> rows;
+  bool any = false;
+  for (const auto& g : r.groups) {
+    std::array<bool, 3> has{};
+    const auto s = g.share(has);
+    std::vector<std::string> row = g.config;
+    for (size_t p = 0; p < 3; ++p) {
+      any = any || has[p];
+      for (size_t c = 0; c < 3; ++c) {
+        row.push_back(has[p] ? fmt::format("{:.1f}%", 100 * s[p][c]) : "–");
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  if (!any) rows.clear();
+  return {h, rows};
+}
+
+constexpr const char* kShareNote =
+    "Early / mid / late: the first, second and last third of training (by iteration). Hard "
+    "negative: background element with p >= loss.hard_score (default 0.05, the inference "
+    "threshold).";
+
+std::string render_markdown(const Report& r) {
+  std::string out = fmt::format("## Sweep `{}` — {} trials, {} done ({})\n\n", r.sweep, r.trials,
+                                r.done, r.db_path);
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < r.groups.size(); ++i) {
+    auto row = main_row(r, r.groups[i], " ± ");
+    if (static_cast<int>(i) == r.best) row[r.varied.size() + 2] = "**" + row[r.varied.size() + 2] + "**";
+    rows.push_back(std::move(row));
+  }
+  out += markdown_table(main_header(r), rows, r.varied.size() + 1);
+  out += "\nCOCO-style box AP x100 on the val split (IoU .50:.95, .50, .75): mean ± std over the n "
+         "seeds of a configuration (its done trials); the best AP in bold.";
+  if (r.with_paper) out += " ΔAP: measured minus paper.";
+  out += "\n";
+  for (const auto& n : r.notes) out += n + "\n";
+  if (r.with_paper) {
+    out += "The paper's numbers are COCO with ResNet-50/101: compare trends, not values, when the "
+           "data or model differ.\n";
+  }
+  out += r.reference_note;
+  const auto [h, share_rows] = share_table(r);
+  if (!share_rows.empty()) {
+    out += "\n### Share of the classification loss: positives, hard and easy negatives\n\n";
+    out += markdown_table(h, share_rows, r.varied.size());
+    out += fmt::format("\n{}\n", kShareNote);
+  }
+  return out;
+}
+
+std::string csv_cell(const std::string& v) {
+  if (v.find_first_of(",\"\n") == std::string::npos) return v;
+  std::string q = "\"";
+  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string csv_number(double v, bool ok) { return ok ? fmt::format("{:.4f}", v) : ""; }
+
+std::string render_csv(const Report& r) {
+  std::vector<std::string> h = r.varied;
+  h.push_back("n");
+  h.push_back("status");
+  for (const auto& m : r.metrics) {
+    for (const char* s : {"_mean", "_std", "_n"}) h.push_back(m + s);
+  }
+  if (r.with_paper) {
+    for (const char* c : {"paper_AP", "paper_AP50", "paper_AP75", "delta_AP"}) h.push_back(c);
+  }
+  for (const char* p : kPhases) {
+    for (const char* c : kCategories) h.push_back(fmt::format("share_{}_{}", p, c));
+  }
+  h.push_back("best");
+  std::string out;
+  for (size_t i = 0; i < h.size(); ++i) out += (i ? "," : "") + csv_cell(h[i]);
+  out += "\n";
+  for (size_t gi = 0; gi < r.groups.size(); ++gi) {
+    const Group& g = r.groups[gi];
+    std::vector<std::string> row = g.config;
+    row.push_back(std::to_string(g.trials.size()));
+    row.push_back(g.status());
+    for (const auto& m : r.metrics) {
+      const Stat s = g.stat(m);
+      row.push_back(csv_number(s.mean, s.n > 0));
+      row.push_back(csv_number(s.std, s.n > 1));
+      row.push_back(std::to_string(s.n));
+    }
+    if (r.with_paper) {
+      for (const char* m : {"AP", "AP50", "AP75"}) {
+        const bool ok = g.paper && g.paper->metrics.count(m);
+        row.push_back(csv_number(ok ? g.paper->metrics.at(m) : 0, ok));
+      }
+      const auto d = delta_ap(g);
+      row.push_back(csv_number(d.value_or(0), d.has_value()));
+    }
+    std::array<bool, 3> has{};
+    const auto sh = g.share(has);
+    for (size_t p = 0; p < 3; ++p) {
+      for (size_t c = 0; c < 3; ++c) row.push_back(csv_number(sh[p][c], has[p]));
+    }
+    row.push_back(static_cast<int>(gi) == r.best ? "1" : "0");
+    for (size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + csv_cell(row[i]);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string render_json(const Report& r) {
+  using focalab::json_number;
+  using focalab::json_quote;
+  auto num = [](double v, bool ok) { return ok ? json_number(v) : std::string("null"); };
+  std::string out = fmt::format("{{\"sweep\": {}, \"db\": {}, \"trials\": {}, \"done\": {}, "
+                                "\"rows\": [",
+                                json_quote(r.sweep), json_quote(r.db_path), r.trials, r.done);
+  for (size_t gi = 0; gi < r.groups.size(); ++gi) {
+    const Group& g = r.groups[gi];
+    out += gi ? ",\n  {\"config\": {" : "\n  {\"config\": {";
+    for (size_t k = 0; k < r.varied.size(); ++k) {
+      out += fmt::format("{}{}: {}", k ? ", " : "", json_quote(r.varied[k]),
+                         json_quote(g.config[k]));
+    }
+    out += fmt::format("}}, \"n\": {}, \"status\": {}, \"trials\": [", g.trials.size(),
+                       json_quote(g.status()));
+    for (size_t t = 0; t < g.trials.size(); ++t) {
+      out += fmt::format("{}{{\"key\": {}, \"seed\": {}, \"status\": {}}}", t ? ", " : "",
+                         json_quote(g.trials[t]->key), g.trials[t]->seed,
+                         json_quote(g.trials[t]->status));
+    }
+    out += "], \"metrics\": {";
+    for (size_t m = 0; m < r.metrics.size(); ++m) {
+      const Stat s = g.stat(r.metrics[m]);
+      out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}}}", m ? ", " : "",
+                         json_quote(r.metrics[m]), num(s.mean, s.n > 0), num(s.std, s.n > 1),
+                         s.n);
+    }
+    out += "}";
+    if (r.with_paper) {
+      if (g.paper) {
+        out += ", \"paper\": {";
+        bool first = true;
+        for (const auto& [m, v] : g.paper->metrics) {
+          out += fmt::format("{}{}: {}", first ? "" : ", ", json_quote(m), json_number(v));
+          first = false;
+        }
+        const auto d = delta_ap(g);
+        out += fmt::format("}}, \"delta_AP\": {}", num(d.value_or(0), d.has_value()));
+      } else {
+        out += ", \"paper\": null, \"delta_AP\": null";
+      }
+    }
+    std::array<bool, 3> has{};
+    const auto sh = g.share(has);
+    out += ", \"loss_share\": {";
+    for (size_t p = 0; p < 3; ++p) {
+      out += fmt::format("{}\"{}\": ", p ? ", " : "", kPhases[p]);
+      out += has[p] ? fmt::format("{{\"positive\": {}, \"hard_negative\": {}, "
+                                  "\"easy_negative\": {}}}",
+                                  json_number(sh[p][0]), json_number(sh[p][1]),
+                                  json_number(sh[p][2]))
+                    : std::string("null");
+    }
+    out += fmt::format("}}, \"best\": {}}}", static_cast<int>(gi) == r.best ? "true" : "false");
+  }
+  return out + "\n]}\n";
+}
+
+std::string latex_escape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (s.compare(i, 3, "–") == 0) {  // not applicable
+      out += "--";
+      i += 2;
+      continue;
+    }
+    if (s.compare(i, 2, "Δ") == 0) {
+      out += "$\\Delta$";
+      i += 1;
+      continue;
+    }
+    switch (c) {
+      case '_': out += "\\_"; break;
+      case '&': out += "\\&"; break;
+      case '%': out += "\\%"; break;
+      case '#': out += "\\#"; break;
+      case '$': out += "\\$"; break;
+      case '{': out += "\\{"; break;
+      case '}': out += "\\}"; break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '\\': out += "\\textbackslash{}"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_latex(const Report& r) {
+  const size_t nv = r.varied.size(), nm = r.metrics.size();
+  std::string cols = std::string(nv, 'l') + "lr" + std::string(nm, 'r') +
+                     (r.with_paper ? std::string(4, 'r') : std::string());
+  std::string out = "% focalab report; needs \\usepackage{booktabs}\n";
+  out += "\\begin{table}[t]\n\\centering\n\\small\n";
+  out += fmt::format("\\begin{{tabular}}{{{}}}\n\\toprule\n", cols);
+  if (r.with_paper) {
+    const size_t first = nv + 3;  // 1-based column of the first measured metric
+    out += fmt::format("\\multicolumn{{{}}}{{l}}{{}} & \\multicolumn{{{}}}{{c}}{{measured}} & "
+                       "\\multicolumn{{4}}{{c}}{{paper}} \\\\\n",
+                       nv + 2, nm);
+    out += fmt::format("\\cmidrule(lr){{{}-{}}} \\cmidrule(lr){{{}-{}}}\n", first,
+                       first + nm - 1, first + nm, first + nm + 3);
+  }
+  std::vector<std::string> h = r.varied;
+  h.push_back("status");
+  h.push_back("$n$");
+  for (const auto& m : r.metrics) h.push_back(m);
+  if (r.with_paper) {
+    for (const char* m : {"AP", "AP50", "AP75", "ΔAP"}) h.push_back(m);
+  }
+  for (size_t i = 0; i < h.size(); ++i) {
+    out += (i ? " & " : "") + (h[i] == "$n$" ? h[i] : latex_escape(h[i]));
+  }
+  out += " \\\\\n\\midrule\n";
+  for (size_t gi = 0; gi < r.groups.size(); ++gi) {
+    const auto row = main_row(r, r.groups[gi], " \\pm ");
+    for (size_t i = 0; i < row.size(); ++i) {
+      std::string cell = row[i].find("\\pm") != std::string::npos ? "$" + row[i] + "$"
+                                                                   : latex_escape(row[i]);
+      if (static_cast<int>(gi) == r.best && i == nv + 2) cell = "\\textbf{" + cell + "}";
+      out += (i ? " & " : "") + cell;
+    }
+    out += " \\\\\n";
+  }
+  out += "\\bottomrule\n\\end{tabular}\n";
+  out += fmt::format(
+      "\\caption{{Sweep \\texttt{{{}}}: COCO-style box AP ($\\times 100$) on the val split, mean "
+      "$\\pm$ std over the $n$ seeds of each configuration; the best AP in bold.{}}}\n",
+      latex_escape(r.sweep),
+      r.with_paper ? " Paper: Lin et al., Focal Loss for Dense Object Detection, ICCV 2017; "
+                     "$\\Delta$AP: measured minus paper."
+                   : "");
+  out += fmt::format("\\label{{tab:{}}}\n\\end{{table}}\n", latex_escape(r.sweep));
+  return out;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string html_table(const std::vector<std::string>& header,
+                       const std::vector<std::vector<std::string>>& rows, size_t first_numeric,
+                       int bold_row, size_t bold_col) {
+  std::string out = "<table>\n<thead><tr>";
+  for (const auto& h : header) out += "<th>" + html_escape(h) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (size_t ri = 0; ri < rows.size(); ++ri) {
+    out += "<tr>";
+    for (size_t i = 0; i < rows[ri].size(); ++i) {
+      std::string cell = html_escape(rows[ri][i]);
+      if (static_cast<int>(ri) == bold_row && i == bold_col) cell = "<b>" + cell + "</b>";
+      out += i >= first_numeric ? "<td class=\"num\">" + cell + "</td>" : "<td>" + cell + "</td>";
+    }
+    out += "</tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
+}
+
+std::string render_html(const Report& r) {
+  std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>focalab sweep " +
+                    html_escape(r.sweep) +
+                    "</title>\n<style>body{font-family:sans-serif} table{border-collapse:"
+                    "collapse} th,td{padding:2px 8px;border-bottom:1px solid #ccc} "
+                    "td.num{text-align:right}</style></head><body>\n";
+  out += fmt::format("<h2>Sweep <code>{}</code> — {} trials, {} done ({})</h2>\n",
+                     html_escape(r.sweep), r.trials, r.done, html_escape(r.db_path));
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& g : r.groups) rows.push_back(main_row(r, g, " ± "));
+  out += html_table(main_header(r), rows, r.varied.size() + 1, r.best, r.varied.size() + 2);
+  out += "<p>COCO-style box AP x100 on the val split: mean ± std over the n seeds of a "
+         "configuration; the best AP in bold.</p>\n";
+  for (const auto& n : r.notes) out += "<p>" + html_escape(n) + "</p>\n";
+  const auto [h, share_rows] = share_table(r);
+  if (!share_rows.empty()) {
+    out += "<h3>Share of the classification loss: positives, hard and easy negatives</h3>\n";
+    out += html_table(h, share_rows, r.varied.size(), -1, 0);
+    out += "<p>" + html_escape(kShareNote) + "</p>\n";
+  }
+  return out + "</body></html>\n";
 }
 
 }  // namespace
@@ -135,26 +567,30 @@ std::string render_report(const ReportOptions& options) {
   auto metrics = db.prepare(
       "SELECT metric, value FROM evaluations WHERE trial_id = ?1 AND split = 'val' AND "
       "iteration = (SELECT max(iteration) FROM evaluations WHERE trial_id = ?1 AND split = 'val')");
-  // Loss share over the last third of training (by iteration), all classes.
+  // Loss share per third of training (by iteration: early, mid, late), all classes.
   auto share = db.prepare(
-      "SELECT category, sum(loss_sum) FROM loss_breakdown WHERE trial_id = ?1 AND class_id = -1 "
-      "AND iteration > (SELECT 2 * max(iteration) / 3 FROM loss_breakdown WHERE trial_id = ?1) "
-      "GROUP BY category");
+      "SELECT CASE WHEN 3 * iteration <= m THEN 0 WHEN 3 * iteration <= 2 * m THEN 1 ELSE 2 END "
+      "AS phase, category, sum(loss_sum) FROM loss_breakdown, "
+      "(SELECT max(iteration) AS m FROM loss_breakdown WHERE trial_id = ?1) "
+      "WHERE trial_id = ?1 AND class_id = -1 GROUP BY phase, category");
   for (auto& t : trials) {
     metrics.bind(1, t.id);
     while (metrics.step()) t.metrics[metrics.get_text(0)] = metrics.is_null(1) ? -1 : metrics.get_double(1);
     metrics.reset();
     share.bind(1, t.id);
-    double total = 0;
-    std::map<std::string, double> by;
+    std::array<std::map<std::string, double>, 3> by;
     while (share.step()) {
-      by[share.get_text(0)] = share.get_double(1);
-      total += share.get_double(1);
+      by[static_cast<size_t>(share.get_int(0))][share.get_text(1)] =
+          share.is_null(2) ? 0 : share.get_double(2);
     }
     share.reset();
-    if (total > 0) {
-      t.has_share = true;
-      t.loss_share = {by["positive"] / total, by["hard_negative"] / total, by["easy_negative"] / total};
+    for (size_t p = 0; p < 3; ++p) {
+      double total = 0;
+      for (const auto& kv : by[p]) total += kv.second;
+      if (total > 0) {
+        t.has_share[p] = true;
+        for (size_t c = 0; c < 3; ++c) t.loss_share[p][c] = by[p][kCategories[c]] / total;
+      }
     }
   }
 
@@ -183,7 +619,7 @@ std::string render_report(const ReportOptions& options) {
   }
   const bool with_paper = !tables.empty();
 
-  // Columns: config keys whose value differs across the sweep's trials.
+  // Columns: config keys whose value differs across the sweep's trials (the seed aside).
   std::vector<std::string> varied;
   if (!trials.empty()) {
     for (const auto& key : trials.front().config_keys) {
@@ -198,21 +634,11 @@ std::string render_report(const ReportOptions& options) {
       }
     }
   }
-  bool many_seeds = false;
-  for (const auto& t : trials) many_seeds = many_seeds || t.seed != trials.front().seed;
 
-  std::vector<std::string> header = varied;
-  if (many_seeds) header.push_back("seed");
-  const size_t first_numeric = header.size() + 1;
-  header.push_back("status");
-  for (const char* m : {"AP", "AP50", "AP75"}) header.push_back(m);
-  if (with_paper) {
-    for (const char* m : {"paper AP", "paper AP50", "paper AP75"}) header.push_back(m);
-  }
-  std::vector<std::vector<std::string>> rows;
-  int64_t done = 0;
+  Report r;
+  // One row per distinct configuration: its trials over seeds, in sweep order.
   for (const auto& t : trials) {
-    std::vector<std::string> row;
+    std::vector<std::string> cells;
     for (const auto& k : varied) {
       auto it = t.config.find(k);
       std::string v = it == t.config.end() ? "" : it->second;
@@ -222,52 +648,42 @@ std::string render_report(const ReportOptions& options) {
       } else if (k == "loss.alpha" && v == "-1") {
         v = "off";
       }
-      row.push_back(v);
+      cells.push_back(v);
     }
-    if (many_seeds) row.push_back(std::to_string(t.seed));
-    row.push_back(status_cell(t));
-    for (const char* m : {"AP", "AP50", "AP75"}) row.push_back(metric_cell(t, m));
-    if (with_paper) {
-      for (const char* m : {"AP", "AP50", "AP75"}) {
-        row.push_back(t.paper && t.paper->metrics.count(m)
-                          ? fmt::format("{:.1f}", t.paper->metrics.at(m))
-                          : "–");
-      }
+    auto g = std::find_if(r.groups.begin(), r.groups.end(),
+                          [&](const Group& x) { return x.config == cells; });
+    if (g == r.groups.end()) {
+      r.groups.push_back(Group{cells, {}, t.paper});
+      g = r.groups.end() - 1;
     }
-    done += t.status == "done";
-    rows.push_back(std::move(row));
+    g->trials.push_back(&t);
+    r.done += t.status == "done";
   }
-  std::string out = fmt::format("## Sweep `{}` — {} trials, {} done ({})\n\n", sweep_name,
-                                trials.size(), done, options.db_path);
-  out += markdown_table(header, rows, first_numeric);
-  out += "\nCOCO-style box AP x100 on the val split (IoU .50:.95, .50, .75).\n";
+  r.metrics = options.all_metrics
+                  ? std::vector<std::string>{"AP", "AP50", "AP75", "APs", "APm", "APl"}
+                  : std::vector<std::string>{"AP", "AP50", "AP75"};
+  for (size_t i = 0; i < r.groups.size(); ++i) {
+    const Stat ap = r.groups[i].stat("AP");
+    if (ap.n > 0 && (r.best < 0 || ap.mean > r.groups[static_cast<size_t>(r.best)].stat("AP").mean)) {
+      r.best = static_cast<int>(i);
+    }
+  }
+  r.sweep = sweep_name;
+  r.db_path = options.db_path;
+  r.trials = static_cast<int64_t>(trials.size());
+  r.varied = varied;
+  r.with_paper = with_paper;
   for (const auto* table : tables) {
-    out += fmt::format("Paper: {} — {}.\n", table->caption, table->citation);
+    r.notes.push_back(fmt::format("Paper: {} — {}.", table->caption, table->citation));
   }
-  if (with_paper) {
-    out += "The paper's numbers are COCO with ResNet-50/101: compare trends, not values, when the "
-           "data or model differ.\n";
-  }
-  out += reference_note;
-
-  // Where the classification loss came from.
-  std::vector<std::vector<std::string>> share_rows;
-  for (size_t i = 0; i < trials.size(); ++i) {
-    if (!trials[i].has_share) continue;
-    std::vector<std::string> row(rows[i].begin(), rows[i].begin() + static_cast<long>(varied.size() + many_seeds));
-    for (double s : trials[i].loss_share) row.push_back(fmt::format("{:.1f}%", 100 * s));
-    share_rows.push_back(std::move(row));
-  }
-  if (!share_rows.empty()) {
-    std::vector<std::string> h(header.begin(), header.begin() + static_cast<long>(varied.size() + many_seeds));
-    const size_t fn = h.size();
-    for (const char* c : {"positives", "hard negatives", "easy negatives"}) h.push_back(c);
-    out += "\n### Share of the classification loss, last third of training\n\n";
-    out += markdown_table(h, share_rows, fn);
-    out += "\nHard negative: background element with p >= loss.hard_score (default 0.05, the "
-           "inference threshold).\n";
-  }
-  return out;
+  r.reference_note = reference_note;
+  const std::string& f = options.format;
+  if (f == "md") return render_markdown(r);
+  if (f == "csv") return render_csv(r);
+  if (f == "json") return render_json(r);
+  if (f == "latex") return render_latex(r);
+  if (f == "html") return render_html(r);
+  throw UsageError(fmt::format("--format '{}': allowed md, csv, latex, json, html", f));
 }
 
 }  // namespace focalab::reports

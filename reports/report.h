@@ -1,7 +1,6 @@
 #pragma once
-// Comparison tables read from the results database (read-only): one row per trial of a sweep, the
-// config values that vary across the sweep as columns, then status and COCO AP / AP50 / AP75
-// (x100, as the paper prints them), followed by where the classification loss came from.
+// Comparison tables read from the results database (read-only), shaped like the focal-loss
+// paper's: Markdown, CSV, LaTeX (booktabs), JSON or HTML.
 
 #include <string>
 
@@ -9,10 +8,17 @@ namespace focalab::reports {
 
 struct ReportOptions {
   std::string db_path = "focalab.db";
-  std::string sweep;  // sweep name; empty = the most recently run sweep
+  std::string sweep;          // sweep name; empty = the most recently run sweep
+  std::string format = "md";  // md | csv | latex | json | html
+  bool all_metrics = false;   // APs, APm, APl too
 };
 
-// Markdown. Throws StoreError (no such DB / sweep) with the names that exist.
+// One row per distinct configuration of the sweep (its varied config values), AP / AP50 / AP75 as
+// mean ± std over the seeds' done trials with n, the status of each (diverged and failed trials
+// shown, not dropped), the paper's numbers and ΔAP when the sweep names a reference and the row
+// matches one, the best row marked; then the share of the classification loss from positives,
+// hard and easy negatives early, mid and late in training. Throws StoreError (no such DB /
+// sweep) with the names that exist, UsageError for an unknown format.
 std::string render_report(const ReportOptions& options);
 
 }  // namespace focalab::reports

@@ -1060,20 +1060,30 @@ int report_command(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
       "sweep", po::value<std::string>()->default_value(""),
-      "sweep name (default: the most recently run sweep)");
+      "sweep name (default: the most recently run sweep)")(
+      "format", po::value<std::string>()->default_value("md"), "md | csv | latex | json | html")(
+      "all-metrics", "also APs, APm, APl");
   opts.add(db_option());
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm,
-             "Usage: focalab report [--sweep NAME] [--db FILE]\n\n"
-             "Prints a sweep's comparison table (Markdown): one row per trial, the config values\n"
-             "that vary as columns, status and COCO AP/AP50/AP75 x100; then the share of the\n"
-             "classification loss from positives, hard and easy negatives.\n\n"
-             "Example:\n  focalab report --sweep quick\n")) {
+             "Usage: focalab report [--sweep NAME] [--format md|csv|latex|json|html] [--db FILE]\n\n"
+             "Prints a sweep's comparison table: one row per distinct configuration (the config\n"
+             "values that vary as columns), the number of seeds n, the trials' status (diverged\n"
+             "and failed ones shown), COCO AP/AP50/AP75 x100 as mean ± std over the seeds, the\n"
+             "paper's numbers and ΔAP when the sweep names a `reference:`, the best AP marked;\n"
+             "then the share of the classification loss from positives, hard and easy negatives\n"
+             "early, mid and late in training. LaTeX is a booktabs table; CSV and JSON carry\n"
+             "every number unrounded for your own plots.\n\n"
+             "Examples:\n  focalab report --sweep quick\n"
+             "  focalab report --sweep quick --format latex > table1.tex\n"
+             "  focalab report --format json | jq '.rows[] | select(.best)'\n")) {
     return kExitOk;
   }
   reports::ReportOptions ro;
   ro.db_path = vm["db"].as<std::string>();
   ro.sweep = vm["sweep"].as<std::string>();
+  ro.format = vm["format"].as<std::string>();
+  ro.all_metrics = vm.count("all-metrics") > 0;
   fmt::print("{}", reports::render_report(ro));
   return kExitOk;
 }
@@ -1140,7 +1150,7 @@ Commands:
   train FILE [key=value ...]       train + evaluate one configuration, print its COCO AP
   sweep slurm FILE --out job.sbatch    an sbatch array script, one task per unfinished trial
   db merge SHARD.db ... --into DB  fold results databases (shards) into one
-  report [--sweep NAME]            comparison table of a sweep (Markdown)
+  report [--sweep NAME] [--format F]   comparison table of a sweep (md, csv, latex, json, html)
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
   predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON

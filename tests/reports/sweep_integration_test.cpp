@@ -103,12 +103,12 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
   ro.db_path = db_path;
   const std::string report = reports::render_report(ro);
   EXPECT_NE(report.find("Sweep `it-sweep` — 2 trials, 2 done"), std::string::npos) << report;
-  EXPECT_NE(report.find("| loss.kind | loss.gamma | loss.alpha | status |"), std::string::npos)
+  EXPECT_NE(report.find("| loss.kind | loss.gamma | loss.alpha | status | n |"), std::string::npos)
       << report;
   // Measured numbers vary; the paper's (Table 1(a) CE, Table 1(b) gamma 2 alpha .25) do not.
-  const auto ce = report_line(report, "| ce | – | – | done |");
+  const auto ce = report_line(report, "| ce | – | – | done | 1 |");
   EXPECT_NE(ce.find("| 30.2 | 46.7 | 32.8 |"), std::string::npos) << report;
-  const auto fl = report_line(report, "| focal | 2 | 0.25 | done |");
+  const auto fl = report_line(report, "| focal | 2 | 0.25 | done | 1 |");
   EXPECT_NE(fl.find("| 34.0 | 52.5 | 36.5 |"), std::string::npos) << report;
   EXPECT_NE(report.find("Paper: Table 1(a)"), std::string::npos) << report;
   EXPECT_NE(report.find("Share of the classification loss"), std::string::npos) << report;

@@ -1,0 +1,150 @@
+// `focalab report` formats on a fixture database written by the test: two configurations over two
+// seeds each — focal loss (gamma 2, alpha .25; AP .30 and .32) and CE (seed 1 diverged at
+// iteration 6, seed 2 AP .25) — with the paper's Tables 1(a) and 1(b) as reference. The golden
+// numbers follow by hand: focal AP (30 + 32) / 2 = 31.0, sample std sqrt(2 * 1^2 / 1) = 1.4,
+// paper 34.0 so ΔAP -3.0; CE AP 25.0 over n = 1 done trial, paper 30.2 so ΔAP -5.2; the loss
+// shares of focal seed 1 per third of training: early 1:1:2, mid 2:1:1, late 1:0:3.
+
+#include <gtest/gtest.h>
+
+#include "harness/config.h"
+#include "harness/errors.h"
+#include "harness/sqlite.h"
+#include "harness/store.h"
+#include "harness/sweep.h"
+#include "reports/report.h"
+#include "test_util.h"
+
+namespace focalab::reports {
+namespace {
+
+std::string fixture(const testing::TempDir& dir) {
+  const std::string path = dir.file("fixture.db");
+  harness::Store store(path);
+  harness::SweepSpec spec;
+  spec.name = "fx";
+  spec.reference = "lin2017/table1a,lin2017/table1b";
+  std::vector<harness::TrialSpec> trials;
+  for (const char* kind : {"focal", "ce"}) {
+    for (int64_t seed : {1, 2}) {
+      harness::TrialConfig c;
+      c.loss.kind = kind;
+      c.seed = seed;
+      harness::finalize_config(c, "fixture");
+      const std::string json = harness::config_to_json(c);
+      trials.push_back({c, json, fmt::format("{}{}", kind, seed)});
+    }
+  }
+  const auto rows = store.register_sweep(spec, trials);
+  auto& db = store.db();
+  auto done = [&](size_t i, double ap, double ap50, double ap75) {
+    db.prepare("UPDATE trials SET status = 'done' WHERE id = ?1").bind(1, rows[i].id).run();
+    for (auto [m, v] : {std::pair<const char*, double>{"AP", ap}, {"AP50", ap50}, {"AP75", ap75}}) {
+      db.prepare("INSERT INTO evaluations VALUES (?1, 30, 'val', ?2, ?3)")
+          .bind(1, rows[i].id).bind(2, std::string(m)).bind(3, v).run();
+    }
+  };
+  done(0, 0.30, 0.50, 0.31);
+  done(1, 0.32, 0.52, 0.33);
+  db.prepare("UPDATE trials SET status = 'diverged', diverged_at_iter = 6 WHERE id = ?1")
+      .bind(1, rows[2].id).run();
+  done(3, 0.25, 0.40, 0.26);
+  const double sums[3][3] = {{1, 1, 2}, {2, 1, 1}, {1, 0, 3}};  // iterations 10, 20, 30
+  const char* cats[3] = {"positive", "hard_negative", "easy_negative"};
+  for (int p = 0; p < 3; ++p) {
+    for (int c = 0; c < 3; ++c) {
+      db.prepare("INSERT INTO loss_breakdown VALUES (?1, ?2, ?3, -1, 100, ?4, 0)")
+          .bind(1, rows[0].id).bind(2, int64_t{10} * (p + 1)).bind(3, std::string(cats[c]))
+          .bind(4, sums[p][c]).run();
+    }
+  }
+  return path;
+}
+
+std::string render(const std::string& path, const std::string& format) {
+  ReportOptions o;
+  o.db_path = path;
+  o.sweep = "fx";
+  o.format = format;
+  return render_report(o);
+}
+
+TEST(ReportFormats, MarkdownMeanStdDeltaBestAndLossShare) {
+  testing::TempDir dir;
+  const std::string md = render(fixture(dir), "md");
+  EXPECT_NE(md.find("## Sweep `fx` — 4 trials, 3 done"), std::string::npos) << md;
+  EXPECT_NE(md.find("| loss.kind | loss.gamma | loss.alpha | status               | n |"
+                    "              AP |        AP50 |        AP75 | paper AP | paper AP50 |"
+                    " paper AP75 |  ΔAP |\n"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| focal     | 2          | 0.25       | done                 | 2 |"
+                    "  **31.0 ± 1.4** |  51.0 ± 1.4 |  32.0 ± 1.4 |     34.0 |       52.5 |"
+                    "       36.5 | -3.0 |\n"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| ce        | –          | –          | 1 diverged@6, 1 done | 2 |"
+                    "            25.0 |        40.0 |        26.0 |     30.2 |       46.7 |"
+                    "       32.8 | -5.2 |\n"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| focal     | 2          | 0.25       |     25.0% |      25.0% |      50.0% |"
+                    "   50.0% |    25.0% |    25.0% |    25.0% |      0.0% |     75.0% |\n"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("Paper: Table 1(b)"), std::string::npos) << md;
+}
+
+TEST(ReportFormats, CsvCarriesEveryNumber) {
+  testing::TempDir dir;
+  const std::string csv = render(fixture(dir), "csv");
+  const auto nl = csv.find('\n');
+  EXPECT_EQ(csv.substr(0, nl),
+            "loss.kind,loss.gamma,loss.alpha,n,status,AP_mean,AP_std,AP_n,AP50_mean,AP50_std,"
+            "AP50_n,AP75_mean,AP75_std,AP75_n,paper_AP,paper_AP50,paper_AP75,delta_AP,"
+            "share_early_positive,share_early_hard_negative,share_early_easy_negative,"
+            "share_mid_positive,share_mid_hard_negative,share_mid_easy_negative,"
+            "share_late_positive,share_late_hard_negative,share_late_easy_negative,best");
+  EXPECT_NE(csv.find("\nfocal,2,0.25,2,done,31.0000,1.4142,2,51.0000,1.4142,2,32.0000,1.4142,2,"
+                     "34.0000,52.5000,36.5000,-3.0000,0.2500,0.2500,0.5000,0.5000,0.2500,0.2500,"
+                     "0.2500,0.0000,0.7500,1\n"),
+            std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nce,–,–,2,\"1 diverged@6, 1 done\",25.0000,,1,40.0000,,1,26.0000,,1,"
+                     "30.2000,46.7000,32.8000,-5.2000,,,,,,,,,,0\n"),
+            std::string::npos) << csv;
+}
+
+TEST(ReportFormats, LatexIsABooktabsTable) {
+  testing::TempDir dir;
+  const std::string tex = render(fixture(dir), "latex");
+  EXPECT_NE(tex.find("\\begin{tabular}{llllrrrrrrrr}\n\\toprule\n"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("\\cmidrule(lr){6-8} \\cmidrule(lr){9-12}"), std::string::npos) << tex;
+  EXPECT_NE(tex.find("\\multicolumn{5}{l}{} & \\multicolumn{3}{c}{measured} & "
+                     "\\multicolumn{4}{c}{paper} \\\\\n"),
+            std::string::npos) << tex;
+  EXPECT_NE(tex.find("loss.kind & loss.gamma & loss.alpha & status & $n$ & AP & AP50 & AP75 & "
+                     "AP & AP50 & AP75 & $\\Delta$AP \\\\\n\\midrule\n"),
+            std::string::npos) << tex;
+  EXPECT_NE(tex.find("focal & 2 & 0.25 & done & 2 & \\textbf{$31.0 \\pm 1.4$} & $51.0 \\pm 1.4$ "
+                     "& $32.0 \\pm 1.4$ & 34.0 & 52.5 & 36.5 & -3.0 \\\\\n"),
+            std::string::npos) << tex;
+  EXPECT_NE(tex.find("ce & -- & -- & 1 diverged@6, 1 done & 2 & 25.0 & 40.0 & 26.0 & 30.2 & "
+                     "46.7 & 32.8 & -5.2 \\\\\n\\bottomrule\n\\end{tabular}\n"),
+            std::string::npos) << tex;
+  // Balanced: every { has its }.
+  EXPECT_EQ(std::count(tex.begin(), tex.end(), '{'), std::count(tex.begin(), tex.end(), '}'));
+}
+
+TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
+  testing::TempDir dir;
+  const std::string path = fixture(dir);
+  const std::string json = render(path, "json");
+  EXPECT_NE(json.find("\"metrics\": {\"AP\": {\"mean\": 31, \"std\": 1.4142135623730951, \"n\": 2}"),
+            std::string::npos) << json;
+  EXPECT_NE(json.find("\"best\": true"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"loss_share\": {\"early\": {\"positive\": 0.25, \"hard_negative\": 0.25, "
+                      "\"easy_negative\": 0.5}"),
+            std::string::npos) << json;
+  const std::string html = render(path, "html");
+  EXPECT_NE(html.find("<td class=\"num\"><b>31.0 ± 1.4</b></td>"), std::string::npos) << html;
+  EXPECT_THROW(render(path, "docx"), UsageError);
+}
+
+}  // namespace
+}  // namespace focalab::reports
