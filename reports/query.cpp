@@ -126,4 +126,32 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
   return out;
 }
 
+std::string named_query(const std::string& name, const std::string& trial_key) {
+  if (name == "trials") {
+    return "SELECT key, seed, status, attempts, host, device, started_at, finished_at, "
+           "diverged_at_iter, error FROM trials ORDER BY id";
+  }
+  if (name != "steps" && name != "breakdown") return "";
+  if (trial_key.empty()) {
+    throw UsageError(fmt::format("query {}: needs --trial KEY (the keys: focalab query trials)",
+                                 name));
+  }
+  if (trial_key.size() != 16 || !std::all_of(trial_key.begin(), trial_key.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+      })) {
+    throw UsageError(fmt::format("--trial '{}': a trial key is 16 hex digits (focalab query "
+                                 "trials lists them)", trial_key));
+  }
+  const std::string trial = fmt::format("(SELECT id FROM trials WHERE key = '{}')", trial_key);
+  if (name == "steps") {
+    return fmt::format("SELECT iteration, lr, loss_cls, loss_box, loss_total, num_pos, "
+                       "normalizer, ms_per_iter, data_ms FROM train_steps WHERE trial_id = {} "
+                       "ORDER BY iteration", trial);
+  }
+  return fmt::format("SELECT iteration, category, count, loss_sum, "
+                     "round(loss_sum / sum(loss_sum) OVER (PARTITION BY iteration), 4) AS share "
+                     "FROM loss_breakdown WHERE trial_id = {} AND class_id = -1 "
+                     "ORDER BY iteration, category", trial);
+}
+
 }  // namespace focalab::reports

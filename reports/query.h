@@ -12,4 +12,12 @@ QueryFormat parse_query_format(const std::string& name);  // table | csv | json 
 // `sql` may also be the bare name of a table or view ("results", "trials"): SELECT * FROM it.
 std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format);
 
+// The canned queries of `focalab query NAME [--trial KEY]`, as SQL, or "" when `name` is not one:
+//   trials              every trial: key, seed, status, attempts, where, when, error
+//   steps --trial K     the step log of trial K (loss, lr, positives, ms/iter, data wait)
+//   breakdown --trial K the loss breakdown of trial K per interval, all classes, with each
+//                       category's share of the interval's classification loss
+// Throws UsageError when a query that needs --trial lacks it or the key is not 16 hex digits.
+std::string named_query(const std::string& name, const std::string& trial_key);
+
 }  // namespace focalab::reports

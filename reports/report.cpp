@@ -16,6 +16,7 @@
 #include "harness/json.h"
 #include "harness/reference.h"
 #include "harness/sqlite.h"
+#include "reports/sweep_data.h"
 
 namespace focalab::reports {
 
@@ -23,21 +24,16 @@ using harness::Database;
 
 namespace {
 
-struct TrialInfo {
-  int64_t id;
-  std::string key;
-  int64_t seed;
-  std::string status;
-  std::optional<int64_t> diverged_at;
-  std::map<std::string, std::string> config;  // flat key -> value text
-  std::vector<std::string> config_keys;        // in the stored (field table) order
-  std::map<std::string, double> metrics;      // val metrics of the last evaluation
-  std::string config_json;
+struct TrialInfo : TrialData {
   const harness::ReferenceRow* paper = nullptr;  // matching row of the sweep's reference table
   // share of the classification loss: [phase: early, mid, late][positive, hard, easy]
   std::array<std::array<double, 3>, 3> loss_share{};
   std::array<bool, 3> has_share{};
 };
+
+std::vector<TrialData> data_trials(const std::vector<TrialInfo>& trials) {
+  return {trials.begin(), trials.end()};
+}
 
 const char* const kPhases[3] = {"early", "mid", "late"};
 const char* const kCategories[3] = {"positive", "hard_negative", "easy_negative"};
@@ -507,66 +503,17 @@ std::string render_html(const Report& r) {
 }  // namespace
 
 std::string render_report(const ReportOptions& options) {
-  std::error_code ec;
-  if (!std::filesystem::exists(options.db_path, ec)) {
-    throw StoreError(fmt::format("{}: no such results database (run `focalab sweep run` first or "
-                                 "pass --db)",
-                                 options.db_path));
-  }
+  require_results_db(options.db_path);
   Database db(options.db_path, Database::Mode::kReadOnly);
-  int64_t sweep_id = -1;
-  std::string sweep_name, reference, updated;
-  {
-    auto st = options.sweep.empty()
-                  ? db.prepare("SELECT id, name, reference, updated_at FROM sweeps "
-                               "ORDER BY updated_at DESC, id DESC LIMIT 1")
-                  : db.prepare("SELECT id, name, reference, updated_at FROM sweeps WHERE name = ?1");
-    if (!options.sweep.empty()) st.bind(1, options.sweep);
-    if (st.step()) {
-      sweep_id = st.get_int(0);
-      sweep_name = st.get_text(1);
-      reference = st.get_text(2);
-      updated = st.get_text(3);
-    }
-  }
-  if (sweep_id < 0) {
-    std::vector<std::string> names;
-    auto st = db.prepare("SELECT name FROM sweeps ORDER BY name");
-    while (st.step()) names.push_back(st.get_text(0));
-    throw StoreError(fmt::format("{}: {} (sweeps in this database: {})", options.db_path,
-                                 options.sweep.empty() ? "no sweep recorded"
-                                                       : "no sweep named '" + options.sweep + "'",
-                                 names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
-  }
-
+  SweepData data = load_sweep_data(db, options.db_path, options.sweep);
+  const std::string& sweep_name = data.name;
+  const std::string& reference = data.reference;
   std::vector<TrialInfo> trials;
-  {
-    auto st = db.prepare(
-        "SELECT t.id, t.key, t.seed, t.status, t.diverged_at_iter, t.config_json "
-        "FROM sweep_trials s JOIN trials t ON t.id = s.trial_id WHERE s.sweep_id = ?1 "
-        "ORDER BY s.position");
-    st.bind(1, sweep_id);
-    auto cfg = db.prepare("SELECT key, value FROM json_each(?1)");
-    while (st.step()) {
-      TrialInfo t;
-      t.id = st.get_int(0);
-      t.key = st.get_text(1);
-      t.seed = st.get_int(2);
-      t.status = st.get_text(3);
-      if (!st.is_null(4)) t.diverged_at = st.get_int(4);
-      t.config_json = st.get_text(5);
-      cfg.bind(1, t.config_json);
-      while (cfg.step()) {
-        t.config_keys.push_back(cfg.get_text(0));
-        t.config[cfg.get_text(0)] = cfg.get_text(1);
-      }
-      cfg.reset();
-      trials.push_back(std::move(t));
-    }
+  for (auto& td : data.trials) {
+    TrialInfo t;
+    static_cast<TrialData&>(t) = std::move(td);
+    trials.push_back(std::move(t));
   }
-  auto metrics = db.prepare(
-      "SELECT metric, value FROM evaluations WHERE trial_id = ?1 AND split = 'val' AND "
-      "iteration = (SELECT max(iteration) FROM evaluations WHERE trial_id = ?1 AND split = 'val')");
   // Loss share per third of training (by iteration: early, mid, late), all classes.
   auto share = db.prepare(
       "SELECT CASE WHEN 3 * iteration <= m THEN 0 WHEN 3 * iteration <= 2 * m THEN 1 ELSE 2 END "
@@ -574,9 +521,6 @@ std::string render_report(const ReportOptions& options) {
       "(SELECT max(iteration) AS m FROM loss_breakdown WHERE trial_id = ?1) "
       "WHERE trial_id = ?1 AND class_id = -1 GROUP BY phase, category");
   for (auto& t : trials) {
-    metrics.bind(1, t.id);
-    while (metrics.step()) t.metrics[metrics.get_text(0)] = metrics.is_null(1) ? -1 : metrics.get_double(1);
-    metrics.reset();
     share.bind(1, t.id);
     std::array<std::map<std::string, double>, 3> by;
     while (share.step()) {
@@ -619,37 +563,13 @@ std::string render_report(const ReportOptions& options) {
   }
   const bool with_paper = !tables.empty();
 
-  // Columns: config keys whose value differs across the sweep's trials (the seed aside).
-  std::vector<std::string> varied;
-  if (!trials.empty()) {
-    for (const auto& key : trials.front().config_keys) {
-      if (key == "seed") continue;
-      const std::string& value = trials.front().config.at(key);
-      for (const auto& t : trials) {
-        auto it = t.config.find(key);
-        if (it == t.config.end() || it->second != value) {
-          varied.push_back(key);
-          break;
-        }
-      }
-    }
-  }
+  const std::vector<std::string> varied = varied_config_keys(data_trials(trials));
 
   Report r;
   // One row per distinct configuration: its trials over seeds, in sweep order.
   for (const auto& t : trials) {
     std::vector<std::string> cells;
-    for (const auto& k : varied) {
-      auto it = t.config.find(k);
-      std::string v = it == t.config.end() ? "" : it->second;
-      const auto kind = t.config.find("loss.kind");
-      if (kind != t.config.end() && !harness::loss_key_applies(kind->second, k)) {
-        v = "–";  // a parameter this trial's loss does not have
-      } else if (k == "loss.alpha" && v == "-1") {
-        v = "off";
-      }
-      cells.push_back(v);
-    }
+    for (const auto& k : varied) cells.push_back(config_cell(t, k));
     auto g = std::find_if(r.groups.begin(), r.groups.end(),
                           [&](const Group& x) { return x.config == cells; });
     if (g == r.groups.end()) {

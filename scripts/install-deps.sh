@@ -23,6 +23,7 @@ packages=(
   build-essential cmake pkg-config git
   libtorch-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libfmt-dev libboost-program-options-dev
   libstb-dev libsimdjson-dev googletest libgtest-dev
+  fonts-dejavu-core
 )
 if [[ $want_test == 1 ]]; then
   # a one-node Slurm for the cluster test (tests/cli/slurm_test.sh)

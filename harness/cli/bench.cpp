@@ -96,6 +96,21 @@ class ScratchDir {
   std::string path_;
 };
 
+// Parses a benchmark's options into `vm`; on --help prints `usage` and the options and returns
+// false.
+bool parse_bench(const Args& args, const po::options_description& opts, po::variables_map& vm,
+                 const std::string& usage) {
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::ostringstream ss;
+    ss << opts;
+    fmt::print("{}{}", usage, ss.str());
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
 double median_seconds(int reps, const std::function<void()>& fn) {
   fn();
   fn();  // warm-up
@@ -164,22 +179,16 @@ int bench_loss(const Args& args) {
       "device", po::value<std::string>()->default_value("cpu"), "cpu | cuda[:N]")(
       "no-torchvision", "skip the torchvision comparison");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << opts;
-    fmt::print(
+  if (!parse_bench(args, opts, vm,
         "Usage: focalab bench loss [options]\n\n"
         "Times the focal loss forward + backward (gamma 2, alpha .25) on RetinaNet-sized inputs\n"
         "(default 2 images x 49,104 anchors x 80 classes: 512 px on COCO classes): focalab's fused\n"
         "kernel with and without loss accounting, the composed ATen version, and\n"
         "torchvision.ops.sigmoid_focal_loss run by /usr/bin/python3 with the same threads; prints\n"
         "medians, ratios and effective bandwidth against a memory copy.\n\n"
-        "Example:\n  focalab bench loss --threads 2\n\n{}",
-        ss.str());
+        "Example:\n  focalab bench loss --threads 2\n\n")) {
     return kExitOk;
   }
-  po::notify(vm);
   const int reps = std::max(1, vm["reps"].as<int>());
   const int64_t threads = harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
@@ -307,22 +316,16 @@ int bench_infer(const Args& args) {
       "max-size", po::value<int64_t>()->default_value(1333), "transform: longer side bound")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu | cuda[:N]");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << opts;
-    fmt::print(
+  if (!parse_bench(args, opts, vm,
         "Usage: focalab bench infer [options]\n\n"
         "Times inference per image of RetinaNet-R50-FPN (torchvision's retinanet_resnet50_fpn,\n"
         "91 classes): transform, forward, postprocess. torchvision runs in /usr/bin/python3 with\n"
         "the same threads and saves its weights and a random image; focalab loads both, so the\n"
         "two run the same model on the same input. Prints medians, the ratio and the number of\n"
         "detections of each.\n\n"
-        "Example:\n  focalab bench infer --threads 2\n\n{}",
-        ss.str());
+        "Example:\n  focalab bench infer --threads 2\n\n")) {
     return kExitOk;
   }
-  po::notify(vm);
   const int reps = std::max(1, vm["reps"].as<int>());
   const int64_t threads = harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
@@ -403,21 +406,15 @@ int bench_eval(const Args& args) {
       "threads", po::value<int64_t>()->default_value(0), "threads (0 = all cores)")(
       "seed", po::value<int64_t>()->default_value(0), "generator seed");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << opts;
-    fmt::print(
+  if (!parse_bench(args, opts, vm,
         "Usage: focalab bench eval [options]\n\n"
         "Times `eval-json` on a COCO-val-sized input generated deterministically: 5000 images,\n"
         "~36,000 GT boxes over COCO's 80 category ids (1% crowd, all sizes), 100 detections per\n"
         "image (60% near a GT), written as JSON; prints the time to parse and to evaluate, the\n"
         "peak memory, and pycocotools' time on the same files when it is installed.\n\n"
-        "Example:\n  focalab bench eval --threads 2\n\n{}",
-        ss.str());
+        "Example:\n  focalab bench eval --threads 2\n\n")) {
     return kExitOk;
   }
-  po::notify(vm);
   const int64_t threads = harness::configure_threads(vm["threads"].as<int64_t>());
   const int64_t n_images = vm["images"].as<int64_t>(), n_dets = vm["dets"].as<int64_t>();
   if (n_images < 1 || n_images > 1000000 || n_dets < 1 || n_dets > 1000) {
@@ -558,22 +555,16 @@ int bench_json(const Args& args) {
       "keep", po::value<std::string>(), "write the file here and keep it")(
       "seed", po::value<int64_t>()->default_value(0), "generator seed");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << opts;
-    fmt::print(
+  if (!parse_bench(args, opts, vm,
         "Usage: focalab bench json [options]\n\n"
         "Loads a COCO instances file shaped like COCO 2017 train's (118,287 images with their\n"
         "license / url / date fields, 860,001 annotations with polygon segmentations, 80\n"
         "categories; 448 MB), generated deterministically, with focalab's reader (simdjson\n"
         "On-Demand), and prints the time and the memory it takes; then the same file with\n"
         "Python's json.load (what pycocotools' COCO() does) in /usr/bin/python3.\n\n"
-        "Example:\n  focalab bench json --mb 448\n\n{}",
-        ss.str());
+        "Example:\n  focalab bench json --mb 448\n\n")) {
     return kExitOk;
   }
-  po::notify(vm);
   const int64_t mb = vm["mb"].as<int64_t>(), n_images = vm["images"].as<int64_t>(),
                 n_ann = vm["annotations"].as<int64_t>();
   if (mb < 1 || mb > 8192 || n_images < 1 || n_images > 10000000 || n_ann < 0 ||
@@ -775,22 +766,16 @@ int bench_store(const Args& args) {
       "training iteration time to compare with (tiny.yaml on 2 cores: ~80 ms)")(
       "log-every", po::value<int64_t>()->default_value(20), "iterations per logging interval");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << opts;
-    fmt::print(
+  if (!parse_bench(args, opts, vm,
         "Usage: focalab bench store [options]\n\n"
         "Times what the trainer writes to the results database every train.log_every\n"
         "iterations — the step row, the loss breakdown (3 categories x (classes + 1) rows), the\n"
         "interval row and the loss histogram — each interval one transaction in a WAL database\n"
         "on the temporary directory's disk, and prints it as a share of the training time of\n"
         "an interval.\n\n"
-        "Example:\n  focalab bench store --classes 80 --iteration-ms 80\n\n{}",
-        ss.str());
+        "Example:\n  focalab bench store --classes 80 --iteration-ms 80\n\n")) {
     return kExitOk;
   }
-  po::notify(vm);
   const int64_t k = vm["classes"].as<int64_t>(), n = vm["intervals"].as<int64_t>();
   const double iteration_ms = vm["iteration-ms"].as<double>();
   const int64_t log_every = vm["log-every"].as<int64_t>();

@@ -35,6 +35,7 @@
 #include "harness/sqlite.h"
 #include "harness/store.h"
 #include "harness/sweep.h"
+#include "reports/plot.h"
 #include "reports/query.h"
 #include "reports/report.h"
 
@@ -1088,10 +1089,45 @@ int report_command(const Args& args) {
   return kExitOk;
 }
 
+int plot_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "sweep", po::value<std::string>()->default_value(""),
+      "sweep name (default: the most recently run sweep)")(
+      "kind", po::value<std::string>()->required(),
+      "ap-vs-gamma | ap-vs-alpha | loss-share | loss-curves | loss-cdf")(
+      "out", po::value<std::string>()->required(), "FILE.svg or FILE.png");
+  opts.add(db_option());
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm,
+             "Usage: focalab plot --kind KIND --out FILE.svg|FILE.png [--sweep NAME] [--db FILE]\n\n"
+             "Draws a figure from the results database:\n"
+             "  ap-vs-gamma  AP (mean ± std over seeds) of the focal-loss trials against gamma,\n"
+             "               one line per alpha, beside the paper's Table 1(b) curve\n"
+             "  ap-vs-alpha  AP against alpha for alpha-balanced CE (and focal loss per gamma),\n"
+             "               beside the paper's Table 1(a)\n"
+             "  loss-share   per configuration, the share of the classification loss from\n"
+             "               positives, hard and easy negatives over training (stacked)\n"
+             "  loss-curves  classification and box loss of every trial over training\n"
+             "PNG text uses DejaVu Sans (Debian's fonts-dejavu-core; FOCALAB_FONT overrides).\n\n"
+             "Examples:\n  focalab plot --sweep quick --kind loss-share --out share.png\n"
+             "  focalab plot --sweep table1b --kind ap-vs-gamma --out gamma.svg\n")) {
+    return kExitOk;
+  }
+  reports::PlotOptions options;
+  options.db_path = vm["db"].as<std::string>();
+  options.sweep = vm["sweep"].as<std::string>();
+  options.kind = vm["kind"].as<std::string>();
+  options.out = vm["out"].as<std::string>();
+  fmt::print(stderr, "{}\n", reports::make_plot(options));
+  return kExitOk;
+}
+
 int query_command(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
-      "format", po::value<std::string>()->default_value("table"), "table | csv | json");
+      "format", po::value<std::string>()->default_value("table"), "table | csv | json")(
+      "trial", po::value<std::string>()->default_value(""), "the trial of `steps` / `breakdown`");
   opts.add(db_option());
   po::options_description hidden;
   hidden.add_options()("sql", po::value<std::string>()->required(), "");
@@ -1099,16 +1135,22 @@ int query_command(const Args& args) {
   pos.add("sql", 1);
   po::variables_map vm;
   if (!parse(args, opts, hidden, pos, vm,
-             "Usage: focalab query SQL|TABLE [--format table|csv|json] [--db FILE]\n\n"
-             "Runs a read-only SQL statement on the results database. A bare table or view name\n"
-             "selects all of it. Tables: sweeps, trials, sweep_trials, train_steps,\n"
-             "loss_breakdown, loss_intervals, loss_histogram, evaluations, class_ap; view: "
-             "results.\n\n"
+             "Usage: focalab query SQL|TABLE|NAME [--trial KEY] [--format table|csv|json] [--db FILE]\n\n"
+             "Runs a read-only SQL statement on the results database (statements that would\n"
+             "write are refused). A bare table or view name selects all of it. Tables: sweeps,\n"
+             "trials, sweep_trials, train_steps, loss_breakdown, loss_intervals, loss_histogram,\n"
+             "evaluations, class_ap; view: results (docs/SCHEMA.md). Canned queries: trials,\n"
+             "results, steps --trial KEY, breakdown --trial KEY.\n\n"
              "Examples:\n  focalab query results\n"
+             "  focalab query trials\n"
+             "  focalab query steps --trial 0f6903c44ae08994 --format csv\n"
+             "  focalab query breakdown --trial 0f6903c44ae08994\n"
              "  focalab query \"SELECT loss, gamma, alpha, AP50 FROM results\" --format csv\n")) {
     return kExitOk;
   }
-  fmt::print("{}", reports::run_query(vm["db"].as<std::string>(), vm["sql"].as<std::string>(),
+  const std::string sql = vm["sql"].as<std::string>();
+  const std::string named = reports::named_query(sql, vm["trial"].as<std::string>());
+  fmt::print("{}", reports::run_query(vm["db"].as<std::string>(), named.empty() ? sql : named,
                                       reports::parse_query_format(vm["format"].as<std::string>())));
   return kExitOk;
 }
@@ -1151,6 +1193,7 @@ Commands:
   sweep slurm FILE --out job.sbatch    an sbatch array script, one task per unfinished trial
   db merge SHARD.db ... --into DB  fold results databases (shards) into one
   report [--sweep NAME] [--format F]   comparison table of a sweep (md, csv, latex, json, html)
+  plot --kind K --out F.svg|F.png  AP vs gamma/alpha with the paper's, loss share, loss curves
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
   predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON

@@ -6,12 +6,18 @@
 // shares of focal seed 1 per third of training: early 1:1:2, mid 2:1:1, late 1:0:3.
 
 #include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "harness/config.h"
 #include "harness/errors.h"
+#include "harness/image_io.h"
 #include "harness/sqlite.h"
 #include "harness/store.h"
 #include "harness/sweep.h"
+#include "reports/plot.h"
 #include "reports/report.h"
 #include "test_util.h"
 
@@ -56,6 +62,14 @@ std::string fixture(const testing::TempDir& dir) {
       db.prepare("INSERT INTO loss_breakdown VALUES (?1, ?2, ?3, -1, 100, ?4, 0)")
           .bind(1, rows[0].id).bind(2, int64_t{10} * (p + 1)).bind(3, std::string(cats[c]))
           .bind(4, sums[p][c]).run();
+    }
+  }
+  for (size_t i : {size_t{0}, size_t{3}}) {  // a step log for two trials
+    for (int64_t it : {10, 20, 30}) {
+      db.prepare("INSERT INTO train_steps (trial_id, iteration, lr, loss_cls, loss_box, loss_total, "
+                 "num_pos, normalizer, ms_per_iter) VALUES (?1, ?2, 0.01, ?3, ?4, ?5, 10, 10, 80)")
+          .bind(1, rows[i].id).bind(2, it).bind(3, 1.0 / static_cast<double>(it))
+          .bind(4, 0.5 / static_cast<double>(it)).bind(5, 1.5 / static_cast<double>(it)).run();
     }
   }
   return path;
@@ -144,6 +158,46 @@ TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
   const std::string html = render(path, "html");
   EXPECT_NE(html.find("<td class=\"num\"><b>31.0 ± 1.4</b></td>"), std::string::npos) << html;
   EXPECT_THROW(render(path, "docx"), UsageError);
+}
+
+// Plots from the fixture: the series each figure must have, SVG and PNG written and non-empty.
+TEST(Plots, EachKindDrawsItsSeries) {
+  testing::TempDir dir;
+  const std::string db = fixture(dir);
+  auto plot = [&](const std::string& kind, const std::string& out) {
+    PlotOptions o;
+    o.db_path = db;
+    o.sweep = "fx";
+    o.kind = kind;
+    o.out = dir.file(out);
+    return make_plot(o);
+  };
+  // focal (alpha .25) over gamma, and the paper's Table 1(b) curve
+  EXPECT_NE(plot("ap-vs-gamma", "g.svg").find("1 panel(s), 2 series"), std::string::npos);
+  // alpha-CE: none in the fixture; focal (gamma 2) over alpha, and Table 1(a)
+  EXPECT_NE(plot("ap-vs-alpha", "a.svg").find("1 panel(s), 2 series"), std::string::npos);
+  // one configuration with a breakdown: positives, hard, easy
+  EXPECT_NE(plot("loss-share", "s.svg").find("1 panel(s), 3 series"), std::string::npos);
+  // two trials with a step log, on two panels
+  EXPECT_NE(plot("loss-curves", "c.svg").find("2 panel(s), 4 series"), std::string::npos);
+  std::ifstream in(dir.file("g.svg"));
+  const std::string svg((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(svg.find("paper, COCO (Table 1(b), best α per γ)"), std::string::npos);
+  EXPECT_NE(svg.find("focal, alpha = 0.25"), std::string::npos);
+  EXPECT_NE(svg.find("focusing parameter γ (loss.gamma)"), std::string::npos);
+  EXPECT_EQ(svg.rfind("</svg>\n"), svg.size() - 7);
+  // PNG (needs DejaVu Sans from fonts-dejavu-core)
+  if (std::filesystem::exists("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")) {
+    plot("loss-share", "s.png");
+    EXPECT_EQ(probe_image(dir.file("s.png")), (std::pair<int64_t, int64_t>{434, 560}));
+    const auto img = read_image(dir.file("s.png"));
+    // not blank: the stacked areas cover part of the plot
+    EXPECT_LT(img.mean().item<float>(), 0.95f);
+    EXPECT_GT((img < 0.5).sum().item<int64_t>(), 10000);
+  }
+  EXPECT_THROW(plot("loss-cdf", "x.svg"), UsageError);
+  EXPECT_THROW(plot("histogram", "x.svg"), UsageError);
+  EXPECT_THROW(plot("loss-share", "x.gif"), UsageError);
 }
 
 }  // namespace

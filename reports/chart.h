@@ -1,0 +1,45 @@
+#pragma once
+// Line, point and stacked-area charts for `focalab plot`, drawn once against a small painter
+// interface and written either as SVG (text) or as PNG (rasterized here, 2x supersampled, text
+// through stb_truetype with the DejaVu Sans font of Debian's fonts-dejavu-core). No plotting
+// library: the figure is a grid of panels, each with its title, axes with ticks, axis labels and
+// a legend.
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace focalab::reports {
+
+struct Series {
+  std::string name;          // legend entry; "" = not in the legend
+  std::vector<double> x, y;
+  std::vector<double> yerr;  // optional: error bars (same length as y)
+  bool dashed = false;
+  bool markers = false;
+  int color = -1;            // palette index; -1 = the series' position
+};
+
+struct Chart {
+  std::string title, xlabel, ylabel;
+  std::vector<Series> series;
+  // The series are fractions stacked bottom to top as filled areas (their x must agree).
+  bool stacked = false;
+  std::optional<std::pair<double, double>> ylim;
+};
+
+struct Figure {
+  std::string title;  // above the panels; "" = none
+  std::vector<Chart> panels;
+  int columns = 2;    // panels per row
+};
+
+// Writes `figure` to `path`: .svg or .png (by extension). Throws UsageError for another extension
+// and DataError when the file cannot be written or (PNG) no font is found.
+void write_figure(const Figure& figure, const std::string& path);
+
+// The SVG text of a figure (write_figure's .svg output).
+std::string figure_svg(const Figure& figure);
+
+}  // namespace focalab::reports

@@ -1,0 +1,305 @@
+#include "reports/plot.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+#include <variant>
+
+#include "harness/errors.h"
+#include "harness/reference.h"
+#include "harness/sqlite.h"
+#include "reports/chart.h"
+#include "reports/sweep_data.h"
+
+namespace focalab::reports {
+
+namespace {
+
+using harness::Database;
+
+double as_double(const std::string& text) {
+  try {
+    return std::stod(text);
+  } catch (...) {
+    return std::nan("");
+  }
+}
+
+// A trial's label in legends: its varied config values, and the seed when there are several.
+std::string trial_label(const TrialData& t, const std::vector<std::string>& varied,
+                        bool with_seed) {
+  std::string out;
+  for (const auto& k : varied) {
+    const std::string v = config_cell(t, k);
+    if (v == "–") continue;  // a parameter of another loss
+    const auto dot = k.rfind('.');
+    const std::string name = dot == std::string::npos ? k : k.substr(dot + 1);
+    out += out.empty() && name == "kind" ? v : fmt::format("{}{}={}", out.empty() ? "" : " ", name, v);
+  }
+  if (with_seed) out += fmt::format("{}seed {}", out.empty() ? "" : " ", t.seed);
+  return out.empty() ? "all trials" : out;
+}
+
+bool several_seeds(const std::vector<TrialData>& trials) {
+  std::set<int64_t> seeds;
+  for (const auto& t : trials) seeds.insert(t.seed);
+  return seeds.size() > 1;
+}
+
+// AP (x100) mean and std over the done trials in `trials`.
+std::pair<double, double> ap_stats(const std::vector<const TrialData*>& trials) {
+  std::vector<double> v;
+  for (const auto* t : trials) {
+    auto it = t->metrics.find("AP");
+    if (t->status == "done" && it != t->metrics.end() && it->second >= 0) v.push_back(100 * it->second);
+  }
+  if (v.empty()) return {std::nan(""), std::nan("")};
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {mean, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0};
+}
+
+double value_of(const harness::ConfigValue& v) {
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  return std::nan("");
+}
+
+// The paper's curve from `table_id`: rows matching loss.kind = `kind`, x from key `x_key`.
+Series paper_series(const std::string& table_id, const std::string& kind, const std::string& x_key,
+                    const std::string& name) {
+  Series s;
+  s.name = name;
+  s.dashed = true;
+  s.markers = true;
+  s.color = 7;  // gray
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& row : harness::find_reference(table_id).rows) {
+    bool kind_ok = false;
+    double x = std::nan("");
+    for (const auto& [key, value] : row.match) {
+      if (key == "loss.kind") kind_ok = std::get_if<std::string>(&value) && std::get<std::string>(value) == kind;
+      if (key == x_key) x = value_of(value);
+    }
+    if (kind_ok && std::isfinite(x) && row.metrics.count("AP")) pts.emplace_back(x, row.metrics.at("AP"));
+  }
+  std::sort(pts.begin(), pts.end());
+  for (const auto& [x, y] : pts) {
+    s.x.push_back(x);
+    s.y.push_back(y);
+  }
+  return s;
+}
+
+// One line per value of `group_key` over the trials of loss `kind`: x = `x_key`, y = AP.
+std::vector<Series> ap_lines(const std::vector<TrialData>& trials, const std::string& kind,
+                             const std::string& x_key, const std::string& group_key,
+                             const std::string& prefix) {
+  std::map<std::string, std::map<double, std::vector<const TrialData*>>> by;
+  for (const auto& t : trials) {
+    if (t.config.count("loss.kind") && t.config.at("loss.kind") == kind && t.config.count(x_key)) {
+      by[group_key.empty() ? "" : config_cell(t, group_key)][as_double(t.config.at(x_key))]
+          .push_back(&t);
+    }
+  }
+  std::vector<Series> out;
+  for (const auto& [group, points] : by) {
+    Series s;
+    const auto dot = group_key.rfind('.');
+    s.name = group_key.empty() ? prefix
+                               : fmt::format("{}{} = {}", prefix,
+                                             group_key.substr(dot == std::string::npos ? 0 : dot + 1),
+                                             group);
+    s.markers = true;
+    for (const auto& [x, ts] : points) {
+      const auto [mean, sd] = ap_stats(ts);
+      if (!std::isfinite(mean)) continue;
+      s.x.push_back(x);
+      s.y.push_back(mean);
+      s.yerr.push_back(sd);
+    }
+    if (!s.x.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Figure ap_vs(const SweepData& data, bool gamma) {
+  Chart c;
+  c.xlabel = gamma ? "focusing parameter γ (loss.gamma)" : "weight of positives α (loss.alpha)";
+  c.ylabel = "COCO AP (x100), mean ± std over seeds";
+  if (gamma) {
+    c.title = "AP vs γ: focal loss";
+    c.series = ap_lines(data.trials, "focal", "loss.gamma", "loss.alpha", "focal, ");
+  } else {
+    c.title = "AP vs α: α-balanced CE and focal loss";
+    c.series = ap_lines(data.trials, "alpha_ce", "loss.alpha", "", "α-balanced CE");
+    for (auto& s : ap_lines(data.trials, "focal", "loss.alpha", "loss.gamma", "focal, ")) {
+      c.series.push_back(std::move(s));
+    }
+  }
+  if (c.series.empty()) {
+    throw UsageError(fmt::format(
+        "plot --kind {}: sweep {} has no finished {} trials to plot (it needs trials of loss.kind "
+        "{} with their AP)",
+        gamma ? "ap-vs-gamma" : "ap-vs-alpha", data.name, gamma ? "focal" : "alpha_ce / focal",
+        gamma ? "focal" : "alpha_ce or focal"));
+  }
+  for (size_t i = 0; i < c.series.size(); ++i) c.series[i].color = static_cast<int>(i);
+  c.series.push_back(gamma ? paper_series("lin2017/table1b", "focal", "loss.gamma",
+                                          "paper, COCO (Table 1(b), best α per γ)")
+                           : paper_series("lin2017/table1a", "alpha_ce", "loss.alpha",
+                                          "paper, COCO (Table 1(a), α-balanced CE)"));
+  Figure f;
+  f.title = fmt::format("Sweep {}", data.name);
+  f.panels.push_back(std::move(c));
+  f.columns = 1;
+  return f;
+}
+
+Figure loss_curves(Database& db, const SweepData& data) {
+  const auto varied = varied_config_keys(data.trials);
+  const bool seeds = several_seeds(data.trials);
+  Chart cls, box;
+  cls.title = "Classification loss (normalized)";
+  box.title = "Box regression loss (normalized)";
+  cls.xlabel = box.xlabel = "iteration";
+  cls.ylabel = "loss_cls, mean over each logging interval";
+  box.ylabel = "loss_box, mean over each logging interval";
+  auto st = db.prepare(
+      "SELECT iteration, loss_cls, loss_box FROM train_steps WHERE trial_id = ?1 ORDER BY iteration");
+  for (const auto& t : data.trials) {
+    Series a, b;
+    a.name = b.name = trial_label(t, varied, seeds);
+    st.bind(1, t.id);
+    while (st.step()) {
+      const double it = static_cast<double>(st.get_int(0));
+      a.x.push_back(it);
+      b.x.push_back(it);
+      a.y.push_back(st.is_null(1) ? std::nan("") : st.get_double(1));
+      b.y.push_back(st.is_null(2) ? std::nan("") : st.get_double(2));
+    }
+    st.reset();
+    if (a.x.empty()) continue;
+    cls.series.push_back(std::move(a));
+    box.series.push_back(std::move(b));
+  }
+  if (cls.series.empty()) {
+    throw UsageError(fmt::format("plot --kind loss-curves: sweep {} has no step log yet (run it "
+                                 "first)", data.name));
+  }
+  Figure f;
+  f.title = fmt::format("Sweep {}: training losses", data.name);
+  f.panels = {std::move(cls), std::move(box)};
+  f.columns = 2;
+  return f;
+}
+
+Figure loss_share(Database& db, const SweepData& data) {
+  const auto varied = varied_config_keys(data.trials);
+  // configurations in sweep order, their trials
+  std::vector<std::pair<std::string, std::vector<const TrialData*>>> groups;
+  for (const auto& t : data.trials) {
+    const std::string label = trial_label(t, varied, false);
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == label; });
+    if (g == groups.end()) {
+      groups.push_back({label, {}});
+      g = groups.end() - 1;
+    }
+    g->second.push_back(&t);
+  }
+  auto st = db.prepare(
+      "SELECT iteration, category, sum(loss_sum) FROM loss_breakdown WHERE trial_id = ?1 AND "
+      "class_id = -1 GROUP BY iteration, category ORDER BY iteration");
+  Figure f;
+  f.title = fmt::format("Sweep {}: where the classification loss comes from", data.name);
+  f.columns = 2;
+  const char* names[3] = {"positives", "hard negatives (p ≥ hard_score)", "easy negatives"};
+  const char* cats[3] = {"positive", "hard_negative", "easy_negative"};
+  const int colors[3] = {2, 3, 0};
+  for (const auto& [label, ts] : groups) {
+    // iteration -> summed share over the group's trials, and how many trials had it
+    std::map<int64_t, std::array<double, 4>> acc;
+    for (const auto* t : ts) {
+      std::map<int64_t, std::map<std::string, double>> sums;
+      st.bind(1, t->id);
+      while (st.step()) sums[st.get_int(0)][st.get_text(1)] = st.is_null(2) ? 0 : st.get_double(2);
+      st.reset();
+      for (auto& [it, by] : sums) {
+        double total = 0;
+        for (const auto& kv : by) total += kv.second;
+        if (total <= 0) continue;
+        auto& a = acc[it];
+        for (int c = 0; c < 3; ++c) a[static_cast<size_t>(c)] += by[cats[c]] / total;
+        a[3] += 1;
+      }
+    }
+    if (acc.empty()) continue;
+    Chart c;
+    c.title = label + (ts.size() > 1 ? fmt::format(" ({} seeds)", ts.size()) : "");
+    c.xlabel = "iteration";
+    c.ylabel = "share of the classification loss";
+    c.stacked = true;
+    for (int k = 0; k < 3; ++k) {
+      Series s;
+      s.name = names[k];
+      s.color = colors[k];
+      for (const auto& [it, a] : acc) {
+        s.x.push_back(static_cast<double>(it));
+        s.y.push_back(a[static_cast<size_t>(k)] / a[3]);
+      }
+      c.series.push_back(std::move(s));
+    }
+    f.panels.push_back(std::move(c));
+  }
+  if (f.panels.empty()) {
+    throw UsageError(fmt::format("plot --kind loss-share: sweep {} has no loss breakdown yet (run "
+                                 "it first)", data.name));
+  }
+  if (f.panels.size() == 1) f.columns = 1;
+  return f;
+}
+
+}  // namespace
+
+const std::vector<std::string>& plot_kinds() {
+  static const std::vector<std::string> kinds = {"ap-vs-gamma", "ap-vs-alpha", "loss-share",
+                                                 "loss-curves", "loss-cdf"};
+  return kinds;
+}
+
+std::string make_plot(const PlotOptions& o) {
+  if (std::find(plot_kinds().begin(), plot_kinds().end(), o.kind) == plot_kinds().end()) {
+    throw UsageError(fmt::format("--kind '{}': allowed {}", o.kind, fmt::join(plot_kinds(), ", ")));
+  }
+  if (o.out.empty()) throw UsageError("plot: --out FILE.svg|FILE.png is required");
+  require_results_db(o.db_path);
+  Database db(o.db_path, Database::Mode::kReadOnly);
+  const SweepData data = load_sweep_data(db, o.db_path, o.sweep);
+  Figure f;
+  if (o.kind == "ap-vs-gamma" || o.kind == "ap-vs-alpha") {
+    f = ap_vs(data, o.kind == "ap-vs-gamma");
+  } else if (o.kind == "loss-curves") {
+    f = loss_curves(db, data);
+  } else if (o.kind == "loss-share") {
+    f = loss_share(db, data);
+  } else {
+    throw UsageError(fmt::format("plot --kind loss-cdf: {} has no loss-CDF results (`focalab "
+                                 "analyze loss-cdf` computes them; not in this version)",
+                                 o.db_path));
+  }
+  write_figure(f, o.out);
+  size_t series = 0;
+  for (const auto& p : f.panels) series += p.series.size();
+  return fmt::format("wrote {}: {} ({} panel(s), {} series)", o.out, o.kind, f.panels.size(),
+                     series);
+}
+
+}  // namespace focalab::reports

@@ -1,0 +1,29 @@
+#pragma once
+// `focalab plot`: figures from the results database (read-only), as SVG or PNG.
+//   ap-vs-gamma   AP (mean ± std over seeds) of the focal-loss trials against gamma, one line per
+//                 alpha, beside the paper's Table 1(b) curve
+//   ap-vs-alpha   AP against alpha for alpha-balanced CE (and focal loss, one line per gamma),
+//                 beside the paper's Table 1(a)
+//   loss-share    per configuration, the share of the classification loss from positives, hard
+//                 negatives and easy negatives over training (stacked)
+//   loss-curves   classification and box loss of every trial over training
+
+#include <string>
+#include <vector>
+
+namespace focalab::reports {
+
+struct PlotOptions {
+  std::string db_path = "focalab.db";
+  std::string sweep;  // empty: the most recently run sweep
+  std::string kind;
+  std::string out;    // .svg or .png
+};
+
+const std::vector<std::string>& plot_kinds();
+
+// Writes the figure; returns a one-line description of what it shows. Throws UsageError (kind,
+// file extension, a sweep without the trials the kind needs), StoreError (database, sweep).
+std::string make_plot(const PlotOptions& options);
+
+}  // namespace focalab::reports

@@ -1,0 +1,107 @@
+#include "reports/sweep_data.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "harness/config.h"
+#include "harness/errors.h"
+
+namespace focalab::reports {
+
+void require_results_db(const std::string& db_path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(db_path, ec)) {
+    throw StoreError(fmt::format("{}: no such results database (run `focalab sweep run` first or "
+                                 "pass --db)",
+                                 db_path));
+  }
+}
+
+SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
+                          const std::string& sweep) {
+  SweepData out;
+  int64_t sweep_id = -1;
+  {
+    auto st = sweep.empty()
+                  ? db.prepare("SELECT id, name, reference FROM sweeps "
+                               "ORDER BY updated_at DESC, id DESC LIMIT 1")
+                  : db.prepare("SELECT id, name, reference FROM sweeps WHERE name = ?1");
+    if (!sweep.empty()) st.bind(1, sweep);
+    if (st.step()) {
+      sweep_id = st.get_int(0);
+      out.name = st.get_text(1);
+      out.reference = st.is_null(2) ? "" : st.get_text(2);
+    }
+  }
+  if (sweep_id < 0) {
+    std::vector<std::string> names;
+    auto st = db.prepare("SELECT name FROM sweeps ORDER BY name");
+    while (st.step()) names.push_back(st.get_text(0));
+    throw StoreError(fmt::format("{}: {} (sweeps in this database: {})", db_path,
+                                 sweep.empty() ? "no sweep recorded"
+                                               : "no sweep named '" + sweep + "'",
+                                 names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  auto st = db.prepare(
+      "SELECT t.id, t.key, t.seed, t.status, t.diverged_at_iter, t.config_json "
+      "FROM sweep_trials s JOIN trials t ON t.id = s.trial_id WHERE s.sweep_id = ?1 "
+      "ORDER BY s.position");
+  st.bind(1, sweep_id);
+  auto cfg = db.prepare("SELECT key, value FROM json_each(?1)");
+  auto metrics = db.prepare(
+      "SELECT metric, value FROM evaluations WHERE trial_id = ?1 AND split = 'val' AND "
+      "iteration = (SELECT max(iteration) FROM evaluations WHERE trial_id = ?1 AND split = 'val')");
+  while (st.step()) {
+    TrialData t;
+    t.id = st.get_int(0);
+    t.key = st.get_text(1);
+    t.seed = st.get_int(2);
+    t.status = st.get_text(3);
+    if (!st.is_null(4)) t.diverged_at = st.get_int(4);
+    t.config_json = st.get_text(5);
+    cfg.bind(1, t.config_json);
+    while (cfg.step()) {
+      t.config_keys.push_back(cfg.get_text(0));
+      t.config[cfg.get_text(0)] = cfg.get_text(1);
+    }
+    cfg.reset();
+    metrics.bind(1, t.id);
+    while (metrics.step()) {
+      t.metrics[metrics.get_text(0)] = metrics.is_null(1) ? -1 : metrics.get_double(1);
+    }
+    metrics.reset();
+    out.trials.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<std::string> varied_config_keys(const std::vector<TrialData>& trials) {
+  std::vector<std::string> varied;
+  if (trials.empty()) return varied;
+  for (const auto& key : trials.front().config_keys) {
+    if (key == "seed") continue;
+    const std::string& value = trials.front().config.at(key);
+    for (const auto& t : trials) {
+      auto it = t.config.find(key);
+      if (it == t.config.end() || it->second != value) {
+        varied.push_back(key);
+        break;
+      }
+    }
+  }
+  return varied;
+}
+
+std::string config_cell(const TrialData& t, const std::string& key) {
+  auto it = t.config.find(key);
+  const std::string v = it == t.config.end() ? "" : it->second;
+  const auto kind = t.config.find("loss.kind");
+  if (kind != t.config.end() && !harness::loss_key_applies(kind->second, key)) {
+    return "–";  // a parameter this trial's loss does not have
+  }
+  if (key == "loss.alpha" && v == "-1") return "off";
+  return v;
+}
+
+}  // namespace focalab::reports
