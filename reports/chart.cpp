@@ -64,20 +64,6 @@ class Painter {
 
 // ---------------------------------------------------------------------------------------- SVG
 
-std::string svg_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string svg_color(Rgb c) { return fmt::format("rgb({:.0f},{:.0f},{:.0f})", c.r, c.g, c.b); }
 
 std::string svg_points(const std::vector<Pt>& pts) {
@@ -111,7 +97,7 @@ class SvgPainter : public Painter {
         x, y, size, svg_color(c), anchor < 0 ? "start" : anchor == 0 ? "middle" : "end",
         bold ? " font-weight=\"bold\"" : "",
         vertical ? fmt::format(" transform=\"rotate(-90 {:.1f} {:.1f})\"", x, y) : std::string(),
-        svg_escape(s));
+        xml_escape(s));
   }
   double text_width(const std::string& s, double size, bool bold) override {
     return 0.58 * size * static_cast<double>(code_points(s).size()) * (bold ? 1.05 : 1.0);
@@ -494,6 +480,20 @@ std::string font_path(bool bold) {
 }
 
 }  // namespace
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
 
 std::string figure_svg(const Figure& figure) {
   const auto [w, h] = figure_size(figure);

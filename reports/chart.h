@@ -42,4 +42,7 @@ void write_figure(const Figure& figure, const std::string& path);
 // The SVG text of a figure (write_figure's .svg output).
 std::string figure_svg(const Figure& figure);
 
+// Text for XML / HTML content and attribute values: < > & " escaped.
+std::string xml_escape(const std::string& s);
+
 }  // namespace focalab::reports

@@ -16,6 +16,7 @@
 #include "harness/json.h"
 #include "harness/reference.h"
 #include "harness/sqlite.h"
+#include "reports/chart.h"
 #include "reports/sweep_data.h"
 
 namespace focalab::reports {
@@ -445,30 +446,16 @@ std::string render_latex(const Report& r) {
   return out;
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string html_table(const std::vector<std::string>& header,
                        const std::vector<std::vector<std::string>>& rows, size_t first_numeric,
                        int bold_row, size_t bold_col) {
   std::string out = "<table>\n<thead><tr>";
-  for (const auto& h : header) out += "<th>" + html_escape(h) + "</th>";
+  for (const auto& h : header) out += "<th>" + xml_escape(h) + "</th>";
   out += "</tr></thead>\n<tbody>\n";
   for (size_t ri = 0; ri < rows.size(); ++ri) {
     out += "<tr>";
     for (size_t i = 0; i < rows[ri].size(); ++i) {
-      std::string cell = html_escape(rows[ri][i]);
+      std::string cell = xml_escape(rows[ri][i]);
       if (static_cast<int>(ri) == bold_row && i == bold_col) cell = "<b>" + cell + "</b>";
       out += i >= first_numeric ? "<td class=\"num\">" + cell + "</td>" : "<td>" + cell + "</td>";
     }
@@ -479,23 +466,23 @@ std::string html_table(const std::vector<std::string>& header,
 
 std::string render_html(const Report& r) {
   std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>focalab sweep " +
-                    html_escape(r.sweep) +
+                    xml_escape(r.sweep) +
                     "</title>\n<style>body{font-family:sans-serif} table{border-collapse:"
                     "collapse} th,td{padding:2px 8px;border-bottom:1px solid #ccc} "
                     "td.num{text-align:right}</style></head><body>\n";
   out += fmt::format("<h2>Sweep <code>{}</code> — {} trials, {} done ({})</h2>\n",
-                     html_escape(r.sweep), r.trials, r.done, html_escape(r.db_path));
+                     xml_escape(r.sweep), r.trials, r.done, xml_escape(r.db_path));
   std::vector<std::vector<std::string>> rows;
   for (const auto& g : r.groups) rows.push_back(main_row(r, g, " ± "));
   out += html_table(main_header(r), rows, r.varied.size() + 1, r.best, r.varied.size() + 2);
   out += "<p>COCO-style box AP x100 on the val split: mean ± std over the n seeds of a "
          "configuration; the best AP in bold.</p>\n";
-  for (const auto& n : r.notes) out += "<p>" + html_escape(n) + "</p>\n";
+  for (const auto& n : r.notes) out += "<p>" + xml_escape(n) + "</p>\n";
   const auto [h, share_rows] = share_table(r);
   if (!share_rows.empty()) {
     out += "<h3>Share of the classification loss: positives, hard and easy negatives</h3>\n";
     out += html_table(h, share_rows, r.varied.size(), -1, 0);
-    out += "<p>" + html_escape(kShareNote) + "</p>\n";
+    out += "<p>" + xml_escape(kShareNote) + "</p>\n";
   }
   return out + "</body></html>\n";
 }
