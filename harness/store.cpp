@@ -30,6 +30,10 @@ std::string now_iso() {
   return buf;
 }
 
+// The tables of a trial's results, each with (trial_id, iteration, ...).
+const char* const kResultTables[] = {"train_steps", "loss_breakdown", "loss_intervals",
+                                     "loss_histogram", "evaluations", "class_ap", "loss_cdf"};
+
 std::string host_name() {
   char buf[256] = {0};
   gethostname(buf, sizeof buf - 1);
@@ -117,6 +121,18 @@ CREATE TABLE IF NOT EXISTS loss_histogram (
   loss_sum REAL,
   iterations INTEGER NOT NULL,
   PRIMARY KEY (trial_id, iteration, grp, bin)
+);
+CREATE TABLE IF NOT EXISTS loss_cdf (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  gamma REAL NOT NULL,
+  examples TEXT NOT NULL CHECK (examples IN ('positive','negative')),
+  point INTEGER NOT NULL,
+  fraction REAL NOT NULL,
+  cumulative REAL NOT NULL,
+  count INTEGER NOT NULL,
+  images INTEGER NOT NULL,
+  PRIMARY KEY (trial_id, iteration, gamma, examples, point)
 );
 CREATE TABLE IF NOT EXISTS evaluations (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
@@ -302,15 +318,45 @@ bool Store::claim_trial(int64_t trial_id, const std::string& device,
   return true;
 }
 
-std::map<TrialStatus, int64_t> Store::status_counts(const std::vector<int64_t>& trial_ids) {
+std::map<TrialStatus, int64_t> Store::status_counts(const std::vector<std::string>& keys) {
   std::map<TrialStatus, int64_t> out;
-  auto st = db_.prepare("SELECT status FROM trials WHERE id = ?1");
-  for (int64_t id : trial_ids) {
+  auto st = db_.prepare("SELECT status FROM trials WHERE key = ?1");
+  for (const auto& key : keys) {
     st.reset();
-    st.bind(1, id);
+    st.bind(1, key);
     if (st.step()) ++out[parse_status(st.get_text(0))];
   }
   return out;
+}
+
+std::optional<StoredTrial> Store::find_trial(const std::string& key) {
+  auto st = db_.prepare(
+      "SELECT id, status, config_json, coalesce(checkpoint_path, '') FROM trials WHERE key = ?1");
+  st.bind(1, key);
+  if (!st.step()) return std::nullopt;
+  StoredTrial t;
+  t.id = st.get_int(0);
+  t.key = key;
+  t.status = parse_status(st.get_text(1));
+  t.config_json = st.get_text(2);
+  t.checkpoint_path = st.get_text(3);
+  return t;
+}
+
+void Store::write_loss_cdf(int64_t trial_id, const LossCdfResult& result) {
+  Transaction tx(db_);
+  db_.prepare("DELETE FROM loss_cdf WHERE trial_id = ?1").bind(1, trial_id).run();
+  auto ins = db_.prepare(
+      "INSERT INTO loss_cdf (trial_id, iteration, gamma, examples, point, fraction, cumulative, "
+      "count, images) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  for (const auto& c : result.curves) {
+    for (size_t i = 0; i < c.fraction.size(); ++i) {
+      ins.bind(1, trial_id).bind(2, result.iteration).bind(3, c.gamma).bind(4, c.examples);
+      ins.bind(5, static_cast<int64_t>(i)).bind(6, c.fraction[i]).bind(7, c.cumulative[i]);
+      ins.bind(8, c.count).bind(9, result.images).run();
+    }
+  }
+  tx.commit();
 }
 
 void Store::heartbeat(int64_t trial_id) {
@@ -333,8 +379,7 @@ void Store::mark_finished(int64_t trial_id, TrialStatus status, const std::strin
 
 void Store::clear_trial_results(int64_t trial_id, int64_t after) {
   Transaction tx(db_);
-  for (const char* table : {"train_steps", "loss_breakdown", "loss_intervals", "loss_histogram",
-                            "evaluations", "class_ap"}) {
+  for (const char* table : kResultTables) {
     db_.prepare(fmt::format("DELETE FROM {} WHERE trial_id = ?1 AND iteration > ?2", table))
         .bind(1, trial_id)
         .bind(2, after)
@@ -452,9 +497,6 @@ int status_rank(TrialStatus s) {
   }
   return 0;
 }
-
-const char* const kResultTables[] = {"train_steps",    "loss_breakdown", "loss_intervals",
-                                     "loss_histogram", "evaluations",    "class_ap"};
 
 // The columns of `table` in database `schema`, in order.
 std::vector<std::string> columns_of(Database& db, const std::string& schema,

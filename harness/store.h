@@ -13,6 +13,7 @@
 
 #include "harness/coco_eval.h"
 #include "harness/config.h"
+#include "harness/loss_cdf.h"
 #include "harness/sqlite.h"
 #include "harness/sweep.h"
 #include "losses/loss_breakdown.h"
@@ -20,11 +21,20 @@
 
 namespace focalab::harness {
 
-inline constexpr int kSchemaVersion = 4;  // 2: loss_histogram; 3: train_steps.data_ms; 4: trials.pid
+// 2: loss_histogram; 3: train_steps.data_ms; 4: trials.pid; 5: loss_cdf
+inline constexpr int kSchemaVersion = 5;
 
 enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterrupted };
 const char* status_name(TrialStatus status);
 TrialStatus parse_status(const std::string& name);  // throws StoreError on an unknown name
+
+struct StoredTrial {
+  int64_t id = 0;
+  std::string key;
+  TrialStatus status = TrialStatus::kPending;
+  std::string config_json;
+  std::string checkpoint_path;  // "" when none was recorded
+};
 
 struct TrialRow {
   int64_t id = 0;
@@ -61,7 +71,10 @@ class Store {
   bool claim_trial(int64_t trial_id, const std::string& device,
                    const std::set<TrialStatus>& claimable, double stale_seconds);
   // The statuses of the given trials now.
-  std::map<TrialStatus, int64_t> status_counts(const std::vector<int64_t>& trial_ids);
+  // How many of the trials with these keys have each status (keys not in the database: none).
+  std::map<TrialStatus, int64_t> status_counts(const std::vector<std::string>& keys);
+  // The trial with this key, if any.
+  std::optional<StoredTrial> find_trial(const std::string& key);
   void heartbeat(int64_t trial_id);
   void mark_finished(int64_t trial_id, TrialStatus status, const std::string& error = {},
                      std::optional<int64_t> diverged_at = std::nullopt,
@@ -78,6 +91,8 @@ class Store {
                       const losses::LossHistogramSums& histogram = {});
   void write_evaluation(int64_t trial_id, int64_t iteration, const std::string& split,
                         const CocoSummary& summary, const std::vector<std::string>& class_names);
+  // The Figure 4 curves of a trial (`analyze loss-cdf`), replacing any earlier ones.
+  void write_loss_cdf(int64_t trial_id, const LossCdfResult& result);
 
   struct MergeCounts {
     int64_t sweeps_added = 0;

@@ -37,16 +37,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-models::MatcherOptions matcher_options(const ModelConfig& c) {
-  models::MatcherOptions m;
-  m.fg_iou = c.fg_iou;
-  m.bg_iou = c.bg_iou;
-  m.low_quality = c.low_quality == "none"       ? models::LowQualityMatches::kNone
-                  : c.low_quality == "above_bg" ? models::LowQualityMatches::kAboveBg
-                                                : models::LowQualityMatches::kAny;
-  return m;
-}
-
 models::BoxCoder box_coder_for(const ModelConfig& c) {
   models::BoxCoderOptions o;
   for (size_t i = 0; i < 4 && i < c.box_weights.size(); ++i) o.weights[i] = c.box_weights[i];
@@ -243,28 +233,39 @@ void write_checkpoint(const std::string& path, models::RetinaNet& model, Sgd& sg
   write_state_dict(path, state);
 }
 
-// Loads a checkpoint written by write_checkpoint into model, sgd and the returned progress.
-// Throws DataError when the file is unreadable or does not fit.
-Progress read_checkpoint(const std::string& path, models::RetinaNet& model, Sgd& sgd,
-                         int64_t num_classes) {
-  std::map<std::string, torch::Tensor> state;
+using CheckpointState = std::map<std::string, torch::Tensor>;
+
+CheckpointState read_checkpoint_file(const std::string& path) {
+  CheckpointState state;
   for (auto& [name, t] : read_state_dict(path)) state.emplace(name, t);
-  auto take = [&](const std::string& name) {
-    auto it = state.find(name);
-    if (it == state.end()) {
-      throw DataError(fmt::format("{}: not a focalab training checkpoint of this trial ({} is "
-                                  "missing)", path, name));
-    }
-    return it->second;
-  };
-  auto scalars = take("trainer.scalars").to(torch::kDouble).contiguous();
+  return state;
+}
+
+const torch::Tensor& take(const CheckpointState& state, const std::string& path,
+                          const std::string& name) {
+  auto it = state.find(name);
+  if (it == state.end()) {
+    throw DataError(fmt::format("{}: not a focalab training checkpoint of this trial ({} is "
+                                "missing)", path, name));
+  }
+  return it->second;
+}
+
+// trainer.scalars, format checked.
+torch::Tensor checkpoint_scalars(const CheckpointState& state, const std::string& path) {
+  auto scalars = take(state, path, "trainer.scalars").to(torch::kDouble).contiguous();
   if (scalars.numel() != 15 || scalars[0].item<double>() != kCheckpointFormat) {
     throw DataError(fmt::format("{}: checkpoint format not understood", path));
   }
-  const double* v = scalars.data_ptr<double>();
+  return scalars;
+}
+
+// The model.* tensors into the model's parameters and buffers (shapes must agree).
+void copy_model_state(const CheckpointState& state, const std::string& path,
+                      models::RetinaNet& model) {
   torch::NoGradGuard no_grad;
   auto copy_into = [&](const std::string& name, torch::Tensor& dst) {
-    auto src = take("model." + name);
+    const auto& src = take(state, path, "model." + name);
     if (src.sizes() != dst.sizes()) {
       throw DataError(fmt::format("{}: model.{} has shape [{}], the model [{}]", path, name,
                                   fmt::join(src.sizes(), ", "), fmt::join(dst.sizes(), ", ")));
@@ -273,6 +274,16 @@ Progress read_checkpoint(const std::string& path, models::RetinaNet& model, Sgd&
   };
   for (auto& item : model->named_parameters()) copy_into(item.key(), item.value());
   for (auto& item : model->named_buffers()) copy_into(item.key(), item.value());
+}
+
+// Loads a checkpoint written by write_checkpoint into model, sgd and the returned progress.
+// Throws DataError when the file is unreadable or does not fit.
+Progress read_checkpoint(const std::string& path, models::RetinaNet& model, Sgd& sgd,
+                         int64_t num_classes) {
+  const CheckpointState state = read_checkpoint_file(path);
+  const auto scalars = checkpoint_scalars(state, path);
+  const double* v = scalars.data_ptr<double>();
+  copy_model_state(state, path, model);
   for (size_t i = 0; i < sgd.buffers().size(); ++i) {
     auto it = state.find(fmt::format("optimizer.momentum_buffer.{}", i));
     sgd.buffers()[i] = it == state.end() ? torch::Tensor()
@@ -298,8 +309,8 @@ Progress read_checkpoint(const std::string& path, models::RetinaNet& model, Sgd&
   p.breakdown.count.assign(n, 0.0);
   p.breakdown.loss_sum.assign(n, 0.0);
   if (p.breakdown.iterations > 0) {
-    auto c = take("trainer.breakdown_count").to(torch::kDouble).contiguous();
-    auto l = take("trainer.breakdown_loss").to(torch::kDouble).contiguous();
+    auto c = take(state, path, "trainer.breakdown_count").to(torch::kDouble).contiguous();
+    auto l = take(state, path, "trainer.breakdown_loss").to(torch::kDouble).contiguous();
     if (static_cast<size_t>(c.numel()) != n || static_cast<size_t>(l.numel()) != n) {
       throw DataError(fmt::format("{}: loss breakdown of another number of classes", path));
     }
@@ -310,6 +321,23 @@ Progress read_checkpoint(const std::string& path, models::RetinaNet& model, Sgd&
 }
 
 }  // namespace
+
+models::MatcherOptions matcher_options(const ModelConfig& c) {
+  models::MatcherOptions m;
+  m.fg_iou = c.fg_iou;
+  m.bg_iou = c.bg_iou;
+  m.low_quality = c.low_quality == "none"       ? models::LowQualityMatches::kNone
+                  : c.low_quality == "above_bg" ? models::LowQualityMatches::kAboveBg
+                                                : models::LowQualityMatches::kAny;
+  return m;
+}
+
+int64_t load_checkpoint_weights(const std::string& path, models::RetinaNet& model) {
+  const CheckpointState state = read_checkpoint_file(path);
+  const auto scalars = checkpoint_scalars(state, path);
+  copy_model_state(state, path, model);
+  return static_cast<int64_t>(scalars[1].item<double>());
+}
 
 models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
   const auto& m = config.model;
@@ -346,19 +374,24 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
   TrialConfig config = trial_config;
   config.data.num_classes = train_set->num_classes();
   const auto& tc = config.train;
-  torch::manual_seed(static_cast<uint64_t>(config.seed));
-  models::RetinaNet model(retinanet_options(config));
-  if (!config.model.backbone_weights.empty()) {
-    load_backbone_weights(model->backbone(), config.model.backbone_weights);
-  }
-  model->to(device);
-  model->train();
-
+  // The fresh model (its initial weights from the seed) and its optimizer.
+  models::RetinaNet model{nullptr};
   std::vector<torch::Tensor> params;
-  for (auto& p : model->parameters()) {
-    if (p.requires_grad()) params.push_back(p);
-  }
-  Sgd optimizer(params, tc.momentum, tc.weight_decay);
+  auto build_model = [&]() {
+    torch::manual_seed(static_cast<uint64_t>(config.seed));
+    model = models::RetinaNet(retinanet_options(config));
+    if (!config.model.backbone_weights.empty()) {
+      load_backbone_weights(model->backbone(), config.model.backbone_weights);
+    }
+    model->to(device);
+    model->train();
+    params.clear();
+    for (auto& p : model->parameters()) {
+      if (p.requires_grad()) params.push_back(p);
+    }
+    return Sgd(params, tc.momentum, tc.weight_decay);
+  };
+  Sgd optimizer = build_model();
 
   // Resume from the trial's checkpoint when there is one.
   Progress progress;
@@ -368,18 +401,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
       progress = read_checkpoint(checkpoint_path, model, optimizer, config.data.num_classes);
     } catch (const DataError& e) {
       fmt::print(stderr, "warning: {}; the trial starts over\n", e.what());
-      torch::manual_seed(static_cast<uint64_t>(config.seed));  // the fresh model's weights
-      model = models::RetinaNet(retinanet_options(config));
-      if (!config.model.backbone_weights.empty()) {
-        load_backbone_weights(model->backbone(), config.model.backbone_weights);
-      }
-      model->to(device);
-      model->train();
-      params.clear();
-      for (auto& p : model->parameters()) {
-        if (p.requires_grad()) params.push_back(p);
-      }
-      optimizer = Sgd(params, tc.momentum, tc.weight_decay);
+      optimizer = build_model();
       progress = Progress{};
     }
   }

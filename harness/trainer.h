@@ -18,6 +18,7 @@
 #include "harness/trial_config.h"
 #include "losses/loss_breakdown.h"
 #include "losses/loss_histogram.h"
+#include "models/matcher.h"
 #include "models/retinanet.h"
 
 namespace focalab::harness {
@@ -54,6 +55,14 @@ struct TrialOutcome {
 
 // RetinaNet options from a trial config.
 models::RetinaNetOptions retinanet_options(const TrialConfig& config);
+
+// The anchor matcher's options from a trial config.
+models::MatcherOptions matcher_options(const ModelConfig& config);
+
+// Loads the weights of a training checkpoint (written by train_trial) into `model`, which must
+// have the trial's architecture; returns the number of iterations the checkpoint was trained for.
+// Throws DataError when the file is unreadable, not a checkpoint, or of another architecture.
+int64_t load_checkpoint_weights(const std::string& path, models::RetinaNet& model);
 
 // REQUIRES: config passed finalize_config(). With a checkpoint path, the trial resumes from
 // the checkpoint there if the file exists, writes one every train.checkpoint_every iterations

@@ -267,6 +267,71 @@ Figure loss_share(Database& db, const SweepData& data) {
   return f;
 }
 
+// Figure 4: per analyzed trial, the cumulative normalized loss of its positive and negative
+// examples, one curve per gamma (`analyze loss-cdf`).
+Figure loss_cdf(Database& db, const SweepData& data, const std::string& trial_key) {
+  const auto varied = varied_config_keys(data.trials);
+  const bool seeds = several_seeds(data.trials);
+  auto st = db.prepare(
+      "SELECT gamma, examples, fraction, cumulative, count, images, iteration FROM loss_cdf "
+      "WHERE trial_id = ?1 ORDER BY examples DESC, gamma, point");
+  struct Analyzed {
+    std::string label, about;
+    std::vector<Chart> panels;  // positive, negative
+  };
+  std::vector<Analyzed> analyzed;
+  for (const auto& t : data.trials) {
+    if (!trial_key.empty() && t.key != trial_key) continue;
+    Analyzed a;
+    a.panels.resize(2);
+    int64_t images = 0, iteration = 0;
+    st.bind(1, t.id);
+    while (st.step()) {
+      const int k = st.get_text(1) == "positive" ? 0 : 1;
+      Chart& c = a.panels[static_cast<size_t>(k)];
+      const std::string name = fmt::format("γ = {:g}", st.get_double(0));
+      if (c.series.empty() || c.series.back().name != name) {
+        Series s;
+        s.name = name;
+        c.series.push_back(std::move(s));
+        c.title = fmt::format("{} examples (n = {})", k == 0 ? "positive" : "negative",
+                              st.get_int(4));
+        c.xlabel = fmt::format("fraction of {} examples, sorted by loss (easiest first)",
+                               k == 0 ? "foreground" : "background");
+        c.ylabel = "cumulative normalized loss";
+        c.ylim = std::make_pair(0.0, 1.0);
+      }
+      c.series.back().x.push_back(st.get_double(2));
+      c.series.back().y.push_back(st.get_double(3));
+      images = st.get_int(5);
+      iteration = st.get_int(6);
+    }
+    st.reset();
+    if (a.panels[0].series.empty()) continue;
+    a.label = trial_label(t, varied, seeds);
+    a.about = fmt::format("{}, {} it., {} val images", a.label, iteration, images);
+    analyzed.push_back(std::move(a));
+  }
+  if (analyzed.empty()) {
+    throw UsageError(fmt::format(
+        "plot --kind loss-cdf: {} has no loss-CDF results{} (`focalab analyze loss-cdf --trial "
+        "KEY` computes them from a done trial's checkpoint)",
+        trial_key.empty() ? "sweep " + data.name : "trial " + trial_key,
+        trial_key.empty() ? "" : " in sweep " + data.name));
+  }
+  Figure f;
+  f.columns = 2;
+  f.title = "Loss CDF as in Figure 4 of Lin et al.";
+  if (analyzed.size() == 1) f.title += ": " + analyzed[0].about;
+  for (auto& a : analyzed) {
+    for (auto& c : a.panels) {
+      if (analyzed.size() > 1) c.title = a.label + ": " + c.title;
+      f.panels.push_back(std::move(c));
+    }
+  }
+  return f;
+}
+
 }  // namespace
 
 const std::vector<std::string>& plot_kinds() {
@@ -282,7 +347,20 @@ std::string make_plot(const PlotOptions& o) {
   if (o.out.empty()) throw UsageError("plot: --out FILE.svg|FILE.png is required");
   require_results_db(o.db_path);
   Database db(o.db_path, Database::Mode::kReadOnly);
-  const SweepData data = load_sweep_data(db, o.db_path, o.sweep);
+  std::string sweep = o.sweep;
+  if (!o.trial.empty() && sweep.empty()) {
+    // the latest sweep the trial belongs to
+    auto st = db.prepare(
+        "SELECT s.name FROM sweeps s JOIN sweep_trials st ON st.sweep_id = s.id JOIN trials t "
+        "ON t.id = st.trial_id WHERE t.key = ?1 ORDER BY s.updated_at DESC, s.id DESC LIMIT 1");
+    st.bind(1, o.trial);
+    if (!st.step()) {
+      throw UsageError(fmt::format("--trial {}: no such trial in {} (focalab query trials lists "
+                                   "them)", o.trial, o.db_path));
+    }
+    sweep = st.get_text(0);
+  }
+  const SweepData data = load_sweep_data(db, o.db_path, sweep);
   Figure f;
   if (o.kind == "ap-vs-gamma" || o.kind == "ap-vs-alpha") {
     f = ap_vs(data, o.kind == "ap-vs-gamma");
@@ -291,9 +369,7 @@ std::string make_plot(const PlotOptions& o) {
   } else if (o.kind == "loss-share") {
     f = loss_share(db, data);
   } else {
-    throw UsageError(fmt::format("plot --kind loss-cdf: {} has no loss-CDF results (`focalab "
-                                 "analyze loss-cdf` computes them; not in this version)",
-                                 o.db_path));
+    f = loss_cdf(db, data, o.trial);
   }
   write_figure(f, o.out);
   size_t series = 0;

@@ -7,6 +7,8 @@
 //   loss-share    per configuration, the share of the classification loss from positives, hard
 //                 negatives and easy negatives over training (stacked)
 //   loss-curves   classification and box loss of every trial over training
+//   loss-cdf      Figure 4: cumulative normalized loss of positive and negative examples per
+//                 gamma, for the trials `analyze loss-cdf` ran on
 
 #include <string>
 #include <vector>
@@ -18,6 +20,7 @@ struct PlotOptions {
   std::string sweep;  // empty: the most recently run sweep
   std::string kind;
   std::string out;    // .svg or .png
+  std::string trial;  // loss-cdf: only this trial (key); its sweep when `sweep` is empty
 };
 
 const std::vector<std::string>& plot_kinds();

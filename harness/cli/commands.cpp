@@ -29,6 +29,8 @@
 #include "harness/device.h"
 #include "harness/errors.h"
 #include "harness/image_io.h"
+#include "harness/loss_cdf.h"
+#include "harness/reference.h"
 #include "harness/predict.h"
 #include "harness/weights.h"
 #include "harness/scheduler.h"
@@ -38,6 +40,7 @@
 #include "reports/plot.h"
 #include "reports/query.h"
 #include "reports/report.h"
+#include "reports/sweep_data.h"
 
 namespace focalab::cli {
 
@@ -254,15 +257,9 @@ int run_workers(const Args& args, const harness::SweepSpec& spec, const harness:
     if (code != kExitOk && code != kExitTrialsFailed && code != kExitInterrupted) worst = code;
   }
   harness::Store store(run.db_path);
-  std::map<TrialStatus, int64_t> counts;
-  {
-    auto st = store.db().prepare("SELECT status FROM trials WHERE key = ?1");
-    for (const auto& t : trials) {
-      st.reset();
-      st.bind(1, t.key);
-      if (st.step()) ++counts[harness::parse_status(st.get_text(0))];
-    }
-  }
+  std::vector<std::string> keys;
+  for (const auto& t : trials) keys.push_back(t.key);
+  std::map<TrialStatus, int64_t> counts = store.status_counts(keys);
   auto n = [&](TrialStatus s) { return counts.count(s) ? counts[s] : int64_t{0}; };
   fmt::print(stderr,
              "sweep {}: {} trials: {} done, {} failed, {} diverged, {} interrupted, {} pending\n",
@@ -1096,7 +1093,9 @@ int plot_command(const Args& args) {
       "sweep name (default: the most recently run sweep)")(
       "kind", po::value<std::string>()->required(),
       "ap-vs-gamma | ap-vs-alpha | loss-share | loss-curves | loss-cdf")(
-      "out", po::value<std::string>()->required(), "FILE.svg or FILE.png");
+      "out", po::value<std::string>()->required(), "FILE.svg or FILE.png")(
+      "trial", po::value<std::string>()->default_value(""),
+      "loss-cdf: only this trial (default: every analyzed trial of the sweep)");
   opts.add(db_option());
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm,
@@ -1109,6 +1108,8 @@ int plot_command(const Args& args) {
              "  loss-share   per configuration, the share of the classification loss from\n"
              "               positives, hard and easy negatives over training (stacked)\n"
              "  loss-curves  classification and box loss of every trial over training\n"
+             "  loss-cdf     Figure 4: cumulative normalized loss of positive and negative\n"
+             "               examples per gamma, for trials `focalab analyze loss-cdf` ran on\n"
              "PNG text uses DejaVu Sans (Debian's fonts-dejavu-core; FOCALAB_FONT overrides).\n\n"
              "Examples:\n  focalab plot --sweep quick --kind loss-share --out share.png\n"
              "  focalab plot --sweep table1b --kind ap-vs-gamma --out gamma.svg\n")) {
@@ -1119,6 +1120,7 @@ int plot_command(const Args& args) {
   options.sweep = vm["sweep"].as<std::string>();
   options.kind = vm["kind"].as<std::string>();
   options.out = vm["out"].as<std::string>();
+  options.trial = vm["trial"].as<std::string>();
   fmt::print(stderr, "{}\n", reports::make_plot(options));
   return kExitOk;
 }
@@ -1139,7 +1141,7 @@ int query_command(const Args& args) {
              "Runs a read-only SQL statement on the results database (statements that would\n"
              "write are refused). A bare table or view name selects all of it. Tables: sweeps,\n"
              "trials, sweep_trials, train_steps, loss_breakdown, loss_intervals, loss_histogram,\n"
-             "evaluations, class_ap; view: results (docs/SCHEMA.md). Canned queries: trials,\n"
+             "evaluations, class_ap, loss_cdf; view: results (docs/SCHEMA.md). Canned queries: trials,\n"
              "results, steps --trial KEY, breakdown --trial KEY.\n\n"
              "Examples:\n  focalab query results\n"
              "  focalab query trials\n"
@@ -1152,6 +1154,156 @@ int query_command(const Args& args) {
   const std::string named = reports::named_query(sql, vm["trial"].as<std::string>());
   fmt::print("{}", reports::run_query(vm["db"].as<std::string>(), named.empty() ? sql : named,
                                       reports::parse_query_format(vm["format"].as<std::string>())));
+  return kExitOk;
+}
+
+const char* kAnalyzeUsage = R"(Usage: focalab analyze loss-cdf --trial KEY [--gammas 0,0.5,1,2] [--images N] [options]
+
+Figure 4 of the focal-loss paper from a done trial's final checkpoint: the model is run on the
+trial's val images and every (anchor, class) pair is a binary example. Positives: the true class
+of the anchors matched as foreground; negatives: every class of the anchors matched as background
+(a uniform sample of --max-negatives of them). For each gamma the focal loss of every example is
+computed from the model's probability, the examples are sorted by loss and the cumulative loss,
+normalized per set, is stored in the results database (table loss_cdf, replacing an earlier
+analysis of the trial) and printed as: the smallest share of the hardest examples that carries
+half of the set's loss. The plot: --out, or later `focalab plot --kind loss-cdf`.
+
+Examples:
+  focalab query trials                                  # the trial keys
+  focalab analyze loss-cdf --trial 0f6903c44ae08994 --out fig4.png
+  focalab analyze loss-cdf --trial 0f6903c44ae08994 --gammas 0,1,2,5 --images 500
+)";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_trial_key(const std::string& key) {
+  return key.size() == 16 && std::all_of(key.begin(), key.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::vector<double> parse_gammas(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || !std::isfinite(v) || v < 0 || v > 100) {
+      throw UsageError(fmt::format("--gammas '{}': '{}' is not allowed (a comma list of numbers "
+                                   "in [0, 100], e.g. 0,0.5,1,2)", text, item));
+    }
+    out.push_back(v);
+  }
+  if (out.empty()) throw UsageError("--gammas: give at least one value, e.g. 0,0.5,1,2");
+  return out;
+}
+
+int analyze_command(const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    fmt::print("{}", kAnalyzeUsage);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  if (args[0] != "loss-cdf") {
+    throw UsageError(fmt::format("analyze '{}': allowed: loss-cdf (see focalab analyze --help)",
+                                 args[0]));
+  }
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "trial", po::value<std::string>()->required(), "trial key (16 hex digits; focalab query trials)")(
+      "gammas", po::value<std::string>()->default_value("0,0.5,1,2"), "comma list of gamma values")(
+      "images", po::value<int64_t>()->default_value(0), "val images to use, in order (0 = all)")(
+      "max-negatives", po::value<int64_t>()->default_value(10000000),
+      "negatives sampled uniformly beyond this many (the paper: ~1e7)")(
+      "checkpoint", po::value<std::string>()->default_value(""),
+      "checkpoint file (default: the one the trial recorded)")(
+      "out", po::value<std::string>()->default_value(""), "also plot the curves: FILE.svg|FILE.png")(
+      "device", po::value<std::string>()->default_value("auto"), "auto | cpu | cuda | cuda:N")(
+      "threads", po::value<int64_t>()->default_value(0), "CPU threads (default: all cores)");
+  opts.add(db_option());
+  po::variables_map vm;
+  if (!parse(Args(args.begin() + 1, args.end()), opts, {}, {}, vm, kAnalyzeUsage)) return kExitOk;
+  const std::string key = vm["trial"].as<std::string>();
+  if (!is_trial_key(key)) {
+    throw UsageError(fmt::format("--trial '{}': a trial key is 16 hex digits (focalab query "
+                                 "trials lists them)", key));
+  }
+  harness::LossCdfOptions options;
+  options.gammas = parse_gammas(vm["gammas"].as<std::string>());
+  options.images = vm["images"].as<int64_t>();
+  options.max_negatives = vm["max-negatives"].as<int64_t>();
+  if (options.images < 0) throw UsageError("--images must be >= 0 (0 = all val images)");
+  if (options.max_negatives < 1) throw UsageError("--max-negatives must be >= 1");
+  const std::string out = vm["out"].as<std::string>();
+  if (!out.empty() && !ends_with(out, ".svg") && !ends_with(out, ".png")) {
+    throw UsageError(fmt::format("--out '{}': allowed FILE.svg or FILE.png", out));
+  }
+  const std::string db_path = vm["db"].as<std::string>();
+  reports::require_results_db(db_path);
+  harness::Store store(db_path);
+  const auto trial = store.find_trial(key);
+  if (!trial) {
+    throw UsageError(fmt::format("--trial {}: no such trial in {} (focalab query trials lists "
+                                 "them)", key, db_path));
+  }
+  if (trial->status != TrialStatus::kDone) {
+    throw UsageError(fmt::format("--trial {}: the trial is {}; analyze loss-cdf needs a done "
+                                 "trial (its final checkpoint)",
+                                 key, harness::status_name(trial->status)));
+  }
+  std::string checkpoint = vm["checkpoint"].as<std::string>();
+  if (checkpoint.empty()) checkpoint = trial->checkpoint_path;
+  if (checkpoint.empty()) {
+    throw DataError(fmt::format("{}: trial {} recorded no checkpoint (pass --checkpoint FILE)",
+                                db_path, key));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(checkpoint, ec)) {
+    throw DataError(fmt::format("{}: checkpoint of trial {} not found (moved? pass --checkpoint "
+                                "FILE)", checkpoint, key));
+  }
+  harness::TrialConfig config = harness::config_from_json(trial->config_json);
+  harness::finalize_config(config, fmt::format("{}: trial {}", db_path, key));
+  harness::configure_threads(vm["threads"].as<int64_t>());
+  const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = harness::analyze_loss_cdf(config, checkpoint, options, device);
+  store.write_loss_cdf(trial->id, result);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (result.iteration != config.train.iterations) {
+    fmt::print(stderr, "warning: {} holds iteration {}, not the trial's last ({})\n", checkpoint,
+               result.iteration, config.train.iterations);
+  }
+  const auto& first = result.curves.front();
+  fmt::print("trial {} after {} iterations, {} val images: {} positive and {} negative examples "
+             "({:.1f} s)\n",
+             key, result.iteration, result.images, first.count, result.curves[1].count, seconds);
+  fmt::print("{:>7}  {:<9}  {:>26}  {:>23}\n", "gamma", "examples", "hardest share w/ half loss",
+             "loss of easiest 80%");
+  for (const auto& c : result.curves) {
+    // the easiest 80%: the grid point at fraction 0.8
+    const auto& f = harness::loss_cdf_fractions();
+    const size_t at = static_cast<size_t>(std::find(f.begin(), f.end(), 0.8) - f.begin());
+    fmt::print("{:>7g}  {:<9}  {:>25.4f}%  {:>22.2f}%\n", c.gamma, c.examples,
+               100 * c.hardest_half, 100 * c.cumulative[at]);
+  }
+  fmt::print(stderr, "stored in {} (table loss_cdf)\n", db_path);
+  if (!out.empty()) {
+    reports::PlotOptions po;
+    po.db_path = db_path;
+    po.kind = "loss-cdf";
+    po.out = out;
+    po.trial = key;
+    fmt::print(stderr, "{}\n", reports::make_plot(po));
+  }
   return kExitOk;
 }
 
@@ -1193,14 +1345,16 @@ Commands:
   sweep slurm FILE --out job.sbatch    an sbatch array script, one task per unfinished trial
   db merge SHARD.db ... --into DB  fold results databases (shards) into one
   report [--sweep NAME] [--format F]   comparison table of a sweep (md, csv, latex, json, html)
-  plot --kind K --out F.svg|F.png  AP vs gamma/alpha with the paper's, loss share, loss curves
+  plot --kind K --out F.svg|F.png  AP vs gamma/alpha with the paper's, loss share, loss curves,
+                                   the loss CDF (Figure 4)
+  analyze loss-cdf --trial KEY     Figure 4: how the loss spreads over examples, per gamma
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
   predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON
   eval --arch A --weights W.pth --annotations GT.json --images DIR   COCO AP of a checkpoint
   data synth --out DIR | data check --annotations A.json --images DIR   COCO datasets
   eval-json --gt GT.json --dt DT.json          COCO AP of a results file (pycocotools' numbers)
-  bench loss | infer               fused focal loss, inference per image vs torchvision
+  bench loss|infer|json|data|store  fused focal loss, inference vs torchvision; JSON, data, DB
   --version                        focalab, LibTorch and CUDA versions
 
 Examples:

@@ -55,6 +55,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "report") return report_command(rest);
   if (cmd == "query") return query_command(rest);
   if (cmd == "plot") return plot_command(rest);
+  if (cmd == "analyze") return analyze_command(rest);
   if (cmd == "config") return config_command(rest);
   if (cmd == "bench") return bench_command(rest);
   if (cmd == "predict") return predict_command(rest);
@@ -62,7 +63,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "eval") return eval_command(rest);
   if (cmd == "data") return data_command(rest);
   throw focalab::UsageError(fmt::format(
-      "unknown command '{}' (commands: sweep, train, db, report, plot, query, config, data, predict, eval, eval-json, bench; see focalab --help)", cmd));
+      "unknown command '{}' (commands: sweep, train, db, report, plot, analyze, query, config, data, predict, eval, eval-json, bench; see focalab --help)", cmd));
 }
 
 }  // namespace

@@ -2,36 +2,7 @@
 # Command-line contract: exit codes and one-line error messages for bad input.
 #   cli_test.sh FOCALAB_BINARY SOURCE_DIR
 set -uo pipefail
-bin=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-# expect CODE PATTERN -- command...: runs it, checks the exit code and that stderr (or stdout for
-# code 0) matches PATTERN, and that an error is exactly one line.
-expect() {
-  local code=$1 pattern=$2
-  shift 3
-  local out err rc
-  out=$("$@" 2>"$tmp/err")
-  rc=$?
-  err=$(cat "$tmp/err")
-  local text=$err
-  [[ $code == 0 ]] && text=$out
-  if [[ $rc != "$code" ]]; then
-    echo "FAIL: '$*' exited $rc, expected $code; stderr: $err"
-    failures=$((failures + 1))
-  elif ! grep -qE -- "$pattern" <<<"$text"; then
-    echo "FAIL: '$*' output does not match /$pattern/: $text"
-    failures=$((failures + 1))
-  elif [[ $code != 0 && $(wc -l <<<"$err") != 1 ]]; then
-    echo "FAIL: '$*' error is not one line: $err"
-    failures=$((failures + 1))
-  else
-    echo "ok: $* -> $rc"
-  fi
-}
+source "$(dirname "$0")/common.sh"
 
 expect 0 "^focalab [0-9]+\.[0-9]+\.[0-9]+" -- "$bin" --version
 expect 0 "LibTorch [0-9]" -- "$bin" --version
@@ -129,8 +100,4 @@ done
 expect 2 "unknown subcommand 'foo'" -- "$bin" data foo
 expect 2 "unknown benchmark 'train'" -- "$bin" bench train
 
-if [[ $failures -gt 0 ]]; then
-  echo "$failures CLI check(s) failed"
-  exit 1
-fi
-echo "all CLI checks passed"
+finish

@@ -51,23 +51,6 @@ else
 fi
 
 # --- 2. bad data: one-line errors with exit code 3, or counted skips ---------------------------
-expect() {  # expect CODE PATTERN -- command...
-  local code=$1 pattern=$2
-  shift 3
-  "$@" >/dev/null 2>"$tmp/err"
-  local rc=$?
-  local err
-  err=$(cat "$tmp/err")
-  if [[ $rc != "$code" ]]; then
-    fail "'$*' exited $rc, expected $code: $(tail -2 "$tmp/err")"
-  elif ! grep -qE -- "$pattern" <<<"$err"; then
-    fail "'$*' stderr does not match /$pattern/: $err"
-  elif [[ $code != 0 && $(wc -l <<<"$err") != 1 ]]; then
-    fail "'$*' error is not one line: $err"
-  else
-    ok "$* -> $rc"
-  fi
-}
 ann="$tmp/synth/annotations/instances_train.json"
 mv "$tmp/synth/train/000003.png" "$tmp/moved.png"
 expect 3 "instances_train.json: image 3: .*000003.png is missing \(data.on_bad is error" -- \

@@ -1,6 +1,6 @@
 # Shared by the shell tests, sourced with the test's arguments (FOCALAB_BINARY SOURCE_DIR): sets
 # bin, src, tmp (a fresh directory, removed at exit; background jobs killed), failures, and
-# fail / ok / finish (prints the verdict and exits 1 when anything failed).
+# fail / ok / finish (prints the verdict and exits 1 when anything failed) and expect.
 bin=$1
 src=$2
 tmp=$(mktemp -d)
@@ -15,4 +15,26 @@ finish() {
   fi
   echo "all passed"
   exit 0
+}
+
+# expect CODE PATTERN -- command...: runs it and checks the exit code; an error (CODE != 0) must
+# be exactly one line on stderr matching PATTERN, a success must match PATTERN on stdout or stderr.
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  local out err rc
+  out=$("$@" 2>"$tmp/err")
+  rc=$?
+  err=$(cat "$tmp/err")
+  local text=$err
+  [[ $code == 0 ]] && text="$out"$'\n'"$err"
+  if [[ $rc != "$code" ]]; then
+    fail "'$*' exited $rc, expected $code; stderr: $(tail -3 <<<"$err")"
+  elif ! grep -qE -- "$pattern" <<<"$text"; then
+    fail "'$*' output does not match /$pattern/: $text"
+  elif [[ $code != 0 && $(wc -l <<<"$err") != 1 ]]; then
+    fail "'$*' error is not one line: $err"
+  else
+    ok "$* -> $rc"
+  fi
 }
