@@ -193,20 +193,15 @@ CocoDetectionDataset::CocoDetectionDataset(const DataConfig& config, Split split
     const auto it = entry_of_image.find(a.image_id);
     if (it == entry_of_image.end()) continue;  // its image was skipped (reported above)
     Entry& e = entries[it->second];
+    const auto check = check_box(a, e.width, e.height);
+    if (check != BoxCheck::kOk) {
+      bad.report(check == BoxCheck::kNoArea ? "boxes with zero or negative size"
+                                            : "boxes outside the image",
+                 box_problem(a, check, e.width, e.height));
+      continue;
+    }
     const auto& b = a.bbox;
-    if (!(b[2] > 0 && b[3] > 0)) {
-      bad.report("boxes with zero or negative size",
-                 fmt::format("annotation {}: bbox [{}, {}, {}, {}] has no area", a.id, b[0], b[1],
-                             b[2], b[3]));
-      continue;
-    }
     const double W = static_cast<double>(e.width), H = static_cast<double>(e.height);
-    if (b[0] < -1 || b[1] < -1 || b[0] + b[2] > W + 1 || b[1] + b[3] > H + 1) {
-      bad.report("boxes outside the image",
-                 fmt::format("annotation {}: bbox [{}, {}, {}, {}] leaves the {}x{} image {}",
-                             a.id, b[0], b[1], b[2], b[3], e.width, e.height, a.image_id));
-      continue;
-    }
     const float x1 = static_cast<float>(std::clamp(b[0], 0.0, W));
     const float y1 = static_cast<float>(std::clamp(b[1], 0.0, H));
     const float x2 = static_cast<float>(std::clamp(b[0] + b[2], 0.0, W));

@@ -137,17 +137,10 @@ DatasetCheck check_coco_dataset(const std::string& annotations, const std::strin
     annotated_images.insert(a.image_id);
     ++per_category[a.category_id];
     if (a.iscrowd) ++crowd;
-    const auto& b = a.bbox;
-    if (!(b[2] > 0 && b[3] > 0)) {
-      ++degenerate;
-      problem(fmt::format("annotation {}: box [{}, {}, {}, {}] has no area", a.id, b[0], b[1],
-                          b[2], b[3]));
-    } else if (im->second->width > 0 &&
-               (b[0] < -1 || b[1] < -1 || b[0] + b[2] > im->second->width + 1 ||
-                b[1] + b[3] > im->second->height + 1)) {
-      ++outside;
-      problem(fmt::format("annotation {}: box [{}, {}, {}, {}] leaves the {}x{} image", a.id,
-                          b[0], b[1], b[2], b[3], im->second->width, im->second->height));
+    const auto check = check_box(a, im->second->width, im->second->height);
+    if (check != BoxCheck::kOk) {
+      ++(check == BoxCheck::kNoArea ? degenerate : outside);
+      problem(box_problem(a, check, im->second->width, im->second->height));
     }
     if (a.area < 32 * 32) ++small;
     else if (a.area < 96 * 96) ++medium;

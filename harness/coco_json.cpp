@@ -309,4 +309,24 @@ std::vector<CocoResult> read_coco_results(const std::string& path) {
   return out;
 }
 
+BoxCheck check_box(const CocoAnnotation& a, int64_t width, int64_t height) {
+  const auto& b = a.bbox;
+  if (!(b[2] > 0 && b[3] > 0)) return BoxCheck::kNoArea;
+  const double W = static_cast<double>(width), H = static_cast<double>(height);
+  if (width > 0 && height > 0 &&
+      (b[0] < -1 || b[1] < -1 || b[0] + b[2] > W + 1 || b[1] + b[3] > H + 1)) {
+    return BoxCheck::kOutside;
+  }
+  return BoxCheck::kOk;
+}
+
+std::string box_problem(const CocoAnnotation& a, BoxCheck check, int64_t width, int64_t height) {
+  const auto& b = a.bbox;
+  const std::string box = fmt::format("annotation {}: bbox [{}, {}, {}, {}]", a.id, b[0], b[1],
+                                      b[2], b[3]);
+  return check == BoxCheck::kNoArea
+             ? box + " has no area"
+             : fmt::format("{} leaves the {}x{} image {}", box, width, height, a.image_id);
+}
+
 }  // namespace focalab

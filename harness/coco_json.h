@@ -33,6 +33,15 @@ struct CocoAnnotation {
   bool iscrowd = false;
 };
 
+// The rules every annotation box must pass, shared by the training loader and `data check`: a
+// box needs an area (w and h > 0) and must lie within its width x height image, give or take a
+// pixel (not checked when the image size is unknown, 0).
+enum class BoxCheck { kOk, kNoArea, kOutside };
+BoxCheck check_box(const CocoAnnotation& a, int64_t width, int64_t height);
+// The one-line problem of a box that failed check_box:
+//   "annotation ID: bbox [x, y, w, h] has no area" / "... leaves the WxH image IMAGE_ID"
+std::string box_problem(const CocoAnnotation& a, BoxCheck check, int64_t width, int64_t height);
+
 struct CocoDataset {
   std::vector<CocoImage> images;
   std::vector<CocoCategory> categories;

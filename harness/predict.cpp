@@ -11,7 +11,9 @@
 #include <set>
 
 #include "harness/errors.h"
+#include "harness/image_io.h"
 #include "harness/json.h"
+#include "harness/weights.h"
 
 namespace focalab {
 
@@ -77,6 +79,36 @@ models::Detections predict_image(models::RetinaNet& model, const torch::Tensor& 
                                             postprocess);
   det.boxes = models::resize_boxes(det.boxes, batch.image_sizes[0], batch.original_sizes[0]);
   return {det.boxes.cpu(), det.scores.cpu(), det.labels.cpu()};
+}
+
+PretrainedModel load_pretrained(const std::string& arch, const StateDict& state,
+                                const std::string& weights, int64_t min_size, int64_t max_size,
+                                const torch::Device& device) {
+  const HeadShape head = infer_head_shape(state);
+  if (head.num_classes < 1) {
+    throw DataError(fmt::format("{}: no RetinaNet head (head.classification_head.cls_logits) "
+                                "in the state_dict; is it a backbone-only checkpoint?", weights));
+  }
+  PretrainedModel m;
+  m.preset = arch_preset(arch, head.num_classes);
+  m.preset.transform.min_size = min_size;
+  m.preset.transform.max_size = max_size;
+  m.model = models::RetinaNet(m.preset.model);
+  load_model_weights(m.model, state, weights);
+  m.model->to(device);
+  m.model->eval();
+  return m;
+}
+
+ImageDetections detect_file(PretrainedModel& m, const std::string& file, int64_t image_id,
+                            const torch::Device& device) {
+  auto image = read_image(file);
+  ImageDetections r;
+  r.file = file;
+  r.image_id = image_id;
+  r.original_size = {image.size(1), image.size(2)};
+  r.detections = predict_image(m.model, image, m.preset.transform, m.preset.postprocess, device);
+  return r;
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/torch_file.h"
 #include "models/postprocess.h"
 #include "models/retinanet.h"
 #include "models/transform.h"
@@ -48,6 +49,24 @@ models::Detections predict_image(models::RetinaNet& model, const torch::Tensor& 
                                  const models::TransformOptions& transform,
                                  const models::PostprocessOptions& postprocess,
                                  const torch::Device& device);
+
+// A torchvision-format checkpoint in focalab's rebuild of its architecture.
+struct PretrainedModel {
+  models::RetinaNet model{nullptr};
+  ArchPreset preset;
+};
+
+// Rebuilds `arch` with the number of classes of the state_dict's head, resized to min_size /
+// max_size, loads `state` (read from `weights`), and moves it to `device` in eval mode. Throws
+// UsageError for an unknown arch, DataError when the state_dict has no RetinaNet head or does
+// not fit the architecture.
+PretrainedModel load_pretrained(const std::string& arch, const StateDict& state,
+                                const std::string& weights, int64_t min_size, int64_t max_size,
+                                const torch::Device& device);
+
+// Reads the image `file` and runs the model on it.
+ImageDetections detect_file(PretrainedModel& m, const std::string& file, int64_t image_id,
+                            const torch::Device& device);
 
 // The image files named by `inputs` (files, or directories whose image files are taken in name
 // order) with their COCO image ids: the number in the file name when the stem is all digits

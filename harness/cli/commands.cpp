@@ -722,32 +722,16 @@ int predict_command(const Args& args) {
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
 
-  const StateDict state = read_state_dict(weights);  // read once: head shape, then the model
-  const HeadShape head = infer_head_shape(state);
-  if (head.num_classes < 1) {
-    throw DataError(fmt::format("{}: no RetinaNet head (head.classification_head.cls_logits) "
-                                "in the state_dict; is it a backbone-only checkpoint?", weights));
-  }
-  ArchPreset preset = arch_preset(arch, head.num_classes);
-  preset.transform.min_size = min_size;
-  preset.transform.max_size = max_size;
-  preset.postprocess.score_thresh = score;
-  preset.postprocess.detections_per_image = dets;
-  models::RetinaNet model(preset.model);
-  load_model_weights(model, state, weights);
-  model->to(device);
-  model->eval();
+  PretrainedModel m =
+      load_pretrained(arch, read_state_dict(weights), weights, min_size, max_size, device);
+  m.preset.postprocess.score_thresh = score;
+  m.preset.postprocess.detections_per_image = dets;
 
   std::vector<ImageDetections> results;
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < images.size(); ++i) {
     const auto& [file, id] = images[i];
-    auto image = read_image(file);
-    ImageDetections r;
-    r.file = file;
-    r.image_id = id;
-    r.original_size = {image.size(1), image.size(2)};
-    r.detections = predict_image(model, image, preset.transform, preset.postprocess, device);
+    ImageDetections r = detect_file(m, file, id, device);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     fmt::print(stderr, "[{}/{}] {} ({}x{}): {} detections, {:.2f} s/image\n", i + 1,
@@ -891,25 +875,13 @@ int eval_command(const Args& args) {
                                 "category-id)", weights, head.num_classes, gt_path,
                                 category_ids.size()));
   }
-  ArchPreset preset = arch_preset(arch, head.num_classes);
-  preset.transform.min_size = min_size;
-  preset.transform.max_size = max_size;
-  models::RetinaNet model(preset.model);
-  load_model_weights(model, state, weights);
-  model->to(device);
-  model->eval();
+  PretrainedModel m = load_pretrained(arch, state, weights, min_size, max_size, device);
 
   std::vector<ImageDetections> results;
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < gt.images.size(); ++i) {
-    const std::string file = (image_dir / gt.images[i].file_name).string();
-    auto image = read_image(file);
-    ImageDetections r;
-    r.file = file;
-    r.image_id = gt.images[i].id;
-    r.original_size = {image.size(1), image.size(2)};
-    r.detections = predict_image(model, image, preset.transform, preset.postprocess, device);
-    results.push_back(std::move(r));
+    results.push_back(
+        detect_file(m, (image_dir / gt.images[i].file_name).string(), gt.images[i].id, device));
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double per = elapsed / static_cast<double>(i + 1);

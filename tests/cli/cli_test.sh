@@ -93,7 +93,7 @@ rm "$tmp/shapes/val/000003.png"
 expect 3 "1 problem\\(s\\), the first: image 3: .*000003.png is missing" -- "$bin" data check --annotations "$tmp/shapes/annotations/instances_val.json" --images "$tmp/shapes/val"
 expect 3 "broken_gt.json: 3 problem\\(s\\)" -- "$bin" data check --annotations "$tmp/broken_gt.json" --images "$tmp/shapes/val"
 report=$("$bin" data check --annotations "$tmp/broken_gt.json" --images "$tmp/shapes/val" 2>/dev/null)
-for line in "annotation 999: category_id 77 is not in categories" "annotation 1000: box \\[5, 5, 0, 3\\] has no area"; do
+for line in "annotation 999: category_id 77 is not in categories" "annotation 1000: bbox \\[5, 5, 0, 3\\] has no area"; do
   if grep -qE -- "$line" <<<"$report"; then echo "ok: data check reports /$line/"; else
     echo "FAIL: data check report lacks /$line/: $report"; failures=$((failures + 1)); fi
 done
