@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -402,8 +404,10 @@ std::string render_latex(const Report& r) {
   const size_t nv = r.varied.size(), nm = r.metrics.size();
   std::string cols = std::string(nv, 'l') + "lr" + std::string(nm, 'r') +
                      (r.with_paper ? std::string(4, 'r') : std::string());
-  std::string out = "% focalab report; needs \\usepackage{booktabs}\n";
+  std::string out = "% focalab report; needs \\usepackage{booktabs} and \\usepackage{graphicx}\n";
   out += "\\begin{table}[t]\n\\centering\n\\small\n";
+  // shrunk to the line width when wider (mean ± std over many columns), never enlarged
+  out += "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n";
   out += fmt::format("\\begin{{tabular}}{{{}}}\n\\toprule\n", cols);
   if (r.with_paper) {
     const size_t first = nv + 3;  // 1-based column of the first measured metric
@@ -434,7 +438,7 @@ std::string render_latex(const Report& r) {
     }
     out += " \\\\\n";
   }
-  out += "\\bottomrule\n\\end{tabular}\n";
+  out += "\\bottomrule\n\\end{tabular}%\n}\n";
   out += fmt::format(
       "\\caption{{Sweep \\texttt{{{}}}: COCO-style box AP ($\\times 100$) on the val split, mean "
       "$\\pm$ std over the $n$ seeds of each configuration; the best AP in bold.{}}}\n",
@@ -442,7 +446,11 @@ std::string render_latex(const Report& r) {
       r.with_paper ? " Paper: Lin et al., Focal Loss for Dense Object Detection, ICCV 2017; "
                      "$\\Delta$AP: measured minus paper."
                    : "");
-  out += fmt::format("\\label{{tab:{}}}\n\\end{{table}}\n", latex_escape(r.sweep));
+  std::string label = r.sweep;  // \label takes no escapes: other characters become '-'
+  for (char& c : label) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != ':') c = '-';
+  }
+  out += fmt::format("\\label{{tab:{}}}\n\\end{{table}}\n", label);
   return out;
 }
 

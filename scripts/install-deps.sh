@@ -28,6 +28,8 @@ packages=(
 if [[ $want_test == 1 ]]; then
   # a one-node Slurm for the cluster test (tests/cli/slurm_test.sh)
   packages+=(slurmctld slurmd slurm-client munge)
+  # pdflatex and booktabs: `report --format latex` is compiled in a test
+  packages+=(texlive-latex-base texlive-latex-recommended)
 fi
 if [[ $want_python == 1 ]]; then
   # python3-skimage: its sample photographs are the real-photo dataset of the COCO training test

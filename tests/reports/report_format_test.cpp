@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -24,11 +25,11 @@
 namespace focalab::reports {
 namespace {
 
-std::string fixture(const testing::TempDir& dir) {
+std::string fixture(const testing::TempDir& dir, const std::string& name = "fx") {
   const std::string path = dir.file("fixture.db");
   harness::Store store(path);
   harness::SweepSpec spec;
-  spec.name = "fx";
+  spec.name = name;
   spec.reference = "lin2017/table1a,lin2017/table1b";
   std::vector<harness::TrialSpec> trials;
   for (const char* kind : {"focal", "ce"}) {
@@ -75,10 +76,11 @@ std::string fixture(const testing::TempDir& dir) {
   return path;
 }
 
-std::string render(const std::string& path, const std::string& format) {
+std::string render(const std::string& path, const std::string& format,
+                   const std::string& sweep = "fx") {
   ReportOptions o;
   o.db_path = path;
-  o.sweep = "fx";
+  o.sweep = sweep;
   o.format = format;
   return render_report(o);
 }
@@ -139,10 +141,39 @@ TEST(ReportFormats, LatexIsABooktabsTable) {
                      "& $32.0 \\pm 1.4$ & 34.0 & 52.5 & 36.5 & -3.0 \\\\\n"),
             std::string::npos) << tex;
   EXPECT_NE(tex.find("ce & -- & -- & 1 diverged@6, 1 done & 2 & 25.0 & 40.0 & 26.0 & 30.2 & "
-                     "46.7 & 32.8 & -5.2 \\\\\n\\bottomrule\n\\end{tabular}\n"),
+                     "46.7 & 32.8 & -5.2 \\\\\n\\bottomrule\n\\end{tabular}%\n}\n"),
             std::string::npos) << tex;
   // Balanced: every { has its }.
   EXPECT_EQ(std::count(tex.begin(), tex.end(), '{'), std::count(tex.begin(), tex.end(), '}'));
+}
+
+// The LaTeX output compiles with pdflatex (texlive-latex-recommended has booktabs) in a minimal
+// article, with a sweep name that needs escaping; skipped where pdflatex is not installed.
+TEST(ReportFormats, LatexCompilesWithPdflatex) {
+  if (!std::filesystem::exists("/usr/bin/pdflatex")) {
+    GTEST_SKIP() << "pdflatex not installed (scripts/install-deps --test installs it)";
+  }
+  testing::TempDir dir;
+  const std::string tex = render(fixture(dir, "table1b_gamma&alpha #2"), "latex",
+                                 "table1b_gamma&alpha #2");
+  EXPECT_NE(tex.find("\\label{tab:table1b-gamma-alpha--2}"), std::string::npos) << tex;
+  {
+    std::ofstream f(dir.file("doc.tex"));
+    f << "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
+      << "\\begin{document}\n" << tex
+      << "\n\\end{document}\n";
+  }
+  const std::string cmd = fmt::format(
+      "cd '{}' && pdflatex -interaction=nonstopmode -halt-on-error doc.tex > pdflatex.log 2>&1",
+      std::filesystem::path(dir.file("doc.tex")).parent_path().string());
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << tex;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("doc.pdf")));
+  std::ifstream log(dir.file("doc.log"));
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const auto overfull = text.find("Overfull");
+  EXPECT_EQ(overfull, std::string::npos)
+      << "wider than the text: " << text.substr(overfull == std::string::npos ? 0 : overfull, 60);
+  EXPECT_EQ(text.find("Undefined control sequence"), std::string::npos);
 }
 
 TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
