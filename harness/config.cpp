@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -346,6 +347,14 @@ double parse_number(const YAML::Node& node, const Field& f, const Origin& origin
       v = node.as<double>();
     }
   } catch (const YAML::Exception&) {
+    // a number too large for its type (1e400, 20 digits) is out of range, not malformed
+    char* end = nullptr;
+    const double big = std::strtod(s.c_str(), &end);
+    const bool numeric = !s.empty() && end == s.c_str() + s.size() &&
+                         (!integer || s.find_first_of(".eE") == std::string::npos);
+    if (numeric && (std::isinf(big) || std::fabs(big) > 9.2e18)) {
+      fail(origin, f.path, fmt::format("{} is out of range; allowed: {}", s, f.allowed()));
+    }
     fail(origin, f.path, fmt::format("'{}' is not {}; allowed: {}", s,
                                      integer ? "an integer" : "a number", f.allowed()));
   }

@@ -194,11 +194,11 @@ TrialStatus parse_status(const std::string& name) {
 
 Store::Store(const std::string& path) : db_(path, Database::Mode::kReadWriteCreate) { migrate(); }
 
-void Store::migrate() {
+int64_t results_schema_version(Database& db) {
   // A database created by another program must not be modified.
   bool has_tables = false, has_version = false;
   {
-    auto st = db_.prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
+    auto st = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'");
     while (st.step()) {
       has_tables = true;
       if (st.get_text(0) == "schema_version") has_version = true;
@@ -207,18 +207,21 @@ void Store::migrate() {
   if (has_tables && !has_version) {
     throw StoreError(fmt::format("{}: not a focalab results database (it has tables but no "
                                  "schema_version table); pass another --db",
-                                 db_.path()));
+                                 db.path()));
   }
-  if (has_version) {
-    auto st = db_.prepare("SELECT max(version) FROM schema_version");
-    const int64_t version = st.step() && !st.is_null(0) ? st.get_int(0) : 0;
-    if (version > kSchemaVersion) {
-      throw StoreError(fmt::format("{}: schema version {} is newer than this focalab supports "
-                                   "({}); upgrade focalab",
-                                   db_.path(), version, kSchemaVersion));
-    }
-    if (version == kSchemaVersion) return;
+  if (!has_version) return 0;
+  auto st = db.prepare("SELECT max(version) FROM schema_version");
+  const int64_t version = st.step() && !st.is_null(0) ? st.get_int(0) : 0;
+  if (version > kSchemaVersion) {
+    throw StoreError(fmt::format("{}: schema version {} is newer than this focalab supports "
+                                 "({}); upgrade focalab",
+                                 db.path(), version, kSchemaVersion));
   }
+  return version;
+}
+
+void Store::migrate() {
+  if (results_schema_version(db_) == kSchemaVersion) return;
   Transaction tx(db_);
   db_.exec(kSchema);
   // Columns added after version 2: train_steps.data_ms (3), trials.pid (4).

@@ -28,6 +28,10 @@ enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterru
 const char* status_name(TrialStatus status);
 TrialStatus parse_status(const std::string& name);  // throws StoreError on an unknown name
 
+// The schema version of a results database (0: empty). Throws StoreError when it is another
+// program's database or of a newer schema than this focalab's.
+int64_t results_schema_version(Database& db);
+
 struct StoredTrial {
   int64_t id = 0;
   std::string key;

@@ -21,6 +21,18 @@ std::vector<TrialSpec> expand_sweep(const SweepSpec& spec) {
   using Settings = std::vector<SweepSpec::Setting>;
   std::vector<Settings> cases = spec.cases;
   if (cases.empty()) cases.emplace_back();
+  // The size first: a grid multiplies, and a sweep file must not exhaust memory.
+  double count = static_cast<double>(cases.size()) * static_cast<double>(spec.seeds.size());
+  std::string factors = fmt::format("{} case(s) x {} seed(s)", cases.size(), spec.seeds.size());
+  for (const auto& [path, values] : spec.grid) {
+    count *= static_cast<double>(values.size());
+    factors += fmt::format(" x {} {}", values.size(), path);
+  }
+  if (count > static_cast<double>(kMaxTrialsPerSweep)) {
+    throw ConfigError(fmt::format("{}: sweep: {} = {:.0f} trials; allowed: at most {} per sweep "
+                                  "(split it into several sweeps)",
+                                  spec.source_path, factors, count, kMaxTrialsPerSweep));
+  }
   // Cartesian product of the grid axes.
   std::vector<Settings> grid_points = {{}};
   for (const auto& [path, values] : spec.grid) {

@@ -15,6 +15,9 @@ struct TrialSpec {
   std::string key;          // 16 hex digits of FNV-1a 64 over config_json
 };
 
+// A sweep of more trials is refused before it is expanded (a grid multiplies quickly).
+inline constexpr int64_t kMaxTrialsPerSweep = 100000;
+
 // Expands and validates every trial (ConfigError on the first bad one, before anything runs).
 // Trials with identical resolved configs are merged; order is cases, then grid, then seeds.
 std::vector<TrialSpec> expand_sweep(const SweepSpec& spec);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <cerrno>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -819,8 +820,14 @@ StateDict read_state_dict(const std::string& path) {
 
 void write_state_dict(const std::string& path, const StateDict& state) {
   const std::string tmp = path + ".tmp";
+  // The archive is built in memory and written with checked writes: PyTorchStreamWriter's own
+  // file output throws from its destructor when a write fails (a full disk), which terminates.
+  std::string archive;
   try {
-    caffe2::serialize::PyTorchStreamWriter writer(tmp);
+    caffe2::serialize::PyTorchStreamWriter writer([&archive](const void* data, size_t n) {
+      archive.append(static_cast<const char*>(data), n);
+      return n;
+    });
     Pickler p;
     std::vector<torch::Tensor> storages;
     p.proto();
@@ -862,9 +869,19 @@ void write_state_dict(const std::string& path, const StateDict& state) {
     }
     writer.writeEndOfFile();
   } catch (const c10::Error& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
     throw DataError(fmt::format("{}: cannot write ({})", path, e.what_without_backtrace()));
+  }
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(archive.data(), static_cast<std::streamsize>(archive.size()));
+    f.flush();
+    if (!f) {
+      const std::string why = std::strerror(errno);
+      f.close();
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      throw DataError(fmt::format("{}: cannot write {} bytes ({})", path, archive.size(), why));
+    }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

@@ -438,7 +438,12 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     progress.iteration = completed;
     progress.interval_seconds = seconds_since(interval_start);
     progress.breakdown = breakdown.take();
-    write_checkpoint(checkpoint_path, model, optimizer, progress);
+    try {
+      write_checkpoint(checkpoint_path, model, optimizer, progress);
+    } catch (const DataError& e) {
+      // a full disk or a file size limit: storage failing, like the database (exit 4)
+      throw StoreError(e.what());
+    }
     breakdown.restore(progress.breakdown, device);
     last_checkpoint = completed;
     observer.on_checkpoint(checkpoint_path, completed);

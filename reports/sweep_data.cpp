@@ -6,6 +6,8 @@
 
 #include "harness/config.h"
 #include "harness/errors.h"
+#include "harness/sqlite.h"
+#include "harness/store.h"
 
 namespace focalab::reports {
 
@@ -16,6 +18,8 @@ void require_results_db(const std::string& db_path) {
                                  "pass --db)",
                                  db_path));
   }
+  harness::Database db(db_path, harness::Database::Mode::kReadOnly);
+  harness::results_schema_version(db);
 }
 
 SweepData load_sweep_data(harness::Database& db, const std::string& db_path,

@@ -4,6 +4,7 @@
 
 #include <boost/program_options/errors.hpp>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -32,9 +33,20 @@ void keep_freed_memory() {
 #endif
 }
 
+// The first line of an error, with control characters (from binary junk in a file that was
+// quoted) shown as \xNN so that the message stays one readable line.
 std::string first_line(const std::string& s) {
   const auto nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
+  std::string out;
+  for (char c : nl == std::string::npos ? s : s.substr(0, nl)) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 int dispatch(const std::vector<std::string>& argv) {
@@ -70,6 +82,9 @@ int dispatch(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
   keep_freed_memory();
+  // Past a file size limit (ulimit -f) a write must fail with EFBIG, reported like a full disk,
+  // instead of the signal killing the process in the middle of it.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return dispatch(args);
