@@ -334,6 +334,15 @@ Origin origin_of(const YAML::Node& node, const std::string& file) {
   return {file, mark.is_null() ? 0 : mark.line + 1};
 }
 
+// A mapping key as text; a key that is itself a list or mapping (YAML's "? [a, b]: 1") is an error.
+std::string key_text(const YAML::Node& key, const std::string& file, const std::string& where) {
+  if (!key.IsScalar()) {
+    fail(origin_of(key, file), where,
+         fmt::format("a key must be a name like loss.gamma, got '{}'", node_text(key)));
+  }
+  return key.Scalar();
+}
+
 double parse_number(const YAML::Node& node, const Field& f, const Origin& origin, bool integer) {
   if (!node.IsScalar()) {
     fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), node_text(node)));
@@ -420,7 +429,7 @@ ConfigValue parse_value(const Field& f, const YAML::Node& node, const Origin& or
 void flatten(const YAML::Node& node, const std::string& prefix, const std::string& file,
              std::vector<SweepSpec::Setting>& out) {
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = key_text(kv.first, file, prefix.empty() ? "key" : prefix);
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     if (find_field(path)) {
       out.push_back({path, kv.second, origin_of(kv.first, file)});
@@ -480,7 +489,7 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
   spec.spec_text += fmt::format("# --- {} ---\n{}\n", file, text);
 
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = key_text(kv.first, file, "top-level key");
     const YAML::Node& value = kv.second;
     const Origin origin = origin_of(kv.first, file);
     if (key == "base") continue;
@@ -532,7 +541,7 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
       spec.grid.clear();
       spec.seeds.clear();
       for (const auto& skv : value) {
-        const std::string skey = skv.first.as<std::string>();
+        const std::string skey = key_text(skv.first, file, "sweep");
         const Origin sorigin = origin_of(skv.first, file);
         if (skey == "cases") {
           if (!skv.second.IsSequence()) {
@@ -554,7 +563,7 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
           }
           std::vector<SweepSpec::Setting> keys;
           for (const auto& g : skv.second) {
-            const std::string gpath = g.first.as<std::string>();
+            const std::string gpath = key_text(g.first, file, "sweep.grid");
             const Origin gorigin = origin_of(g.first, file);
             if (!find_field(gpath)) {
               fail(gorigin, "sweep.grid." + gpath,
@@ -814,7 +823,13 @@ SweepSpec load_sweep(const std::string& path, const std::vector<std::string>& ov
   SweepSpec spec;
   spec.source_path = path;
   std::vector<fs::path> chain;
-  apply_file(fs::path(path), spec, chain, Origin{"command line", 0});
+  try {
+    apply_file(fs::path(path), spec, chain, Origin{"command line", 0});
+  } catch (const YAML::Exception& e) {
+    // a YAML shape no check above expected: still one line naming the file and the line
+    throw ConfigError(fmt::format("{}:{}: {}", path, e.mark.is_null() ? 0 : e.mark.line + 1,
+                                  e.msg));
+  }
   if (spec.name.empty()) spec.name = fs::path(path).stem().string();
 
   for (const auto& text : overrides) spec.overrides.push_back(parse_override(text));

@@ -59,9 +59,16 @@ std::pair<int64_t, int64_t> probe_image(const std::string& path) {
     throw DataError(fmt::format("{}: not a readable image ({}; supported: PNG, JPEG, BMP, TGA, "
                                 "GIF, binary PNM)", path, stbi_failure_reason()));
   }
-  if (w <= 0 || h <= 0 || static_cast<int64_t>(w) * h > (int64_t{1} << 28)) {
-    throw DataError(fmt::format("{}: image of {} x {} pixels (allowed: 1 to 2^28 pixels)", path,
-                                w, h));
+  const int64_t pixels = static_cast<int64_t>(w) * h;
+  if (w <= 0 || h <= 0 || pixels > (int64_t{1} << 26)) {
+    throw DataError(fmt::format("{}: image of {} x {} pixels (allowed: 1 to 2^26 = 67 million "
+                                "pixels)", path, w, h));
+  }
+  // No format stores more than a few hundred pixels per byte (a one-colour PNG about 350): a
+  // header claiming far more is corrupt, and decoding it would allocate gigabytes.
+  if (pixels > 4096 * static_cast<int64_t>(size)) {
+    throw DataError(fmt::format("{}: the header says {} x {} pixels, too many for a file of {} "
+                                "bytes (corrupt or truncated)", path, w, h, size));
   }
   check_jpeg_end(path, size);
   return {h, w};

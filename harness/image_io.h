@@ -11,7 +11,8 @@
 namespace focalab {
 
 // Throws DataError naming the file and the reason (missing, empty, truncated, not an image,
-// larger than 2^28 pixels, a JPEG without its end-of-image marker: cut short).
+// larger than 2^26 pixels or with more pixels than its size can hold, a JPEG without its
+// end-of-image marker: cut short).
 torch::Tensor read_image(const std::string& path);
 
 // The (height, width) of the image in `path` from its header, without decoding it (a JPEG's end

@@ -125,12 +125,17 @@ TrialConfig config_from_json(const std::string& json) {
   }
   TrialConfig c;
   const Origin origin{"stored trial config", 0};
-  for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
-    // Keys this focalab does not know (a newer database) are ignored, not fatal.
-    bool known = false;
-    for (const auto& f : config_fields()) known = known || f.path == key;
-    if (known) set_value(c, key, kv.second, origin);
+  if (!root.IsMap()) throw ConfigError("stored trial config is not a JSON object");
+  try {
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      // Keys this focalab does not know (a newer database) are ignored, not fatal.
+      bool known = false;
+      for (const auto& f : config_fields()) known = known || f.path == key;
+      if (known) set_value(c, key, kv.second, origin);
+    }
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("stored trial config: {}", e.msg));
   }
   return c;
 }

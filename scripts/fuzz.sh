@@ -16,7 +16,7 @@ shift || true
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(config coco_instances coco_results image)
 jobs=${JOBS:-$(nproc)}
-scripts/install-deps.sh --build-only
+scripts/install-deps.sh --build-only >&2
 command -v clang++ >/dev/null || apt-get install -y -qq --no-install-recommends clang >&2
 CXX=clang++ cmake -S tests/fuzz -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
 cmake --build build-fuzz -j"$(nproc)" >&2
