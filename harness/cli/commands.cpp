@@ -1232,12 +1232,22 @@ int analyze_command(const Args& args) {
                                  key, harness::status_name(trial->status)));
   }
   std::string checkpoint = vm["checkpoint"].as<std::string>();
-  if (checkpoint.empty()) checkpoint = trial->checkpoint_path;
+  std::error_code ec;
+  if (checkpoint.empty()) {
+    checkpoint = trial->checkpoint_path;
+    // A path recorded relative to where the sweep ran: the default place beside this --db.
+    harness::RunOptions beside;
+    beside.db_path = db_path;
+    const std::string default_path = harness::checkpoint_path(beside, key);
+    if (!checkpoint.empty() && std::filesystem::path(checkpoint).is_relative() &&
+        !std::filesystem::exists(checkpoint, ec) && std::filesystem::exists(default_path, ec)) {
+      checkpoint = default_path;
+    }
+  }
   if (checkpoint.empty()) {
     throw DataError(fmt::format("{}: trial {} recorded no checkpoint (pass --checkpoint FILE)",
                                 db_path, key));
   }
-  std::error_code ec;
   if (!std::filesystem::is_regular_file(checkpoint, ec)) {
     throw DataError(fmt::format("{}: checkpoint of trial {} not found (moved? pass --checkpoint "
                                 "FILE)", checkpoint, key));

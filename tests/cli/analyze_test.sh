@@ -54,6 +54,13 @@ expect 0 "4 panel\(s\), 10 series" -- "$bin" plot --kind loss-cdf --db "$db" --o
 expect 0 "2 panel\(s\), 6 series" -- "$bin" plot --kind loss-cdf --db "$db" --trial "$ce" --out "$tmp/ce.svg"
 grep -q "γ = 2" "$tmp/ce.svg" && ok "legend names gamma" || fail "legend"
 
+# a database and its checkpoints moved elsewhere (the recorded path relative to where the sweep
+# ran): the checkpoint is found beside --db
+mkdir -p "$tmp/run" "$tmp/moved" && cp "$tmp/sweep.yaml" "$tmp/run/"
+(cd "$tmp/run" && "$bin" sweep run sweep.yaml --trial "$ce" --db rel.db >/dev/null 2>&1) || fail "relative run"
+mv "$tmp/run/rel.db" "$tmp/run/rel.db-checkpoints" "$tmp/moved/"
+expect 0 "trial $ce after 40 iterations" -- "$bin" analyze loss-cdf --trial "$ce" --db "$tmp/moved/rel.db" --gammas 0,2 --images 4
+
 # bad input: one line, its exit code, the database unchanged
 before=$(q "SELECT count(*), sum(cumulative) FROM loss_cdf")
 expect 2 "allowed: loss-cdf" -- "$bin" analyze loss-pdf --trial "$focal" --db "$db"
