@@ -506,7 +506,15 @@ std::string figure_svg(const Figure& figure) {
       w, h, p.body);
 }
 
+void check_figure_path(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext != ".svg" && ext != ".png") {
+    throw UsageError(fmt::format("--out {}: the file name must end in .svg or .png", path));
+  }
+}
+
 void write_figure(const Figure& figure, const std::string& path) {
+  check_figure_path(path);
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".svg") {
     const std::string tmp = path + ".tmp";
@@ -519,9 +527,6 @@ void write_figure(const Figure& figure, const std::string& path) {
     std::filesystem::rename(tmp, path, ec);
     if (ec) throw DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
     return;
-  }
-  if (ext != ".png") {
-    throw UsageError(fmt::format("--out {}: the file name must end in .svg or .png", path));
   }
   Font regular, bold;
   if (!load_font(regular, font_path(false))) {

@@ -35,6 +35,9 @@ struct Figure {
   int columns = 2;    // panels per row
 };
 
+// Throws UsageError unless `path` ends in .svg or .png (checked before any work is done).
+void check_figure_path(const std::string& path);
+
 // Writes `figure` to `path`: .svg or .png (by extension). Throws UsageError for another extension
 // and DataError when the file cannot be written or (PNG) no font is found.
 void write_figure(const Figure& figure, const std::string& path);

@@ -126,6 +126,15 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
   return out;
 }
 
+void check_trial_key(const std::string& key) {
+  if (key.size() != 16 || !std::all_of(key.begin(), key.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+      })) {
+    throw UsageError(fmt::format("--trial '{}': a trial key is 16 hex digits (focalab query "
+                                 "trials lists them)", key));
+  }
+}
+
 std::string named_query(const std::string& name, const std::string& trial_key) {
   if (name == "trials") {
     return "SELECT key, seed, status, attempts, host, device, started_at, finished_at, "
@@ -136,12 +145,7 @@ std::string named_query(const std::string& name, const std::string& trial_key) {
     throw UsageError(fmt::format("query {}: needs --trial KEY (the keys: focalab query trials)",
                                  name));
   }
-  if (trial_key.size() != 16 || !std::all_of(trial_key.begin(), trial_key.end(), [](char c) {
-        return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
-      })) {
-    throw UsageError(fmt::format("--trial '{}': a trial key is 16 hex digits (focalab query "
-                                 "trials lists them)", trial_key));
-  }
+  check_trial_key(trial_key);
   const std::string trial = fmt::format("(SELECT id FROM trials WHERE key = '{}')", trial_key);
   if (name == "steps") {
     return fmt::format("SELECT iteration, lr, loss_cls, loss_box, loss_total, num_pos, "

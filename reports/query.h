@@ -12,6 +12,9 @@ QueryFormat parse_query_format(const std::string& name);  // table | csv | json 
 // `sql` may also be the bare name of a table or view ("results", "trials"): SELECT * FROM it.
 std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format);
 
+// Throws UsageError unless `key` is a trial key (16 lowercase hex digits) — the --trial flags.
+void check_trial_key(const std::string& key);
+
 // The canned queries of `focalab query NAME [--trial KEY]`, as SQL, or "" when `name` is not one:
 //   trials              every trial: key, seed, status, attempts, where, when, error
 //   steps --trial K     the step log of trial K (loss, lr, positives, ms/iter, data wait)

@@ -37,6 +37,7 @@
 #include "harness/sqlite.h"
 #include "harness/store.h"
 #include "harness/sweep.h"
+#include "reports/chart.h"
 #include "reports/plot.h"
 #include "reports/query.h"
 #include "reports/report.h"
@@ -1147,16 +1148,6 @@ Examples:
   focalab analyze loss-cdf --trial 0f6903c44ae08994 --gammas 0,1,2,5 --images 500
 )";
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool is_trial_key(const std::string& key) {
-  return key.size() == 16 && std::all_of(key.begin(), key.end(), [](char c) {
-           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
-         });
-}
-
 std::vector<double> parse_gammas(const std::string& text) {
   std::vector<double> out;
   std::stringstream ss(text);
@@ -1204,10 +1195,7 @@ int analyze_command(const Args& args) {
   po::variables_map vm;
   if (!parse(Args(args.begin() + 1, args.end()), opts, {}, {}, vm, kAnalyzeUsage)) return kExitOk;
   const std::string key = vm["trial"].as<std::string>();
-  if (!is_trial_key(key)) {
-    throw UsageError(fmt::format("--trial '{}': a trial key is 16 hex digits (focalab query "
-                                 "trials lists them)", key));
-  }
+  reports::check_trial_key(key);
   harness::LossCdfOptions options;
   options.gammas = parse_gammas(vm["gammas"].as<std::string>());
   options.images = vm["images"].as<int64_t>();
@@ -1215,9 +1203,7 @@ int analyze_command(const Args& args) {
   if (options.images < 0) throw UsageError("--images must be >= 0 (0 = all val images)");
   if (options.max_negatives < 1) throw UsageError("--max-negatives must be >= 1");
   const std::string out = vm["out"].as<std::string>();
-  if (!out.empty() && !ends_with(out, ".svg") && !ends_with(out, ".png")) {
-    throw UsageError(fmt::format("--out '{}': allowed FILE.svg or FILE.png", out));
-  }
+  if (!out.empty()) reports::check_figure_path(out);
   const std::string db_path = vm["db"].as<std::string>();
   reports::require_results_db(db_path);
   harness::Store store(db_path);

@@ -69,7 +69,7 @@ expect 2 "no such trial" -- "$bin" analyze loss-cdf --trial 0123456789abcdef --d
 expect 2 "--gammas '0,-1': '-1' is not allowed" -- "$bin" analyze loss-cdf --trial "$focal" --gammas 0,-1 --db "$db"
 expect 2 "--gammas '0,,2'" -- "$bin" analyze loss-cdf --trial "$focal" --gammas 0,,2 --db "$db"
 expect 2 "--images must be >= 0" -- "$bin" analyze loss-cdf --trial "$focal" --images -3 --db "$db"
-expect 2 "--out 'x.pdf': allowed" -- "$bin" analyze loss-cdf --trial "$focal" --out x.pdf --db "$db"
+expect 2 "--out x.pdf: the file name must end in .svg or .png" -- "$bin" analyze loss-cdf --trial "$focal" --out x.pdf --db "$db"
 expect 2 "required" -- "$bin" analyze loss-cdf --db "$db"
 expect 4 "missing.db" -- "$bin" analyze loss-cdf --trial "$focal" --db "$tmp/missing.db"
 ckpt=$(q "SELECT checkpoint_path FROM trials WHERE key = '$focal'")
