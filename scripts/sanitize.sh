@@ -4,8 +4,9 @@
 # undefined; LibTorch itself is not instrumented) and runs ctest there. Any report fails the test
 # it happens in (UBSan halts on the first error, ASan always does). LeakSanitizer's reports of
 # LibTorch's and OpenMP's process-lifetime allocations are suppressed by
-# tests/sanitize/lsan.supp, nothing else. Takes about 40 minutes on 2 cores; run it before a
-# release and after changes to memory-handling code (docs/TESTING.md).
+# tests/sanitize/lsan.supp, nothing else. Takes almost two hours on 2 cores (build 75 minutes,
+# tests 33); run it before a release and after changes to memory-handling code
+# (docs/TESTING.md, with the last run's result).
 #
 #   scripts/sanitize.sh [ctest options, e.g. -L unit]
 set -euo pipefail
@@ -19,4 +20,5 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detec
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitize/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cd build-asan
+if [[ $# == 0 ]]; then set -- -LE slow; fi
 ctest --output-on-failure -j"$(nproc)" "$@"
