@@ -96,12 +96,14 @@ class CocoDetectionDataset : public DetectionDataset {
 };
 
 CocoDetectionDataset::CocoDetectionDataset(const DataConfig& config, Split split)
-    : annotations_(split == Split::kTrain ? config.train_annotations : config.val_annotations),
+    : annotations_(config.resolve(split == Split::kTrain ? config.train_annotations
+                                                         : config.val_annotations)),
       split_(split),
       skip_bad_(config.on_bad == "skip"),
       min_size_(config.min_size),
       max_size_(config.max_size) {
-  const std::string images_dir = split == Split::kTrain ? config.train_image_dir : config.val_image_dir;
+  const std::string images_dir =
+      config.resolve(split == Split::kTrain ? config.train_image_dir : config.val_image_dir);
   const bool train = split == Split::kTrain;
   CocoDataset ds = read_coco_dataset(annotations_);
   BadData bad(annotations_, skip_bad_);
@@ -327,9 +329,10 @@ std::shared_ptr<const DetectionDataset> open_coco_dataset(const DataConfig& conf
   static std::map<std::string, std::shared_ptr<const DetectionDataset>> cache;
   const std::string key =
       split == Split::kTrain
-          ? fmt::format("train\n{}\n{}\n{}", config.train_annotations, config.train_image_dir,
-                        config.keep_empty)
-          : fmt::format("val\n{}\n{}", config.val_annotations, config.val_image_dir);
+          ? fmt::format("train\n{}\n{}\n{}", config.resolve(config.train_annotations),
+                        config.resolve(config.train_image_dir), config.keep_empty)
+          : fmt::format("val\n{}\n{}", config.resolve(config.val_annotations),
+                        config.resolve(config.val_image_dir));
   const std::string full_key = fmt::format("{}\n{}\n{}\n{}", key, config.on_bad, config.min_size,
                                            config.max_size);
   std::lock_guard<std::mutex> lock(mutex);

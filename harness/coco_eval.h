@@ -50,6 +50,10 @@ struct CocoSummary {
   std::array<double, 12> stats{};  // -1 where undefined (no GT)
   std::vector<double> class_ap;    // per category, -1 if it has no GT
   std::vector<double> class_ap50;
+  // Inference wall time per image, milliseconds: the model's forward pass and postprocessing
+  // (decode, NMS) up to the detections on the host, without data loading and COCO scoring (the
+  // paper's Table 1(e) timing); -1 where not measured (eval-json).
+  double ms_per_image = -1;
   double ap() const { return stats[0]; }
   double ap50() const { return stats[1]; }
   double ap75() const { return stats[2]; }

@@ -22,6 +22,8 @@ namespace focalab::harness {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kTorchvisionScheme = "torchvision://";
+
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -139,8 +141,12 @@ const std::vector<Field>& fields() {
                       {0, 1}));
     t.push_back(field("data.seed", &C::data, &DataConfig::seed,
                       "synthetic: dataset seed (same data for every trial)", {0, 9.0e15}));
+    t.push_back(field("data.root", &C::data, &DataConfig::root,
+                      "coco: folder the relative data.train / data.val paths are under (e.g. "
+                      "data.root=/data/coco); empty = the working directory; not part of the "
+                      "trial key"));
     t.push_back(field("data.train.annotations", &C::data, &DataConfig::train_annotations,
-                      "coco: train instances JSON (relative paths: to the working directory)"));
+                      "coco: train instances JSON (relative paths: to data.root)"));
     t.push_back(field("data.train.images", &C::data, &DataConfig::train_image_dir,
                       "coco: folder of the train images (file_name is relative to it)"));
     t.push_back(field("data.val.annotations", &C::data, &DataConfig::val_annotations,
@@ -176,7 +182,9 @@ const std::vector<Field>& fields() {
                       "frozen backbone stages: 0 none, 1 stem, k stem + layer1..k-1", {0, 5}));
     t.push_back(field("model.backbone_weights", &C::model, &ModelConfig::backbone_weights,
                       "ImageNet ResNet state_dict (torch.save .pth, torchvision layout) that "
-                      "initializes the backbone; empty = random init (paper: ImageNet)", {}, {}));
+                      "initializes the backbone, or torchvision://resnet50 (18, 34, 101) for "
+                      "torchvision's from its download cache ($TORCH_HOME/hub/checkpoints); "
+                      "empty = random init (paper: ImageNet)", {}, {}));
     t.push_back(field("model.fpn_channels", &C::model, &ModelConfig::fpn_channels,
                       "channels of P3..P7 and the heads (paper 256)", {1, 4096}));
     t.push_back(field("model.p6_from", &C::model, &ModelConfig::p6_from,
@@ -702,11 +710,16 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
             "val: {annotations: B.json, images: DIR}}");
       std::error_code ec;
       const bool is_dir = std::string(key).find(".images") != std::string::npos;
-      const bool ok = is_dir ? std::filesystem::is_directory(*value, ec)
-                             : std::filesystem::is_regular_file(*value, ec);
+      const std::string path = c.data.resolve(*value);
+      const bool ok = is_dir ? std::filesystem::is_directory(path, ec)
+                             : std::filesystem::is_regular_file(path, ec);
       if (!ok) {
-        throw DataError(fmt::format("{}: {}: no such {} '{}'", at(key), key,
-                                    is_dir ? "folder" : "file", *value));
+        throw DataError(fmt::format(
+            "{}: {}: no such {} '{}'{}", at(key), key, is_dir ? "folder" : "file", path,
+            c.data.root.empty() && path.front() != '/'
+                ? " (relative to the working directory; set data.root=DIR for a dataset "
+                  "elsewhere)"
+                : ""));
       }
     }
     check(c.data.min_size <= c.data.max_size, "data.min_size, data.max_size",
@@ -744,10 +757,23 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
         fmt::format("needs 4 weights (wx, wy, ww, wh), got {}", c.model.box_weights.size()));
   if (!c.model.backbone_weights.empty()) {
     std::error_code ec;
-    check(std::filesystem::is_regular_file(c.model.backbone_weights, ec),
-          "model.backbone_weights",
-          fmt::format("no such file '{}' (expected a torch.save .pth of an ImageNet ResNet)",
-                      c.model.backbone_weights));
+    std::string path;
+    try {
+      path = resolve_weights_path(c.model.backbone_weights);
+    } catch (const ConfigError& e) {
+      check(false, "model.backbone_weights", e.what());
+    }
+    const bool named = path != c.model.backbone_weights;
+    check(std::filesystem::is_regular_file(path, ec), "model.backbone_weights",
+          named ? fmt::format("{} is '{}', which is missing (focalab downloads nothing: fetch it "
+                              "once with torchvision, e.g. python3 -c \"import torchvision; "
+                              "torchvision.models.{}(weights='IMAGENET1K_V1')\", or set "
+                              "TORCH_HOME to the torch cache that has it)",
+                              c.model.backbone_weights, path,
+                              c.model.backbone_weights.substr(std::string(kTorchvisionScheme).size()))
+                : fmt::format("no such file '{}' (expected a torch.save .pth of an ImageNet "
+                              "ResNet, or torchvision://resnet50 for torchvision's)",
+                              path));
   }
   check(c.model.bg_iou <= c.model.fg_iou, "model.bg_iou, model.fg_iou",
         fmt::format("bg_iou ({}) must be <= fg_iou ({})", c.model.bg_iou, c.model.fg_iou));
@@ -786,8 +812,8 @@ std::string config_to_json(const TrialConfig& config) {
   bool first = true;
   for (const auto& f : fields()) {
     // how fast or how safely, not what: not part of the trial key
-    if (f.path == "data.workers" || f.path == "train.checkpoint_every" ||
-        f.path == "train.eval_every") {
+    if (f.path == "data.workers" || f.path == "data.root" ||
+        f.path == "train.checkpoint_every" || f.path == "train.eval_every") {
       continue;
     }
     out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
@@ -839,6 +865,33 @@ SweepSpec load_sweep(const std::string& path, const std::vector<std::string>& ov
   }
   if (spec.seeds.empty()) spec.seeds.push_back(spec.base.seed);
   return spec;
+}
+
+std::string resolve_weights_path(const std::string& value) {
+  if (value.rfind(kTorchvisionScheme, 0) != 0) return value;
+  const std::string name = value.substr(std::string(kTorchvisionScheme).size());
+  // torchvision's IMAGENET1K_V1 files (torchvision.models.resnet, the file names it downloads)
+  static const std::map<std::string, std::string> kFiles = {
+      {"resnet18", "resnet18-f37072fd.pth"},
+      {"resnet34", "resnet34-b627a593.pth"},
+      {"resnet50", "resnet50-0676ba61.pth"},
+      {"resnet101", "resnet101-63fe2227.pth"}};
+  const auto it = kFiles.find(name);
+  if (it == kFiles.end()) {
+    throw ConfigError(fmt::format("'{}': unknown torchvision weights; allowed: "
+                                  "torchvision://resnet18, resnet34, resnet50, resnet101",
+                                  value));
+  }
+  fs::path home;
+  if (const char* t = std::getenv("TORCH_HOME"); t && *t) {
+    home = t;
+  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    home = fs::path(x) / "torch";
+  } else {
+    const char* h = std::getenv("HOME");
+    home = fs::path(h && *h ? h : ".") / ".cache" / "torch";
+  }
+  return (home / "hub" / "checkpoints" / it->second).string();
 }
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {

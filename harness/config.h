@@ -61,6 +61,13 @@ bool loss_key_applies(const std::string& kind, const std::string& key);
 void finalize_config(TrialConfig& config, const std::string& where,
                      const std::map<std::string, Origin>& origins = {});
 
+// The file a model.backbone_weights value names: a path as it is, or `torchvision://NAME`
+// (resnet18, resnet34, resnet50, resnet101; mmdetection's spelling) for torchvision's ImageNet
+// weights in its download cache, $TORCH_HOME/hub/checkpoints (default ~/.cache/torch): the file
+// `torchvision.models.NAME(weights="IMAGENET1K_V1")` downloads. focalab never downloads it.
+// Throws ConfigError for an unknown NAME.
+std::string resolve_weights_path(const std::string& value);
+
 // Flat canonical JSON of every field plus the seed, in table order. Hash input for trial keys.
 std::string config_to_json(const TrialConfig& config);
 

@@ -476,6 +476,10 @@ void Store::write_evaluation(int64_t trial_id, int64_t iteration, const std::str
     ins.bind(1, trial_id).bind(2, iteration).bind(3, split).bind(4, CocoSummary::kNames[i]);
     ins.bind(5, summary.stats[i]).run();
   }
+  if (summary.ms_per_image >= 0) {
+    ins.bind(1, trial_id).bind(2, iteration).bind(3, split).bind(4, "ms_per_image");
+    ins.bind(5, summary.ms_per_image).run();
+  }
   auto cls = db_.prepare(
       "INSERT OR REPLACE INTO class_ap (trial_id, iteration, split, class_id, class_name, ap, "
       "ap50) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");

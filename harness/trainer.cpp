@@ -14,8 +14,8 @@
 #include <numeric>
 #include <random>
 
+#include "harness/config.h"
 #include "harness/errors.h"
-#include "harness/ohem.h"
 #include "harness/splitmix.h"
 #include "harness/dataset.h"
 #include "harness/torch_file.h"
@@ -366,10 +366,10 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
   if (train_set->class_names() != val_set->class_names()) {
     throw DataError(fmt::format("{}: the val categories ({}) differ from the train categories "
                                 "({}) of {}",
-                                trial_config.data.val_annotations,
+                                trial_config.data.resolve(trial_config.data.val_annotations),
                                 fmt::join(val_set->class_names(), ", "),
                                 fmt::join(train_set->class_names(), ", "),
-                                trial_config.data.train_annotations));
+                                trial_config.data.resolve(trial_config.data.train_annotations)));
   }
   TrialConfig config = trial_config;
   config.data.num_classes = train_set->num_classes();
@@ -381,7 +381,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     torch::manual_seed(static_cast<uint64_t>(config.seed));
     model = models::RetinaNet(retinanet_options(config));
     if (!config.model.backbone_weights.empty()) {
-      load_backbone_weights(model->backbone(), config.model.backbone_weights);
+      load_backbone_weights(model->backbone(), resolve_weights_path(config.model.backbone_weights));
     }
     model->to(device);
     model->train();
@@ -412,12 +412,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
                      std::min(progress.iteration, tc.iterations));
   const models::Matcher matcher(matcher_options(config.model));
   const models::BoxCoder box_coder = box_coder_for(config.model);
-  const std::string& kind = config.loss.kind;
-  // ce, alpha_ce, focal and ohem (CE on the selected anchors) are all the fused focal loss.
-  const double gamma = kind == "focal" ? config.loss.gamma : 0.0;
-  const double alpha = kind == "focal" || kind == "alpha_ce" ? config.loss.alpha : -1.0;
-  const OhemOptions ohem_options{config.loss.ohem_batch_size, config.loss.ohem_nms,
-                                 config.loss.ohem_pos_fraction};
+  const losses::ClassificationLoss cls_loss(classification_loss_options(config.loss));
   double& ema_normalizer = progress.ema_normalizer;
   const losses::BoxLossOptions box_loss_options{config.loss.box_beta};
   losses::LossBreakdown breakdown(config.data.num_classes, {config.loss.hard_score});
@@ -475,10 +470,8 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     auto anchor_labels =
         torch::where(pos, targets.gt_classes, torch::full_like(targets.gt_classes, -1))
             .masked_fill(~valid, -2);  // [N, R]
-    if (kind == "ohem") {
-      anchor_labels = select_ohem(anchor_labels, out.cls_logits, out.box_deltas, out.anchors,
-                                  box_coder, ohem_options);
-    }
+    anchor_labels =
+        cls_loss.select(anchor_labels, out.cls_logits, out.box_deltas, out.anchors, box_coder);
     // Normalizers: one scale per image (1 / its share of the normalizer).
     auto cls_pos = (anchor_labels >= 0).sum(1).to(torch::kDouble).cpu();  // [N] positives
     const double num_pos = cls_pos.sum().item<double>();
@@ -501,28 +494,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
       for (double sc : scales) normalizer += sc;
       normalizer = 1.0 / normalizer;
     }
-    const bool uniform = config.loss.normalizer != "per_image";
-
-    torch::Tensor loss_cls;
-    if (kind == "focal_star") {
-      auto keep = anchor_labels >= -1;
-      auto onehot = losses::one_hot_targets(anchor_labels, k, out.cls_logits.scalar_type());
-      auto elem = losses::focal_star_loss(out.cls_logits, onehot, config.loss.gamma_star,
-                                          config.loss.beta, config.loss.alpha);  // [N, R, K]
-      auto weights = torch::tensor(scales, out.cls_logits.options()).view({n, 1, 1});
-      loss_cls = (elem * keep.unsqueeze(-1) * weights).sum();
-      breakdown.accumulate(elem.index({keep}), out.cls_logits.index({keep}), onehot.index({keep}));
-    } else if (uniform) {
-      loss_cls = losses::focal_loss_sum(out.cls_logits.reshape({-1, k}), anchor_labels.reshape({-1}),
-                                        gamma, alpha, scales[0], &breakdown);
-    } else {
-      loss_cls = torch::zeros({}, out.cls_logits.options());
-      for (int64_t i = 0; i < n; ++i) {
-        loss_cls = loss_cls + losses::focal_loss_sum(out.cls_logits[i], anchor_labels[i], gamma,
-                                                     alpha, scales[static_cast<size_t>(i)],
-                                                     &breakdown);
-      }
-    }
+    auto loss_cls = cls_loss.sum(out.cls_logits, anchor_labels, scales, &breakdown);
     breakdown.finish_iteration((anchor_labels == -2).sum().item<int64_t>(), normalizer);
 
     // Box loss on the positive anchors the classification loss sees (all of them, or OHEM's
@@ -546,10 +518,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
       auto keep = anchor_labels >= -1;  // [N, R]
       auto logits = out.cls_logits.index({keep});
       auto onehot = losses::one_hot_targets(anchor_labels.index({keep}), k, logits.scalar_type());
-      auto elem = kind == "focal_star"
-                      ? losses::focal_star_loss(logits, onehot, config.loss.gamma_star,
-                                                config.loss.beta, config.loss.alpha)
-                      : losses::sigmoid_focal_loss(logits, onehot, gamma, alpha);
+      auto elem = cls_loss.elementwise(logits, onehot);
       histogram.add(elem, logits, onehot, targets.max_iou.index({keep}));
     }
 
@@ -614,6 +583,20 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
   return outcome;
 }
 
+losses::ClassificationLossOptions classification_loss_options(const LossConfig& loss) {
+  if (loss.kind == "ce") return losses::CrossEntropyOptions{};
+  if (loss.kind == "alpha_ce") return losses::AlphaBalancedCrossEntropyOptions{loss.alpha};
+  if (loss.kind == "focal") return losses::FocalLossOptions{loss.gamma, loss.alpha};
+  if (loss.kind == "focal_star") {
+    return losses::FocalStarOptions{loss.gamma_star, loss.beta, loss.alpha};
+  }
+  if (loss.kind == "ohem") {
+    return losses::OhemOptions{loss.ohem_batch_size, loss.ohem_nms, loss.ohem_pos_fraction};
+  }
+  throw ConfigError(fmt::format("loss.kind: '{}' is not one of ce, alpha_ce, focal, focal_star, "
+                                "ohem", loss.kind));
+}
+
 CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
                            const DetectionDataset& val_set, const torch::Device& device) {
   torch::NoGradGuard no_grad;
@@ -622,6 +605,7 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
   const models::BoxCoder box_coder = box_coder_for(config.model);
   const auto pp = postprocess_options(config.model);
   std::vector<Detection> dts;
+  double inference_seconds = 0;
   const int64_t batch_size = std::max<int64_t>(1, config.train.batch_size);
   for (int64_t start = 0; start < val_set.size(); start += batch_size) {
     std::vector<Sample> samples;
@@ -629,6 +613,7 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
       samples.push_back(val_set.get(i));
     }
     Batch batch = collate(samples);
+    const auto batch_start = Clock::now();
     auto out = model->forward(batch.images.to(device));
     for (size_t i = 0; i < samples.size(); ++i) {
       const int64_t id = batch.image_ids[i];
@@ -650,9 +635,15 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
                        static_cast<double>(scores.data_ptr<float>()[d])});
       }
     }
+    // the detections are on the host: the device's work for the batch is done
+    inference_seconds += seconds_since(batch_start);
   }
   if (was_training) model->train();
-  return val_set.evaluate(dts);
+  CocoSummary summary = val_set.evaluate(dts);
+  if (val_set.size() > 0) {
+    summary.ms_per_image = 1000.0 * inference_seconds / static_cast<double>(val_set.size());
+  }
+  return summary;
 }
 
 }  // namespace focalab::harness

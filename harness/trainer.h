@@ -16,6 +16,7 @@
 #include "harness/dataset.h"
 #include "harness/store.h"
 #include "harness/trial_config.h"
+#include "losses/classification_loss.h"
 #include "losses/loss_breakdown.h"
 #include "losses/loss_histogram.h"
 #include "models/matcher.h"
@@ -58,6 +59,9 @@ models::RetinaNetOptions retinanet_options(const TrialConfig& config);
 
 // The anchor matcher's options from a trial config.
 models::MatcherOptions matcher_options(const ModelConfig& config);
+
+// The trial's classification loss (loss.kind and its keys) for losses::ClassificationLoss.
+losses::ClassificationLossOptions classification_loss_options(const LossConfig& loss);
 
 // Loads the weights of a training checkpoint (written by train_trial) into `model`, which must
 // have the trial's architecture; returns the number of iterations the checkpoint was trained for.

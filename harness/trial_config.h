@@ -27,6 +27,8 @@ struct DataConfig {
   int64_t distractors = 0;         // synthetic: object-like shapes of no class, per image
   double max_overlap = 0.3;        // synthetic: max IoU between objects (occlusion)
   int64_t seed = 0;                // synthetic: dataset seed (the same data for every trial)
+  std::string root;                // coco: folder the relative data.train / data.val paths are
+                                   // under ("" = the working directory; not in the trial key)
   std::string train_annotations;   // coco: train instances JSON (YAML data.train.annotations)
   std::string train_image_dir;       // coco: train image folder (YAML data.train.images)
   std::string val_annotations;     // coco: val instances JSON (YAML data.val.annotations)
@@ -38,6 +40,13 @@ struct DataConfig {
   double flip = 0.5;               // horizontal flip probability in training (the paper's only
                                    // augmentation)
   int64_t workers = 2;             // batches loaded ahead by background threads (not in the key)
+
+  // A data.train / data.val path as it is opened: below `root` when it is relative and root is
+  // set, else as given.
+  std::string resolve(const std::string& path) const {
+    if (root.empty() || path.empty() || path.front() == '/') return path;
+    return root.back() == '/' ? root + path : root + "/" + path;
+  }
 };
 
 struct ModelConfig {

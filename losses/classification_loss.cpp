@@ -2,6 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
+#include "losses/focal_loss.h"
+#include "losses/loss_breakdown.h"
+
 namespace focalab::losses {
 
 namespace {
@@ -19,7 +24,8 @@ std::string loss_kind(const ClassificationLossOptions& options) {
                                  return std::string("alpha_ce");
                                },
                                [](const FocalLossOptions&) { return std::string("focal"); },
-                               [](const FocalStarOptions&) { return std::string("focal_star"); }},
+                               [](const FocalStarOptions&) { return std::string("focal_star"); },
+                               [](const OhemOptions&) { return std::string("ohem"); }},
                     options);
 }
 
@@ -70,8 +76,63 @@ torch::Tensor classification_loss(const ClassificationLossOptions& options,
                  },
                  [&](const FocalStarOptions& o) {
                    return focal_star_loss(logits, targets, o.gamma_star, o.beta, o.alpha);
+                 },
+                 [&](const OhemOptions&) {
+                   return sigmoid_focal_loss(logits, targets, 0.0, -1.0);
                  }},
       options);
+}
+
+ClassificationLoss::ClassificationLoss(ClassificationLossOptions options)
+    : options_(std::move(options)) {
+  // ce, alpha_ce, focal and ohem (CE on the selected anchors) are all the fused focal loss
+  if (const auto* a = std::get_if<AlphaBalancedCrossEntropyOptions>(&options_)) alpha_ = a->alpha;
+  if (const auto* f = std::get_if<FocalLossOptions>(&options_)) {
+    gamma_ = f->gamma;
+    alpha_ = f->alpha;
+  }
+}
+
+torch::Tensor ClassificationLoss::select(const torch::Tensor& labels,
+                                         const torch::Tensor& cls_logits,
+                                         const torch::Tensor& box_deltas,
+                                         const torch::Tensor& anchors,
+                                         const models::BoxCoder& box_coder) const {
+  const auto* ohem = std::get_if<OhemOptions>(&options_);
+  return ohem ? select_ohem(labels, cls_logits, box_deltas, anchors, box_coder, *ohem) : labels;
+}
+
+torch::Tensor ClassificationLoss::sum(const torch::Tensor& cls_logits, const torch::Tensor& labels,
+                                      const std::vector<double>& scales,
+                                      LossBreakdown* breakdown) const {
+  const int64_t n = cls_logits.size(0), k = cls_logits.size(2);
+  TORCH_CHECK(static_cast<int64_t>(scales.size()) == n, "ClassificationLoss::sum: ", n,
+              " images but ", scales.size(), " scales");
+  if (const auto* fs = std::get_if<FocalStarOptions>(&options_)) {
+    auto keep = labels >= -1;
+    auto onehot = one_hot_targets(labels, k, cls_logits.scalar_type());
+    auto elem = focal_star_loss(cls_logits, onehot, fs->gamma_star, fs->beta, fs->alpha);
+    auto weights = torch::tensor(scales, cls_logits.options()).view({n, 1, 1});
+    if (breakdown) {
+      breakdown->accumulate(elem.index({keep}), cls_logits.index({keep}), onehot.index({keep}));
+    }
+    return (elem * keep.unsqueeze(-1) * weights).sum();
+  }
+  if (std::all_of(scales.begin(), scales.end(), [&](double s) { return s == scales[0]; })) {
+    return focal_loss_sum(cls_logits.reshape({-1, k}), labels.reshape({-1}), gamma_, alpha_,
+                          scales[0], breakdown);
+  }
+  auto loss = torch::zeros({}, cls_logits.options());
+  for (int64_t i = 0; i < n; ++i) {
+    loss = loss + focal_loss_sum(cls_logits[i], labels[i], gamma_, alpha_,
+                                 scales[static_cast<size_t>(i)], breakdown);
+  }
+  return loss;
+}
+
+torch::Tensor ClassificationLoss::elementwise(const torch::Tensor& logits,
+                                              const torch::Tensor& targets) const {
+  return classification_loss(options_, logits, targets);
 }
 
 }  // namespace focalab::losses

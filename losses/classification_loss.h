@@ -6,17 +6,24 @@
 //   focal     -alpha_t (1 - p_t)^gamma log(p_t)           (paper §3.2, eq. 5)
 //   focal_star  alpha_t * -log(sigmoid(gamma* x_t + beta)) / gamma*   (FL*, paper Appendix A),
 //             x_t = y x with y = +1 for target 1 and -1 for target 0
+//   ohem      CE on the examples online hard example mining selects (ohem.h)
 // with p_t = p for target 1 and 1 - p for target 0, alpha_t = alpha for target 1 and 1 - alpha
-// for target 0. These are the composed reference implementations (autograd gradients), used for
-// FL* by the trainer and as the reference in tests; CE, alpha-CE and FL train through the fused
-// op of focal_loss.h. Reduction and normalization are the caller's.
+// for target 0. ClassificationLoss is what the trainer uses: one object per trial, whatever the
+// kind. The free functions below are the composed reference implementations (autograd
+// gradients), used for FL* and as the reference in tests; CE, alpha-CE, FL and OHEM's CE train
+// through the fused op of focal_loss.h.
 
 #include <torch/types.h>
 
 #include <string>
 #include <variant>
+#include <vector>
+
+#include "losses/ohem.h"
 
 namespace focalab::losses {
+
+class LossBreakdown;
 
 struct CrossEntropyOptions {};
 
@@ -41,11 +48,42 @@ struct FocalStarOptions {
   double alpha = 0.25;
 };
 
-using ClassificationLossOptions = std::variant<CrossEntropyOptions, AlphaBalancedCrossEntropyOptions,
-                                               FocalLossOptions, FocalStarOptions>;
+using ClassificationLossOptions =
+    std::variant<CrossEntropyOptions, AlphaBalancedCrossEntropyOptions, FocalLossOptions,
+                 FocalStarOptions, OhemOptions>;
 
-// "ce", "alpha_ce", "focal" or "focal_star".
+// "ce", "alpha_ce", "focal", "focal_star" or "ohem".
 std::string loss_kind(const ClassificationLossOptions& options);
+
+// The classification loss of a trial, whatever its kind. Per-anchor labels throughout: class
+// k >= 0 (positive for class k), -1 (background), -2 (ignored: no loss, zero gradient).
+class ClassificationLoss {
+ public:
+  explicit ClassificationLoss(ClassificationLossOptions options);
+  const ClassificationLossOptions& options() const { return options_; }
+  std::string kind() const { return loss_kind(options_); }
+
+  // The anchors the loss scores: OHEM's selection (the others set to -2); every other kind
+  // scores all of them (labels returned as they are). labels [N, R]; cls_logits [N, R, K];
+  // box_deltas [N, R, 4]; anchors [R, 4].
+  torch::Tensor select(const torch::Tensor& labels, const torch::Tensor& cls_logits,
+                       const torch::Tensor& box_deltas, const torch::Tensor& anchors,
+                       const models::BoxCoder& box_coder) const;
+
+  // sum_i scales[i] * (loss summed over image i's scored anchors x classes); cls_logits
+  // [N, R, K], labels [N, R], scales: N values (1 / the normalizer, or per image). The raw
+  // (unscaled) per-category and per-class sums are added to `breakdown` when it is given; the
+  // caller closes the iteration with LossBreakdown::finish_iteration.
+  torch::Tensor sum(const torch::Tensor& cls_logits, const torch::Tensor& labels,
+                    const std::vector<double>& scales, LossBreakdown* breakdown) const;
+
+  // Elementwise loss of [M, K] logits against 0/1 targets (the loss histogram, Figure 4).
+  torch::Tensor elementwise(const torch::Tensor& logits, const torch::Tensor& targets) const;
+
+ private:
+  ClassificationLossOptions options_;
+  double gamma_ = 0, alpha_ = -1;  // the fused loss's parameters (all kinds but focal_star)
+};
 
 // Elementwise sigmoid focal loss (torchvision's sigmoid_focal_loss, reduction "none").
 // logits, targets: same shape, targets in {0, 1}. alpha < 0: no alpha weighting.

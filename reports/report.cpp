@@ -67,9 +67,13 @@ std::string markdown_table(const std::vector<std::string>& header,
   return out;
 }
 
+// Inference milliseconds per image (evaluations.metric; Table 1(e)); the other metrics are APs
+// in [0, 1], printed x100.
+constexpr const char* kMsPerImage = "ms_per_image";
+
 struct Stat {
   int64_t n = 0;
-  double mean = 0, std = 0;  // x100; std over seeds (sample, n - 1); 0 for one seed
+  double mean = 0, std = 0;  // x100 (ms as they are); std over seeds (sample, n - 1); 0 for one seed
 };
 
 // One row of the report: the trials of one configuration over seeds.
@@ -84,7 +88,7 @@ struct Group {
     for (const auto* t : trials) {
       auto it = t->metrics.find(metric);
       if (t->status == "done" && it != t->metrics.end() && it->second >= 0) {
-        v.push_back(100 * it->second);
+        v.push_back(metric == kMsPerImage ? it->second : 100 * it->second);
       }
     }
     Stat s;
@@ -577,6 +581,12 @@ std::string render_report(const ReportOptions& options) {
   r.metrics = options.all_metrics
                   ? std::vector<std::string>{"AP", "AP50", "AP75", "APs", "APm", "APl"}
                   : std::vector<std::string>{"AP", "AP50", "AP75"};
+  if (options.all_metrics &&
+      std::any_of(trials.begin(), trials.end(), [](const auto& t) {
+        return t.status == "done" && t.metrics.count(kMsPerImage);
+      })) {
+    r.metrics.push_back(kMsPerImage);
+  }
   for (size_t i = 0; i < r.groups.size(); ++i) {
     const Stat ap = r.groups[i].stat("AP");
     if (ap.n > 0 && (r.best < 0 || ap.mean > r.groups[static_cast<size_t>(r.best)].stat("AP").mean)) {

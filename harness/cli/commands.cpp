@@ -1033,11 +1033,13 @@ int report_command(const Args& args) {
       "sweep", po::value<std::string>()->default_value(""),
       "sweep name (default: the most recently run sweep)")(
       "format", po::value<std::string>()->default_value("md"), "md | csv | latex | json | html")(
-      "all-metrics", "also APs, APm, APl");
+      "all-metrics", "also APs, APm, APl, and inference ms per image where measured (ms_per_image)");
   opts.add(db_option());
   po::variables_map vm;
-  if (!parse(args, opts, {}, {}, vm,
-             "Usage: focalab report [--sweep NAME] [--format md|csv|latex|json|html] [--db FILE]\n\n"
+  po::positional_options_description pos;
+  pos.add("sweep", 1);  // `focalab report NAME` as well as --sweep NAME
+  if (!parse(args, opts, {}, pos, vm,
+             "Usage: focalab report [[--sweep] NAME] [--format md|csv|latex|json|html] [--db FILE]\n\n"
              "Prints a sweep's comparison table: one row per distinct configuration (the config\n"
              "values that vary as columns), the number of seeds n, the trials' status (diverged\n"
              "and failed ones shown), COCO AP/AP50/AP75 x100 as mean ± std over the seeds, the\n"
@@ -1046,7 +1048,7 @@ int report_command(const Args& args) {
              "early, mid and late in training. LaTeX is a booktabs table (shrunk to the line\n"
              "width when wider; \\usepackage{booktabs,graphicx}); CSV and JSON carry\n"
              "every number unrounded for your own plots.\n\n"
-             "Examples:\n  focalab report --sweep quick\n"
+             "Examples:\n  focalab report quick\n"
              "  focalab report --sweep quick --format latex > table1.tex\n"
              "  focalab report --format json | jq '.rows[] | select(.best)'\n")) {
     return kExitOk;
@@ -1188,6 +1190,8 @@ int analyze_command(const Args& args) {
       "negatives sampled uniformly beyond this many (the paper: ~1e7)")(
       "checkpoint", po::value<std::string>()->default_value(""),
       "checkpoint file (default: the one the trial recorded)")(
+      "data-root", po::value<std::string>()->default_value(""),
+      "coco trials: the dataset's data.root here (data.root is not stored with the trial)")(
       "out", po::value<std::string>()->default_value(""), "also plot the curves: FILE.svg|FILE.png")(
       "device", po::value<std::string>()->default_value("auto"), "auto | cpu | cuda | cuda:N")(
       "threads", po::value<int64_t>()->default_value(0), "CPU threads (default: all cores)");
@@ -1239,6 +1243,7 @@ int analyze_command(const Args& args) {
                                 "FILE)", checkpoint, key));
   }
   harness::TrialConfig config = harness::config_from_json(trial->config_json);
+  config.data.root = vm["data-root"].as<std::string>();
   harness::finalize_config(config, fmt::format("{}: trial {}", db_path, key));
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());

@@ -53,6 +53,18 @@ expect 3 "empty.png: empty file" -- "$bin" predict --arch retinanet_resnet50_fpn
 mkdir -p "$tmp/noimages" && echo x >"$tmp/noimages/readme.txt"
 expect 3 "holds no image files" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/noimages"
 expect 2 "model.backbone_weights.*no such file" -- "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=/nonexistent/r50.pth
+# torchvision://NAME: torchvision's ImageNet file in $TORCH_HOME/hub/checkpoints; never downloaded
+expect 2 "model.backbone_weights: torchvision://resnet50 is '$tmp/th/hub/checkpoints/resnet50-0676ba61.pth', which is missing \(focalab downloads nothing" -- \
+  env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet50
+expect 2 "model.backbone_weights: 'torchvision://resnet9': unknown torchvision weights; allowed: torchvision://resnet18, resnet34, resnet50, resnet101" -- \
+  "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet9
+mkdir -p "$tmp/th/hub/checkpoints" "$tmp/xdg/torch/hub/checkpoints"
+touch "$tmp/th/hub/checkpoints/resnet50-0676ba61.pth" "$tmp/xdg/torch/hub/checkpoints/resnet50-0676ba61.pth"
+k1=$(env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet50 2>&1)
+k2=$(env -u TORCH_HOME XDG_CACHE_HOME="$tmp/xdg" "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet50 2>&1)
+[[ $? == 0 && $k1 == "$k2" && $k1 == *"3 trials"* ]] &&
+  ok "torchvision://resnet50 found in \$TORCH_HOME and in \$XDG_CACHE_HOME/torch; same trials" ||
+  fail "torchvision:// lookup: '$k1' vs '$k2'"
 expect 2 "model.box_weights.*needs 4" -- "$bin" sweep plan "$src/experiments/quick.yaml" "model.box_weights=[1, 2]"
 # eval-json and eval: malformed and empty files are data errors (3)
 cat >"$tmp/gt.json" <<'JSON'

@@ -36,8 +36,10 @@ else
   [[ $(sql "$tmp/a.db" "SELECT status FROM trials") == done ]] || fail "trial not done"
   [[ $(sql "$tmp/a.db" "SELECT count(*) FROM train_steps WHERE data_ms IS NOT NULL") == 3 ]] ||
     fail "train_steps: expected 3 rows with data_ms"
-  [[ $(sql "$tmp/a.db" "SELECT count(*) FROM evaluations WHERE split = 'val'") == 12 ]] ||
-    fail "evaluations: expected the 12 COCO metrics"
+  [[ $(sql "$tmp/a.db" "SELECT count(*) FROM evaluations WHERE split = 'val'") == 13 ]] ||
+    fail "evaluations: expected the 12 COCO metrics and ms_per_image"
+  ms=$(sql "$tmp/a.db" "SELECT value > 0 AND value < 60000 FROM evaluations WHERE metric = 'ms_per_image'")
+  [[ $ms == 1 ]] || fail "ms_per_image: not a positive time below a minute"
   names=$(sql "$tmp/a.db" "SELECT group_concat(class_name, ',') FROM (SELECT class_name FROM class_ap ORDER BY class_id)")
   [[ $names == "rectangle,ellipse,triangle,cross" ]] || fail "class_ap names: '$names'"
   ok "train on the synthetic COCO export: done, 3 step rows, 12 metrics, classes $names"

@@ -29,7 +29,7 @@ same_as_local() {  # same_as_local DB LABEL
     "SELECT t.key, s.iteration, s.loss_total, s.loss_cls, s.num_pos FROM DB.train_steps s JOIN DB.trials t ON t.id = s.trial_id" \
     "SELECT t.key, b.iteration, b.category, b.class_id, b.count, b.loss_sum FROM DB.loss_breakdown b JOIN DB.trials t ON t.id = b.trial_id" \
     "SELECT t.key, h.iteration, h.grp, h.bin, h.count, h.loss_sum FROM DB.loss_histogram h JOIN DB.trials t ON t.id = h.trial_id" \
-    "SELECT t.key, e.metric, e.value FROM DB.evaluations e JOIN DB.trials t ON t.id = e.trial_id" \
+    "SELECT t.key, e.metric, e.value FROM DB.evaluations e JOIN DB.trials t ON t.id = e.trial_id WHERE e.metric <> 'ms_per_image'" \
     "SELECT t.key, c.class_id, c.class_name, c.ap FROM DB.class_ap c JOIN DB.trials t ON t.id = c.trial_id" \
     "SELECT s.name, t.key, st.position FROM DB.sweep_trials st JOIN DB.sweeps s ON s.id = st.sweep_id JOIN DB.trials t ON t.id = st.trial_id"; do
     local a=${q//DB./main.} b=${q//DB./l.}
@@ -74,6 +74,8 @@ after=$(sqlite3 "$tmp/merged.db" .dump | md5sum)
   "$tmp/merge2.log" && ok "merging again changes nothing" || fail "second merge changed the DB"
 "$bin" report --db "$tmp/merged.db" --sweep shards | grep -q "3 trials, 3 done" &&
   ok "report on the merged database" || fail "report on the merged database"
+[[ $("$bin" report shards --db "$tmp/merged.db") == "$("$bin" report --db "$tmp/merged.db" --sweep shards)" ]] &&
+  ok "report NAME is report --sweep NAME" || fail "report NAME differs from --sweep NAME"
 
 # An interrupted copy of a trial does not replace a finished one; a finished one replaces it.
 first=$(head -1 <<<"$keys")
@@ -84,7 +86,7 @@ same_as_local "$tmp/merged.db" "after merging a stale copy"
 cp "$tmp/stale.db" "$tmp/partial.db"
 "$bin" db merge "$tmp/shard-$first.db" --into "$tmp/partial.db" 2>"$tmp/merge3.log"
 grep -q "0 trials added, 1 replaced" "$tmp/merge3.log" &&
-  [[ $(sqlite3 "$tmp/partial.db" "SELECT count(*) FROM evaluations") == 12 ]] &&
+  [[ $(sqlite3 "$tmp/partial.db" "SELECT count(*) FROM evaluations") == 13 ]] &&
   ok "a done trial replaces an interrupted one" || fail "replace: $(cat "$tmp/merge3.log")"
 err=$("$bin" db merge "$tmp/nope.db" --into "$tmp/merged.db" 2>&1)
 [[ $? == 4 && $err == *"nope.db: no such results database"* ]] && ok "missing shard: exit 4" ||

@@ -117,7 +117,7 @@ for q in \
   "SELECT key, status, config_json FROM DB.trials" \
   "SELECT t.key, s.iteration, s.loss_total, s.num_pos FROM DB.train_steps s JOIN DB.trials t ON t.id = s.trial_id" \
   "SELECT t.key, b.iteration, b.category, b.class_id, b.count, b.loss_sum FROM DB.loss_breakdown b JOIN DB.trials t ON t.id = b.trial_id" \
-  "SELECT t.key, e.iteration, e.metric, e.value FROM DB.evaluations e JOIN DB.trials t ON t.id = e.trial_id"; do
+  "SELECT t.key, e.iteration, e.metric, e.value FROM DB.evaluations e JOIN DB.trials t ON t.id = e.trial_id WHERE e.metric <> 'ms_per_image'"; do
   a=${q//DB./main.}
   b=${q//DB./l.}
   d=$(sqlite3 "$tmp/merged.db" "ATTACH '$tmp/local.db' AS l; SELECT count(*) FROM ($a EXCEPT $b);

@@ -1,5 +1,7 @@
 #include "harness/config.h"
 
+#include <filesystem>
+
 #include "harness/errors.h"
 #include "harness/sweep.h"
 #include "test_util.h"
@@ -120,6 +122,47 @@ TEST(Config, CommandLineOverridesWinAndAreValidated) {
   EXPECT_NE(msg.find("did you mean 'train.iterations'"), std::string::npos) << msg;
   msg = config_error([&] { load_sweep(path, {"novalue"}); });
   EXPECT_NE(msg.find("must look like key=value"), std::string::npos) << msg;
+}
+
+// data.root: relative data.train / data.val paths are below it; it is not part of the trial key,
+// so the same dataset mounted elsewhere gives the same trials.
+TEST(Config, DataRootResolvesRelativePathsAndStaysOutOfTheKey) {
+  TempDir a, b, dir;
+  for (TempDir* d : {&a, &b}) {
+    for (const char* sub : {"annotations", "train2017", "val2017"}) {
+      std::filesystem::create_directories(d->file(sub));
+    }
+    d->write("annotations/instances_train.json", "{}");
+    d->write("annotations/instances_val.json", "{}");
+  }
+  auto path = dir.write("paper.yaml",
+                        "data:\n  kind: coco\n"
+                        "  train: {annotations: annotations/instances_train.json, images: "
+                        "train2017}\n"
+                        "  val: {annotations: annotations/instances_val.json, images: val2017}\n");
+  auto at_a = expand_sweep(load_sweep(path, {"data.root=" + a.file("")}));
+  auto at_b = expand_sweep(load_sweep(path, {"data.root=" + b.file("")}));
+  ASSERT_EQ(at_a.size(), 1u);
+  ASSERT_EQ(at_b.size(), 1u);
+  EXPECT_EQ(at_a[0].key, at_b[0].key);
+  EXPECT_EQ(at_a[0].config_json.find("data.root"), std::string::npos) << at_a[0].config_json;
+  const auto& data = at_a[0].config.data;
+  EXPECT_EQ(data.resolve(data.train_annotations), a.file("annotations/instances_train.json"));
+  EXPECT_EQ(data.resolve("/abs/x.json"), "/abs/x.json");
+  DataConfig no_root;
+  EXPECT_EQ(no_root.resolve("rel/x.json"), "rel/x.json");
+  // Without data.root the relative paths are looked up in the working directory, and the error
+  // says how to point elsewhere.
+  try {
+    expand_sweep(load_sweep(path));
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("data.train.annotations: no such file 'annotations/instances_train.json' "
+                       "(relative to the working directory; set data.root=DIR"),
+              std::string::npos)
+        << msg;
+  }
 }
 
 TEST(Config, EveryFieldHasHelpAndDefault) {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "losses/focal_loss.h"
+#include "losses/loss_breakdown.h"
 #include "test_util.h"
 
 namespace focalab::losses {
@@ -84,6 +86,58 @@ TEST(ClassificationLoss, KindsDispatch) {
   focalab::testing::expect_tensor_near(fl, sigmoid_focal_loss(x, t, 2.0, 0.25));
   EXPECT_EQ(loss_kind(FocalLossOptions{}), "focal");
   EXPECT_EQ(loss_kind(AlphaBalancedCrossEntropyOptions{}), "alpha_ce");
+}
+
+// The trainer's interface: for every kind, sum() is sum_i scales[i] * the elementwise loss over
+// image i's scored anchors (labels >= -1), with one scale or per-image scales, and the
+// accounting it fills adds up to the unscaled sum; select() changes labels only for OHEM.
+TEST(ClassificationLoss, SumSelectAndAccountingForEveryKind) {
+  torch::manual_seed(3);
+  const int64_t n = 2, r = 50, k = 3;
+  auto logits = torch::randn({n, r, k}) * 4;
+  auto labels = torch::randint(-2, k, {n, r}, torch::kLong);  // -2 ignored, -1 background, class
+  auto keep = (labels >= -1).unsqueeze(-1).to(torch::kFloat);
+  auto onehot = one_hot_targets(labels, k, torch::kFloat);
+  const std::vector<ClassificationLossOptions> kinds = {
+      CrossEntropyOptions{}, AlphaBalancedCrossEntropyOptions{0.75}, FocalLossOptions{2.0, 0.25},
+      FocalLossOptions{0.5, -1}, FocalStarOptions{2.0, 1.0, 0.25}, OhemOptions{4, 0.7, 0}};
+  const std::vector<std::string> names = {"ce", "alpha_ce", "focal", "focal", "focal_star", "ohem"};
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    const ClassificationLoss loss(kinds[i]);
+    EXPECT_EQ(loss.kind(), names[i]);
+    auto elem = loss.elementwise(logits.reshape({-1, k}), onehot.reshape({-1, k})).view({n, r, k});
+    const double per0 = (elem[0] * keep[0]).sum().item<double>();
+    const double per1 = (elem[1] * keep[1]).sum().item<double>();
+    for (const std::vector<double>& scales : {std::vector<double>{0.1, 0.1}, {0.5, 0.25}}) {
+      LossBreakdown breakdown(k);
+      const double got = loss.sum(logits, labels, scales, &breakdown).item<double>();
+      EXPECT_NEAR(got, scales[0] * per0 + scales[1] * per1, 1e-4 * (per0 + per1));
+      breakdown.finish_iteration(0, 1.0);
+      const auto sums = breakdown.take();
+      double accounted = 0;
+      for (auto c : {LossCategory::kPositive, LossCategory::kHardNegative,
+                     LossCategory::kEasyNegative}) {
+        accounted += sums.total_loss(c);
+      }
+      EXPECT_NEAR(accounted, per0 + per1, 1e-4 * (per0 + per1));
+      EXPECT_EQ(sums.total_count(LossCategory::kPositive), (labels >= 0).sum().item<double>());
+    }
+    auto selected = loss.select(labels, logits, torch::zeros({n, r, 4}),
+                                torch::rand({r, 4}).cumsum(1) * 10, models::BoxCoder());
+    if (names[i] == "ohem") {
+      // at most 4 anchors per image kept, the rest ignored
+      EXPECT_LE((selected[0] >= -1).sum().item<int64_t>(), 4);
+      EXPECT_GT((selected[0] >= -1).sum().item<int64_t>(), 0);
+    } else {
+      EXPECT_TRUE(torch::equal(selected, labels));
+    }
+  }
+  // OHEM trains CE on what it selects
+  const ClassificationLoss ohem(OhemOptions{});
+  focalab::testing::expect_tensor_near(
+      ohem.elementwise(logits[0], onehot[0]),
+      torch::binary_cross_entropy_with_logits(logits[0], onehot[0], {}, {}, at::Reduction::None));
 }
 
 TEST(FocalLoss, RejectsNegativeGammaAndShapeMismatch) {

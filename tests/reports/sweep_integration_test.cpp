@@ -91,7 +91,10 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM loss_histogram WHERE q_lo >= q_hi OR "
                          "iterations != 1"), 0);
     EXPECT_GT(scalar(db, "SELECT count(*) FROM loss_histogram WHERE grp = 'positive'"), 0);
-    EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE split = 'val'"), 2 * 12);
+    // the 12 COCO metrics and the inference time per image of each trial
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE split = 'val'"), 2 * 13);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE metric = 'ms_per_image' AND "
+                         "value > 0"), 2);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM evaluations WHERE metric = 'AP' AND value >= 0 "
                          "AND value <= 1"), 2);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM class_ap"), 2 * 3);

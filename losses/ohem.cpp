@@ -1,4 +1,4 @@
-#include "harness/ohem.h"
+#include "losses/ohem.h"
 
 #include <torch/torch.h>
 
@@ -7,7 +7,7 @@
 #include "losses/focal_loss.h"
 #include "models/box_ops.h"
 
-namespace focalab::harness {
+namespace focalab::losses {
 
 torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tensor& cls_logits,
                           const torch::Tensor& box_deltas, const torch::Tensor& anchors,
@@ -48,4 +48,4 @@ torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tenso
   return selected;
 }
 
-}  // namespace focalab::harness
+}  // namespace focalab::losses

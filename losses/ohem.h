@@ -22,7 +22,7 @@
 
 #include "models/box_coder.h"
 
-namespace focalab::harness {
+namespace focalab::losses {
 
 struct OhemOptions {
   int64_t batch_size = 256;   // anchors kept per image
@@ -37,4 +37,4 @@ torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tenso
                           const torch::Tensor& box_deltas, const torch::Tensor& anchors,
                           const models::BoxCoder& box_coder, const OhemOptions& options);
 
-}  // namespace focalab::harness
+}  // namespace focalab::losses

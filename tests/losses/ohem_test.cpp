@@ -1,8 +1,8 @@
-#include "harness/ohem.h"
+#include "losses/ohem.h"
 
 #include "test_util.h"
 
-namespace focalab::harness {
+namespace focalab::losses {
 namespace {
 
 // One image, six anchors, one class. Zero deltas: the predicted boxes are the anchors.
@@ -48,4 +48,4 @@ TEST(Ohem, KeepingEverythingIsCrossEntropy) {
 }
 
 }  // namespace
-}  // namespace focalab::harness
+}  // namespace focalab::losses
