@@ -34,6 +34,21 @@ TEST(Reference, ShippedTablesHoldThePapersNumbers) {
   EXPECT_EQ(match_reference(find_reference("lin2017/table1c"), ce), nullptr);
   EXPECT_DOUBLE_EQ(find_reference("lin2017/table1e").rows[9].metrics.at("ms"), 198);
   EXPECT_EQ(find_reference("lin2017/table3").rows.size(), 4u);
+  // Table 1(e) rows match by depth and scale; the prior-init rows by the prior.
+  TrialConfig r101;
+  r101.data.kind = "coco";
+  r101.model.backbone = "resnet101";
+  r101.data.min_size = 700;
+  ASSERT_NE(match_reference(find_reference("lin2017/table1e"), r101), nullptr);
+  EXPECT_DOUBLE_EQ(match_reference(find_reference("lin2017/table1e"), r101)->metrics.at("ms"), 154);
+  TrialConfig ce_no_prior;
+  ce_no_prior.loss.kind = "ce";
+  ce_no_prior.model.prior_prob = 0;
+  const auto* row = match_reference(find_reference("lin2017/prior_init"), ce_no_prior);
+  ASSERT_NE(row, nullptr);
+  EXPECT_TRUE(row->metrics.empty());
+  ce_no_prior.model.prior_prob = 0.01;
+  EXPECT_DOUBLE_EQ(match_reference(find_reference("lin2017/prior_init"), ce_no_prior)->metrics.at("AP"), 30.2);
 }
 
 TEST(Reference, MatchesTrialsByConfig) {
