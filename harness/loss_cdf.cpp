@@ -115,8 +115,9 @@ LossCdfResult analyze_loss_cdf(const TrialConfig& trial_config, const std::strin
   if (positives.empty() || negatives.empty()) {
     throw DataError(fmt::format("{}: the first {} val images have no {} anchors; nothing to "
                                 "analyze (give more --images)",
-                                config.data.kind == "coco" ? config.data.resolve(config.data.val_annotations)
-                                                           : std::string("synthetic val set"),
+                                config.data.kind == "coco"
+                                    ? config.data.resolve(config.data.val_annotations)
+                                    : std::string("synthetic val set"),
                                 result.images, positives.empty() ? "foreground" : "background"));
   }
   const auto pos = torch::cat(positives), neg = torch::cat(negatives);

@@ -126,6 +126,37 @@ TEST(ReportFormats, CsvCarriesEveryNumber) {
             std::string::npos) << csv;
 }
 
+// --all-metrics adds APs/APm/APl and, where trials recorded it, the inference time per image:
+// milliseconds as stored (not x100). Focal seeds 12.5 and 13.5 ms -> 13.0 ± 0.7071; CE 20 over
+// n = 1 (no std).
+TEST(ReportFormats, AllMetricsShowInferenceMsUnscaled) {
+  testing::TempDir dir;
+  const std::string path = fixture(dir);
+  ReportOptions o;
+  o.db_path = path;
+  o.sweep = "fx";
+  o.format = "csv";
+  o.all_metrics = true;
+  EXPECT_EQ(render_report(o).find("ms_per_image"), std::string::npos);  // none recorded yet
+  {
+    harness::Database db(path, harness::Database::Mode::kReadWriteCreate);
+    for (auto [seed, ms] : {std::pair<int64_t, double>{1, 12.5}, {2, 13.5}}) {
+      db.prepare("INSERT INTO evaluations SELECT id, 30, 'val', 'ms_per_image', ?2 FROM trials "
+                 "WHERE json_extract(config_json, '$.\"loss.kind\"') = 'focal' AND seed = ?1")
+          .bind(1, seed).bind(2, ms).run();
+    }
+    db.prepare("INSERT INTO evaluations SELECT id, 30, 'val', 'ms_per_image', 20 FROM trials "
+               "WHERE json_extract(config_json, '$.\"loss.kind\"') = 'ce' AND seed = 2").run();
+  }
+  const std::string csv = render_report(o);
+  EXPECT_NE(csv.find(",APl_mean,APl_std,APl_n,ms_per_image_mean,ms_per_image_std,ms_per_image_n,"),
+            std::string::npos) << csv;
+  EXPECT_NE(csv.find(",13.0000,0.7071,2,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",20.0000,,1,"), std::string::npos) << csv;  // no std over one seed
+  o.all_metrics = false;
+  EXPECT_EQ(render_report(o).find("ms_per_image"), std::string::npos);
+}
+
 TEST(ReportFormats, LatexIsABooktabsTable) {
   testing::TempDir dir;
   const std::string tex = render(fixture(dir), "latex");
