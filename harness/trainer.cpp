@@ -37,12 +37,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-models::BoxCoder box_coder_for(const ModelConfig& c) {
-  models::BoxCoderOptions o;
-  for (size_t i = 0; i < 4 && i < c.box_weights.size(); ++i) o.weights[i] = c.box_weights[i];
-  return models::BoxCoder(o);
-}
-
 models::PostprocessOptions postprocess_options(const ModelConfig& c) {
   return {c.score_thresh, c.topk_candidates, c.nms_thresh, c.detections_per_image};
 }
@@ -149,44 +143,6 @@ class BatchLoader {
   std::deque<std::future<Batch>> pending_;
 };
 
-
-// torch.optim.SGD (dampening 0, no Nesterov) with its momentum buffers in reach for checkpoints;
-// the same operations in the same order as LibTorch's, so results do not change.
-class Sgd {
- public:
-  Sgd(std::vector<torch::Tensor> params, double momentum, double weight_decay)
-      : params_(std::move(params)), buffers_(params_.size()), momentum_(momentum),
-        weight_decay_(weight_decay) {}
-
-  void zero_grad() {
-    for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-  }
-  void step(double lr) {
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      auto& p = params_[i];
-      if (!p.grad().defined()) continue;
-      auto d_p = p.grad();
-      if (weight_decay_ != 0) d_p = d_p.add(p, weight_decay_);
-      if (momentum_ != 0) {
-        if (!buffers_[i].defined()) {
-          buffers_[i] = torch::clone(d_p).detach();
-        } else {
-          buffers_[i].mul_(momentum_).add_(d_p, 1);
-        }
-        d_p = buffers_[i];
-      }
-      p.add_(d_p, -lr);
-    }
-  }
-  std::vector<torch::Tensor>& params() { return params_; }
-  std::vector<torch::Tensor>& buffers() { return buffers_; }
-
- private:
-  std::vector<torch::Tensor> params_;
-  std::vector<torch::Tensor> buffers_;  // momentum; undefined before a parameter's first step
-  double momentum_, weight_decay_;
-};
 
 // What a checkpoint holds besides the model and the momentum buffers: the position in training
 // and the sums of the logging interval in progress, so that a resumed trial continues exactly.
@@ -410,11 +366,8 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
   BatchLoader loader(train_set, tc.batch_size, static_cast<uint64_t>(config.seed),
                      config.data.flip, config.data.workers, tc.iterations,
                      std::min(progress.iteration, tc.iterations));
-  const models::Matcher matcher(matcher_options(config.model));
-  const models::BoxCoder box_coder = box_coder_for(config.model);
-  const losses::ClassificationLoss cls_loss(classification_loss_options(config.loss));
+  const TrainStep train_step(config, config.data.num_classes);
   double& ema_normalizer = progress.ema_normalizer;
-  const losses::BoxLossOptions box_loss_options{config.loss.box_beta};
   losses::LossBreakdown breakdown(config.data.num_classes, {config.loss.hard_score});
   if (progress.breakdown.iterations > 0) breakdown.restore(progress.breakdown, device);
   losses::LossHistogram histogram;
@@ -453,73 +406,23 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     data_seconds += seconds_since(wait_start);
 
     const double lr = learning_rate(tc, it - 1);
-    auto images = batch.images.to(device);
-    std::vector<torch::Tensor> gt_boxes, gt_classes, crowd_boxes;
+    StepInput input;
+    input.images = batch.images.to(device);
     for (size_t i = 0; i < batch.boxes.size(); ++i) {
-      gt_boxes.push_back(batch.boxes[i].to(device));
-      gt_classes.push_back(batch.classes[i].to(device));
-      crowd_boxes.push_back(batch.crowd_boxes[i].to(device));
+      input.gt_boxes.push_back(batch.boxes[i].to(device));
+      input.gt_classes.push_back(batch.classes[i].to(device));
+      input.crowd_boxes.push_back(batch.crowd_boxes[i].to(device));
     }
-
-    auto out = model->forward(images);
-    auto targets = models::label_anchors(out.anchors, gt_boxes, gt_classes, matcher, crowd_boxes);
-    const int64_t n = images.size(0), k = config.data.num_classes;
-    auto valid = targets.labels >= 0;  // [N, R]
-    auto pos = targets.labels == 1;    // [N, R]
-    // Per-anchor label for the losses: its class if positive, -1 background, -2 ignored.
-    auto anchor_labels =
-        torch::where(pos, targets.gt_classes, torch::full_like(targets.gt_classes, -1))
-            .masked_fill(~valid, -2);  // [N, R]
-    anchor_labels =
-        cls_loss.select(anchor_labels, out.cls_logits, out.box_deltas, out.anchors, box_coder);
-    // Normalizers: one scale per image (1 / its share of the normalizer).
-    auto cls_pos = (anchor_labels >= 0).sum(1).to(torch::kDouble).cpu();  // [N] positives
-    const double num_pos = cls_pos.sum().item<double>();
-    std::vector<double> scales(static_cast<size_t>(n));
-    double normalizer = std::max(1.0, num_pos);
-    if (config.loss.normalizer == "detectron") {
-      normalizer = num_pos + static_cast<double>(n);
-    } else if (config.loss.normalizer == "ema") {
-      ema_normalizer = 0.9 * ema_normalizer + 0.1 * std::max(1.0, num_pos);
-      normalizer = ema_normalizer;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      scales[static_cast<size_t>(i)] =
-          config.loss.normalizer == "per_image"
-              ? 1.0 / (static_cast<double>(n) * std::max(1.0, cls_pos[i].item<double>()))
-              : 1.0 / normalizer;
-    }
-    if (config.loss.normalizer == "per_image") {
-      normalizer = 0;  // the equivalent single divisor, for the log
-      for (double sc : scales) normalizer += sc;
-      normalizer = 1.0 / normalizer;
-    }
-    auto loss_cls = cls_loss.sum(out.cls_logits, anchor_labels, scales, &breakdown);
-    breakdown.finish_iteration((anchor_labels == -2).sum().item<int64_t>(), normalizer);
-
-    // Box loss on the positive anchors the classification loss sees (all of them, or OHEM's
-    // selected ones), with the same per-image scales.
-    auto box_pos = anchor_labels >= 0;  // [N, R]
-    torch::Tensor loss_box = torch::zeros({}, out.box_deltas.options());
-    for (int64_t i = 0; i < n; ++i) {
-      auto p = box_pos[i];
-      if (!p.any().item<bool>()) continue;
-      auto box_targets = box_coder.encode(out.anchors.index({p}), targets.gt_boxes[i].index({p}));
-      loss_box = loss_box + scales[static_cast<size_t>(i)] *
-                                losses::smooth_l1_loss_sum(out.box_deltas[i].index({p}),
-                                                           box_targets, box_loss_options);
-    }
-    auto loss = loss_cls + loss_box;
+    const StepLosses step = train_step.losses(model, input, ema_normalizer, &breakdown);
+    const auto& loss_cls = step.loss_cls;
+    const auto& loss_box = step.loss_box;
+    const auto& loss = step.loss;
+    const double num_pos = step.num_pos, normalizer = step.normalizer;
 
     const bool last_of_interval = it % tc.log_every == 0 || it == tc.iterations;
     if (last_of_interval) {
       // The loss histogram, from the element-wise loss of this iteration's scored anchors.
-      torch::NoGradGuard no_grad;
-      auto keep = anchor_labels >= -1;  // [N, R]
-      auto logits = out.cls_logits.index({keep});
-      auto onehot = losses::one_hot_targets(anchor_labels.index({keep}), k, logits.scalar_type());
-      auto elem = cls_loss.elementwise(logits, onehot);
-      histogram.add(elem, logits, onehot, targets.max_iou.index({keep}));
+      train_step.record_histogram(step, histogram);
     }
 
     const double loss_value = loss.item<double>();
@@ -538,10 +441,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
       outcome.train_seconds = seconds_since(start);
       return outcome;
     }
-    optimizer.zero_grad();
-    loss.backward();
-    if (tc.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad_norm);
-    optimizer.step(lr);
+    train_step.update(step, optimizer, lr);
 
     acc.lr = lr;
     acc.loss_cls += loss_cls.item<double>();

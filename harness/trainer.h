@@ -15,6 +15,7 @@
 #include "harness/coco_eval.h"
 #include "harness/dataset.h"
 #include "harness/store.h"
+#include "harness/train_step.h"
 #include "harness/trial_config.h"
 #include "losses/classification_loss.h"
 #include "losses/loss_breakdown.h"

@@ -8,6 +8,8 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <utility>
+
 namespace focalab::models {
 
 enum class NormKind {
@@ -20,6 +22,9 @@ class BatchNorm2dImpl : public torch::nn::Module {
   BatchNorm2dImpl(int64_t channels, NormKind kind);
   torch::Tensor forward(const torch::Tensor& x);
   NormKind kind() const { return kind_; }
+  // Frozen batch norm as its per-channel affine map, y = x * scale + shift ([C] each, no
+  // gradient): what conv_norm folds into the preceding convolution.
+  std::pair<torch::Tensor, torch::Tensor> frozen_affine() const;
 
  private:
   NormKind kind_;
@@ -28,5 +33,11 @@ class BatchNorm2dImpl : public torch::nn::Module {
   torch::Tensor weight_, bias_, running_mean_, running_var_;
 };
 TORCH_MODULE(BatchNorm2d);
+
+// norm(conv(x)) for a bias-free convolution with `stride` and `padding`. A frozen batch norm is
+// folded into the convolution (weight * scale, shift as its bias): the same function without
+// the two elementwise passes over the activation in the forward and one in the backward.
+torch::Tensor conv_norm(const torch::Tensor& x, const torch::Tensor& conv_weight, int64_t stride,
+                        int64_t padding, BatchNorm2dImpl& norm);
 
 }  // namespace focalab::models

@@ -23,7 +23,7 @@ void init_conv(nn::Conv2d& c) {
 class BlockImpl : public nn::Module {
  public:
   BlockImpl(int64_t in, int64_t planes, int64_t stride, bool bottleneck, NormKind norm)
-      : bottleneck_(bottleneck) {
+      : bottleneck_(bottleneck), stride_(stride) {
     const int64_t expansion = bottleneck ? 4 : 1;
     const int64_t out = planes * expansion;
     if (bottleneck) {
@@ -45,24 +45,31 @@ class BlockImpl : public nn::Module {
     if (stride != 1 || in != out) {
       auto down_conv = conv(in, out, 1, stride);
       init_conv(down_conv);
-      downsample_ = register_module("downsample", nn::Sequential(down_conv, BatchNorm2d(out, norm)));
+      down_bn_ = BatchNorm2d(out, norm);
+      downsample_ = register_module("downsample", nn::Sequential(down_conv, down_bn_));
+      down_conv_ = down_conv;
     }
   }
 
   torch::Tensor forward(const torch::Tensor& x) {
     // ReLU and the residual add in place, as torchvision (inplace=True): fewer large buffers
-    auto y = bn1_(conv1_(x)).relu_();
-    y = bn2_(conv2_(y));
-    if (bottleneck_) y = bn3_(conv3_(y.relu_()));
-    auto identity = downsample_ ? downsample_->forward(x) : x;
+    // (stride on conv1 of basic blocks, on conv2 of bottlenecks)
+    auto y = conv_norm(x, conv1_->weight, bottleneck_ ? 1 : stride_, bottleneck_ ? 0 : 1, *bn1_)
+                 .relu_();
+    y = conv_norm(y, conv2_->weight, bottleneck_ ? stride_ : 1, 1, *bn2_);
+    if (bottleneck_) y = conv_norm(y.relu_(), conv3_->weight, 1, 0, *bn3_);
+    auto identity = downsample_ ? conv_norm(x, down_conv_->weight, stride_, 0, *down_bn_) : x;
     return y.add_(identity).relu_();
   }
 
  private:
   bool bottleneck_;
+  int64_t stride_;
   nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   nn::Sequential downsample_{nullptr};
+  nn::Conv2d down_conv_{nullptr};  // downsample's modules
+  BatchNorm2d down_bn_{nullptr};
 };
 TORCH_MODULE(Block);
 
@@ -123,7 +130,7 @@ ResNetImpl::ResNetImpl(ResNetOptions options) : options_(std::move(options)) {
 }
 
 BackboneFeatures ResNetImpl::forward(const torch::Tensor& images) {
-  auto x = bn1_(conv1_(images)).relu_();
+  auto x = conv_norm(images, conv1_->weight, 2, 3, *bn1_).relu_();
   x = torch::max_pool2d(x, 3, 2, 1);
   x = layer1_->forward(x);
   auto c3 = layer2_->forward(x);

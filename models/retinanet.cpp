@@ -32,10 +32,18 @@ torch::Tensor RetinaNetImpl::normalize(const torch::Tensor& images) const {
 }
 
 RetinaNetOutputs RetinaNetImpl::forward(const torch::Tensor& images) {
+  return forward(images, {});
+}
+
+RetinaNetOutputs RetinaNetImpl::forward(const torch::Tensor& images,
+                                        const std::function<void(const char*)>& mark) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "RetinaNet: images must be [N, 3, H, W], ",
               "got ", images.sizes());
   auto x = normalize(images);
-  auto features = fpn_(backbone_(x));
+  auto c = backbone_(x);
+  if (mark) mark("backbone");
+  auto features = fpn_(c);
+  if (mark) mark("fpn");
   auto head_out = head_(features);
   std::vector<std::pair<int64_t, int64_t>> sizes;
   std::vector<int64_t> per_level;
@@ -45,6 +53,7 @@ RetinaNetOutputs RetinaNetImpl::forward(const torch::Tensor& images) {
     per_level.push_back(f.size(2) * f.size(3) * a);
   }
   auto anchors = anchor_generator_.grid_anchors(sizes, {images.size(2), images.size(3)}, images.device());
+  if (mark) mark("heads");
   return {head_out.cls_logits, head_out.box_deltas, anchors, per_level};
 }
 

@@ -7,6 +7,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <array>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,10 @@ class RetinaNetImpl : public torch::nn::Module {
   explicit RetinaNetImpl(RetinaNetOptions options = {});
   // images: [N, 3, H, W], float in [0, 1], H and W multiples of the largest stride.
   RetinaNetOutputs forward(const torch::Tensor& images);
+  // The same, calling mark("backbone"), mark("fpn") and mark("heads") as each stage is done
+  // (per-stage timing; an empty function is not called).
+  RetinaNetOutputs forward(const torch::Tensor& images,
+                           const std::function<void(const char*)>& mark);
 
   const RetinaNetOptions& options() const { return options_; }
   const AnchorGenerator& anchor_generator() const { return anchor_generator_; }

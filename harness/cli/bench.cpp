@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "harness/cli/bench_common.h"
 #include "harness/cli/commands.h"
 #include "harness/coco_files.h"
 #include "harness/coco_json.h"
@@ -73,88 +74,6 @@ for _ in range(reps):
 times.sort()
 print(times[len(times) // 2])
 )py";
-
-// A temporary directory, removed with everything in it when the object goes.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& what)
-      : path_((std::filesystem::temp_directory_path() / ("focalab-" + what + "-XXXXXX")).string()) {
-    if (!mkdtemp(path_.data())) {
-      throw DataError(fmt::format("bench {}: cannot create a temporary directory (set TMPDIR to "
-                                  "a writable one)", what));
-    }
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// Parses a benchmark's options into `vm`; on --help prints `usage` and the options and returns
-// false.
-bool parse_bench(const Args& args, const po::options_description& opts, po::variables_map& vm,
-                 const std::string& usage) {
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::ostringstream ss;
-    ss << opts;
-    fmt::print("{}{}", usage, ss.str());
-    return false;
-  }
-  po::notify(vm);
-  return true;
-}
-
-double median_seconds(int reps, const std::function<void()>& fn) {
-  fn();
-  fn();  // warm-up
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-// Runs `script` with /usr/bin/python3 and `args`; returns its last stdout line (warnings go to
-// stderr, shown to the user), or nullopt with the reason in `why`.
-std::optional<std::string> run_python(const char* script_text, const std::string& args,
-                                      std::string& why) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "focalab-bench-XXXXXX.py").string();
-  const int fd = mkstemps(tmpl.data(), 3);
-  if (fd < 0) {
-    why = "cannot create a temporary file";
-    return std::nullopt;
-  }
-  close(fd);
-  const std::filesystem::path script = tmpl;
-  std::ofstream(script) << script_text;
-  const std::string cmd = fmt::format("/usr/bin/python3 {} {}", script.string(), args);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  std::string out;
-  if (pipe) {
-    char buf[512];
-    while (fgets(buf, sizeof buf, pipe.get())) out += buf;
-  }
-  const int rc = pipe ? pclose(pipe.release()) : -1;
-  std::filesystem::remove(script);
-  std::string last = out;
-  while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
-  last = last.substr(last.find_last_of('\n') + 1);
-  if (rc == 0 && !last.empty()) return last;
-  why = out.empty() ? fmt::format("/usr/bin/python3 exited {} without a result (is "
-                                  "python3-torchvision installed?)", rc)
-                    : out.substr(0, out.find('\n'));
-  return std::nullopt;
-}
 
 std::optional<double> torchvision_seconds(int64_t threads, int64_t m, int64_t k, int reps,
                                           const std::string& device, std::string& why) {
@@ -844,19 +763,22 @@ int bench_store(const Args& args) {
 
 int bench_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    fmt::print("Usage: focalab bench loss|infer|eval [options]\n\n"
+    fmt::print("Usage: focalab bench train|loss|infer|eval|json|data|store [options]\n\n"
+               "  train  RetinaNet training iterations against torchvision (--profile: stages)\n"
                "  loss   focal loss forward + backward against torchvision\n"
                "  infer  RetinaNet-R50-FPN inference per image against torchvision\n"
                "  eval   COCO evaluation of a COCO-val-sized results file\n"
                "  json   loading a 448 MB COCO-2017-train-shaped instances file\n"
                "  data   the data pipeline of a config (load, flip, batch) per sample\n"
                "  store  the results-database writes of a logging interval\n\n"
-               "Examples:\n  focalab bench loss --threads 2\n  focalab bench infer --threads 2\n"
+               "Examples:\n  focalab bench train --threads 2 --profile\n"
+               "  focalab bench loss --threads 2\n  focalab bench infer --threads 2\n"
                "  focalab bench eval\n  focalab bench json --mb 448\n"
                "  focalab bench data experiments/configs/tiny.yaml\n"
                "  focalab bench store\n");
     return args.empty() ? kExitUsage : kExitOk;
   }
+  if (args[0] == "train") return bench_train(Args(args.begin() + 1, args.end()));
   if (args[0] == "loss") return bench_loss(Args(args.begin() + 1, args.end()));
   if (args[0] == "infer") return bench_infer(Args(args.begin() + 1, args.end()));
   if (args[0] == "eval") return bench_eval(Args(args.begin() + 1, args.end()));
@@ -864,7 +786,7 @@ int bench_command(const Args& args) {
   if (args[0] == "data") return bench_data(Args(args.begin() + 1, args.end()));
   if (args[0] == "store") return bench_store(Args(args.begin() + 1, args.end()));
   throw UsageError(fmt::format(
-      "bench: unknown benchmark '{}' (allowed: loss, infer, eval, json, data, store)", args[0]));
+      "bench: unknown benchmark '{}' (allowed: train, loss, infer, eval, json, data, store)", args[0]));
 }
 
 }  // namespace focalab::cli

@@ -110,6 +110,8 @@ for line in "annotation 999: category_id 77 is not in categories" "annotation 10
     echo "FAIL: data check report lacks /$line/: $report"; failures=$((failures + 1)); fi
 done
 expect 2 "unknown subcommand 'foo'" -- "$bin" data foo
-expect 2 "unknown benchmark 'train'" -- "$bin" bench train
+expect 2 "unknown benchmark 'foo'" -- "$bin" bench foo
+expect 2 "--model: 'r99' is not one of r50, tiny, both" -- "$bin" bench train --model r99
+expect 2 "--size: must be a multiple of 128 in \\[128, 2048\\], got 100" -- "$bin" bench train --size 100
 
 finish

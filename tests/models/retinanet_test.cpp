@@ -110,4 +110,36 @@ TEST(RetinaNet, LabelAnchorsIgnoresNegativesInsideCrowdRegions) {
 }
 
 }  // namespace
+// A frozen batch norm folded into its convolution (conv_norm) computes bn(conv(x)) — values and
+// the gradients of the input and of the convolution's weight — to float rounding.
+TEST(ConvNorm, FrozenBatchNormFoldsIntoTheConvolution) {
+  torch::manual_seed(0);
+  BatchNorm2d bn(8, NormKind::kFrozenBatchNorm);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& t : bn->parameters()) t.uniform_(0.5, 1.5);
+    for (auto& t : bn->buffers()) t.uniform_(0.1, 2.0);  // running mean and variance
+  }
+  for (int64_t stride : {1, 2}) {
+    auto x = torch::randn({2, 4, 9, 11}, torch::requires_grad());
+    auto w = torch::randn({8, 4, 3, 3}, torch::requires_grad());
+    auto folded = conv_norm(x, w, stride, 1, *bn);
+    auto gx_w = torch::autograd::grad({(folded * folded).sum()}, {x, w});
+    auto plain = bn(torch::conv2d(x, w, {}, stride, 1));
+    auto gp_w = torch::autograd::grad({(plain * plain).sum()}, {x, w});
+    ASSERT_EQ(folded.sizes(), plain.sizes());
+    EXPECT_TRUE(torch::allclose(folded, plain, 1e-5, 1e-5)) << "stride " << stride;
+    EXPECT_TRUE(torch::allclose(gx_w[0], gp_w[0], 1e-4, 1e-4)) << "stride " << stride;
+    EXPECT_TRUE(torch::allclose(gx_w[1], gp_w[1], 1e-4, 1e-4)) << "stride " << stride;
+    // the frozen statistics matter: scale and shift are not the identity here
+    EXPECT_GT((plain - torch::conv2d(x, w, {}, stride, 1)).abs().max().item<double>(), 0.1);
+  }
+  // a trained batch norm is applied after the convolution, as it is
+  BatchNorm2d trained(8, NormKind::kBatchNorm);
+  trained->eval();
+  auto x = torch::randn({2, 4, 9, 11});
+  auto w = torch::randn({8, 4, 1, 1});
+  EXPECT_TRUE(torch::equal(conv_norm(x, w, 1, 0, *trained), trained(torch::conv2d(x, w))));
+}
+
 }  // namespace focalab::models

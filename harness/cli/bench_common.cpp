@@ -1,0 +1,98 @@
+#include "harness/cli/bench_common.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <unistd.h>
+#include <vector>
+
+#include "harness/errors.h"
+
+namespace focalab::cli {
+
+namespace po = boost::program_options;
+
+ScratchDir::ScratchDir(const std::string& what)
+    : path_((std::filesystem::temp_directory_path() / ("focalab-" + what + "-XXXXXX")).string()) {
+  if (!mkdtemp(path_.data())) {
+    throw DataError(fmt::format("bench {}: cannot create a temporary directory (set TMPDIR to "
+                                "a writable one)", what));
+  }
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+bool parse_bench(const Args& args, const po::options_description& opts, po::variables_map& vm,
+                 const std::string& usage) {
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::ostringstream ss;
+    ss << opts;
+    fmt::print("{}{}", usage, ss.str());
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+double median_seconds(int reps, const std::function<void()>& fn) {
+  fn();
+  fn();  // warm-up
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+const char* const kKeepFreedMemoryEnv =
+    "MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647 "
+    "MALLOC_TOP_PAD_=67108864 ";
+
+std::optional<std::string> run_python(const char* script_text, const std::string& args,
+                                      std::string& why, const std::string& env) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "focalab-bench-XXXXXX.py").string();
+  const int fd = mkstemps(tmpl.data(), 3);
+  if (fd < 0) {
+    why = "cannot create a temporary file";
+    return std::nullopt;
+  }
+  close(fd);
+  const std::filesystem::path script = tmpl;
+  std::ofstream(script) << script_text;
+  const char* python = std::getenv("FOCALAB_PYTHON");
+  const std::string interpreter = python && *python ? python : "/usr/bin/python3";
+  const std::string cmd = fmt::format("{}{} {} {}", env, interpreter, script.string(), args);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  std::string out;
+  if (pipe) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, pipe.get())) out += buf;
+  }
+  const int rc = pipe ? pclose(pipe.release()) : -1;
+  std::filesystem::remove(script);
+  std::string last = out;
+  while (!last.empty() && std::isspace(static_cast<unsigned char>(last.back()))) last.pop_back();
+  last = last.substr(last.find_last_of('\n') + 1);
+  if (rc == 0 && !last.empty()) return last;
+  why = out.empty() ? fmt::format("{} exited {} without a result (is python3-torchvision "
+                                  "installed?)", interpreter, rc)
+                    : out.substr(0, out.find('\n'));
+  return std::nullopt;
+}
+
+}  // namespace focalab::cli

@@ -1,0 +1,49 @@
+#pragma once
+// Helpers shared by the `focalab bench` commands: option parsing, timing, scratch directories
+// and running a comparison script with /usr/bin/python3.
+
+#include <boost/program_options.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "harness/cli/commands.h"
+
+namespace focalab::cli {
+
+// A temporary directory, removed with everything in it when the object goes.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& what);
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Parses a benchmark's options into `vm`; on --help prints `usage` and the options and returns
+// false.
+bool parse_bench(const Args& args, const boost::program_options::options_description& opts,
+                 boost::program_options::variables_map& vm, const std::string& usage);
+
+// Median wall time of `reps` calls of fn after two warm-up calls.
+double median_seconds(int reps, const std::function<void()>& fn);
+
+// Runs `script_text` with /usr/bin/python3 ($FOCALAB_PYTHON when set) and `args` (after `env`, e.g. "NAME=value ", when
+// given); returns its last stdout line (warnings go to stderr, shown to the user), or nullopt
+// with the reason in `why`.
+std::optional<std::string> run_python(const char* script_text, const std::string& args,
+                                      std::string& why, const std::string& env = {});
+
+// The environment that gives a glibc process the allocator settings focalab sets for itself at
+// start-up (harness/cli/main.cpp): freed memory kept for reuse instead of returned to the kernel.
+extern const char* const kKeepFreedMemoryEnv;
+
+// `focalab bench train` (bench_train.cpp).
+int bench_train(const Args& args);
+
+}  // namespace focalab::cli

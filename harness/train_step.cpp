@@ -1,0 +1,174 @@
+#include "harness/train_step.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "harness/trainer.h"
+#include "losses/box_loss.h"
+#include "losses/focal_loss.h"
+#include "models/anchor_labels.h"
+
+namespace focalab::harness {
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Sgd::Sgd(std::vector<torch::Tensor> params, double momentum, double weight_decay)
+    : params_(std::move(params)), buffers_(params_.size()), momentum_(momentum),
+      weight_decay_(weight_decay) {}
+
+void Sgd::zero_grad() {
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+}
+
+void Sgd::step(double lr) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (!p.grad().defined()) continue;
+    auto d_p = p.grad();
+    if (weight_decay_ != 0) d_p = d_p.add(p, weight_decay_);
+    if (momentum_ != 0) {
+      if (!buffers_[i].defined()) {
+        buffers_[i] = torch::clone(d_p).detach();
+      } else {
+        buffers_[i].mul_(momentum_).add_(d_p, 1);
+      }
+      d_p = buffers_[i];
+    }
+    p.add_(d_p, -lr);
+  }
+}
+
+void StageTimer::start() {
+  if (device_.is_cuda()) torch::cuda::synchronize();
+  last_ = now_seconds();
+}
+
+void StageTimer::mark(const std::string& stage) {
+  if (device_.is_cuda()) torch::cuda::synchronize();
+  const double t = now_seconds();
+  auto it = std::find_if(totals_.begin(), totals_.end(),
+                         [&](const auto& s) { return s.first == stage; });
+  if (it == totals_.end()) {
+    totals_.emplace_back(stage, t - last_);
+  } else {
+    it->second += t - last_;
+  }
+  last_ = t;
+}
+
+models::BoxCoder box_coder_for(const ModelConfig& c) {
+  models::BoxCoderOptions o;
+  for (size_t i = 0; i < 4 && i < c.box_weights.size(); ++i) o.weights[i] = c.box_weights[i];
+  return models::BoxCoder(o);
+}
+
+TrainStep::TrainStep(const TrialConfig& config, int64_t num_classes)
+    : config_(config), num_classes_(num_classes), matcher_(matcher_options(config.model)),
+      box_coder_(box_coder_for(config.model)),
+      cls_loss_(classification_loss_options(config.loss)) {}
+
+StepLosses TrainStep::losses(models::RetinaNet& model, const StepInput& input,
+                             double& ema_normalizer, losses::LossBreakdown* breakdown,
+                             StageTimer* timer) const {
+  StepLosses s;
+  std::function<void(const char*)> mark;
+  if (timer) mark = [timer](const char* stage) { timer->mark(stage); };
+  s.out = model->forward(input.images, mark);
+  const auto& out = s.out;
+  auto targets = models::label_anchors(out.anchors, input.gt_boxes, input.gt_classes, matcher_,
+                                       input.crowd_boxes);
+  s.max_iou = targets.max_iou;
+  const int64_t n = input.images.size(0);
+  auto valid = targets.labels >= 0;  // [N, R]
+  auto pos = targets.labels == 1;    // [N, R]
+  // Per-anchor label for the losses: its class if positive, -1 background, -2 ignored.
+  auto anchor_labels =
+      torch::where(pos, targets.gt_classes, torch::full_like(targets.gt_classes, -1))
+          .masked_fill(~valid, -2);  // [N, R]
+  if (timer) timer->mark("matching");
+  anchor_labels =
+      cls_loss_.select(anchor_labels, out.cls_logits, out.box_deltas, out.anchors, box_coder_);
+  s.anchor_labels = anchor_labels;
+  // Normalizers: one scale per image (1 / its share of the normalizer).
+  auto cls_pos = (anchor_labels >= 0).sum(1).to(torch::kDouble).cpu().contiguous();  // [N]
+  const double* per_image_pos = cls_pos.data_ptr<double>();
+  double num_pos = 0;
+  for (int64_t i = 0; i < n; ++i) num_pos += per_image_pos[i];
+  std::vector<double> scales(static_cast<size_t>(n));
+  const auto& kind = config_.loss.normalizer;
+  double normalizer = std::max(1.0, num_pos);
+  if (kind == "detectron") {
+    normalizer = num_pos + static_cast<double>(n);
+  } else if (kind == "ema") {
+    ema_normalizer = 0.9 * ema_normalizer + 0.1 * std::max(1.0, num_pos);
+    normalizer = ema_normalizer;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    scales[static_cast<size_t>(i)] =
+        kind == "per_image"
+            ? 1.0 / (static_cast<double>(n) * std::max(1.0, per_image_pos[i]))
+            : 1.0 / normalizer;
+  }
+  if (kind == "per_image") {
+    normalizer = 0;  // the equivalent single divisor, for the log
+    for (double sc : scales) normalizer += sc;
+    normalizer = 1.0 / normalizer;
+  }
+  s.num_pos = num_pos;
+  s.normalizer = normalizer;
+  s.loss_cls = cls_loss_.sum(out.cls_logits, anchor_labels, scales, breakdown);
+  if (breakdown) {
+    breakdown->finish_iteration((anchor_labels == -2).sum().item<int64_t>(), normalizer);
+  }
+
+  // Box loss on the positive anchors the classification loss sees (all of them, or OHEM's
+  // selected ones), with the same per-image scales.
+  const losses::BoxLossOptions box_options{config_.loss.box_beta};
+  auto box_pos = anchor_labels >= 0;  // [N, R]
+  s.loss_box = torch::zeros({}, out.box_deltas.options());
+  for (int64_t i = 0; i < n; ++i) {
+    if (per_image_pos[i] == 0) continue;
+    auto p = box_pos[i];
+    auto box_targets = box_coder_.encode(out.anchors.index({p}), targets.gt_boxes[i].index({p}));
+    s.loss_box = s.loss_box + scales[static_cast<size_t>(i)] *
+                                  losses::smooth_l1_loss_sum(out.box_deltas[i].index({p}),
+                                                             box_targets, box_options);
+  }
+  s.loss = s.loss_cls + s.loss_box;
+  if (timer) timer->mark("loss");
+  return s;
+}
+
+void TrainStep::record_histogram(const StepLosses& step, losses::LossHistogram& histogram) const {
+  torch::NoGradGuard no_grad;
+  auto keep = step.anchor_labels >= -1;  // [N, R]
+  auto logits = step.out.cls_logits.index({keep});
+  auto onehot = losses::one_hot_targets(step.anchor_labels.index({keep}), num_classes_,
+                                        logits.scalar_type());
+  auto elem = cls_loss_.elementwise(logits, onehot);
+  histogram.add(elem, logits, onehot, step.max_iou.index({keep}));
+}
+
+void TrainStep::update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* timer) const {
+  sgd.zero_grad();
+  step.loss.backward();
+  if (timer) timer->mark("backward");
+  if (config_.train.clip_grad_norm > 0) {
+    torch::nn::utils::clip_grad_norm_(sgd.params(), config_.train.clip_grad_norm);
+  }
+  sgd.step(lr);
+  if (timer) timer->mark("optimizer");
+}
+
+}  // namespace focalab::harness

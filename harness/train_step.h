@@ -1,0 +1,108 @@
+#pragma once
+// One training iteration of RetinaNet, shared by the trainer and `focalab bench train`: forward,
+// anchor labelling, classification loss (with its accounting) and box loss, then backward and
+// the SGD step. StageTimer splits the iteration's wall time into stages for `bench train
+// --profile`; without a timer nothing is synchronized or measured.
+
+#include <torch/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "harness/trial_config.h"
+#include "losses/classification_loss.h"
+#include "losses/loss_breakdown.h"
+#include "losses/loss_histogram.h"
+#include "models/box_coder.h"
+#include "models/matcher.h"
+#include "models/retinanet.h"
+
+namespace focalab::harness {
+
+// torch.optim.SGD (dampening 0, no Nesterov) with its momentum buffers in reach for checkpoints;
+// the same operations in the same order as LibTorch's, so results do not change.
+class Sgd {
+ public:
+  Sgd(std::vector<torch::Tensor> params, double momentum, double weight_decay);
+  void zero_grad();  // gradients set to none
+  void step(double lr);
+  std::vector<torch::Tensor>& params() { return params_; }
+  std::vector<torch::Tensor>& buffers() { return buffers_; }
+
+ private:
+  std::vector<torch::Tensor> params_;
+  std::vector<torch::Tensor> buffers_;  // momentum; undefined before a parameter's first step
+  double momentum_, weight_decay_;
+};
+
+// Wall time per named stage, accumulated over iterations. mark(stage) charges the time since the
+// previous mark (or start()) to `stage`; on CUDA the device is synchronized first, so that each
+// stage is charged with its own kernels.
+class StageTimer {
+ public:
+  explicit StageTimer(const torch::Device& device) : device_(device) {}
+  void start();
+  void mark(const std::string& stage);
+  // Stages in first-marked order with their total seconds.
+  const std::vector<std::pair<std::string, double>>& totals() const { return totals_; }
+  void clear() { totals_.clear(); }
+
+ private:
+  torch::Device device_;
+  double last_ = 0;
+  std::vector<std::pair<std::string, double>> totals_;
+};
+
+// A batch on the training device.
+struct StepInput {
+  torch::Tensor images;                     // [N, 3, H, W] in [0, 1]
+  std::vector<torch::Tensor> gt_boxes;      // N x [G_i, 4]
+  std::vector<torch::Tensor> gt_classes;    // N x [G_i] int64
+  std::vector<torch::Tensor> crowd_boxes;   // N x [C_i, 4] (may be empty)
+};
+
+struct StepLosses {
+  models::RetinaNetOutputs out;
+  torch::Tensor anchor_labels;  // [N, R]: class k, -1 background, -2 ignored (after OHEM)
+  torch::Tensor max_iou;        // [N, R]
+  torch::Tensor loss_cls, loss_box, loss;  // scalars, normalized
+  double num_pos = 0;           // positive anchors the loss scores
+  double normalizer = 0;        // the normalizer (or its per-image equivalent), for the log
+};
+
+class TrainStep {
+ public:
+  // config: the trial's model and loss keys; num_classes: the dataset's.
+  TrainStep(const TrialConfig& config, int64_t num_classes);
+
+  // Forward, labels and losses. `ema_normalizer` is detectron2's running normalizer (read and
+  // updated with loss.normalizer = ema). The classification loss's accounting is added to
+  // `breakdown` when given (the iteration is closed here). Stages: backbone, fpn, heads,
+  // matching, loss.
+  StepLosses losses(models::RetinaNet& model, const StepInput& input, double& ema_normalizer,
+                    losses::LossBreakdown* breakdown, StageTimer* timer = nullptr) const;
+
+  // Backward, gradient clipping (train.clip_grad_norm) and the SGD step at `lr`. Stages:
+  // backward, optimizer.
+  void update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* timer = nullptr) const;
+
+  // The loss histogram of this iteration's scored anchors (the trainer does this at the end of
+  // each logging interval).
+  void record_histogram(const StepLosses& step, losses::LossHistogram& histogram) const;
+
+  const losses::ClassificationLoss& classification_loss() const { return cls_loss_; }
+  const models::BoxCoder& box_coder() const { return box_coder_; }
+
+ private:
+  TrialConfig config_;
+  int64_t num_classes_;
+  models::Matcher matcher_;
+  models::BoxCoder box_coder_;
+  losses::ClassificationLoss cls_loss_;
+};
+
+// The box coder of a trial's model keys (box_weights).
+models::BoxCoder box_coder_for(const ModelConfig& config);
+
+}  // namespace focalab::harness
