@@ -33,7 +33,8 @@ torch::Tensor clip_boxes(const torch::Tensor& boxes, int64_t height, int64_t wid
   return torch::stack({x.select(1, 0), y.select(1, 0), x.select(1, 1), y.select(1, 1)}, 1);
 }
 
-torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold) {
+torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold,
+                  int64_t max_keep) {
   TORCH_CHECK(boxes.dim() == 2 && boxes.size(1) == 4, "nms: boxes must be [N, 4], got ",
               boxes.sizes());
   TORCH_CHECK(scores.dim() == 1 && scores.size(0) == boxes.size(0),
@@ -54,7 +55,10 @@ torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
   for (int64_t oi = 0; oi < n; ++oi) {
     const int64_t i = op[oi];
     if (suppressed[i]) continue;
+    if (static_cast<int64_t>(keep.size()) == max_keep) break;
     keep.push_back(i);
+    // the boxes kept later cannot change the ones kept so far
+    if (static_cast<int64_t>(keep.size()) == max_keep) break;
     const float* bi = bp + 4 * i;
     for (int64_t oj = oi + 1; oj < n; ++oj) {
       const int64_t j = op[oj];

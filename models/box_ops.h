@@ -17,8 +17,10 @@ torch::Tensor clip_boxes(const torch::Tensor& boxes, int64_t height, int64_t wid
 
 // Greedy non-maximum suppression: visits boxes by decreasing score and drops every box whose IoU
 // with an already kept box is > iou_threshold. Returns the kept indices (int64) by decreasing
-// score. boxes: [N, 4], scores: [N].
-torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold);
+// score. boxes: [N, 4], scores: [N]. max_keep >= 0 stops once that many are kept (the first
+// max_keep of the full result; OHEM keeps only a batch of them).
+torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold,
+                  int64_t max_keep = -1);
 
 // NMS done independently per category (boxes of different `idxs` never suppress each other),
 // torchvision's batched_nms. idxs: [N] int64. Returns kept indices by decreasing score.

@@ -47,5 +47,30 @@ TEST(Ohem, KeepingEverythingIsCrossEntropy) {
   EXPECT_TRUE(torch::equal(sel, f.labels));
 }
 
+// A batch is selected image by image (in parallel): each row equals the selection of its image
+// alone, with a free and with a 1:3 batch; and every row keeps exactly batch_size anchors.
+TEST(Ohem, BatchRowsEqualSingleImages) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(2);  // images on two threads
+  torch::manual_seed(0);
+  const int64_t n = 6, r = 600, k = 3;
+  auto xy = torch::rand({r, 2}) * 200;
+  auto anchors = torch::cat({xy, xy + torch::rand({r, 2}) * 40 + 8}, 1);
+  auto logits = torch::randn({n, r, k}) * 2;
+  auto deltas = torch::randn({n, r, 4}) * 0.2;
+  auto labels = torch::randint(-2, k, {n, r}, torch::kLong);
+  for (double pos_fraction : {0.0, 0.25}) {
+    const OhemOptions o{64, 0.7, pos_fraction};
+    auto batch = select_ohem(labels, logits, deltas, anchors, models::BoxCoder(), o);
+    for (int64_t i = 0; i < n; ++i) {
+      auto one = select_ohem(labels.narrow(0, i, 1), logits.narrow(0, i, 1),
+                             deltas.narrow(0, i, 1), anchors, models::BoxCoder(), o);
+      EXPECT_TRUE(torch::equal(batch[i], one[0])) << "image " << i << " " << pos_fraction;
+      EXPECT_EQ((batch[i] != -2).sum().item<int64_t>(), 64) << "image " << i;
+    }
+  }
+  torch::set_num_threads(threads);
+}
+
 }  // namespace
 }  // namespace focalab::losses

@@ -28,6 +28,26 @@ TEST(BoxOps, NmsKeepsHighestAndDropsOverlaps) {
   EXPECT_EQ(nms(boxes, scores, 0.7).numel(), 3);
 }
 
+// max_keep stops early with exactly the first max_keep indices of the full result (what OHEM
+// uses): 2,000 random overlapping boxes, thresholds .5 and .7.
+TEST(BoxOps, NmsMaxKeepIsAPrefixOfTheFullResult) {
+  torch::manual_seed(0);
+  auto xy = torch::rand({2000, 2}) * 100;
+  auto wh = torch::rand({2000, 2}) * 30 + 5;
+  auto boxes = torch::cat({xy, xy + wh}, 1);
+  auto scores = torch::rand({2000});
+  for (double thresh : {0.5, 0.7}) {
+    auto full = nms(boxes, scores, thresh);
+    ASSERT_GT(full.numel(), 300) << thresh;
+    for (int64_t max_keep : {0L, 1L, 128L, 300L}) {
+      auto part = nms(boxes, scores, thresh, max_keep);
+      ASSERT_EQ(part.numel(), max_keep) << thresh;
+      EXPECT_TRUE(torch::equal(part, full.narrow(0, 0, max_keep))) << thresh << " " << max_keep;
+    }
+    EXPECT_TRUE(torch::equal(nms(boxes, scores, thresh, full.numel() + 10), full));
+  }
+}
+
 TEST(BoxOps, BatchedNmsSeparatesClasses) {
   auto boxes = torch::tensor({{0.f, 0.f, 10.f, 10.f}, {1.f, 1.f, 11.f, 11.f}});
   auto scores = torch::tensor({0.9f, 0.8f});
