@@ -1,6 +1,5 @@
 #include "harness/train_step.h"
 
-#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>

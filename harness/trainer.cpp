@@ -20,10 +20,8 @@
 #include "harness/dataset.h"
 #include "harness/torch_file.h"
 #include "harness/weights.h"
-#include "losses/box_loss.h"
 #include "losses/classification_loss.h"
 #include "losses/focal_loss.h"
-#include "models/anchor_labels.h"
 #include "models/postprocess.h"
 #include "models/transform.h"
 

@@ -6,7 +6,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <fstream>
@@ -253,12 +252,7 @@ CaseResult run_case(const TrainCase& c, const torch::Device& device, int64_t thr
   losses::LossHistogram histogram;
   double ema = 100;
   torch::manual_seed(1);
-  auto images = torch::rand({c.batch, 3, c.size, c.size});
-  if (std::getenv("FOCALAB_CL")) {
-    torch::NoGradGuard ng;
-    for (auto& p : model->parameters()) if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-    images = images.contiguous(torch::MemoryFormat::ChannelsLast);
-  }
+  const auto images = torch::rand({c.batch, 3, c.size, c.size});
   std::vector<torch::Tensor> gt_boxes, gt_classes;
   for (const auto& image : boxes) {
     std::vector<float> xyxy;
