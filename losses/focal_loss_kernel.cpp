@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -90,21 +91,22 @@ double dense_scalar(const float* logits, const float* targets, float* loss, floa
 
 #define FOCALAB_AVX2 __attribute__((target("avx2,fma")))
 #define FOCALAB_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
+#define FOCALAB_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
 
+// exp(x) for x <= 0 (every caller's argument is -|z| or gamma log(1 - p_t)). The clamp keeps
+// a NaN argument NaN: MAXPS returns its second operand when one of them is NaN.
 FOCALAB_AVX2_INLINE __m256 exp256(__m256 x) {
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
-  x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
+  x = _mm256_max_ps(_mm256_set1_ps(-88.3762626647949f), x);
   __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
   fx = _mm256_floor_ps(fx);
   x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
   x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
   const __m256 z = _mm256_mul_ps(x, x);
-  __m256 y = _mm256_set1_ps(1.9875691500E-4f);
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+  // The degree-5 polynomial in Estrin's form (three dependent steps instead of five).
+  const __m256 p01 = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500E-4f), x, _mm256_set1_ps(1.3981999507E-3f));
+  const __m256 p23 = _mm256_fmadd_ps(_mm256_set1_ps(8.3334519073E-3f), x, _mm256_set1_ps(4.1665795894E-2f));
+  const __m256 p45 = _mm256_fmadd_ps(_mm256_set1_ps(1.6666665459E-1f), x, _mm256_set1_ps(5.0000001201E-1f));
+  __m256 y = _mm256_fmadd_ps(_mm256_fmadd_ps(p01, z, p23), z, p45);
   y = _mm256_fmadd_ps(y, z, x);
   y = _mm256_add_ps(y, _mm256_set1_ps(1.f));
   __m256i n = _mm256_cvttps_epi32(fx);
@@ -113,62 +115,80 @@ FOCALAB_AVX2_INLINE __m256 exp256(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
 
+// The parameters as vectors; the loss weights carry `scale` (and alpha_t).
+struct VecParams {
+  __m256 gamma, w_pos, w_neg, hard_score;
+};
+
+// The modulating factor (1 - p_t)^gamma, chosen once per call: gamma 0, 1, 2 or any other.
+enum Mod { kModOne, kModQ, kModQ2, kModPow };
+
+Mod mod_kind(float gamma) {
+  return gamma == 0.f ? kModOne : gamma == 1.f ? kModQ : gamma == 2.f ? kModQ2 : kModPow;
+}
+
+FOCALAB_AVX2_INLINE VecParams vec_params(const FocalParams& p, float hard_score) {
+  const float a_pos = p.use_alpha ? p.alpha : 1.f, a_neg = p.use_alpha ? 1.f - p.alpha : 1.f;
+  return {_mm256_set1_ps(p.gamma), _mm256_set1_ps(a_pos * p.scale), _mm256_set1_ps(a_neg * p.scale),
+          _mm256_set1_ps(hard_score)};
+}
+
 struct VecOut {
   __m256 loss, grad, q;
 };
 
-// pos: all-ones lanes where the target is 1.
-FOCALAB_AVX2_INLINE VecOut focal_vec(__m256 x, __m256 pos, const FocalParams& p) {
+// The loss, gradient and q = 1 - p_t of 8 logits. kNeg: every target is 0 (pos is ignored);
+// otherwise pos has all-ones lanes where the target is 1. A NaN logit gives NaN loss and gradient
+// (every step below propagates it).
+template <bool kNeg, Mod kMod>
+FOCALAB_AVX2_INLINE VecOut focal_vec(__m256 x, __m256 pos, const VecParams& v) {
   const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.f);
   const __m256 sign = _mm256_set1_ps(-0.f);
-  const __m256 z = _mm256_blendv_ps(_mm256_xor_ps(x, sign), x, pos);  // pos ? x : -x
-  const __m256 a = _mm256_andnot_ps(sign, z);                          // |z|
-  const __m256 e = exp256(_mm256_xor_ps(a, sign));                     // exp(-|z|) in (0, 1]
-  // s = 1 / u, u = 1 + e in [1, 2]: reciprocal estimate refined by one Newton step (~1 ulp).
+  // z = x for a positive target, -x for a negative one; -z is what ce needs.
+  const __m256 minus_z = kNeg ? x : _mm256_blendv_ps(x, _mm256_xor_ps(x, sign), pos);
+  const __m256 e = exp256(_mm256_or_ps(x, sign));  // exp(-|z|) in (0, 1]
+  // s = 1 / u with u = 1 + e in [1, 2], and 1 / w with w = 2 + e, from one reciprocal of u w
+  // refined by a Newton step (about 1 ulp).
   const __m256 u = _mm256_add_ps(one, e);
-  __m256 s = _mm256_rcp_ps(u);
-  s = _mm256_mul_ps(s, _mm256_fnmadd_ps(u, s, _mm256_set1_ps(2.f)));
+  const __m256 w2 = _mm256_add_ps(u, one);
+  const __m256 uw = _mm256_mul_ps(u, w2);
+  __m256 r = _mm256_rcp_ps(uw);
+  r = _mm256_mul_ps(r, _mm256_fnmadd_ps(uw, r, _mm256_set1_ps(2.f)));
+  const __m256 s = _mm256_mul_ps(r, w2);
   // log1p(e) = 2 atanh(t), t = e / (2 + e) in [0, 1/3]: 2 t (1 + t^2/3 + t^4/5 + ... + t^12/13),
   // truncation error < (1/9)^7 / 15 relative; no cancellation for tiny e.
-  const __m256 v = _mm256_add_ps(u, one);
-  __m256 rv = _mm256_rcp_ps(v);
-  rv = _mm256_mul_ps(rv, _mm256_fnmadd_ps(v, rv, _mm256_set1_ps(2.f)));
-  const __m256 t = _mm256_mul_ps(e, rv);
+  const __m256 t = _mm256_mul_ps(e, _mm256_mul_ps(r, u));
   const __m256 t2 = _mm256_mul_ps(t, t);
-  __m256 series = _mm256_set1_ps(1.f / 13);
-  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 11));
-  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 9));
-  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 7));
-  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 5));
-  series = _mm256_fmadd_ps(series, t2, _mm256_set1_ps(1.f / 3));
-  series = _mm256_fmadd_ps(series, t2, one);
+  // The series in Estrin's form: 1 + T/3 + ... + T^6/13 with T = t^2.
+  const __m256 t4 = _mm256_mul_ps(t2, t2);
+  const __m256 s01 = _mm256_fmadd_ps(_mm256_set1_ps(1.f / 3), t2, one);
+  const __m256 s23 = _mm256_fmadd_ps(_mm256_set1_ps(1.f / 7), t2, _mm256_set1_ps(1.f / 5));
+  const __m256 s45 = _mm256_fmadd_ps(_mm256_set1_ps(1.f / 11), t2, _mm256_set1_ps(1.f / 9));
+  const __m256 s456 = _mm256_fmadd_ps(_mm256_set1_ps(1.f / 13), t4, s45);
+  const __m256 series = _mm256_fmadd_ps(_mm256_fmadd_ps(s456, t4, s23), t4, s01);
   const __m256 l = _mm256_mul_ps(_mm256_add_ps(t, t), series);
-  const __m256 ce = _mm256_add_ps(_mm256_max_ps(_mm256_xor_ps(z, sign), zero), l);
-  const __m256 z_nonneg = _mm256_cmp_ps(z, zero, _CMP_GE_OQ);
+  // ce = max(-z, 0) + l (MAXPS returns zero for a NaN -z; l is NaN then).
+  const __m256 ce = _mm256_add_ps(_mm256_max_ps(minus_z, zero), l);
+  const __m256 z_nonneg = _mm256_cmp_ps(minus_z, zero, _CMP_LE_OQ);
   const __m256 es = _mm256_mul_ps(e, s);
   const __m256 pt = _mm256_blendv_ps(es, s, z_nonneg);
   const __m256 q = _mm256_blendv_ps(s, es, z_nonneg);
   __m256 mod;
-  if (p.gamma == 0.f) {
+  if constexpr (kMod == kModOne) {
     mod = one;
-  } else if (p.gamma == 1.f) {
+  } else if constexpr (kMod == kModQ) {
     mod = q;
-  } else if (p.gamma == 2.f) {
+  } else if constexpr (kMod == kModQ2) {
     mod = _mm256_mul_ps(q, q);
   } else {
-    const __m256 log_q = _mm256_sub_ps(_mm256_xor_ps(_mm256_max_ps(z, zero), sign), l);
-    mod = exp256(_mm256_mul_ps(_mm256_set1_ps(p.gamma), log_q));
+    // log(1 - p_t) = -max(z, 0) - l = min(-z, 0) - l
+    const __m256 log_q = _mm256_sub_ps(_mm256_min_ps(zero, minus_z), l);
+    mod = exp256(_mm256_mul_ps(v.gamma, log_q));
   }
-  __m256 w = _mm256_mul_ps(mod, _mm256_set1_ps(p.scale));
-  if (p.use_alpha) {
-    w = _mm256_mul_ps(w, _mm256_blendv_ps(_mm256_set1_ps(1.f - p.alpha), _mm256_set1_ps(p.alpha), pos));
-  }
-  const __m256 g = _mm256_mul_ps(w, _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(p.gamma), pt), ce, q));
-  // A NaN logit gives NaN loss and gradient, as in the portable path (the clamps inside exp256
-  // would otherwise turn it into a finite value).
-  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-  return {_mm256_or_ps(_mm256_mul_ps(w, ce), nan),
-          _mm256_or_ps(_mm256_blendv_ps(g, _mm256_xor_ps(g, sign), pos), nan), q};
+  const __m256 w = _mm256_mul_ps(mod, kNeg ? v.w_neg : _mm256_blendv_ps(v.w_neg, v.w_pos, pos));
+  const __m256 g = _mm256_mul_ps(w, _mm256_fmadd_ps(_mm256_mul_ps(v.gamma, pt), ce, q));
+  // dFL/dx = -g for a positive target, +g for a negative one.
+  return {_mm256_mul_ps(w, ce), kNeg ? g : _mm256_xor_ps(g, _mm256_and_ps(pos, sign)), q};
 }
 
 FOCALAB_AVX2_INLINE double hsum(__m256 v) {
@@ -179,63 +199,62 @@ FOCALAB_AVX2_INLINE double hsum(__m256 v) {
   return s;
 }
 
-// One vector of 8 classes of one row. Writes the gradient; returns the loss (invalid lanes 0).
+// One vector of 8 classes of one row: writes the gradient, returns the loss (invalid lanes 0),
+// q and the lanes in range. kPos: the chunk holds the row's positive class `label` (otherwise
+// every target is 0).
 struct RowChunk {
-  __m256 loss, pos, hard, valid;
+  __m256 loss, q, pos, valid;
 };
 
-template <bool kFull>
+template <bool kFull, bool kPos, Mod kMod>
 FOCALAB_AVX2_INLINE RowChunk row_chunk(const float* x, float* g, int64_t c0, int64_t k,
-                                       __m256i lab, __m256 hard_score, const FocalParams& p) {
+                                       int64_t label, const VecParams& v) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i cls = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(c0)));
-  constexpr bool full = kFull;
   const __m256i valid_i =
-      full ? _mm256_set1_epi32(-1) : _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), cls);
-  const __m256 xv = full ? _mm256_loadu_ps(x + c0) : _mm256_maskload_ps(x + c0, valid_i);
-  const __m256 pos = _mm256_castsi256_ps(_mm256_cmpeq_epi32(cls, lab));
-  const VecOut o = focal_vec(xv, pos, p);
-  if constexpr (full) {
+      kFull ? _mm256_set1_epi32(-1) : _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), cls);
+  const __m256 xv = kFull ? _mm256_loadu_ps(x + c0) : _mm256_maskload_ps(x + c0, valid_i);
+  const __m256 pos = kPos ? _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+                                cls, _mm256_set1_epi32(static_cast<int>(label))))
+                          : _mm256_setzero_ps();
+  const VecOut o = focal_vec<!kPos, kMod>(xv, pos, v);
+  const __m256 valid = _mm256_castsi256_ps(valid_i);
+  if constexpr (kFull) {
     _mm256_storeu_ps(g + c0, o.grad);
-    const __m256 hard = _mm256_andnot_ps(pos, _mm256_cmp_ps(o.q, hard_score, _CMP_GE_OQ));
-    return {o.loss, pos, hard, _mm256_castsi256_ps(valid_i)};
+    return {o.loss, o.q, pos, valid};
   } else {
     _mm256_maskstore_ps(g + c0, valid_i, o.grad);
-    const __m256 valid = _mm256_castsi256_ps(valid_i);
-    const __m256 hard = _mm256_and_ps(
-        _mm256_andnot_ps(pos, _mm256_cmp_ps(o.q, hard_score, _CMP_GE_OQ)), valid);
-    return {_mm256_and_ps(o.loss, valid), pos, hard, valid};
+    return {_mm256_and_ps(o.loss, valid), o.q, pos, valid};
   }
 }
 
-// One chunk with accounting: adds the chunk's hard-negative count and loss and easy-negative
-// loss to the per-class accumulators and a positive's loss to pos_l. Returns sum + the loss.
-template <bool kFull>
-FOCALAB_AVX2_INLINE __m256 accounted_chunk(const float* x, float* g, int64_t c0, int64_t k,
-                                           int64_t label, __m256i lab, __m256 hard_score,
-                                           const FocalParams& p, int32_t* hard_n, float* hard_l,
-                                           float* easy_l, double* pos_l, __m256 sum) {
-  const RowChunk c = row_chunk<kFull>(x, g, c0, k, lab, hard_score, p);
-  __m256i* hn = reinterpret_cast<__m256i*>(hard_n + c0);
-  // Mask lanes are -1: subtracting counts them.
-  _mm256_storeu_si256(hn, _mm256_sub_epi32(_mm256_loadu_si256(hn), _mm256_castps_si256(c.hard)));
-  _mm256_storeu_ps(hard_l + c0, _mm256_add_ps(_mm256_loadu_ps(hard_l + c0),
-                                              _mm256_and_ps(c.hard, c.loss)));
-  // Easy: neither positive nor hard (invalid lanes carry zero loss already).
-  _mm256_storeu_ps(easy_l + c0, _mm256_add_ps(_mm256_loadu_ps(easy_l + c0),
-                                              _mm256_andnot_ps(_mm256_or_ps(c.pos, c.hard), c.loss)));
-  if (label >= c0 && label < c0 + 8) {
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, c.loss);
-    pos_l[label] += lanes[label - c0];
+// Calls f(c0, full, has_pos) for every 8-class chunk of a row whose positive class is label
+// (-1: none), with the template arguments as compile-time constants.
+template <typename F>
+FOCALAB_AVX2_INLINE void for_chunks(int64_t k, int64_t label, F&& f) {
+  const int64_t pos_c0 = label >= 0 ? label / 8 * 8 : -1;
+  int64_t c0 = 0;
+  for (; c0 + 8 <= k; c0 += 8) {
+    if (c0 == pos_c0) {
+      f(c0, std::true_type{}, std::true_type{});
+    } else {
+      f(c0, std::true_type{}, std::false_type{});
+    }
   }
-  return _mm256_add_ps(sum, c.loss);
+  if (c0 < k) {
+    if (c0 == pos_c0) {
+      f(c0, std::false_type{}, std::true_type{});
+    } else {
+      f(c0, std::false_type{}, std::false_type{});
+    }
+  }
 }
 
+template <Mod kMod>
 FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float* grad,
                               int64_t rb, int64_t re, int64_t k, const FocalParams& p,
                               Accounting* acc) {
-  const __m256 hard_score = _mm256_set1_ps(acc ? acc->hard_score : 0.f);
+  const VecParams v = vec_params(p, acc ? acc->hard_score : 0.f);
   double total = 0;
   if (!acc) {
     // Row-major: stream through memory once.
@@ -248,14 +267,12 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
         std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
         continue;
       }
-      const __m256i lab = _mm256_set1_epi32(static_cast<int>(label));
-      int64_t c0 = 0;
-      for (; c0 + 8 <= k; c0 += 8) {
-        sum = _mm256_add_ps(sum, row_chunk<true>(logits + r * k, g, c0, k, lab, hard_score, p).loss);
-      }
-      if (c0 < k) {
-        sum = _mm256_add_ps(sum, row_chunk<false>(logits + r * k, g, c0, k, lab, hard_score, p).loss);
-      }
+      const float* x = logits + r * k;
+      for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
+        sum = _mm256_add_ps(
+            sum, row_chunk<decltype(full)::value, decltype(has_pos)::value, kMod>(x, g, c0, k, label, v)
+                     .loss);
+      });
       if (++pending == 64) {
         total += hsum(sum);
         sum = _mm256_setzero_ps();
@@ -264,71 +281,127 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
     }
     return total + hsum(sum);
   }
-  // With accounting, still row-major. Per class, accumulators (flushed into the double totals
-  // every kFlush rows) hold the hard-negative count and loss and the easy-negative loss; a
-  // positive's loss is taken from its lane; the counts of positives and easy negatives follow
-  // exactly from the labels: easy = valid rows - positives - hard.
-  constexpr int64_t kFlush = 64;
+  // With accounting, still row-major. Per class, float accumulators (flushed into the double
+  // totals every kFlush rows) hold the negatives' loss, the hard negatives' count and loss; a
+  // positive's loss is taken from its lane; the other sums follow: easy-negative loss = negative
+  // loss - hard loss, easy count = valid rows - positives - hard. A negative chunk costs one
+  // compare and four adds over the plain loss (whose running sum the negative-loss accumulator
+  // replaces). Rows go in pairs where neither is ignored: the two rows' chunks of the same classes
+  // are added in registers and the accumulators in memory updated once (measured: pairs beat
+  // single rows and groups of four).
+  constexpr int64_t kFlush = 256;
   const int64_t kpad = (k + 7) / 8 * 8;
-  std::vector<float> hard_l(static_cast<size_t>(kpad)), easy_l(hard_l.size());
-  std::vector<int32_t> hard_n(hard_l.size());
+  std::vector<float> neg_l(static_cast<size_t>(kpad)), hard_l(neg_l.size());
+  std::vector<int32_t> hard_n(neg_l.size());
   std::vector<double> pos_n(static_cast<size_t>(k)), pos_l(pos_n.size());
   std::vector<double> hard_cnt(static_cast<size_t>(k));  // this range's hard negatives per class
   int64_t valid_rows = 0;
+  // Raw pointers in locals: the vector stores below may alias anything, so the vectors' own
+  // pointers would be reloaded after each of them.
+  int32_t* const hn_p = hard_n.data();
+  float* const hl_p = hard_l.data();
+  float* const nl_p = neg_l.data();
+  double* const pn_p = pos_n.data();
+  double* const pl_p = pos_l.data();
+  struct Regs {
+    __m256i hard_n;
+    __m256 hard_l, neg_l;
+  };
+  // Adds one chunk of row r (positive class label) to the registers.
+  const auto chunk = [&](int64_t r, int64_t label, int64_t c0, Regs& a, auto full,
+                         auto has_pos) FOCALAB_AVX2_LAMBDA {
+    constexpr bool kPos = decltype(has_pos)::value;
+    const RowChunk c = row_chunk<decltype(full)::value, kPos, kMod>(logits + r * k, grad + r * k, c0,
+                                                               k, label, v);
+    __m256 hard = _mm256_cmp_ps(c.q, v.hard_score, _CMP_GE_OQ);
+    __m256 neg_loss = c.loss;
+    if constexpr (!decltype(full)::value) hard = _mm256_and_ps(hard, c.valid);
+    if constexpr (kPos) {
+      hard = _mm256_andnot_ps(c.pos, hard);
+      neg_loss = _mm256_andnot_ps(c.pos, c.loss);
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, c.loss);
+      pn_p[label] += 1;
+      pl_p[label] += lanes[label - c0];
+    }
+    // Mask lanes are -1: subtracting counts them.
+    a.hard_n = _mm256_sub_epi32(a.hard_n, _mm256_castps_si256(hard));
+    a.hard_l = _mm256_add_ps(a.hard_l, _mm256_and_ps(hard, c.loss));
+    a.neg_l = _mm256_add_ps(a.neg_l, neg_loss);
+  };
+  // Adds chunk c0 of rows [r, r + n) to the accumulators in memory.
+  const auto rows_chunk = [&](int64_t r, auto count, const int64_t* pos_c0, int64_t c0,
+                              auto full) FOCALAB_AVX2_LAMBDA {
+    constexpr int64_t n = decltype(count)::value;
+    __m256i* hn = reinterpret_cast<__m256i*>(hn_p + c0);
+    Regs a{_mm256_loadu_si256(hn), _mm256_loadu_ps(hl_p + c0), _mm256_loadu_ps(nl_p + c0)};
+    for (int64_t j = 0; j < n; ++j) {
+      if (c0 == pos_c0[j]) {
+        chunk(r + j, labels[r + j], c0, a, full, std::true_type{});
+      } else {
+        chunk(r + j, -1, c0, a, full, std::false_type{});
+      }
+    }
+    _mm256_storeu_si256(hn, a.hard_n);
+    _mm256_storeu_ps(hl_p + c0, a.hard_l);
+    _mm256_storeu_ps(nl_p + c0, a.neg_l);
+  };
+  const auto rows = [&](int64_t r, auto count) FOCALAB_AVX2_LAMBDA {
+    constexpr int64_t n = decltype(count)::value;
+    int64_t pos_c0[n > 0 ? n : 1];
+    for (int64_t j = 0; j < n; ++j) pos_c0[j] = labels[r + j] >= 0 ? labels[r + j] / 8 * 8 : -1;
+    int64_t c0 = 0;
+    for (; c0 + 8 <= k; c0 += 8) rows_chunk(r, count, pos_c0, c0, std::true_type{});
+    if (c0 < k) rows_chunk(r, count, pos_c0, c0, std::false_type{});
+  };
   for (int64_t b0 = rb; b0 < re; b0 += kFlush) {
-    __m256 sum = _mm256_setzero_ps();
-    for (int64_t r = b0; r < std::min(re, b0 + kFlush); ++r) {
-      float* g = grad + r * k;
-      const int64_t label = labels[r];
-      if (label == -2) {
-        std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
-        continue;
-      }
-      ++valid_rows;
-      const __m256i lab = _mm256_set1_epi32(static_cast<int>(label));
-      const float* x = logits + r * k;
-      pos_n[static_cast<size_t>(label < 0 ? 0 : label)] += label >= 0 ? 1 : 0;
-      int64_t c0 = 0;
-      for (; c0 + 8 <= k; c0 += 8) {
-        sum = accounted_chunk<true>(x, g, c0, k, label, lab, hard_score, p, hard_n.data(),
-                                    hard_l.data(), easy_l.data(), pos_l.data(), sum);
-      }
-      if (c0 < k) {
-        sum = accounted_chunk<false>(x, g, c0, k, label, lab, hard_score, p, hard_n.data(),
-                                     hard_l.data(), easy_l.data(), pos_l.data(), sum);
+    const int64_t b1 = std::min(re, b0 + kFlush);
+    for (int64_t r = b0; r < b1; ++r) {
+      if (r + 1 < b1 && labels[r] != -2 && labels[r + 1] != -2) {
+        rows(r, std::integral_constant<int64_t, 2>{});
+        valid_rows += 2;
+        ++r;
+      } else if (labels[r] == -2) {
+        std::memset(grad + r * k, 0, sizeof(float) * static_cast<size_t>(k));
+      } else {
+        rows(r, std::integral_constant<int64_t, 1>{});
+        ++valid_rows;
       }
     }
     // Flush the block's sums into the double totals.
-    total += hsum(sum);
     for (int64_t c = 0; c < k; ++c) {
       const auto i = static_cast<size_t>(c);
       acc->count[k + c] += hard_n[i];
       acc->loss_sum[k + c] += hard_l[i];
-      acc->loss_sum[2 * k + c] += easy_l[i];
+      acc->loss_sum[2 * k + c] += static_cast<double>(neg_l[i]) - hard_l[i];
+      total += neg_l[i];
       hard_cnt[i] += hard_n[i];
     }
     std::fill(hard_n.begin(), hard_n.end(), 0);
     std::fill(hard_l.begin(), hard_l.end(), 0.f);
-    std::fill(easy_l.begin(), easy_l.end(), 0.f);
+    std::fill(neg_l.begin(), neg_l.end(), 0.f);
   }
   for (int64_t c = 0; c < k; ++c) {
     const auto i = static_cast<size_t>(c);
     acc->count[c] += pos_n[i];
     acc->loss_sum[c] += pos_l[i];
+    total += pos_l[i];
     acc->count[2 * k + c] += static_cast<double>(valid_rows) - pos_n[i] - hard_cnt[i];
   }
   return total;
 }
 
+template <Mod kMod>
 FOCALAB_AVX2 double dense_avx2(const float* logits, const float* targets, float* loss,
                                float* grad, int64_t begin, int64_t end, const FocalParams& p) {
   double total = 0;
   __m256 sum = _mm256_setzero_ps();
   int64_t i = begin, n = 0;
   const __m256 half = _mm256_set1_ps(0.5f);
+  const VecParams v = vec_params(p, 0.f);
   for (; i + 8 <= end; i += 8) {
     const __m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(targets + i), half, _CMP_GT_OQ);
-    const VecOut o = focal_vec(_mm256_loadu_ps(logits + i), pos, p);
+    const VecOut o = focal_vec<false, kMod>(_mm256_loadu_ps(logits + i), pos, v);
     _mm256_storeu_ps(grad + i, o.grad);
     if (loss) _mm256_storeu_ps(loss + i, o.loss);
     sum = _mm256_add_ps(sum, o.loss);
@@ -371,7 +444,14 @@ bool focal_kernel_vectorized() {
 double focal_rows(const float* logits, const int64_t* labels, float* grad, int64_t row_begin,
                   int64_t row_end, int64_t num_classes, const FocalParams& p, Accounting* acc) {
 #ifdef FOCALAB_X86
-  if (has_avx2()) return rows_avx2(logits, labels, grad, row_begin, row_end, num_classes, p, acc);
+  if (has_avx2()) {
+    switch (mod_kind(p.gamma)) {
+      case kModOne: return rows_avx2<kModOne>(logits, labels, grad, row_begin, row_end, num_classes, p, acc);
+      case kModQ: return rows_avx2<kModQ>(logits, labels, grad, row_begin, row_end, num_classes, p, acc);
+      case kModQ2: return rows_avx2<kModQ2>(logits, labels, grad, row_begin, row_end, num_classes, p, acc);
+      case kModPow: return rows_avx2<kModPow>(logits, labels, grad, row_begin, row_end, num_classes, p, acc);
+    }
+  }
 #endif
   return rows_scalar(logits, labels, grad, row_begin, row_end, num_classes, p, acc);
 }
@@ -379,7 +459,14 @@ double focal_rows(const float* logits, const int64_t* labels, float* grad, int64
 double focal_dense(const float* logits, const float* targets, float* loss, float* grad,
                    int64_t begin, int64_t end, const FocalParams& p) {
 #ifdef FOCALAB_X86
-  if (has_avx2()) return dense_avx2(logits, targets, loss, grad, begin, end, p);
+  if (has_avx2()) {
+    switch (mod_kind(p.gamma)) {
+      case kModOne: return dense_avx2<kModOne>(logits, targets, loss, grad, begin, end, p);
+      case kModQ: return dense_avx2<kModQ>(logits, targets, loss, grad, begin, end, p);
+      case kModQ2: return dense_avx2<kModQ2>(logits, targets, loss, grad, begin, end, p);
+      case kModPow: return dense_avx2<kModPow>(logits, targets, loss, grad, begin, end, p);
+    }
+  }
 #endif
   return dense_scalar(logits, targets, loss, grad, begin, end, p);
 }
