@@ -281,6 +281,11 @@ const std::vector<Field>& fields() {
                       "clip the global gradient L2 norm to this; 0 = off (paper: off; "
                       "mmdetection RetinaNet: 35)",
                       {0, 1e9}));
+    t.push_back(field("train.amp", &C::train, &TrainConfig::amp,
+                      "mixed precision: autocast of the forward pass to bf16 (CPU or CUDA) or "
+                      "fp16 (CUDA, with dynamic loss scaling); the losses stay float32; off = "
+                      "float32 throughout (part of the trial key only when not off)",
+                      {}, {"off", "bf16", "fp16"}));
     t.push_back(field("train.log_every", &C::train, &TrainConfig::log_every,
                       "iterations between step logs and loss-breakdown flushes", {1, 1e9}));
     t.push_back(field("train.checkpoint_every", &C::train, &TrainConfig::checkpoint_every,
@@ -816,6 +821,8 @@ std::string config_to_json(const TrialConfig& config) {
         f.path == "train.checkpoint_every" || f.path == "train.eval_every") {
       continue;
     }
+    // Added after trials were recorded: the default leaves their keys as they were.
+    if (f.path == "train.amp" && config.train.amp == "off") continue;
     out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
     first = false;
   }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <filesystem>
 
+#include "harness/amp.h"
 #include "harness/device.h"
 #include "harness/errors.h"
 #include "harness/progress.h"
@@ -157,6 +158,11 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
   // Everything is validated before the store is touched or anything runs.
   const auto trials = expand_sweep(spec);
   const torch::Device device = resolve_device(options.device);
+  for (const auto& t : trials) {
+    if (const auto why = amp_unsupported(t.config.train.amp, device); !why.empty()) {
+      throw ConfigError(fmt::format("{}: train.amp: {}", spec.source_path, why));
+    }
+  }
   const int64_t threads = configure_threads(options.threads);
   // The datasets are read (COCO: JSON and every image header) before anything is written.
   for (const auto& t : trials) {

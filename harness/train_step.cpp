@@ -75,7 +75,7 @@ models::BoxCoder box_coder_for(const ModelConfig& c) {
 TrainStep::TrainStep(const TrialConfig& config, int64_t num_classes)
     : config_(config), num_classes_(num_classes), matcher_(matcher_options(config.model)),
       box_coder_(box_coder_for(config.model)),
-      cls_loss_(classification_loss_options(config.loss)) {}
+      cls_loss_(classification_loss_options(config.loss)), amp_(amp_dtype(config.train.amp)) {}
 
 StepLosses TrainStep::losses(models::RetinaNet& model, const StepInput& input,
                              double& ema_normalizer, losses::LossBreakdown* breakdown,
@@ -83,7 +83,15 @@ StepLosses TrainStep::losses(models::RetinaNet& model, const StepInput& input,
   StepLosses s;
   std::function<void(const char*)> mark;
   if (timer) mark = [timer](const char* stage) { timer->mark(stage); };
-  s.out = model->forward(input.images, mark);
+  {
+    AutocastGuard autocast(input.images.device(), amp_);
+    s.out = model->forward(input.images, mark);
+  }
+  if (amp_) {
+    // The losses (and their accounting) in float32, as the ATen autocast recipe prescribes.
+    s.out.cls_logits = s.out.cls_logits.to(torch::kFloat);
+    s.out.box_deltas = s.out.box_deltas.to(torch::kFloat);
+  }
   const auto& out = s.out;
   auto targets = models::label_anchors(out.anchors, input.gt_boxes, input.gt_classes, matcher_,
                                        input.crowd_boxes);
@@ -159,15 +167,25 @@ void TrainStep::record_histogram(const StepLosses& step, losses::LossHistogram& 
   histogram.add(elem, logits, onehot, step.max_iou.index({keep}));
 }
 
-void TrainStep::update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* timer) const {
+bool TrainStep::update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* timer) const {
   sgd.zero_grad();
-  step.loss.backward();
-  if (timer) timer->mark("backward");
+  if (amp_ == torch::kHalf) {
+    (step.loss * scaler_.scale()).backward();
+    if (timer) timer->mark("backward");
+    if (!scaler_.unscale_and_check(sgd.params())) {
+      if (timer) timer->mark("optimizer");
+      return false;
+    }
+  } else {
+    step.loss.backward();
+    if (timer) timer->mark("backward");
+  }
   if (config_.train.clip_grad_norm > 0) {
     torch::nn::utils::clip_grad_norm_(sgd.params(), config_.train.clip_grad_norm);
   }
   sgd.step(lr);
   if (timer) timer->mark("optimizer");
+  return true;
 }
 
 }  // namespace focalab::harness

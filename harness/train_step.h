@@ -6,10 +6,12 @@
 
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "harness/amp.h"
 #include "harness/trial_config.h"
 #include "losses/classification_loss.h"
 #include "losses/loss_breakdown.h"
@@ -84,8 +86,9 @@ class TrainStep {
                     losses::LossBreakdown* breakdown, StageTimer* timer = nullptr) const;
 
   // Backward, gradient clipping (train.clip_grad_norm) and the SGD step at `lr`. Stages:
-  // backward, optimizer.
-  void update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* timer = nullptr) const;
+  // backward, optimizer. With train.amp fp16 the loss is scaled for backward and a step whose
+  // gradients are not finite is skipped (returns false).
+  bool update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* timer = nullptr) const;
 
   // The loss histogram of this iteration's scored anchors (the trainer does this at the end of
   // each logging interval).
@@ -100,6 +103,8 @@ class TrainStep {
   models::Matcher matcher_;
   models::BoxCoder box_coder_;
   losses::ClassificationLoss cls_loss_;
+  std::optional<torch::ScalarType> amp_;
+  mutable LossScaler scaler_;  // fp16 only
 };
 
 // The box coder of a trial's model keys (box_weights).

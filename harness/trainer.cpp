@@ -14,6 +14,7 @@
 #include <numeric>
 #include <random>
 
+#include "harness/amp.h"
 #include "harness/config.h"
 #include "harness/errors.h"
 #include "harness/splitmix.h"
@@ -83,9 +84,9 @@ class BatchLoader {
  public:
   // Serves batches skip+1 .. batches of the sequence (skip: batches already trained on).
   BatchLoader(std::shared_ptr<const DetectionDataset> dataset, int64_t batch_size, uint64_t seed,
-              double flip, int64_t workers, int64_t batches, int64_t skip)
+              double flip, int64_t workers, int64_t batches, int64_t skip, bool pin)
       : dataset_(std::move(dataset)), sampler_(dataset_->size(), batch_size, seed), seed_(seed),
-        flip_(flip), workers_(workers), remaining_(batches - skip) {
+        flip_(flip), workers_(workers), remaining_(batches - skip), pin_(pin) {
     for (int64_t i = 0; i < skip; ++i) plan();
     for (int64_t i = 0; i < workers_; ++i) schedule();
   }
@@ -123,7 +124,10 @@ class BatchLoader {
       samples.push_back(dataset_->get(p.indices[i]));
       if (p.flips[i]) flip_horizontal(samples.back());
     }
-    return collate(samples);
+    Batch b = collate(samples);
+    // Page-locked, in the loading thread, so that the copy to the GPU can be asynchronous.
+    if (pin_) b.images = b.images.pin_memory();
+    return b;
   }
   void schedule() {
     if (remaining_ <= 0) return;
@@ -137,6 +141,7 @@ class BatchLoader {
   double flip_;
   int64_t workers_;
   int64_t remaining_;
+  bool pin_;
   uint64_t drawn_ = 0;
   std::deque<std::future<Batch>> pending_;
 };
@@ -314,6 +319,9 @@ models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
 
 TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& device,
                          TrialObserver& observer, const std::string& checkpoint_path) {
+  if (const auto why = amp_unsupported(trial_config.train.amp, device); !why.empty()) {
+    throw ConfigError("train.amp: " + why);
+  }
   // The datasets first: a COCO dataset decides the number of classes.
   const auto train_set = open_dataset(trial_config.data, Split::kTrain);
   const auto val_set = open_dataset(trial_config.data, Split::kVal);
@@ -363,7 +371,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
 
   BatchLoader loader(train_set, tc.batch_size, static_cast<uint64_t>(config.seed),
                      config.data.flip, config.data.workers, tc.iterations,
-                     std::min(progress.iteration, tc.iterations));
+                     std::min(progress.iteration, tc.iterations), device.is_cuda());
   const TrainStep train_step(config, config.data.num_classes);
   double& ema_normalizer = progress.ema_normalizer;
   losses::LossBreakdown breakdown(config.data.num_classes, {config.loss.hard_score});
@@ -405,11 +413,14 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
 
     const double lr = learning_rate(tc, it - 1);
     StepInput input;
-    input.images = batch.images.to(device);
+    // Non-blocking: from pinned memory (CUDA) the copy overlaps the host's work; on the CPU
+    // these are no-ops.
+    const auto on_device = torch::TensorOptions().device(device);
+    input.images = batch.images.to(on_device, /*non_blocking=*/true);
     for (size_t i = 0; i < batch.boxes.size(); ++i) {
-      input.gt_boxes.push_back(batch.boxes[i].to(device));
-      input.gt_classes.push_back(batch.classes[i].to(device));
-      input.crowd_boxes.push_back(batch.crowd_boxes[i].to(device));
+      input.gt_boxes.push_back(batch.boxes[i].to(on_device, true));
+      input.gt_classes.push_back(batch.classes[i].to(on_device, true));
+      input.crowd_boxes.push_back(batch.crowd_boxes[i].to(on_device, true));
     }
     const StepLosses step = train_step.losses(model, input, ema_normalizer, &breakdown);
     const auto& loss_cls = step.loss_cls;

@@ -98,6 +98,7 @@ struct TrainConfig {
   std::vector<int64_t> lr_steps = {60000, 80000};  // iterations where lr is multiplied by lr_gamma
   double lr_gamma = 0.1;               // lr step factor
   double clip_grad_norm = 0;           // max global gradient L2 norm; 0 = off (paper: off)
+  std::string amp = "off";             // mixed precision: off | bf16 | fp16 (losses in fp32)
   int64_t log_every = 20;              // iterations between step logs and loss-breakdown flushes
   int64_t checkpoint_every = 1000;     // iterations between checkpoints (not part of the key)
   int64_t eval_every = 0;              // iterations between val evaluations; 0 = at the end only

@@ -9,6 +9,18 @@ namespace focalab::models {
 namespace nn = torch::nn;
 
 namespace {
+// GroupNorm computed in float32 whatever its input (CUDA autocast does so; CPU autocast in
+// LibTorch 1.13 has no rule for group_norm and would fail on a bfloat16 input). The same
+// parameters, so checkpoints are unchanged.
+class Fp32GroupNormImpl : public nn::GroupNormImpl {
+ public:
+  using nn::GroupNormImpl::GroupNormImpl;
+  torch::Tensor forward(const torch::Tensor& x) {
+    return nn::GroupNormImpl::forward(x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat));
+  }
+};
+TORCH_MODULE(Fp32GroupNorm);
+
 nn::Conv2d head_conv(int64_t in, int64_t out, bool bias = true) {
   nn::Conv2d conv(nn::Conv2dOptions(in, out, 3).padding(1).bias(bias));
   nn::init::normal_(conv->weight, 0.0, 0.01);
@@ -22,7 +34,7 @@ nn::Sequential tower(int64_t channels, int64_t num_convs, HeadNorm norm) {
     // A conv followed by GroupNorm has no bias (torchvision's Conv2dNormActivation).
     seq->push_back(head_conv(channels, channels, norm != HeadNorm::kGroupNorm));
     if (norm == HeadNorm::kGroupNorm) {
-      seq->push_back(nn::GroupNorm(nn::GroupNormOptions(32, channels)));
+      seq->push_back(Fp32GroupNorm(nn::GroupNormOptions(32, channels)));
     }
     seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
   }

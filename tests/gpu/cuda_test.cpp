@@ -13,6 +13,7 @@
 #include "losses/focal_loss.h"
 #include "losses/loss_breakdown.h"
 #include "models/postprocess.h"
+#include "tiny_config.h"
 
 namespace focalab {
 namespace {
@@ -54,30 +55,9 @@ TEST_F(Cuda, FocalLossSumAndAccountingMatchCpu) {
   }
 }
 
-harness::TrialConfig tiny_config() {
-  harness::TrialConfig c;
-  c.model.backbone = "tiny";
-  c.model.norm = "bn";
-  c.model.frozen_stages = 0;
-  c.model.fpn_channels = 64;
-  c.model.head_convs = 2;
-  c.model.head_norm = "gn";
-  c.model.anchor_sizes = {16, 32, 64, 128, 256};
-  c.data.num_classes = 4;
-  return c;
-}
+using test_presets::tiny_config;
 
-harness::StepInput batch(const torch::Device& device) {
-  torch::manual_seed(1);
-  harness::StepInput in;
-  in.images = torch::rand({2, 3, 128, 128}).to(device);
-  in.gt_boxes = {torch::tensor({10.f, 12.f, 60.f, 50.f, 70.f, 64.f, 120.f, 126.f}).view({2, 4}),
-                 torch::tensor({30.f, 30.f, 90.f, 100.f}).view({1, 4})};
-  in.gt_classes = {torch::tensor({0, 3}, torch::kLong), torch::tensor({2}, torch::kLong)};
-  for (auto& t : in.gt_boxes) t = t.to(device);
-  for (auto& t : in.gt_classes) t = t.to(device);
-  return in;
-}
+harness::StepInput batch(const torch::Device& device) { return test_presets::tiny_batch(device); }
 
 // Two training iterations of the tiny preset (forward, matching, losses with accounting,
 // backward, SGD): losses and updated weights on CUDA equal the CPU's.
@@ -108,6 +88,35 @@ TEST_F(Cuda, TrainingIterationsMatchCpu) {
   }
   for (size_t i = 0; i < weights_on[0].size(); ++i) {
     EXPECT_TRUE(torch::allclose(weights_on[1][i], weights_on[0][i], 1e-3, 1e-5)) << i;
+  }
+}
+
+// Mixed precision on CUDA: bf16 and fp16 (with its loss scale) train two iterations of the tiny
+// preset with finite losses within a few percent of float32's, and the losses are float32.
+TEST_F(Cuda, MixedPrecisionIterations) {
+  std::vector<double> reference;
+  for (const char* amp : {"off", "bf16", "fp16"}) {
+    auto config = tiny_config();
+    config.train.amp = amp;
+    const harness::TrainStep step(config, 4);
+    torch::manual_seed(0);
+    models::RetinaNet model(harness::retinanet_options(config));
+    model->to(cuda);
+    model->train();
+    harness::Sgd sgd(model->parameters(), 0.9, 1e-4);
+    double ema = 100;
+    std::vector<double> losses_now;
+    for (int it = 0; it < 2; ++it) {
+      auto s = step.losses(model, batch(cuda), ema, nullptr);
+      EXPECT_EQ(s.loss.scalar_type(), torch::kFloat) << amp;
+      losses_now.push_back(s.loss.item<double>());
+      EXPECT_TRUE(step.update(s, sgd, 0.01)) << amp << " iteration " << it;
+    }
+    if (reference.empty()) reference = losses_now;
+    for (size_t i = 0; i < losses_now.size(); ++i) {
+      EXPECT_TRUE(std::isfinite(losses_now[i])) << amp;
+      EXPECT_NEAR(losses_now[i], reference[i], 0.05 * reference[i]) << amp << " " << i;
+    }
   }
 }
 
