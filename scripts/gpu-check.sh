@@ -4,6 +4,7 @@
 #   configure, build   CMake + the whole project (tests included), every core
 #   tests              ctest -L 'unit|gpu' (the gpu label: CUDA against CPU, tests/gpu)
 #   quick_sweep        experiments/quick.yaml shortened to 300 iterations on cuda
+#   amp_bf16, amp_fp16 the same sweep with train.amp=bf16 / fp16 (one trial each, same db)
 #   bench_loss         focal loss forward + backward on cuda (GB/s against a device copy)
 #   bench_train        RetinaNet-R50-FPN, 640 x 640 (600 px rounded up to focalab's multiple of
 #                      128), batch 16: focalab against torchvision's retinanet_resnet50_fpn on
@@ -68,6 +69,11 @@ step build cmake --build "$build" -j"$jobs" &&
 step tests ctest --test-dir "$build" -L 'unit|gpu' -j4 --output-on-failure
 step quick_sweep "$build/focalab" sweep run experiments/quick.yaml train.iterations=300 \
   --device "$device" --db "$out/quick.db"
+if [[ $device == cpu ]]; then amp_kinds=(bf16); else amp_kinds=(bf16 fp16); fi
+for amp in "${amp_kinds[@]}"; do
+  step "amp_$amp" "$build/focalab" train experiments/configs/tiny.yaml train.iterations=300 \
+    train.amp="$amp" --device "$device" --db "$out/quick.db"
+done
 step bench_loss "$build/focalab" bench loss --device "$device" --images 16
 step bench_train "$build/focalab" bench train --model r50 --device "$device" --size 640 \
   --batch 16 --reps 10 --warmup 3 --profile
