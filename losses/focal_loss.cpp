@@ -169,13 +169,15 @@ struct LabelFocalFn : public torch::autograd::Function<LabelFocalFn> {
       const float* xp = x.data_ptr<float>();
       const int64_t* lp = lab.data_ptr<int64_t>();
       float* gp = grad.data_ptr<float>();
-      const float hard = breakdown ? static_cast<float>(breakdown->options().hard_score) : 0.f;
+      const float theta =
+          breakdown ? kernel::hard_logit_threshold(static_cast<float>(breakdown->options().hard_score))
+                    : 0.f;
       const size_t acc_size = breakdown ? static_cast<size_t>(3 * k) : 0;
       OrderedSum total(acc_size);
       at::parallel_for(0, m, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, k)),
                        [&](int64_t b, int64_t e) {
                          std::vector<double> c(acc_size), l(acc_size);
-                         kernel::Accounting acc{c.data(), l.data(), hard};
+                         kernel::Accounting acc{c.data(), l.data(), theta};
                          const double part = kernel::focal_rows(xp, lp, gp, b, e, k, p,
                                                                 breakdown ? &acc : nullptr);
                          total.add(b, part, std::move(c), std::move(l));

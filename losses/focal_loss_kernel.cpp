@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -62,7 +63,7 @@ double rows_scalar(const float* logits, const int64_t* labels, float* grad, int6
       g[c] = e.grad;
       row += e.loss;
       if (acc) {
-        const int cat = pos ? 0 : (e.q >= acc->hard_score ? 1 : 2);
+        const int cat = pos ? 0 : (x[c] >= acc->hard_theta ? 1 : 2);
         acc->count[cat * k + c] += 1;
         acc->loss_sum[cat * k + c] += e.loss;
       }
@@ -117,7 +118,7 @@ FOCALAB_AVX2_INLINE __m256 exp256(__m256 x) {
 
 // The parameters as vectors; the loss weights carry `scale` (and alpha_t).
 struct VecParams {
-  __m256 gamma, w_pos, w_neg, hard_score;
+  __m256 gamma, w_pos, w_neg;
 };
 
 // The modulating factor (1 - p_t)^gamma, chosen once per call: gamma 0, 1, 2 or any other.
@@ -127,10 +128,10 @@ Mod mod_kind(float gamma) {
   return gamma == 0.f ? kModOne : gamma == 1.f ? kModQ : gamma == 2.f ? kModQ2 : kModPow;
 }
 
-FOCALAB_AVX2_INLINE VecParams vec_params(const FocalParams& p, float hard_score) {
+FOCALAB_AVX2_INLINE VecParams vec_params(const FocalParams& p) {
   const float a_pos = p.use_alpha ? p.alpha : 1.f, a_neg = p.use_alpha ? 1.f - p.alpha : 1.f;
-  return {_mm256_set1_ps(p.gamma), _mm256_set1_ps(a_pos * p.scale), _mm256_set1_ps(a_neg * p.scale),
-          _mm256_set1_ps(hard_score)};
+  return {_mm256_set1_ps(p.gamma), _mm256_set1_ps(a_pos * p.scale),
+          _mm256_set1_ps(a_neg * p.scale)};
 }
 
 struct VecOut {
@@ -254,7 +255,7 @@ template <Mod kMod>
 FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float* grad,
                               int64_t rb, int64_t re, int64_t k, const FocalParams& p,
                               Accounting* acc) {
-  const VecParams v = vec_params(p, acc ? acc->hard_score : 0.f);
+  const VecParams v = vec_params(p);
   double total = 0;
   if (!acc) {
     // Row-major: stream through memory once.
@@ -281,112 +282,133 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
     }
     return total + hsum(sum);
   }
-  // With accounting, still row-major. Per class, float accumulators (flushed into the double
-  // totals every kFlush rows) hold the negatives' loss, the hard negatives' count and loss; a
-  // positive's loss is taken from its lane; the other sums follow: easy-negative loss = negative
-  // loss - hard loss, easy count = valid rows - positives - hard. A negative chunk costs one
-  // compare and four adds over the plain loss (whose running sum the negative-loss accumulator
-  // replaces). Rows go in pairs where neither is ignored: the two rows' chunks of the same classes
-  // are added in registers and the accumulators in memory updated once (measured: pairs beat
-  // single rows and groups of four).
-  constexpr int64_t kFlush = 256;
+  // With accounting: blocks of kBlock rows. First the loss pass as above, which writes each
+  // element's loss to a small buffer (in L1) instead of adding it to a running sum; then an
+  // accounting pass over the block, class chunk by class chunk, with the per-class sums in
+  // registers: all elements' loss, hard negatives' count and loss (hard: x >= theta, the logit
+  // of hard_score, which equals sigmoid(x) >= hard_score). The accounting pass is a short,
+  // independent stream of adds that does not wait on the loss pass's long dependency chains.
+  // A row's positive element is in those sums too; its loss is taken from its lane in the loss
+  // pass and removed (in double) at the end, as is its hard count/loss when x >= theta.
+  constexpr int64_t kBlock = 32, kFlush = 256;
   const int64_t kpad = (k + 7) / 8 * 8;
-  std::vector<float> neg_l(static_cast<size_t>(kpad)), hard_l(neg_l.size());
-  std::vector<int32_t> hard_n(neg_l.size());
+  std::vector<float> scratch(static_cast<size_t>(kBlock * kpad + 16));
+  std::vector<float> all_l(static_cast<size_t>(kpad)), hard_l(all_l.size());
+  std::vector<int32_t> hard_n(all_l.size());
   std::vector<double> pos_n(static_cast<size_t>(k)), pos_l(pos_n.size());
-  std::vector<double> hard_cnt(static_cast<size_t>(k));  // this range's hard negatives per class
+  std::vector<double> pos_hard_n(pos_n.size()), pos_hard_l(pos_n.size());
+  std::vector<double> hard_cnt(static_cast<size_t>(k));  // this range's hard elements per class
   int64_t valid_rows = 0;
   // Raw pointers in locals: the vector stores below may alias anything, so the vectors' own
   // pointers would be reloaded after each of them.
+  // 64-byte aligned, so that no 32-byte store straddles two cache lines.
+  float* const sc_p = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 16) % 16;
   int32_t* const hn_p = hard_n.data();
   float* const hl_p = hard_l.data();
-  float* const nl_p = neg_l.data();
-  double* const pn_p = pos_n.data();
-  double* const pl_p = pos_l.data();
-  struct Regs {
-    __m256i hard_n;
-    __m256 hard_l, neg_l;
+  float* const al_p = all_l.data();
+  float th_p[kBlock];  // per row of the block: the threshold, NaN for an ignored row
+  const float theta_s = acc->hard_theta;
+  struct Sums {
+    __m256i hn;
+    __m256 hl, al;
   };
-  // Adds one chunk of row r (positive class label) to the registers.
-  const auto chunk = [&](int64_t r, int64_t label, int64_t c0, Regs& a, auto full,
-                         auto has_pos) FOCALAB_AVX2_LAMBDA {
-    constexpr bool kPos = decltype(has_pos)::value;
-    const RowChunk c = row_chunk<decltype(full)::value, kPos, kMod>(logits + r * k, grad + r * k, c0,
-                                                               k, label, v);
-    __m256 hard = _mm256_cmp_ps(c.q, v.hard_score, _CMP_GE_OQ);
-    __m256 neg_loss = c.loss;
-    if constexpr (!decltype(full)::value) hard = _mm256_and_ps(hard, c.valid);
-    if constexpr (kPos) {
-      hard = _mm256_andnot_ps(c.pos, hard);
-      neg_loss = _mm256_andnot_ps(c.pos, c.loss);
-      alignas(32) float lanes[8];
-      _mm256_store_ps(lanes, c.loss);
-      pn_p[label] += 1;
-      pl_p[label] += lanes[label - c0];
-    }
-    // Mask lanes are -1: subtracting counts them.
-    a.hard_n = _mm256_sub_epi32(a.hard_n, _mm256_castps_si256(hard));
-    a.hard_l = _mm256_add_ps(a.hard_l, _mm256_and_ps(hard, c.loss));
-    a.neg_l = _mm256_add_ps(a.neg_l, neg_loss);
-  };
-  // Adds chunk c0 of rows [r, r + n) to the accumulators in memory.
-  const auto rows_chunk = [&](int64_t r, auto count, const int64_t* pos_c0, int64_t c0,
-                              auto full) FOCALAB_AVX2_LAMBDA {
-    constexpr int64_t n = decltype(count)::value;
-    __m256i* hn = reinterpret_cast<__m256i*>(hn_p + c0);
-    Regs a{_mm256_loadu_si256(hn), _mm256_loadu_ps(hl_p + c0), _mm256_loadu_ps(nl_p + c0)};
-    for (int64_t j = 0; j < n; ++j) {
-      if (c0 == pos_c0[j]) {
-        chunk(r + j, labels[r + j], c0, a, full, std::true_type{});
-      } else {
-        chunk(r + j, -1, c0, a, full, std::false_type{});
-      }
-    }
-    _mm256_storeu_si256(hn, a.hard_n);
-    _mm256_storeu_ps(hl_p + c0, a.hard_l);
-    _mm256_storeu_ps(nl_p + c0, a.neg_l);
-  };
-  const auto rows = [&](int64_t r, auto count) FOCALAB_AVX2_LAMBDA {
-    constexpr int64_t n = decltype(count)::value;
-    int64_t pos_c0[n > 0 ? n : 1];
-    for (int64_t j = 0; j < n; ++j) pos_c0[j] = labels[r + j] >= 0 ? labels[r + j] / 8 * 8 : -1;
-    int64_t c0 = 0;
-    for (; c0 + 8 <= k; c0 += 8) rows_chunk(r, count, pos_c0, c0, std::true_type{});
-    if (c0 < k) rows_chunk(r, count, pos_c0, c0, std::false_type{});
-  };
-  for (int64_t b0 = rb; b0 < re; b0 += kFlush) {
-    const int64_t b1 = std::min(re, b0 + kFlush);
-    for (int64_t r = b0; r < b1; ++r) {
-      if (r + 1 < b1 && labels[r] != -2 && labels[r + 1] != -2) {
-        rows(r, std::integral_constant<int64_t, 2>{});
-        valid_rows += 2;
-        ++r;
-      } else if (labels[r] == -2) {
-        std::memset(grad + r * k, 0, sizeof(float) * static_cast<size_t>(k));
-      } else {
-        rows(r, std::integral_constant<int64_t, 1>{});
+  for (int64_t f0 = rb; f0 < re; f0 += kFlush) {
+    const int64_t f1 = std::min(re, f0 + kFlush);
+    for (int64_t b0 = f0; b0 < f1; b0 += kBlock) {
+      const int64_t b1 = std::min(f1, b0 + kBlock);
+      // Loss pass.
+      for (int64_t r = b0; r < b1; ++r) {
+        float* g = grad + r * k;
+        const int64_t label = labels[r];
+        float* s = sc_p + (r - b0) * kpad;
+        if (label == -2) {
+          // Nothing of an ignored row is counted: zero loss, and a threshold no x reaches.
+          std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
+          std::memset(s, 0, sizeof(float) * static_cast<size_t>(kpad));
+          th_p[r - b0] = std::numeric_limits<float>::quiet_NaN();
+          continue;
+        }
+        th_p[r - b0] = theta_s;
         ++valid_rows;
+        const float* x = logits + r * k;
+        for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
+          constexpr bool kPos = decltype(has_pos)::value;
+          const RowChunk c = row_chunk<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v);
+          _mm256_storeu_ps(s + c0, c.loss);
+          if constexpr (kPos) {
+            alignas(32) float lanes[8];
+            _mm256_store_ps(lanes, c.loss);
+            const double l = lanes[label - c0];
+            pos_n[static_cast<size_t>(label)] += 1;
+            pos_l[static_cast<size_t>(label)] += l;
+            if (x[label] >= theta_s) {
+              pos_hard_n[static_cast<size_t>(label)] += 1;
+              pos_hard_l[static_cast<size_t>(label)] += l;
+            }
+          }
+        });
+      }
+      // Accounting pass: two rows at a time into two sets of sums, so that no add waits on
+      // the previous row's.
+      for (int64_t c0 = 0; c0 < k; c0 += 8) {
+        const __m256i valid_i = _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(static_cast<int>(k)),
+            _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                             _mm256_set1_epi32(static_cast<int>(c0))));
+        const auto pass = [&](auto full) FOCALAB_AVX2_LAMBDA {
+          Sums a{_mm256_setzero_si256(), _mm256_setzero_ps(), _mm256_setzero_ps()}, b = a;
+          const auto add = [&](Sums& z, int64_t r) FOCALAB_AVX2_LAMBDA {
+            const __m256 l = _mm256_loadu_ps(sc_p + (r - b0) * kpad + c0);
+            const float* x = logits + r * k + c0;
+            const __m256 xv = decltype(full)::value ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, valid_i);
+            __m256 hard = _mm256_cmp_ps(xv, _mm256_broadcast_ss(th_p + (r - b0)), _CMP_GE_OQ);
+            if constexpr (!decltype(full)::value) hard = _mm256_and_ps(hard, _mm256_castsi256_ps(valid_i));
+            z.hn = _mm256_sub_epi32(z.hn, _mm256_castps_si256(hard));
+            z.hl = _mm256_add_ps(z.hl, _mm256_and_ps(hard, l));
+            z.al = _mm256_add_ps(z.al, l);
+          };
+          int64_t r = b0;
+          for (; r + 1 < b1; r += 2) {
+            add(a, r);
+            add(b, r + 1);
+          }
+          if (r < b1) add(a, r);
+          __m256i* hp = reinterpret_cast<__m256i*>(hn_p + c0);
+          _mm256_storeu_si256(hp, _mm256_add_epi32(_mm256_loadu_si256(hp), _mm256_add_epi32(a.hn, b.hn)));
+          _mm256_storeu_ps(hl_p + c0, _mm256_add_ps(_mm256_loadu_ps(hl_p + c0), _mm256_add_ps(a.hl, b.hl)));
+          _mm256_storeu_ps(al_p + c0, _mm256_add_ps(_mm256_loadu_ps(al_p + c0), _mm256_add_ps(a.al, b.al)));
+        };
+        if (c0 + 8 <= k) {
+          pass(std::true_type{});
+        } else {
+          pass(std::false_type{});
+        }
       }
     }
-    // Flush the block's sums into the double totals.
+    // Flush the float sums into the double totals.
     for (int64_t c = 0; c < k; ++c) {
       const auto i = static_cast<size_t>(c);
       acc->count[k + c] += hard_n[i];
       acc->loss_sum[k + c] += hard_l[i];
-      acc->loss_sum[2 * k + c] += static_cast<double>(neg_l[i]) - hard_l[i];
-      total += neg_l[i];
+      acc->loss_sum[2 * k + c] += static_cast<double>(all_l[i]) - hard_l[i];
+      total += all_l[i];
       hard_cnt[i] += hard_n[i];
     }
     std::fill(hard_n.begin(), hard_n.end(), 0);
     std::fill(hard_l.begin(), hard_l.end(), 0.f);
-    std::fill(neg_l.begin(), neg_l.end(), 0.f);
+    std::fill(all_l.begin(), all_l.end(), 0.f);
   }
+  // The positives out of the negatives' sums.
   for (int64_t c = 0; c < k; ++c) {
     const auto i = static_cast<size_t>(c);
     acc->count[c] += pos_n[i];
     acc->loss_sum[c] += pos_l[i];
-    total += pos_l[i];
-    acc->count[2 * k + c] += static_cast<double>(valid_rows) - pos_n[i] - hard_cnt[i];
+    acc->count[k + c] -= pos_hard_n[i];
+    acc->loss_sum[k + c] -= pos_hard_l[i];
+    // easy = all - hard - positives; the flush put all - hard (positives' hard part included)
+    acc->loss_sum[2 * k + c] += pos_hard_l[i] - pos_l[i];
+    acc->count[2 * k + c] +=
+        static_cast<double>(valid_rows) - pos_n[i] - (hard_cnt[i] - pos_hard_n[i]);
   }
   return total;
 }
@@ -398,7 +420,7 @@ FOCALAB_AVX2 double dense_avx2(const float* logits, const float* targets, float*
   __m256 sum = _mm256_setzero_ps();
   int64_t i = begin, n = 0;
   const __m256 half = _mm256_set1_ps(0.5f);
-  const VecParams v = vec_params(p, 0.f);
+  const VecParams v = vec_params(p);
   for (; i + 8 <= end; i += 8) {
     const __m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(targets + i), half, _CMP_GT_OQ);
     const VecOut o = focal_vec<false, kMod>(_mm256_loadu_ps(logits + i), pos, v);
@@ -424,6 +446,23 @@ bool has_avx2() {
 #endif  // FOCALAB_X86
 
 }  // namespace
+
+float hard_logit_threshold(float hard_score) {
+  if (!(hard_score > 0.f)) return -std::numeric_limits<float>::infinity();
+  // sigmoid as LibTorch computes it in float; non-decreasing in x.
+  const auto sig = [](float x) { return 1.f / (1.f + std::exp(-x)); };
+  const double logit = hard_score >= 1.f ? 17.0 : std::log(hard_score / (1.0 - hard_score));
+  float lo = static_cast<float>(logit) - 1.f, hi = static_cast<float>(logit) + 1.f;
+  if (sig(hi) < hard_score) return std::numeric_limits<float>::infinity();
+  if (sig(lo) >= hard_score) return lo;  // not reached for hard_score in (0, 1]
+  // The smallest float with sig(x) >= hard_score: sig(lo) < hard_score <= sig(hi).
+  while (std::nextafter(lo, hi) < hi) {
+    const float mid = lo + (hi - lo) / 2;
+    if (mid <= lo || mid >= hi) break;
+    (sig(mid) >= hard_score ? hi : lo) = mid;
+  }
+  return hi;
+}
 
 void force_portable_kernel(bool force) {
 #ifdef FOCALAB_X86

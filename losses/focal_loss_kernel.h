@@ -26,8 +26,13 @@ struct FocalParams {
 struct Accounting {
   double* count;     // [3 * K] (positive, hard negative, easy negative) x class
   double* loss_sum;  // [3 * K]
-  float hard_score;  // negatives with sigmoid(x) >= hard_score are hard
+  float hard_theta;  // negatives with x >= hard_theta are hard (hard_logit_threshold)
 };
+
+// The smallest float x with sigmoid(x) >= hard_score (sigmoid in float, as LibTorch computes
+// it), so that x >= it is the same test as sigmoid(x) >= hard_score: -inf for 0, and the
+// point where sigmoid rounds to 1 for 1.
+float hard_logit_threshold(float hard_score);
 
 // Label form over rows [row_begin, row_end) of an [M, K] logits matrix. REQUIRES: every label in
 // [-2, K) (the autograd wrapper checks). labels[m]: class k in

@@ -130,12 +130,15 @@ int bench_loss(const Args& args) {
   const double normalizer = static_cast<double>(pos.size(0));
   losses::LossBreakdown breakdown(k);
 
-  auto run = [&](const std::function<torch::Tensor(const torch::Tensor&)>& loss_fn) {
-    return median_seconds(reps, [&] {
+  auto step = [&](const std::function<torch::Tensor(const torch::Tensor&)>& loss_fn) {
+    return [&, loss_fn] {
       auto xx = x.detach().requires_grad_(true);
       loss_fn(xx).backward();
       sync();
-    });
+    };
+  };
+  auto run = [&](const std::function<torch::Tensor(const torch::Tensor&)>& loss_fn) {
+    return median_seconds(reps, step(loss_fn));
   };
   struct Row {
     std::string name;
@@ -144,17 +147,18 @@ int bench_loss(const Args& args) {
   };
   const double elems = static_cast<double>(m * k);
   std::vector<Row> rows;
-  rows.push_back({"focalab fused, labels", run([&](const torch::Tensor& xx) {
-                    return losses::focal_loss_sum(xx, labels, 2.0, 0.25, 1.0 / normalizer);
-                  }),
-                  8 * elems});
-  rows.push_back({"focalab fused, labels + accounting", run([&](const torch::Tensor& xx) {
-                    auto loss = losses::focal_loss_sum(xx, labels, 2.0, 0.25,
-                                                       1.0 / normalizer, &breakdown);
-                    breakdown.finish_iteration(0, normalizer);
-                    return loss;
-                  }),
-                  8 * elems});
+  // The fused loss with and without accounting, timed alternately (the overhead is their ratio).
+  const PairedTimes fused = paired_median_seconds(
+      reps, step([&](const torch::Tensor& xx) {
+        return losses::focal_loss_sum(xx, labels, 2.0, 0.25, 1.0 / normalizer);
+      }),
+      step([&](const torch::Tensor& xx) {
+        auto loss = losses::focal_loss_sum(xx, labels, 2.0, 0.25, 1.0 / normalizer, &breakdown);
+        breakdown.finish_iteration(0, normalizer);
+        return loss;
+      }));
+  rows.push_back({"focalab fused, labels", fused.a, 8 * elems});
+  rows.push_back({"focalab fused, labels + accounting", fused.b, 8 * elems});
   breakdown.take();
   rows.push_back({"focalab fused, dense targets", run([&](const torch::Tensor& xx) {
                     return losses::sigmoid_focal_loss_fused(xx, dense, 2.0, 0.25,
@@ -190,8 +194,9 @@ int bench_loss(const Args& args) {
   };
   if (tv) print_row("torchvision.ops.sigmoid_focal_loss", *tv, 12 * elems);
   for (const auto& r : rows) print_row(r.name, r.seconds, r.bytes);
-  fmt::print("\naccounting overhead: {:+.1f}% of the fused loss\n",
-             100 * (rows[1].seconds / rows[0].seconds - 1));
+  fmt::print("\naccounting overhead: {:+.1f}% of the fused loss (median of the paired runs' "
+             "ratios)\n",
+             100 * (fused.ratio - 1));
   if (!tv) fmt::print("torchvision not measured: {}\n", why);
   return kExitOk;
 }

@@ -59,6 +59,38 @@ double median_seconds(int reps, const std::function<void()>& fn) {
   return t[t.size() / 2];
 }
 
+PairedTimes paired_median_seconds(int reps, const std::function<void()>& a,
+                                  const std::function<void()>& b) {
+  for (int i = 0; i < 2; ++i) {
+    a();
+    b();
+  }
+  const auto time = [](const std::function<void()>& fn) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::vector<double> ta, tb, ratio;
+  for (int i = 0; i < reps; ++i) {
+    double x, y;
+    if (i % 2 == 0) {
+      x = time(a);
+      y = time(b);
+    } else {
+      y = time(b);
+      x = time(a);
+    }
+    ta.push_back(x);
+    tb.push_back(y);
+    ratio.push_back(y / x);
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  return {median(ta), median(tb), median(ratio)};
+}
+
 const char* const kKeepFreedMemoryEnv =
     "MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647 "
     "MALLOC_TOP_PAD_=67108864 ";

@@ -33,6 +33,15 @@ bool parse_bench(const Args& args, const boost::program_options::options_descrip
 // Median wall time of `reps` calls of fn after two warm-up calls.
 double median_seconds(int reps, const std::function<void()>& fn);
 
+// Times a and b alternately (a b, b a, a b, ...) `reps` times each after two warm-ups of each, so
+// that both see the same machine state. Returns their median times and the median of the
+// per-repetition ratios b / a (steadier than the ratio of the medians on a busy machine).
+struct PairedTimes {
+  double a, b, ratio;
+};
+PairedTimes paired_median_seconds(int reps, const std::function<void()>& a,
+                                  const std::function<void()>& b);
+
 // Runs `script_text` with /usr/bin/python3 ($FOCALAB_PYTHON when set) and `args` (after `env`, e.g. "NAME=value ", when
 // given); returns its last stdout line (warnings go to stderr, shown to the user), or nullopt
 // with the reason in `why`.

@@ -130,6 +130,53 @@ TEST_P(FusedFocalLoss, BreakdownInThePassMatchesSeparateAccounting) {
   EXPECT_NEAR(all * 0.25, total.item<double>(), 1e-4 * all);  // raw sums x scale = loss
 }
 
+// The same over many rows (several blocks and flushes of the kernel's accounting, a partial last
+// block, ignored rows and positives in all of them, 80 classes) with logits near the hard
+// threshold.
+TEST_P(FusedFocalLoss, BreakdownOverManyRowsMatchesSeparateAccounting) {
+  const int64_t m = 1001, k = 80;
+  torch::manual_seed(11);
+  auto x = torch::randn({m, k}) * 2 - 3;  // logit(0.05) = -2.94: about half the negatives hard
+  auto labels = torch::full({m}, -1, torch::kLong);
+  labels.index_put_({torch::randint(0, m, {60}, torch::kLong)},
+                    torch::randint(0, k, {60}, torch::kLong));
+  labels.index_put_({torch::randint(0, m, {40}, torch::kLong)}, -2);
+  LossBreakdown fused(k, {0.05}), separate(k, {0.05});
+  auto total = focal_loss_sum(x, labels, 2.0, 0.25, 1.0, &fused);
+  fused.finish_iteration(0, 1.0);
+  auto keep = labels != -2;
+  auto onehot = one_hot_targets(labels, k, torch::kFloat);
+  auto elem = sigmoid_focal_loss(x, onehot, 2.0, 0.25);
+  separate.add(elem.index({keep}), x.index({keep}), onehot.index({keep}), 0, 1.0);
+  auto a = fused.take(), b = separate.take();
+  double all = 0;
+  for (int c = 0; c < kNumLossCategories; ++c) {
+    const auto cat = static_cast<LossCategory>(c);
+    EXPECT_GT(a.total_count(cat), 0) << c;
+    for (int64_t j = 0; j < k; ++j) {
+      EXPECT_DOUBLE_EQ(a.count_at(cat, j), b.count_at(cat, j)) << c << " " << j;
+      EXPECT_NEAR(a.loss_at(cat, j), b.loss_at(cat, j), 1e-4 + 1e-5 * b.loss_at(cat, j));
+      all += a.loss_at(cat, j);
+    }
+  }
+  EXPECT_NEAR(all, total.item<double>(), 1e-5 * all);
+}
+
+// x >= hard_logit_threshold(s) is sigmoid(x) >= s, sigmoid in float as LibTorch computes it,
+// right at the boundary and at the ends of [0, 1].
+TEST(FusedFocalLoss, HardThresholdIsTheSigmoidTest) {
+  const auto sig = [](float v) { return torch::sigmoid(torch::tensor(v)).item<float>(); };
+  for (float s : {0.05f, 0.5f, 0.3f, 0.9f, 1e-6f}) {
+    const float t = kernel::hard_logit_threshold(s);
+    EXPECT_GE(sig(t), s) << s;
+    EXPECT_LT(sig(std::nextafter(t, -INFINITY)), s) << s;
+  }
+  EXPECT_EQ(kernel::hard_logit_threshold(0.f), -INFINITY);
+  const float one = kernel::hard_logit_threshold(1.f);
+  EXPECT_EQ(sig(one), 1.f);
+  EXPECT_LT(sig(std::nextafter(one, -INFINITY)), 1.f);
+}
+
 // A NaN logit yields NaN loss and gradient on both kernels (so divergence is detected), and
 // labels outside [-2, K) are rejected instead of indexing out of bounds.
 TEST_P(FusedFocalLoss, NanPropagatesAndBadLabelsAreRejected) {
