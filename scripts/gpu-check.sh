@@ -81,10 +81,11 @@ step bench_train_tiny "$build/focalab" bench train --model tiny --device "$devic
   --profile
 
 # summary.json: the steps, and the benchmarks' figures
-"$python" - "$out" "$device" "${#names[@]}" "${names[@]}" "${codes[@]}" "${secs[@]}" <<'PY'
+expected=$((7 + ${#amp_kinds[@]}))
+"$python" - "$out" "$device" "$expected" "${#names[@]}" "${names[@]}" "${codes[@]}" "${secs[@]}" <<'PY'
 import json, re, sys, os, subprocess
-out, device, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-names, codes, secs = sys.argv[4:4 + n], sys.argv[4 + n:4 + 2 * n], sys.argv[4 + 2 * n:4 + 3 * n]
+out, device, expected, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+names, codes, secs = sys.argv[5:5 + n], sys.argv[5 + n:5 + 2 * n], sys.argv[5 + 2 * n:5 + 3 * n]
 summary = {"device": device, "steps": [{"name": a, "exit": int(b), "seconds": int(c) / 1000}
                                        for a, b, c in zip(names, codes, secs)]}
 try:
@@ -113,7 +114,12 @@ for line in read("bench_loss").splitlines():
     if len(cells) == 5 and cells[0].startswith(("focalab fused", "torchvision")):
         loss[cells[0]] = {"ms": float(cells[1]), "GBps": float(cells[3])}
 summary["loss"] = loss
-summary["passed"] = all(s["exit"] == 0 for s in summary["steps"]) and len(summary["steps"]) == 7
+# evaluation time per trial (val split, COCO AP) as the sweep and train steps print it
+evals = {}
+for name in ["quick_sweep"] + [s["name"] for s in summary["steps"] if s["name"].startswith("amp_")]:
+    evals[name] = [float(m.group(1)) for m in re.finditer(r"done in [^(]*\(eval ([0-9.]+)s\)", read(name))]
+summary["eval_seconds"] = evals
+summary["passed"] = all(s["exit"] == 0 for s in summary["steps"]) and len(summary["steps"]) == expected
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
 print(json.dumps(summary, indent=1))
 sys.exit(0 if summary["passed"] else 1)
