@@ -240,6 +240,11 @@ torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& l
 
 bool fused_focal_vectorized() { return kernel::focal_kernel_vectorized(); }
 
+std::string fused_focal_kernel_name() {
+  if (!kernel::focal_kernel_vectorized()) return "portable";
+  return kernel::accounting_avx512() ? "AVX2, AVX-512 accounting" : "AVX2";
+}
+
 torch::Tensor one_hot_targets(const torch::Tensor& labels, int64_t num_classes,
                               torch::ScalarType dtype) {
   return torch::one_hot(labels.clamp_min(0), num_classes).to(dtype) *

@@ -251,6 +251,45 @@ FOCALAB_AVX2_INLINE void for_chunks(int64_t k, int64_t label, F&& f) {
   }
 }
 
+bool has_avx512();
+
+// The accounting pass over one block with AVX-512: 16 classes a vector, the hard test in a mask
+// register (masked adds instead of and + add). x: the block's first logits row; th: per row,
+// the threshold (NaN for an ignored row).
+__attribute__((target("avx512f"))) void account_block_avx512(
+    const float* x, int64_t k, const float* scratch, int64_t kpad, const float* th, int64_t n,
+    int32_t* hard_n, float* hard_l, float* all_l) {
+  const __m512i one = _mm512_set1_epi32(1);
+  for (int64_t c0 = 0; c0 < k; c0 += 16) {
+    const __mmask16 valid =
+        k - c0 >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (k - c0)) - 1);
+    __m512i n0 = _mm512_setzero_si512(), n1 = n0;
+    __m512 h0 = _mm512_setzero_ps(), h1 = h0, a0 = h0, a1 = h0;
+    const auto add = [&](__m512i& cnt, __m512& hl, __m512& al, int64_t r)
+                         __attribute__((target("avx512f"), always_inline)) {
+      const __m512 l = _mm512_maskz_loadu_ps(valid, scratch + r * kpad + c0);
+      const __m512 xv = _mm512_maskz_loadu_ps(valid, x + r * k + c0);
+      const __mmask16 hard = _mm512_mask_cmp_ps_mask(valid, xv, _mm512_set1_ps(th[r]), _CMP_GE_OQ);
+      cnt = _mm512_mask_add_epi32(cnt, hard, cnt, one);
+      hl = _mm512_mask_add_ps(hl, hard, hl, l);
+      al = _mm512_add_ps(al, l);
+    };
+    int64_t r = 0;
+    for (; r + 1 < n; r += 2) {
+      add(n0, h0, a0, r);
+      add(n1, h1, a1, r + 1);
+    }
+    if (r < n) add(n0, h0, a0, r);
+    _mm512_mask_storeu_epi32(hard_n + c0, valid,
+                             _mm512_add_epi32(_mm512_maskz_loadu_epi32(valid, hard_n + c0),
+                                              _mm512_add_epi32(n0, n1)));
+    _mm512_mask_storeu_ps(hard_l + c0, valid,
+                          _mm512_add_ps(_mm512_maskz_loadu_ps(valid, hard_l + c0), _mm512_add_ps(h0, h1)));
+    _mm512_mask_storeu_ps(all_l + c0, valid,
+                          _mm512_add_ps(_mm512_maskz_loadu_ps(valid, all_l + c0), _mm512_add_ps(a0, a1)));
+  }
+}
+
 template <Mod kMod>
 FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float* grad,
                               int64_t rb, int64_t re, int64_t k, const FocalParams& p,
@@ -308,6 +347,7 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
   float* const al_p = all_l.data();
   float th_p[kBlock];  // per row of the block: the threshold, NaN for an ignored row
   const float theta_s = acc->hard_theta;
+  const bool avx512 = has_avx512();
   struct Sums {
     __m256i hn;
     __m256 hl, al;
@@ -350,6 +390,10 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
       }
       // Accounting pass: two rows at a time into two sets of sums, so that no add waits on
       // the previous row's.
+      if (avx512) {
+        account_block_avx512(logits + b0 * k, k, sc_p, kpad, th_p, b1 - b0, hn_p, hl_p, al_p);
+        continue;
+      }
       for (int64_t c0 = 0; c0 < k; c0 += 8) {
         const __m256i valid_i = _mm256_cmpgt_epi32(
             _mm256_set1_epi32(static_cast<int>(k)),
@@ -438,6 +482,12 @@ FOCALAB_AVX2 double dense_avx2(const float* logits, const float* targets, float*
 }
 
 bool g_force_portable = false;
+bool g_force_avx2 = false;
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes && !g_force_avx2;
+}
 
 bool has_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -469,6 +519,22 @@ void force_portable_kernel(bool force) {
   g_force_portable = force;
 #else
   (void)force;
+#endif
+}
+
+void force_avx2_kernel(bool force) {
+#ifdef FOCALAB_X86
+  g_force_avx2 = force;
+#else
+  (void)force;
+#endif
+}
+
+bool accounting_avx512() {
+#ifdef FOCALAB_X86
+  return has_avx2() && has_avx512();
+#else
+  return false;
 #endif
 }
 

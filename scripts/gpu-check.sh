@@ -9,6 +9,7 @@
 #   bench_train        RetinaNet-R50-FPN, 640 x 640 (600 px rounded up to focalab's multiple of
 #                      128), batch 16: focalab against torchvision's retinanet_resnet50_fpn on
 #                      the same GPU in the same run, with the per-stage profile
+#   bench_train_bf16   the same R50 comparison with mixed precision on both sides (--amp bf16)
 #   bench_train_tiny   the tiny preset, batch 8, on cuda
 # and writes OUTDIR/summary.json (exit code and seconds of each step, the figures parsed from
 # the benchmarks). Exits 0 when every step passed. Meant to finish in well under 10 minutes.
@@ -77,11 +78,13 @@ done
 step bench_loss "$build/focalab" bench loss --device "$device" --images 16
 step bench_train "$build/focalab" bench train --model r50 --device "$device" --size 640 \
   --batch 16 --reps 10 --warmup 3 --profile
+step bench_train_bf16 "$build/focalab" bench train --model r50 --device "$device" --size 640 \
+  --batch 16 --reps 10 --warmup 3 --amp bf16
 step bench_train_tiny "$build/focalab" bench train --model tiny --device "$device" --reps 20 \
   --profile
 
 # summary.json: the steps, and the benchmarks' figures
-expected=$((7 + ${#amp_kinds[@]}))
+expected=$((8 + ${#amp_kinds[@]}))
 "$python" - "$out" "$device" "$expected" "${#names[@]}" "${names[@]}" "${codes[@]}" "${secs[@]}" <<'PY'
 import json, re, sys, os, subprocess
 out, device, expected, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -99,12 +102,17 @@ def read(name):
     p = os.path.join(out, name + ".log")
     return open(p, errors="replace").read() if os.path.exists(p) else ""
 rows = {}
-for name in ("bench_train", "bench_train_tiny"):
+for name in ("bench_train", "bench_train_bf16", "bench_train_tiny"):
     for line in read(name).splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 8 and re.match(r"^[0-9.]+x$", cells[5]):
-            rows[cells[0]] = {"batch": cells[1], "torchvision_ms": float(cells[3]),
-                              "focalab_ms": float(cells[4]), "focalab_over_torchvision": float(cells[5][:-1])}
+            batch = int(cells[1].split()[0])
+            tv, fl = float(cells[3]), float(cells[4])
+            rows.setdefault(name, {})[cells[0]] = {
+                "batch": cells[1], "torchvision_ms": tv, "focalab_ms": fl,
+                "focalab_over_torchvision": float(cells[5][:-1]),
+                "torchvision_images_per_s": round(1e3 * batch / tv, 1),
+                "focalab_images_per_s": round(1e3 * batch / fl, 1)}
 summary["train"] = rows
 loss = {}
 for line in read("bench_loss").splitlines():

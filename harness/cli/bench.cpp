@@ -181,7 +181,7 @@ int bench_loss(const Args& args) {
 
   fmt::print("focal loss forward + backward, {} x {} logits (float32, {:.0f} MB), gamma 2, "
              "alpha .25, {} on {} with {} threads, median of {}\n",
-             m, k, 4 * elems / 1e6, losses::fused_focal_vectorized() ? "AVX2" : "portable",
+             m, k, 4 * elems / 1e6, losses::fused_focal_kernel_name(),
              device.str(), threads, reps);
   fmt::print("memory copy (clone): {:.2f} ms = {:.1f} GB/s\n\n", 1e3 * copy, 8 * elems / copy / 1e9);
   fmt::print("| {:<36} | {:>9} | {:>14} | {:>10} | {:>12} |\n", "implementation", "ms",

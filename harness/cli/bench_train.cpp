@@ -17,6 +17,7 @@
 
 #include "harness/cli/bench_common.h"
 #include "harness/device.h"
+#include "harness/amp.h"
 #include "harness/errors.h"
 #include "harness/train_step.h"
 #include "harness/trainer.h"
@@ -32,7 +33,7 @@ namespace {
 // torchvision's side: builds the model, reads the boxes focalab wrote, times model(images,
 // targets) + sum + zero_grad + backward + SGD step; prints "median_seconds trainable_params".
 const char* kTorchvisionTrain = R"py(
-import sys, time, torch
+import contextlib, sys, time, torch
 from functools import partial
 from torch import nn
 from torchvision.models import resnet50
@@ -42,7 +43,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor, BackboneWithFPN
 from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-threads, kind, size, batch, reps, warmup, boxes_file, device = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8]
+threads, kind, size, batch, reps, warmup, boxes_file, device, amp = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8], sys.argv[9]
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -92,12 +93,24 @@ g = torch.Generator().manual_seed(1)
 images = [torch.rand(3, size, size, generator=g).to(device) for _ in range(batch)]
 params = [p for p in model.parameters() if p.requires_grad]
 opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
+# mixed precision as torch.amp documents it: autocast around the forward pass (torchvision's
+# losses are inside it), GradScaler for fp16
+dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+scaler = None
+if amp == "fp16":
+    scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
 def step():
-    losses = model(images, targets)
-    loss = sum(losses.values())
+    with torch.autocast(device_type="cuda" if device != "cpu" else "cpu", dtype=dtype) if dtype else contextlib.nullcontext():
+        losses = model(images, targets)
+        loss = sum(losses.values())
     opt.zero_grad()
-    loss.backward()
-    opt.step()
+    if scaler:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
     if device != "cpu": torch.cuda.synchronize()
 for _ in range(warmup): step()
 times = []
@@ -211,8 +224,8 @@ CaseResult run_case(const TrainCase& c, const torch::Device& device, int64_t thr
       }
     }
     const std::string script_args =
-        fmt::format("{} {} {} {} {} {} {} {}", threads, c.id, c.size, c.batch, c.reps, warmup,
-                    file, device.is_cuda() ? "cuda" : "cpu");
+        fmt::format("{} {} {} {} {} {} {} {} {}", threads, c.id, c.size, c.batch, c.reps, warmup,
+                    file, device.is_cuda() ? "cuda" : "cpu", c.config.train.amp);
     auto measure = [&](const std::string& env) -> std::optional<double> {
       std::string why;
       auto last = run_python(kTorchvisionTrain, script_args, why, env);
@@ -322,6 +335,9 @@ int bench_train(const Args& args) {
       "size", po::value<int64_t>()->default_value(512), "r50: image side (pixels)")(
       "batch", po::value<int64_t>()->default_value(2), "r50: images per iteration")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu | cuda[:N]")(
+      "amp", po::value<std::string>()->default_value("off"),
+      "off | bf16 | fp16 (CUDA): train.amp for focalab, torch.autocast (+ GradScaler for fp16) "
+      "for torchvision")(
       "profile", "also time focalab's iteration stage by stage")(
       "no-torchvision", "skip the torchvision comparison");
   po::variables_map vm;
@@ -337,7 +353,8 @@ int bench_train(const Args& args) {
         "fraction of torchvision's. --profile adds focalab's time per stage.\n\n"
         "Examples:\n  focalab bench train --threads 2\n"
         "  focalab bench train --model tiny --profile\n"
-        "  focalab bench train --model r50 --device cuda --size 608 --batch 16\n\n")) {
+        "  focalab bench train --model r50 --device cuda --size 640 --batch 16\n"
+        "  focalab bench train --model r50 --device cuda --size 640 --batch 16 --amp bf16\n\n")) {
     return kExitOk;
   }
   const std::string which = vm["model"].as<std::string>();
@@ -356,16 +373,25 @@ int bench_train(const Args& args) {
   const int64_t threads = harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
   const bool profile = vm.count("profile") > 0;
+  const std::string amp = vm["amp"].as<std::string>();
+  if (amp != "off" && amp != "bf16" && amp != "fp16") {
+    throw UsageError(fmt::format("--amp: '{}' is not one of off, bf16, fp16", amp));
+  }
+  if (const auto why = harness::amp_unsupported(amp, device); !why.empty()) {
+    throw UsageError("--amp: " + why);
+  }
 
   std::vector<TrainCase> cases;
   if (which != "tiny") cases.push_back(r50_case(size, batch));
   if (which != "r50") cases.push_back(tiny_case());
   for (auto& c : cases) {
     if (reps > 0) c.reps = reps;
+    c.config.train.amp = amp;
   }
   fmt::print("RetinaNet training iteration (forward, matching, losses + accounting, backward, SGD "
-             "step) on {} with {} threads; median of the timed iterations after {} warm-up\n\n",
-             device.str(), threads, warmup);
+             "step) on {} with {} threads, mixed precision {}; median of the timed iterations "
+             "after {} warm-up\n\n",
+             device.str(), threads, amp, warmup);
   std::vector<CaseResult> results;
   for (const auto& c : cases) {
     results.push_back(run_case(c, device, threads, warmup, profile, !vm.count("no-torchvision")));

@@ -54,10 +54,17 @@ void expect_matches_reference(double gamma, double alpha, Reduction reduction) {
   EXPECT_TRUE(torch::isfinite(xf.grad()).all().item<bool>());
 }
 
-class FusedFocalLoss : public ::testing::TestWithParam<bool> {
+// 0: the CPU's best kernel (AVX-512 accounting where available), 1: AVX2 throughout, 2: portable.
+class FusedFocalLoss : public ::testing::TestWithParam<int> {
  protected:
-  void SetUp() override { kernel::force_portable_kernel(GetParam()); }
-  void TearDown() override { kernel::force_portable_kernel(false); }
+  void SetUp() override {
+    kernel::force_avx2_kernel(GetParam() == 1);
+    kernel::force_portable_kernel(GetParam() == 2);
+  }
+  void TearDown() override {
+    kernel::force_avx2_kernel(false);
+    kernel::force_portable_kernel(false);
+  }
 };
 
 TEST_P(FusedFocalLoss, MatchesReferenceAcrossGammaAlphaReduction) {
@@ -194,8 +201,10 @@ TEST_P(FusedFocalLoss, NanPropagatesAndBadLabelsAreRejected) {
   EXPECT_THROW(focal_loss_sum(x, torch::tensor({-3L, 0L, 2L}), 2.0, 0.25, 1.0), c10::Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, FusedFocalLoss, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Portable" : "Native"; });
+INSTANTIATE_TEST_SUITE_P(Kernels, FusedFocalLoss, ::testing::Values(0, 1, 2),
+                         [](const auto& info) {
+                           return info.param == 0 ? "Native" : info.param == 1 ? "Avx2" : "Portable";
+                         });
 
 // Analytic gradient against finite differences (double precision takes the composed path).
 TEST(FusedFocalLoss, GradcheckInDouble) {
