@@ -335,7 +335,7 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
   std::vector<float> all_l(static_cast<size_t>(kpad)), hard_l(all_l.size());
   std::vector<int32_t> hard_n(all_l.size());
   std::vector<double> pos_n(static_cast<size_t>(k)), pos_l(pos_n.size());
-  std::vector<double> pos_hard_n(pos_n.size()), pos_hard_l(pos_n.size());
+  std::vector<double> pos_hard_n(pos_n.size());
   std::vector<double> hard_cnt(static_cast<size_t>(k));  // this range's hard elements per class
   int64_t valid_rows = 0;
   // Raw pointers in locals: the vector stores below may alias anything, so the vectors' own
@@ -376,15 +376,12 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
           const RowChunk c = row_chunk<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v);
           _mm256_storeu_ps(s + c0, c.loss);
           if constexpr (kPos) {
-            alignas(32) float lanes[8];
-            _mm256_store_ps(lanes, c.loss);
-            const double l = lanes[label - c0];
+            // The positive's loss goes to its own sums, not into the buffer (where an inf or
+            // NaN, or a large value among the negatives' small ones, would spoil theirs).
             pos_n[static_cast<size_t>(label)] += 1;
-            pos_l[static_cast<size_t>(label)] += l;
-            if (x[label] >= theta_s) {
-              pos_hard_n[static_cast<size_t>(label)] += 1;
-              pos_hard_l[static_cast<size_t>(label)] += l;
-            }
+            pos_l[static_cast<size_t>(label)] += s[label];
+            s[label] = 0.f;
+            if (x[label] >= theta_s) pos_hard_n[static_cast<size_t>(label)] += 1;
           }
         });
       }
@@ -442,15 +439,13 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
     std::fill(hard_l.begin(), hard_l.end(), 0.f);
     std::fill(all_l.begin(), all_l.end(), 0.f);
   }
-  // The positives out of the negatives' sums.
+  // The positives, and their places in the hard counts taken back.
   for (int64_t c = 0; c < k; ++c) {
     const auto i = static_cast<size_t>(c);
     acc->count[c] += pos_n[i];
     acc->loss_sum[c] += pos_l[i];
+    total += pos_l[i];
     acc->count[k + c] -= pos_hard_n[i];
-    acc->loss_sum[k + c] -= pos_hard_l[i];
-    // easy = all - hard - positives; the flush put all - hard (positives' hard part included)
-    acc->loss_sum[2 * k + c] += pos_hard_l[i] - pos_l[i];
     acc->count[2 * k + c] +=
         static_cast<double>(valid_rows) - pos_n[i] - (hard_cnt[i] - pos_hard_n[i]);
   }
@@ -501,11 +496,10 @@ float hard_logit_threshold(float hard_score) {
   if (!(hard_score > 0.f)) return -std::numeric_limits<float>::infinity();
   // sigmoid as LibTorch computes it in float; non-decreasing in x.
   const auto sig = [](float x) { return 1.f / (1.f + std::exp(-x)); };
-  const double logit = hard_score >= 1.f ? 17.0 : std::log(hard_score / (1.0 - hard_score));
-  float lo = static_cast<float>(logit) - 1.f, hi = static_cast<float>(logit) + 1.f;
+  // sig(-120) = 0 < hard_score <= 1 = sig(20): bisect to the smallest float with sig(x) >=
+  // hard_score (about 30 halvings).
+  float lo = -120.f, hi = 20.f;
   if (sig(hi) < hard_score) return std::numeric_limits<float>::infinity();
-  if (sig(lo) >= hard_score) return lo;  // not reached for hard_score in (0, 1]
-  // The smallest float with sig(x) >= hard_score: sig(lo) < hard_score <= sig(hi).
   while (std::nextafter(lo, hi) < hi) {
     const float mid = lo + (hi - lo) / 2;
     if (mid <= lo || mid >= hi) break;

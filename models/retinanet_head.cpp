@@ -9,14 +9,15 @@ namespace focalab::models {
 namespace nn = torch::nn;
 
 namespace {
-// GroupNorm computed in float32 whatever its input (CUDA autocast does so; CPU autocast in
+// GroupNorm computed in float32 for a half-precision input (CUDA autocast does so; CPU autocast in
 // LibTorch 1.13 has no rule for group_norm and would fail on a bfloat16 input). The same
 // parameters, so checkpoints are unchanged.
 class Fp32GroupNormImpl : public nn::GroupNormImpl {
  public:
   using nn::GroupNormImpl::GroupNormImpl;
   torch::Tensor forward(const torch::Tensor& x) {
-    return nn::GroupNormImpl::forward(x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat));
+    const bool half = x.scalar_type() == torch::kHalf || x.scalar_type() == torch::kBFloat16;
+    return nn::GroupNormImpl::forward(half ? x.to(torch::kFloat) : x);
   }
 };
 TORCH_MODULE(Fp32GroupNorm);

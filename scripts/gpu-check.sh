@@ -4,7 +4,8 @@
 #   configure, build   CMake + the whole project (tests included), every core
 #   tests              ctest -L 'unit|gpu' (the gpu label: CUDA against CPU, tests/gpu)
 #   quick_sweep        experiments/quick.yaml shortened to 300 iterations on cuda
-#   amp_bf16, amp_fp16 the same sweep with train.amp=bf16 / fp16 (one trial each, same db)
+#   amp_bf16, amp_fp16 the tiny preset (experiments/configs/tiny.yaml), 300 iterations, with
+#                      train.amp=bf16 / fp16 (one trial each, in the quick sweep's db)
 #   bench_loss         focal loss forward + backward on cuda (GB/s against a device copy)
 #   bench_train        RetinaNet-R50-FPN, 640 x 640 (600 px rounded up to focalab's multiple of
 #                      128), batch 16: focalab against torchvision's retinanet_resnet50_fpn on
@@ -125,7 +126,9 @@ summary["loss"] = loss
 # evaluation time per trial (val split, COCO AP) as the sweep and train steps print it
 evals = {}
 for name in ["quick_sweep"] + [s["name"] for s in summary["steps"] if s["name"].startswith("amp_")]:
-    evals[name] = [float(m.group(1)) for m in re.finditer(r"done in [^(]*\(eval ([0-9.]+)s\)", read(name))]
+    # "(eval 2s)" or "(eval 1m05s)"
+    evals[name] = [60 * int(m.group(1) or 0) + float(m.group(2))
+                   for m in re.finditer(r"done in [^(]*\(eval (?:([0-9]+)m)?([0-9.]+)s\)", read(name))]
 summary["eval_seconds"] = evals
 summary["passed"] = all(s["exit"] == 0 for s in summary["steps"]) and len(summary["steps"]) == expected
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)

@@ -78,7 +78,11 @@ else:
     num_classes = 4
     anchors = AnchorGenerator(tuple((x, x * 2 ** (1 / 3), x * 2 ** (2 / 3)) for x in [16, 32, 64, 128, 256]),
                               ((0.5, 1.0, 2.0),) * 5)
-    head = RetinaNetHead(64, 9, num_classes, norm_layer=partial(nn.GroupNorm, 32))
+    class Fp32GroupNorm(nn.GroupNorm):
+        # as focalab's heads: CPU autocast in torch 1.13 has no rule for group_norm
+        def forward(self, x):
+            return super().forward(x.float())
+    head = RetinaNetHead(64, 9, num_classes, norm_layer=partial(Fp32GroupNorm if amp != "off" else nn.GroupNorm, 32))
     head.classification_head.conv = head.classification_head.conv[:2]
     head.regression_head.conv = head.regression_head.conv[:2]
     model = RetinaNet(backbone, num_classes, min_size=size, max_size=size, anchor_generator=anchors, head=head)

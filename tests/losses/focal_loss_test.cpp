@@ -173,7 +173,7 @@ TEST_P(FusedFocalLoss, BreakdownOverManyRowsMatchesSeparateAccounting) {
 // right at the boundary and at the ends of [0, 1].
 TEST(FusedFocalLoss, HardThresholdIsTheSigmoidTest) {
   const auto sig = [](float v) { return torch::sigmoid(torch::tensor(v)).item<float>(); };
-  for (float s : {0.05f, 0.5f, 0.3f, 0.9f, 1e-6f}) {
+  for (float s : {0.05f, 0.5f, 0.3f, 0.9f, 1e-6f, 1e-30f}) {
     const float t = kernel::hard_logit_threshold(s);
     EXPECT_GE(sig(t), s) << s;
     EXPECT_LT(sig(std::nextafter(t, -INFINITY)), s) << s;
