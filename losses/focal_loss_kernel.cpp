@@ -20,7 +20,7 @@ namespace {
 // Portable path: the formulas of the header, one element at a time.
 
 struct Elem {
-  float loss, grad, q;  // q = 1 - p_t (for a negative: sigmoid(x))
+  float loss, grad;
 };
 
 inline Elem focal_elem(float x, bool pos, const FocalParams& p) {
@@ -42,7 +42,7 @@ inline Elem focal_elem(float x, bool pos, const FocalParams& p) {
   const float at = p.use_alpha ? (pos ? p.alpha : 1.f - p.alpha) : 1.f;
   const float w = at * mod * p.scale;
   const float g = w * (q + p.gamma * pt * ce);
-  return {w * ce, pos ? -g : g, q};
+  return {w * ce, pos ? -g : g};
 }
 
 double rows_scalar(const float* logits, const int64_t* labels, float* grad, int64_t rb,
@@ -135,10 +135,10 @@ FOCALAB_AVX2_INLINE VecParams vec_params(const FocalParams& p) {
 }
 
 struct VecOut {
-  __m256 loss, grad, q;
+  __m256 loss, grad;
 };
 
-// The loss, gradient and q = 1 - p_t of 8 logits. kNeg: every target is 0 (pos is ignored);
+// The loss and gradient of 8 logits. kNeg: every target is 0 (pos is ignored);
 // otherwise pos has all-ones lanes where the target is 1. A NaN logit gives NaN loss and gradient
 // (every step below propagates it).
 template <bool kNeg, Mod kMod>
@@ -189,7 +189,7 @@ FOCALAB_AVX2_INLINE VecOut focal_vec(__m256 x, __m256 pos, const VecParams& v) {
   const __m256 w = _mm256_mul_ps(mod, kNeg ? v.w_neg : _mm256_blendv_ps(v.w_neg, v.w_pos, pos));
   const __m256 g = _mm256_mul_ps(w, _mm256_fmadd_ps(_mm256_mul_ps(v.gamma, pt), ce, q));
   // dFL/dx = -g for a positive target, +g for a negative one.
-  return {_mm256_mul_ps(w, ce), kNeg ? g : _mm256_xor_ps(g, _mm256_and_ps(pos, sign)), q};
+  return {_mm256_mul_ps(w, ce), kNeg ? g : _mm256_xor_ps(g, _mm256_and_ps(pos, sign))};
 }
 
 FOCALAB_AVX2_INLINE double hsum(__m256 v) {
@@ -200,15 +200,10 @@ FOCALAB_AVX2_INLINE double hsum(__m256 v) {
   return s;
 }
 
-// One vector of 8 classes of one row: writes the gradient, returns the loss (invalid lanes 0),
-// q and the lanes in range. kPos: the chunk holds the row's positive class `label` (otherwise
-// every target is 0).
-struct RowChunk {
-  __m256 loss, q, pos, valid;
-};
-
+// One vector of 8 classes of one row: writes the gradient, returns the loss (invalid lanes 0).
+// kPos: the chunk holds the row's positive class `label` (otherwise every target is 0).
 template <bool kFull, bool kPos, Mod kMod>
-FOCALAB_AVX2_INLINE RowChunk row_chunk(const float* x, float* g, int64_t c0, int64_t k,
+FOCALAB_AVX2_INLINE __m256 row_chunk(const float* x, float* g, int64_t c0, int64_t k,
                                        int64_t label, const VecParams& v) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i cls = _mm256_add_epi32(lane, _mm256_set1_epi32(static_cast<int>(c0)));
@@ -219,13 +214,12 @@ FOCALAB_AVX2_INLINE RowChunk row_chunk(const float* x, float* g, int64_t c0, int
                                 cls, _mm256_set1_epi32(static_cast<int>(label))))
                           : _mm256_setzero_ps();
   const VecOut o = focal_vec<!kPos, kMod>(xv, pos, v);
-  const __m256 valid = _mm256_castsi256_ps(valid_i);
   if constexpr (kFull) {
     _mm256_storeu_ps(g + c0, o.grad);
-    return {o.loss, o.q, pos, valid};
+    return o.loss;
   } else {
     _mm256_maskstore_ps(g + c0, valid_i, o.grad);
-    return {_mm256_and_ps(o.loss, valid), o.q, pos, valid};
+    return _mm256_and_ps(o.loss, _mm256_castsi256_ps(valid_i));
   }
 }
 
@@ -310,8 +304,7 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
       const float* x = logits + r * k;
       for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
         sum = _mm256_add_ps(
-            sum, row_chunk<decltype(full)::value, decltype(has_pos)::value, kMod>(x, g, c0, k, label, v)
-                     .loss);
+            sum, row_chunk<decltype(full)::value, decltype(has_pos)::value, kMod>(x, g, c0, k, label, v));
       });
       if (++pending == 64) {
         total += hsum(sum);
@@ -373,8 +366,7 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
         const float* x = logits + r * k;
         for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
           constexpr bool kPos = decltype(has_pos)::value;
-          const RowChunk c = row_chunk<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v);
-          _mm256_storeu_ps(s + c0, c.loss);
+          _mm256_storeu_ps(s + c0, row_chunk<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v));
           if constexpr (kPos) {
             // The positive's loss goes to its own sums, not into the buffer (where an inf or
             // NaN, or a large value among the negatives' small ones, would spoil theirs).
