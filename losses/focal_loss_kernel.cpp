@@ -248,23 +248,26 @@ FOCALAB_AVX2_INLINE void for_chunks(int64_t k, int64_t label, F&& f) {
 bool has_avx512();
 
 // The accounting pass over one block with AVX-512: 16 classes a vector, the hard test in a mask
-// register (masked adds instead of and + add). x: the block's first logits row; th: per row,
-// the threshold (NaN for an ignored row).
+// register (masked adds). xr: the block's counted rows' logits; scratch: their losses, one row
+// of kpad floats each, in the same order.
 __attribute__((target("avx512f"))) void account_block_avx512(
-    const float* x, int64_t k, const float* scratch, int64_t kpad, const float* th, int64_t n,
-    int32_t* hard_n, float* hard_l, float* all_l) {
-  const __m512i one = _mm512_set1_epi32(1);
-  for (int64_t c0 = 0; c0 < k; c0 += 16) {
-    const __mmask16 valid =
-        k - c0 >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (k - c0)) - 1);
-    __m512i n0 = _mm512_setzero_si512(), n1 = n0;
-    __m512 h0 = _mm512_setzero_ps(), h1 = h0, a0 = h0, a1 = h0;
-    const auto add = [&](__m512i& cnt, __m512& hl, __m512& al, int64_t r)
+    const float* const* xr, int64_t n, int64_t k, const float* scratch, int64_t kpad, float theta,
+    float* hard_n, float* hard_l, float* all_l) {
+  const __m512 one = _mm512_set1_ps(1.f), th = _mm512_set1_ps(theta);
+  const auto pass = [&](int64_t c0, auto full) __attribute__((target("avx512f"), always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const __mmask16 valid = kFull ? static_cast<__mmask16>(0xFFFF)
+                                  : static_cast<__mmask16>((1u << (k - c0)) - 1);
+    __m512 n0 = _mm512_setzero_ps(), n1 = n0, h0 = n0, h1 = n0, a0 = n0, a1 = n0;
+    const auto add = [&](__m512& cnt, __m512& hl, __m512& al, int64_t r)
                          __attribute__((target("avx512f"), always_inline)) {
-      const __m512 l = _mm512_maskz_loadu_ps(valid, scratch + r * kpad + c0);
-      const __m512 xv = _mm512_maskz_loadu_ps(valid, x + r * k + c0);
-      const __mmask16 hard = _mm512_mask_cmp_ps_mask(valid, xv, _mm512_set1_ps(th[r]), _CMP_GE_OQ);
-      cnt = _mm512_mask_add_epi32(cnt, hard, cnt, one);
+      const float* sp = scratch + r * kpad + c0;
+      const float* x = xr[r] + c0;
+      const __m512 l = kFull ? _mm512_loadu_ps(sp) : _mm512_maskz_loadu_ps(valid, sp);
+      const __mmask16 hard =
+          kFull ? _mm512_cmp_ps_mask(_mm512_loadu_ps(x), th, _CMP_GE_OQ)
+                : _mm512_mask_cmp_ps_mask(valid, _mm512_maskz_loadu_ps(valid, x), th, _CMP_GE_OQ);
+      cnt = _mm512_mask_add_ps(cnt, hard, cnt, one);
       hl = _mm512_mask_add_ps(hl, hard, hl, l);
       al = _mm512_add_ps(al, l);
     };
@@ -274,34 +277,65 @@ __attribute__((target("avx512f"))) void account_block_avx512(
       add(n1, h1, a1, r + 1);
     }
     if (r < n) add(n0, h0, a0, r);
-    _mm512_mask_storeu_epi32(hard_n + c0, valid,
-                             _mm512_add_epi32(_mm512_maskz_loadu_epi32(valid, hard_n + c0),
-                                              _mm512_add_epi32(n0, n1)));
+    _mm512_mask_storeu_ps(hard_n + c0, valid,
+                          _mm512_add_ps(_mm512_maskz_loadu_ps(valid, hard_n + c0), _mm512_add_ps(n0, n1)));
     _mm512_mask_storeu_ps(hard_l + c0, valid,
                           _mm512_add_ps(_mm512_maskz_loadu_ps(valid, hard_l + c0), _mm512_add_ps(h0, h1)));
     _mm512_mask_storeu_ps(all_l + c0, valid,
                           _mm512_add_ps(_mm512_maskz_loadu_ps(valid, all_l + c0), _mm512_add_ps(a0, a1)));
-  }
+  };
+  int64_t c0 = 0;
+  for (; c0 + 16 <= k; c0 += 16) pass(c0, std::true_type{});
+  if (c0 < k) pass(c0, std::false_type{});
 }
 
-template <Mod kMod>
-FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float* grad,
-                              int64_t rb, int64_t re, int64_t k, const FocalParams& p,
-                              Accounting* acc) {
+// The positives' sums of the accounting path: a positive's loss goes to these and not into the
+// loss buffer, where an inf or NaN, or a large value among the negatives' small ones, would
+// spoil the negatives' sums.
+struct PosSums {
+  double* n;
+  double* l;
+  double* hard_n;
+  float theta;
+};
+
+// The loss pass over rows [r0, r1), streaming through memory once: writes the gradient, and
+// either returns the loss sum (kStore false) or writes each counted (not ignored) row's losses to
+// scratch (kpad floats a row) and its logits' address to xr, and the number of such rows to
+// *counted.
+// One function for both, and not inlined, so that the fused loss with and without accounting
+// run the same compiled loop (its register allocation moved the plain loss by 5% either way).
+template <Mod kMod, bool kStore>
+FOCALAB_AVX2 __attribute__((noinline)) double loss_rows(
+    const float* logits, const int64_t* labels, float* grad, int64_t r0, int64_t r1, int64_t k,
+    const FocalParams& p, float* scratch, int64_t kpad, const float** xr, const PosSums* ps,
+    int64_t* counted) {
   const VecParams v = vec_params(p);
   double total = 0;
-  if (!acc) {
-    // Row-major: stream through memory once.
-    __m256 sum = _mm256_setzero_ps();
-    int64_t pending = 0;
-    for (int64_t r = rb; r < re; ++r) {
-      float* g = grad + r * k;
-      const int64_t label = labels[r];
-      if (label == -2) {
-        std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
-        continue;
-      }
-      const float* x = logits + r * k;
+  __m256 sum = _mm256_setzero_ps();
+  int64_t pending = 0, n = 0;
+  for (int64_t r = r0; r < r1; ++r) {
+    float* g = grad + r * k;
+    const int64_t label = labels[r];
+    if (label == -2) {
+      std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
+      continue;
+    }
+    const float* x = logits + r * k;
+    if constexpr (kStore) {
+      float* s = scratch + n * kpad;
+      xr[n++] = x;
+      for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
+        constexpr bool kPos = decltype(has_pos)::value;
+        _mm256_storeu_ps(s + c0, row_chunk<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v));
+        if constexpr (kPos) {
+          ps->n[label] += 1;
+          ps->l[label] += s[label];
+          s[label] = 0.f;
+          if (x[label] >= ps->theta) ps->hard_n[label] += 1;
+        }
+      });
+    } else {
       for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
         sum = _mm256_add_ps(
             sum, row_chunk<decltype(full)::value, decltype(has_pos)::value, kMod>(x, g, c0, k, label, v));
@@ -312,75 +346,54 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
         pending = 0;
       }
     }
-    return total + hsum(sum);
   }
-  // With accounting: blocks of kBlock rows. First the loss pass as above, which writes each
-  // element's loss to a small buffer (in L1) instead of adding it to a running sum; then an
-  // accounting pass over the block, class chunk by class chunk, with the per-class sums in
-  // registers: all elements' loss, hard negatives' count and loss (hard: x >= theta, the logit
-  // of hard_score, which equals sigmoid(x) >= hard_score). The accounting pass is a short,
-  // independent stream of adds that does not wait on the loss pass's long dependency chains.
-  // A row's positive element is in those sums too; its loss is taken from its lane in the loss
-  // pass and removed (in double) at the end, as is its hard count/loss when x >= theta.
+  if constexpr (kStore) *counted = n;
+  return total + hsum(sum);
+}
+
+template <Mod kMod>
+FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float* grad,
+                              int64_t rb, int64_t re, int64_t k, const FocalParams& p,
+                              Accounting* acc) {
+  if (!acc) return loss_rows<kMod, false>(logits, labels, grad, rb, re, k, p, nullptr, 0, nullptr, nullptr,
+                                          nullptr);
+  // With accounting: blocks of kBlock rows. First the loss pass, which writes each element's
+  // loss to a small buffer (in L1) instead of adding it to a running sum; then an accounting pass
+  // over the block, class chunk by class chunk, with the per-class sums in registers: all
+  // elements' loss, hard negatives' count and loss (hard: x >= theta, the logit of hard_score,
+  // which equals sigmoid(x) >= hard_score). Ignored rows are left out of the block's row list.
+  // Counts are float sums (exact: at most kFlush a class between flushes). The positives are in
+  // PosSums; their hard counts are taken back at the end (their lane in the buffer is zero).
+  double total = 0;
   constexpr int64_t kBlock = 32, kFlush = 256;
-  const int64_t kpad = (k + 7) / 8 * 8;
+  const int64_t kpad = (k + 15) / 16 * 16;
   std::vector<float> scratch(static_cast<size_t>(kBlock * kpad + 16));
-  std::vector<float> all_l(static_cast<size_t>(kpad)), hard_l(all_l.size());
-  std::vector<int32_t> hard_n(all_l.size());
+  std::vector<float> all_l(static_cast<size_t>(kpad)), hard_l(all_l.size()), hard_n(all_l.size());
   std::vector<double> pos_n(static_cast<size_t>(k)), pos_l(pos_n.size());
   std::vector<double> pos_hard_n(pos_n.size());
-  std::vector<double> hard_cnt(static_cast<size_t>(k));  // this range's hard elements per class
+  std::vector<double> hard_cnt(pos_n.size());
+  const PosSums ps{pos_n.data(), pos_l.data(), pos_hard_n.data(), acc->hard_theta};
   int64_t valid_rows = 0;
-  // Raw pointers in locals: the vector stores below may alias anything, so the vectors' own
-  // pointers would be reloaded after each of them.
-  // 64-byte aligned, so that no 32-byte store straddles two cache lines.
   float* const sc_p = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 16) % 16;
-  int32_t* const hn_p = hard_n.data();
+  float* const hn_p = hard_n.data();
   float* const hl_p = hard_l.data();
   float* const al_p = all_l.data();
-  float th_p[kBlock];  // per row of the block: the threshold, NaN for an ignored row
+  const float* xr[kBlock];
   const float theta_s = acc->hard_theta;
+  const __m256 th = _mm256_set1_ps(theta_s);
   const bool avx512 = has_avx512();
   struct Sums {
-    __m256i hn;
-    __m256 hl, al;
+    __m256 hn, hl, al;
   };
   for (int64_t f0 = rb; f0 < re; f0 += kFlush) {
     const int64_t f1 = std::min(re, f0 + kFlush);
     for (int64_t b0 = f0; b0 < f1; b0 += kBlock) {
       const int64_t b1 = std::min(f1, b0 + kBlock);
-      // Loss pass.
-      for (int64_t r = b0; r < b1; ++r) {
-        float* g = grad + r * k;
-        const int64_t label = labels[r];
-        float* s = sc_p + (r - b0) * kpad;
-        if (label == -2) {
-          // Nothing of an ignored row is counted: zero loss, and a threshold no x reaches.
-          std::memset(g, 0, sizeof(float) * static_cast<size_t>(k));
-          std::memset(s, 0, sizeof(float) * static_cast<size_t>(kpad));
-          th_p[r - b0] = std::numeric_limits<float>::quiet_NaN();
-          continue;
-        }
-        th_p[r - b0] = theta_s;
-        ++valid_rows;
-        const float* x = logits + r * k;
-        for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
-          constexpr bool kPos = decltype(has_pos)::value;
-          _mm256_storeu_ps(s + c0, row_chunk<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v));
-          if constexpr (kPos) {
-            // The positive's loss goes to its own sums, not into the buffer (where an inf or
-            // NaN, or a large value among the negatives' small ones, would spoil theirs).
-            pos_n[static_cast<size_t>(label)] += 1;
-            pos_l[static_cast<size_t>(label)] += s[label];
-            s[label] = 0.f;
-            if (x[label] >= theta_s) pos_hard_n[static_cast<size_t>(label)] += 1;
-          }
-        });
-      }
-      // Accounting pass: two rows at a time into two sets of sums, so that no add waits on
-      // the previous row's.
+      int64_t n = 0;
+      loss_rows<kMod, true>(logits, labels, grad, b0, b1, k, p, sc_p, kpad, xr, &ps, &n);
+      valid_rows += n;
       if (avx512) {
-        account_block_avx512(logits + b0 * k, k, sc_p, kpad, th_p, b1 - b0, hn_p, hl_p, al_p);
+        account_block_avx512(xr, n, k, sc_p, kpad, theta_s, hn_p, hl_p, al_p);
         continue;
       }
       for (int64_t c0 = 0; c0 < k; c0 += 8) {
@@ -389,25 +402,25 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
             _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                              _mm256_set1_epi32(static_cast<int>(c0))));
         const auto pass = [&](auto full) FOCALAB_AVX2_LAMBDA {
-          Sums a{_mm256_setzero_si256(), _mm256_setzero_ps(), _mm256_setzero_ps()}, b = a;
+          const __m256 one = _mm256_set1_ps(1.f);
+          Sums a{_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}, b = a;
           const auto add = [&](Sums& z, int64_t r) FOCALAB_AVX2_LAMBDA {
-            const __m256 l = _mm256_loadu_ps(sc_p + (r - b0) * kpad + c0);
-            const float* x = logits + r * k + c0;
+            const __m256 l = _mm256_loadu_ps(sc_p + r * kpad + c0);
+            const float* x = xr[r] + c0;
             const __m256 xv = decltype(full)::value ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, valid_i);
-            __m256 hard = _mm256_cmp_ps(xv, _mm256_broadcast_ss(th_p + (r - b0)), _CMP_GE_OQ);
+            __m256 hard = _mm256_cmp_ps(xv, th, _CMP_GE_OQ);
             if constexpr (!decltype(full)::value) hard = _mm256_and_ps(hard, _mm256_castsi256_ps(valid_i));
-            z.hn = _mm256_sub_epi32(z.hn, _mm256_castps_si256(hard));
+            z.hn = _mm256_add_ps(z.hn, _mm256_and_ps(hard, one));
             z.hl = _mm256_add_ps(z.hl, _mm256_and_ps(hard, l));
             z.al = _mm256_add_ps(z.al, l);
           };
-          int64_t r = b0;
-          for (; r + 1 < b1; r += 2) {
+          int64_t r = 0;
+          for (; r + 1 < n; r += 2) {
             add(a, r);
             add(b, r + 1);
           }
-          if (r < b1) add(a, r);
-          __m256i* hp = reinterpret_cast<__m256i*>(hn_p + c0);
-          _mm256_storeu_si256(hp, _mm256_add_epi32(_mm256_loadu_si256(hp), _mm256_add_epi32(a.hn, b.hn)));
+          if (r < n) add(a, r);
+          _mm256_storeu_ps(hn_p + c0, _mm256_add_ps(_mm256_loadu_ps(hn_p + c0), _mm256_add_ps(a.hn, b.hn)));
           _mm256_storeu_ps(hl_p + c0, _mm256_add_ps(_mm256_loadu_ps(hl_p + c0), _mm256_add_ps(a.hl, b.hl)));
           _mm256_storeu_ps(al_p + c0, _mm256_add_ps(_mm256_loadu_ps(al_p + c0), _mm256_add_ps(a.al, b.al)));
         };
@@ -418,7 +431,6 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
         }
       }
     }
-    // Flush the float sums into the double totals.
     for (int64_t c = 0; c < k; ++c) {
       const auto i = static_cast<size_t>(c);
       acc->count[k + c] += hard_n[i];
@@ -427,11 +439,10 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
       total += all_l[i];
       hard_cnt[i] += hard_n[i];
     }
-    std::fill(hard_n.begin(), hard_n.end(), 0);
+    std::fill(hard_n.begin(), hard_n.end(), 0.f);
     std::fill(hard_l.begin(), hard_l.end(), 0.f);
     std::fill(all_l.begin(), all_l.end(), 0.f);
   }
-  // The positives, and their places in the hard counts taken back.
   for (int64_t c = 0; c < k; ++c) {
     const auto i = static_cast<size_t>(c);
     acc->count[c] += pos_n[i];
