@@ -370,8 +370,10 @@ template <Mod kMod>
 FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float* grad,
                               int64_t rb, int64_t re, int64_t k, const FocalParams& p,
                               Accounting* acc) {
-  if (!acc) return loss_rows<kMod, false>(logits, labels, grad, rb, re, k, p, nullptr, 0, nullptr, nullptr,
-                                          nullptr);
+  if (!acc) {
+    return loss_rows<kMod, false>(logits, labels, grad, rb, re, k, p, nullptr, 0, nullptr, nullptr,
+                                  nullptr);
+  }
   // With accounting: blocks of kBlock rows. First the loss pass, which writes each element's
   // loss to a small buffer (in L1) instead of adding it to a running sum; then an accounting pass
   // over the block, class chunk by class chunk, with the per-class sums in registers: all
@@ -389,11 +391,14 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
   std::vector<double> hard_cnt(pos_n.size());
   const PosSums ps{pos_n.data(), pos_l.data(), pos_hard_n.data(), acc->hard_theta};
   int64_t valid_rows = 0;
+  // Raw pointers in locals: the vector stores below may alias anything, so the vectors' own
+  // pointers would be reloaded after each of them.
+  // 64-byte aligned, so that no 32-byte store straddles two cache lines.
   float* const sc_p = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 16) % 16;
   float* const hn_p = hard_n.data();
   float* const hl_p = hard_l.data();
   float* const al_p = all_l.data();
-  const float* xr[kBlock];
+  const float* xr[kBlock];  // the block's counted rows
   const float theta_s = acc->hard_theta;
   const __m256 th = _mm256_set1_ps(theta_s);
   const bool avx512 = has_avx512();
@@ -407,6 +412,8 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
       int64_t n = 0;
       loss_rows<kMod, true>(logits, labels, grad, b0, b1, k, p, sc_p, kpad, xr, &ps, &n);
       valid_rows += n;
+      // Accounting pass: two rows at a time into two sets of sums, so that no add waits on the
+      // previous row's.
       if (avx512) {
         account_block_avx512(xr, n == b1 - b0 ? logits + b0 * k : nullptr, n, k, sc_p, kpad,
                              theta_s, hn_p, hl_p, al_p);
@@ -447,6 +454,7 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
         }
       }
     }
+    // Flush the float sums into the double totals.
     for (int64_t c = 0; c < k; ++c) {
       const auto i = static_cast<size_t>(c);
       acc->count[k + c] += hard_n[i];
@@ -459,6 +467,7 @@ FOCALAB_AVX2 double rows_avx2(const float* logits, const int64_t* labels, float*
     std::fill(hard_l.begin(), hard_l.end(), 0.f);
     std::fill(all_l.begin(), all_l.end(), 0.f);
   }
+  // The positives, and their places in the hard counts taken back.
   for (int64_t c = 0; c < k; ++c) {
     const auto i = static_cast<size_t>(c);
     acc->count[c] += pos_n[i];
