@@ -242,7 +242,7 @@ bool fused_focal_vectorized() { return kernel::focal_kernel_vectorized(); }
 
 std::string fused_focal_kernel_name() {
   if (!kernel::focal_kernel_vectorized()) return "portable";
-  return kernel::accounting_avx512() ? "AVX2, AVX-512 accounting" : "AVX2";
+  return kernel::kernel_avx512() ? "AVX-512" : "AVX2";
 }
 
 torch::Tensor one_hot_targets(const torch::Tensor& labels, int64_t num_classes,

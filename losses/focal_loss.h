@@ -41,7 +41,7 @@ torch::Tensor one_hot_targets(const torch::Tensor& labels, int64_t num_classes,
 // True when the CPU kernel uses AVX2 on this machine.
 bool fused_focal_vectorized();
 
-// The fused kernel in use on this CPU: "AVX2", "AVX2, AVX-512 accounting" or "portable".
+// The fused kernel in use on this CPU: "AVX-512", "AVX2" or "portable".
 std::string fused_focal_kernel_name();
 
 }  // namespace focalab::losses

@@ -1,9 +1,8 @@
 #pragma once
 // Fused sigmoid focal-loss kernels for contiguous float32 CPU memory: one pass computes the loss
 // and its analytic gradient (and optionally the loss accounting), so that backward is a single
-// scaling pass or none at all. AVX2+FMA code is selected at run time when the CPU has it (and
-// AVX-512 for the accounting's second pass where the CPU has that); the portable path computes
-// the same formulas one element at a time.
+// scaling pass or none at all. AVX-512 code is selected at run time when the CPU has it, AVX2+FMA
+// code otherwise; the portable path computes the same formulas one element at a time.
 //
 // Per element, with z = x for target 1 and -x for target 0 (so p_t = sigmoid(z)),
 // L = log(1 + exp(-|z|)):
@@ -51,11 +50,11 @@ double focal_dense(const float* logits, const float* targets, float* loss, float
 // True when the AVX2 path is in use on this CPU.
 bool focal_kernel_vectorized();
 
-// True when the accounting's second pass uses AVX-512 on this CPU.
-bool accounting_avx512();
+// True when the AVX-512 path is in use on this CPU.
+bool kernel_avx512();
 
-// Uses AVX2 even where AVX-512 is available (for the accounting pass, the only AVX-512 code;
-// tests compare the two). Not thread-safe; call before any loss is computed.
+// Uses AVX2 even where AVX-512 is available (tests compare the two). Not thread-safe; call
+// before any loss is computed.
 void force_avx2_kernel(bool force);
 
 // Forces the portable path even where AVX2 is available (tests compare the two). Not

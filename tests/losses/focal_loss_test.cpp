@@ -54,7 +54,7 @@ void expect_matches_reference(double gamma, double alpha, Reduction reduction) {
   EXPECT_TRUE(torch::isfinite(xf.grad()).all().item<bool>());
 }
 
-// 0: the CPU's best kernel (AVX-512 accounting where available), 1: AVX2 throughout, 2: portable.
+// 0: the CPU's best kernel (AVX-512 where available), 1: AVX2 throughout, 2: portable.
 class FusedFocalLoss : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
@@ -138,37 +138,42 @@ TEST_P(FusedFocalLoss, BreakdownInThePassMatchesSeparateAccounting) {
 }
 
 // The same over many rows (several blocks and flushes of the kernel's accounting, a partial last
-// block, ignored rows and positives in all of them) with logits near the hard threshold, for 80
-// classes (whole vectors) and 91 (torchvision's COCO head: a partial last vector too).
+// block, ignored rows and positives in all of them) with logits near the hard threshold, for 20
+// classes (VOC), 80 (whole vectors), 91 (torchvision's COCO head: a partial last vector too) and
+// 120 (more than AVX-512's in-register accounting takes: the two-pass accounting), and for each
+// compiled form of the modulating factor (gamma 0, 1, 2 and any other).
 TEST_P(FusedFocalLoss, BreakdownOverManyRowsMatchesSeparateAccounting) {
-  for (const int64_t k : {80, 91}) {
-    SCOPED_TRACE(k);
-    const int64_t m = 1001;
-    torch::manual_seed(11);
-    auto x = torch::randn({m, k}) * 2 - 3;  // logit(0.05) = -2.94: about half the negatives hard
-    auto labels = torch::full({m}, -1, torch::kLong);
-    labels.index_put_({torch::randint(0, m, {60}, torch::kLong)},
-                      torch::randint(0, k, {60}, torch::kLong));
-    labels.index_put_({torch::randint(0, m, {40}, torch::kLong)}, -2);
-    LossBreakdown fused(k, {0.05}), separate(k, {0.05});
-    auto total = focal_loss_sum(x, labels, 2.0, 0.25, 1.0, &fused);
-    fused.finish_iteration(0, 1.0);
-    auto keep = labels != -2;
-    auto onehot = one_hot_targets(labels, k, torch::kFloat);
-    auto elem = sigmoid_focal_loss(x, onehot, 2.0, 0.25);
-    separate.add(elem.index({keep}), x.index({keep}), onehot.index({keep}), 0, 1.0);
-    auto a = fused.take(), b = separate.take();
-    double all = 0;
-    for (int c = 0; c < kNumLossCategories; ++c) {
-      const auto cat = static_cast<LossCategory>(c);
-      EXPECT_GT(a.total_count(cat), 0) << c;
-      for (int64_t j = 0; j < k; ++j) {
-        EXPECT_DOUBLE_EQ(a.count_at(cat, j), b.count_at(cat, j)) << c << " " << j;
-        EXPECT_NEAR(a.loss_at(cat, j), b.loss_at(cat, j), 1e-4 + 1e-5 * b.loss_at(cat, j));
-        all += a.loss_at(cat, j);
+  for (const int64_t k : {20, 80, 91, 120}) {
+    for (const double gamma : {2.0, 0.0, 1.0, 1.5}) {
+      SCOPED_TRACE(k);
+      SCOPED_TRACE(gamma);
+      const int64_t m = 1001;
+      torch::manual_seed(11);
+      auto x = torch::randn({m, k}) * 2 - 3;  // logit(0.05) = -2.94: about half the negatives hard
+      auto labels = torch::full({m}, -1, torch::kLong);
+      labels.index_put_({torch::randint(0, m, {60}, torch::kLong)},
+                        torch::randint(0, k, {60}, torch::kLong));
+      labels.index_put_({torch::randint(0, m, {40}, torch::kLong)}, -2);
+      LossBreakdown fused(k, {0.05}), separate(k, {0.05});
+      auto total = focal_loss_sum(x, labels, gamma, 0.25, 1.0, &fused);
+      fused.finish_iteration(0, 1.0);
+      auto keep = labels != -2;
+      auto onehot = one_hot_targets(labels, k, torch::kFloat);
+      auto elem = sigmoid_focal_loss(x, onehot, gamma, 0.25);
+      separate.add(elem.index({keep}), x.index({keep}), onehot.index({keep}), 0, 1.0);
+      auto a = fused.take(), b = separate.take();
+      double all = 0;
+      for (int c = 0; c < kNumLossCategories; ++c) {
+        const auto cat = static_cast<LossCategory>(c);
+        EXPECT_GT(a.total_count(cat), 0) << c;
+        for (int64_t j = 0; j < k; ++j) {
+          EXPECT_DOUBLE_EQ(a.count_at(cat, j), b.count_at(cat, j)) << c << " " << j;
+          EXPECT_NEAR(a.loss_at(cat, j), b.loss_at(cat, j), 1e-4 + 1e-5 * b.loss_at(cat, j));
+          all += a.loss_at(cat, j);
+        }
       }
+      EXPECT_NEAR(all, total.item<double>(), 1e-5 * all);
     }
-    EXPECT_NEAR(all, total.item<double>(), 1e-5 * all);
   }
 }
 
