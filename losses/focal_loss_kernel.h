@@ -47,7 +47,7 @@ double focal_rows(const float* logits, const int64_t* labels, float* grad, int64
 double focal_dense(const float* logits, const float* targets, float* loss, float* grad,
                    int64_t begin, int64_t end, const FocalParams& p);
 
-// True when the AVX2 path is in use on this CPU.
+// True when a vectorized path (AVX-512 or AVX2) is in use on this CPU.
 bool focal_kernel_vectorized();
 
 // True when the AVX-512 path is in use on this CPU.

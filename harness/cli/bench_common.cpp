@@ -84,11 +84,12 @@ PairedTimes paired_median_seconds(int reps, const std::function<void()>& a,
     tb.push_back(y);
     ratio.push_back(y / x);
   }
-  const auto median = [](std::vector<double> v) {
+  const auto quantile = [](std::vector<double> v, double q) {
     std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
+    return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
   };
-  return {median(ta), median(tb), median(ratio)};
+  return {quantile(ta, .5), quantile(tb, .5), quantile(ratio, .5), quantile(ratio, .25),
+          quantile(ratio, .75)};
 }
 
 const char* const kKeepFreedMemoryEnv =

@@ -34,10 +34,10 @@ bool parse_bench(const Args& args, const boost::program_options::options_descrip
 double median_seconds(int reps, const std::function<void()>& fn);
 
 // Times a and b alternately (a b, b a, a b, ...) `reps` times each after two warm-ups of each, so
-// that both see the same machine state. Returns their median times and the median of the
-// per-repetition ratios b / a (steadier than the ratio of the medians on a busy machine).
+// that both see the same machine state. Returns their median times and the median and quartiles
+// of the per-repetition ratios b / a (steadier than the ratio of the medians on a busy machine).
 struct PairedTimes {
-  double a, b, ratio;
+  double a, b, ratio, ratio_q1, ratio_q3;
 };
 PairedTimes paired_median_seconds(int reps, const std::function<void()>& a,
                                   const std::function<void()>& b);

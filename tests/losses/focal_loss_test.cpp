@@ -139,11 +139,12 @@ TEST_P(FusedFocalLoss, BreakdownInThePassMatchesSeparateAccounting) {
 
 // The same over many rows (several blocks and flushes of the kernel's accounting, a partial last
 // block, ignored rows and positives in all of them) with logits near the hard threshold, for 20
-// classes (VOC), 80 (whole vectors), 91 (torchvision's COCO head: a partial last vector too) and
-// 120 (more than AVX-512's in-register accounting takes: the two-pass accounting), and for each
-// compiled form of the modulating factor (gamma 0, 1, 2 and any other).
+// classes (VOC), 40 and 64 (3 and 4 vectors of 16), 80 (whole vectors), 91 (torchvision's COCO
+// head: a partial last vector too), 96 (the most AVX-512's in-register accounting takes), 97 and
+// 120 (the two-pass accounting), and for each compiled form of the modulating factor (gamma 0,
+// 1, 2 and any other).
 TEST_P(FusedFocalLoss, BreakdownOverManyRowsMatchesSeparateAccounting) {
-  for (const int64_t k : {20, 80, 91, 120}) {
+  for (const int64_t k : {20, 40, 64, 80, 91, 96, 97, 120}) {
     for (const double gamma : {2.0, 0.0, 1.0, 1.5}) {
       SCOPED_TRACE(k);
       SCOPED_TRACE(gamma);
@@ -174,6 +175,60 @@ TEST_P(FusedFocalLoss, BreakdownOverManyRowsMatchesSeparateAccounting) {
       }
       EXPECT_NEAR(all, total.item<double>(), 1e-5 * all);
     }
+  }
+}
+
+// Logits with no classes: zero loss, an empty gradient and an empty breakdown on every kernel,
+// with and without accounting.
+TEST_P(FusedFocalLoss, NoClassesGiveZeroLoss) {
+  auto x = torch::zeros({5, 0}).requires_grad_(true);
+  auto labels = torch::tensor({-1L, -2L, -1L, -1L, -2L});
+  LossBreakdown breakdown(0, {0.05});
+  auto loss = focal_loss_sum(x, labels, 2.0, 0.25, 1.0, &breakdown);
+  EXPECT_EQ(loss.item<double>(), 0.0);
+  EXPECT_EQ(focal_loss_sum(x, labels, 2.0, 0.25, 1.0).item<double>(), 0.0);
+  loss.backward();
+  EXPECT_EQ(x.grad().sizes(), x.sizes());
+  breakdown.finish_iteration(2, 1.0);
+  const auto sums = breakdown.take();
+  EXPECT_TRUE(sums.count.empty());
+  EXPECT_EQ(sums.ignored_anchors, 2);
+}
+
+// Extreme logits through the vector paths (rows of 40 classes: two whole vectors and a partial
+// one), label and dense form, for each compiled modulating factor: finite loss and gradient, equal
+// to the portable path's (which computes the header's formulas one element at a time).
+TEST_P(FusedFocalLoss, ExtremeLogitsMatchThePortablePath) {
+  const std::vector<float> values = {-1e4f, -100.f, -88.5f, -87.5f, -50.f, -17.f, 0.f,
+                                     17.f,  50.f,   87.5f,  88.5f,  100.f, 1e4f};
+  const int64_t m = 4, k = 40;
+  auto x = torch::empty({m, k});
+  for (int64_t i = 0; i < m * k; ++i) {
+    x.view({-1})[i] = values[static_cast<size_t>((i * 7) % static_cast<int64_t>(values.size()))];
+  }
+  auto labels = torch::tensor({3L, -1L, 39L, 20L});
+  auto dense = one_hot_targets(labels, k, torch::kFloat);
+  for (const double gamma : {2.0, 0.0, 1.0, 1.5}) {
+    SCOPED_TRACE(gamma);
+    const auto run = [&](bool portable) {
+      kernel::force_portable_kernel(portable || GetParam() == 2);
+      auto xl = x.clone().requires_grad_(true);
+      auto xd = x.clone().requires_grad_(true);
+      LossBreakdown breakdown(k, {0.05});
+      auto sum = focal_loss_sum(xl, labels, gamma, 0.25, 1.0, &breakdown);
+      sum.backward();
+      auto elem = sigmoid_focal_loss_fused(xd, dense, gamma, 0.25, Reduction::kNone);
+      elem.sum().backward();
+      kernel::force_portable_kernel(GetParam() == 2);
+      return std::make_tuple(sum.detach(), xl.grad(), elem.detach(), xd.grad());
+    };
+    const auto [sum, gl, elem, gd] = run(false);
+    const auto [sum_p, gl_p, elem_p, gd_p] = run(true);
+    for (const auto& t : {sum, gl, elem, gd}) EXPECT_TRUE(torch::isfinite(t).all().item<bool>());
+    EXPECT_NEAR(sum.item<double>(), sum_p.item<double>(), 1e-5 * sum_p.item<double>());
+    EXPECT_TRUE(torch::allclose(gl, gl_p, 1e-5, 1e-30));
+    EXPECT_TRUE(torch::allclose(elem, elem_p, 1e-5, 1e-30));
+    EXPECT_TRUE(torch::allclose(gd, gd_p, 1e-5, 1e-30));
   }
 }
 
