@@ -937,6 +937,7 @@ bool focal_kernel_vectorized() {
 
 double focal_rows(const float* logits, const int64_t* labels, float* grad, int64_t row_begin,
                   int64_t row_end, int64_t num_classes, const FocalParams& p, Accounting* acc) {
+  if (num_classes <= 0) return 0;  // nothing to compute (and an empty tensor's data may be null)
 #ifdef FOCALAB_X86
   if (has_avx2()) {
     const bool avx512 = has_avx512();
