@@ -315,6 +315,14 @@ struct PosSums {
   double* l;
   double* hard_n;
   float theta;
+  // Moves the loss of a row's positive class `label` out of the row's loss buffer `loss` (its
+  // lane becomes 0) into these sums; x: the row's logits.
+  void take(int64_t label, float* loss, const float* x) const {
+    n[label] += 1;
+    l[label] += loss[label];
+    loss[label] = 0.f;
+    if (x[label] >= theta) hard_n[label] += 1;
+  }
 };
 
 // The loss pass over rows [r0, r1), streaming through memory once: writes the gradient, and
@@ -347,12 +355,7 @@ FOCALAB_AVX2 __attribute__((noinline)) double loss_rows(
       for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
         constexpr bool kPos = decltype(has_pos)::value;
         _mm256_storeu_ps(s + c0, row_chunk<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v));
-        if constexpr (kPos) {
-          ps->n[label] += 1;
-          ps->l[label] += s[label];
-          s[label] = 0.f;
-          if (x[label] >= ps->theta) ps->hard_n[label] += 1;
-        }
+        if constexpr (kPos) ps->take(label, s, x);
       });
     } else {
       for_chunks(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX2_LAMBDA {
@@ -557,12 +560,7 @@ FOCALAB_AVX512 __attribute__((noinline)) double loss_rows512(
       for_chunks16(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX512_LAMBDA {
         constexpr bool kPos = decltype(has_pos)::value;
         _mm512_storeu_ps(s + c0, row_chunk512<decltype(full)::value, kPos, kMod>(x, g, c0, k, label, v));
-        if constexpr (kPos) {
-          ps->n[label] += 1;
-          ps->l[label] += s[label];
-          s[label] = 0.f;
-          if (x[label] >= ps->theta) ps->hard_n[label] += 1;
-        }
+        if constexpr (kPos) ps->take(label, s, x);
       });
     } else {
       for_chunks16(k, label, [&](int64_t c0, auto full, auto has_pos) FOCALAB_AVX512_LAMBDA {
@@ -611,13 +609,18 @@ FOCALAB_AVX512 __attribute__((noinline)) int64_t account_rows512(
   });
   alignas(64) float buf[NC * 16];
   int64_t n = 0;
-  // Chunk j's logits and losses into its sums (lanes past k: l is 0, hard is clear).
-  const auto add = [&](auto j, __m512 xv, __m512 l) FOCALAB_AVX512_LAMBDA {
-    const __mmask16 hard = j == NC - 1 ? _mm512_mask_cmp_ps_mask(tail, xv, th, _CMP_GE_OQ)
-                                       : _mm512_cmp_ps_mask(xv, th, _CMP_GE_OQ);
+  // Chunk j's logits xv and losses a * b into its sums, lanes past k left out. A row of
+  // negatives passes the loss's two factors, so that its multiply is fused into the adds
+  // (measured 1.5-4 points of overhead less than adding the loss); a buffered loss comes as
+  // loss * 1 (exact).
+  const auto add = [&](auto j, __m512 xv, __m512 a, __m512 b) FOCALAB_AVX512_LAMBDA {
+    const bool last = j == NC - 1;
+    const __mmask16 hard = last ? _mm512_mask_cmp_ps_mask(tail, xv, th, _CMP_GE_OQ)
+                                : _mm512_cmp_ps_mask(xv, th, _CMP_GE_OQ);
+    const __mmask16 easy = last ? _mm512_kandn(hard, tail) : _mm512_knot(hard);
     hn[j] = _mm512_mask_add_ps(hn[j], hard, hn[j], one);
-    hl[j] = _mm512_mask_add_ps(hl[j], hard, hl[j], l);
-    el[j] = _mm512_mask_add_ps(el[j], _mm512_knot(hard), el[j], l);
+    hl[j] = _mm512_mask3_fmadd_ps(a, b, hl[j], hard);
+    el[j] = _mm512_mask3_fmadd_ps(a, b, el[j], easy);
   };
   const auto load_x = [&](auto j, const float* x) FOCALAB_AVX512_LAMBDA {
     return j == NC - 1 ? _mm512_maskz_loadu_ps(tail, x + 16 * j) : _mm512_loadu_ps(x + 16 * j);
@@ -643,27 +646,16 @@ FOCALAB_AVX512 __attribute__((noinline)) int64_t account_rows512(
         _mm512_store_ps(buf + c0, row_chunk512<decltype(full)::value, decltype(has_pos)::value, kMod>(
                                       x, g, c0, k, label, v));
       });
-      ps->n[label] += 1;
-      ps->l[label] += buf[label];
-      buf[label] = 0.f;
-      if (x[label] >= ps->theta) ps->hard_n[label] += 1;
+      ps->take(label, buf, x);
       static_for<0, NC>([&](auto j) FOCALAB_AVX512_LAMBDA {
-        add(j, load_x(j, x), _mm512_load_ps(buf + 16 * j));
+        add(j, load_x(j, x), _mm512_load_ps(buf + 16 * j), one);
       });
       continue;
     }
-    // A row of negatives: as add() does, with the loss's multiply fused into the sums' adds
-    // (measured 1.5-4 points of overhead less than adding the loss).
     static_for<0, NC>([&](auto j) FOCALAB_AVX512_LAMBDA {
       const __m512 xv = load_x(j, x);
       const VecOut512 o = focal_vec512<true, kMod>(xv, 0, v);
-      const bool last = j == NC - 1;
-      const __mmask16 hard = last ? _mm512_mask_cmp_ps_mask(tail, xv, th, _CMP_GE_OQ)
-                                  : _mm512_cmp_ps_mask(xv, th, _CMP_GE_OQ);
-      const __mmask16 easy = last ? _mm512_kandn(hard, tail) : _mm512_knot(hard);
-      hn[j] = _mm512_mask_add_ps(hn[j], hard, hn[j], one);
-      hl[j] = _mm512_mask3_fmadd_ps(o.w, o.ce, hl[j], hard);
-      el[j] = _mm512_mask3_fmadd_ps(o.w, o.ce, el[j], easy);
+      add(j, xv, o.w, o.ce);
       if constexpr (j == NC - 1) {
         _mm512_mask_storeu_ps(g + 16 * j, tail, o.grad);
       } else {
@@ -741,9 +733,9 @@ FOCALAB_AVX2 double rows_simd(const float* logits, const int64_t* labels, float*
     __m256 hn, hl, el;
   };
   const int64_t chunks16 = kpad / 16;
+  const bool in_registers = k512 && chunks16 >= 1 && chunks16 <= kMaxRegChunks;
   for (int64_t f0 = rb; f0 < re; f0 += kFlush) {
     const int64_t f1 = std::min(re, f0 + kFlush);
-    const bool in_registers = k512 && chunks16 >= 1 && chunks16 <= kMaxRegChunks;
     if (in_registers) {
       valid_rows += account_rows512_nc<kMod>(chunks16, logits, labels, grad, f0, f1, k, p, &ps,
                                              hn_p, hl_p, el_p);
