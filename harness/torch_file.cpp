@@ -39,27 +39,26 @@ struct PyObj {
   std::unordered_map<std::string, size_t> index;  // dict: key -> position in entries
   torch::Tensor tensor;                          // storage (1-d) or tensor
   int depth = 0;                                 // nesting depth of containers below
+  bool contained = false;                        // put into a container: no longer changes
 };
 
-// Containers nest at most this deep; deeper (or self-containing) pickles are refused, so that
-// neither the reader nor the destructors recurse without bound.
+// Limits on what a pickle can make the reader build. A state_dict written by torch.save nests
+// 3 to 5 levels deep, keeps at most about 2000 values on the stack (Python's pickler sets dict
+// items 1000 at a time; focalab's writer puts every tensor in one SETITEMS) and creates about a
+// dozen objects per tensor, so these refuse no real checkpoint while a file of a few megabytes
+// can no longer make the reader recurse without bound (the destructors of a 100,000-deep list
+// overflowed the stack) or allocate in proportion to anything but its own size.
+//  - Containers nest at most kMaxDepth deep, and so do open MARKs. Depth is measured when a
+//    container is put into another; a container changed after that is refused (torch.save fills
+//    every container before it is used; only recursive structures do otherwise), so the measure
+//    stays exact and no object graph has a cycle.
+//  - At most kMaxStack values on the stack, kMaxObjects objects created and kMaxObjects memo
+//    entries per file: an object costs about 200 bytes, so the reader's own memory stays under
+//    about 200 MB whatever the file holds; strings and bytes are refused when they claim more
+//    than the rest of the file.
 constexpr int kMaxDepth = 200;
-
-PyRef make(PyObj::Kind kind) {
-  auto o = std::make_shared<PyObj>();
-  o->kind = kind;
-  return o;
-}
-PyRef make_int(int64_t v) {
-  auto o = make(PyObj::Kind::kInt);
-  o->i = v;
-  return o;
-}
-PyRef make_str(PyObj::Kind kind, std::string s) {
-  auto o = make(kind);
-  o->s = std::move(s);
-  return o;
-}
+constexpr size_t kMaxStack = size_t{1} << 17;    // 131,072
+constexpr size_t kMaxObjects = size_t{1} << 20;  // 1,048,576
 
 const char* kind_name(PyObj::Kind k) {
   switch (k) {
@@ -129,7 +128,7 @@ class Unpickler {
         case 0x80: u8(); break;                       // PROTO
         case 0x95: take(8); break;                    // FRAME
         case 0x2e: return finish(at);                 // STOP
-        case 0x28: marks_.push_back(stack_.size()); break;  // MARK
+        case 0x28: push_mark(); break;                // MARK
         case 0x30: pop(); break;                      // POP
         case 0x31: pop_mark(); break;                 // POP_MARK
         case 0x32: push(top()); break;                // DUP
@@ -169,6 +168,7 @@ class Unpickler {
         case 0x6c: {                                  // LIST
           auto l = make(PyObj::Kind::kList);
           l->items = pop_mark();
+          for (const auto& item : l->items) nest(l, item);
           push(l);
           break;
         }
@@ -188,6 +188,7 @@ class Unpickler {
         case 0x91: {                                  // FROZENSET
           auto l = make(PyObj::Kind::kList);
           l->items = pop_mark();
+          for (const auto& item : l->items) nest(l, item);
           push(l);
           break;
         }
@@ -212,10 +213,10 @@ class Unpickler {
           set_items(top(), items);
           break;
         }
-        case 0x71: memo_[le(1)] = top(); break;       // BINPUT
-        case 0x72: memo_[le(4)] = top(); break;       // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = top(); break;  // MEMOIZE
-        case 0x70: memo_[text_uint()] = top(); break;  // PUT
+        case 0x71: memo_put(le(1)); break;            // BINPUT
+        case 0x72: memo_put(le(4)); break;            // LONG_BINPUT
+        case 0x94: memo_put(memo_.size()); break;     // MEMOIZE
+        case 0x70: memo_put(text_uint()); break;      // PUT
         case 0x68: push(memo_get(le(1))); break;      // BINGET
         case 0x6a: push(memo_get(le(4))); break;      // LONG_BINGET
         case 0x67: push(memo_get(text_uint())); break;  // GET
@@ -313,7 +314,45 @@ class Unpickler {
     }
   }
 
-  void push(PyRef o) { stack_.push_back(std::move(o)); }
+  void push(PyRef o) {
+    if (stack_.size() >= kMaxStack) {
+      throw FormatError(fmt::format("malformed pickle: more than {} values on the pickle stack "
+                                    "(torch.save keeps a few thousand)", kMaxStack));
+    }
+    stack_.push_back(std::move(o));
+  }
+  void push_mark() {
+    if (marks_.size() >= static_cast<size_t>(kMaxDepth)) {
+      throw FormatError(fmt::format("malformed pickle: MARKs open deeper than {}", kMaxDepth));
+    }
+    marks_.push_back(stack_.size());
+  }
+  void memo_put(uint64_t key) {
+    if (memo_.size() >= kMaxObjects && !memo_.count(key)) {
+      throw FormatError(fmt::format("malformed pickle: more than {} memo entries", kMaxObjects));
+    }
+    memo_[key] = top();
+  }
+  // Every object the pickle creates, counted against kMaxObjects.
+  PyRef make(PyObj::Kind kind) {
+    if (++objects_ > kMaxObjects) {
+      throw FormatError(fmt::format("malformed pickle: more than {} objects (a state_dict has "
+                                    "about a dozen per tensor)", kMaxObjects));
+    }
+    auto o = std::make_shared<PyObj>();
+    o->kind = kind;
+    return o;
+  }
+  PyRef make_int(int64_t v) {
+    auto o = make(PyObj::Kind::kInt);
+    o->i = v;
+    return o;
+  }
+  PyRef make_str(PyObj::Kind kind, std::string s) {
+    auto o = make(kind);
+    o->s = std::move(s);
+    return o;
+  }
   void push_bool(bool v) {
     auto o = make(PyObj::Kind::kBool);
     o->b = v;
@@ -398,15 +437,32 @@ class Unpickler {
     if (it == memo_.end()) throw FormatError(fmt::format("malformed pickle: memo {} unset", key));
     return it->second;
   }
+  // Records that `child` is put into `target`. Every opcode that puts a value into a container
+  // (TUPLE*, LIST, DICT, FROZENSET, APPEND(S), SETITEM(S), ADDITEMS and REDUCE's dicts) goes
+  // through here, so the depth bound holds for all of them.
   static void nest(const PyRef& target, const PyRef& child) {
-    if (child.get() == target.get()) throw FormatError("malformed pickle: a container holds itself");
+    if (child.get() == target.get()) {
+      throw FormatError("malformed pickle: a container holds itself");
+    }
     target->depth = std::max(target->depth, child->depth + 1);
     if (target->depth > kMaxDepth) {
-      throw FormatError(fmt::format("containers nested deeper than {}", kMaxDepth));
+      throw FormatError(fmt::format("malformed pickle: containers nested deeper than {}",
+                                    kMaxDepth));
+    }
+    child->contained = true;
+  }
+  // A container that is already inside another may not change: its depth was counted when it
+  // was put there.
+  static void check_unchanged(const PyRef& target) {
+    if (target->contained) {
+      throw FormatError(fmt::format("malformed pickle: a {} changed after it was put into "
+                                    "another container (recursive structures are not "
+                                    "supported)", kind_name(target->kind)));
     }
   }
   static void append_all(const PyRef& target, const std::vector<PyRef>& items) {
     if (target->kind == PyObj::Kind::kList) {
+      check_unchanged(target);
       for (const auto& item : items) nest(target, item);
       target->items.insert(target->items.end(), items.begin(), items.end());
     }  // appends to opaque objects (custom containers) are dropped
@@ -414,7 +470,9 @@ class Unpickler {
   static void set_items(const PyRef& target, const std::vector<PyRef>& kv) {
     if (kv.size() % 2 != 0) throw FormatError("malformed pickle: odd number of dict items");
     if (target->kind != PyObj::Kind::kDict) return;  // items of opaque mappings are dropped
+    check_unchanged(target);
     for (size_t k = 0; k < kv.size(); k += 2) {
+      nest(target, kv[k]);
       nest(target, kv[k + 1]);
       const std::string key = key_of(kv[k]);
       auto [it, inserted] = target->index.emplace(key, target->entries.size());
@@ -493,6 +551,21 @@ class Unpickler {
                                       "of {} elements", fmt::join(sizes, ", "), offset,
                                       storage->tensor.numel()));
       }
+      // No more elements than the storage holds: a view with zero strides could otherwise
+      // declare any number of them over a few bytes, and every copy of it (a dtype conversion,
+      // .contiguous()) would allocate them all. torch.save writes parameters and buffers
+      // densely; only expanded tensors (a stride of 0) are refused by this.
+      int64_t numel = 1;
+      bool too_many = false;
+      for (int64_t n : sizes) too_many |= __builtin_mul_overflow(numel, n, &numel);
+      if (!empty && (too_many || numel > storage->tensor.numel())) {
+        throw FormatError(fmt::format("tensor of size [{}] has {} elements, more than the {} of "
+                                      "its storage (expanded or overlapping tensors are not "
+                                      "supported)", fmt::join(sizes, ", "),
+                                      too_many ? std::string("2^63 or more")
+                                               : std::to_string(numel),
+                                      storage->tensor.numel()));
+      }
       auto o = make(PyObj::Kind::kTensor);
       // as_strided takes an absolute offset into the storage; a legacy storage view is itself
       // an offset into its root storage
@@ -561,6 +634,7 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::map<uint64_t, PyRef> memo_;
   std::map<std::string, torch::Tensor> storages_;
+  size_t objects_ = 0;  // created by this unpickler, over every pickle it loads
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -619,7 +693,109 @@ std::vector<uint8_t> read_file(const std::string& path) {
 
 size_t element_size(torch::ScalarType dtype) { return c10::elementSize(dtype); }
 
+// Reads the little-endian unsigned integer of `n` bytes at `p`.
+uint64_t le_at(const uint8_t* p, int n) {
+  uint64_t v = 0;
+  for (int k = 0; k < n; ++k) v |= static_cast<uint64_t>(p[k]) << (8 * k);
+  return v;
+}
+
+// Checks the sizes a zip's central directory declares before LibTorch's archive reader sees the
+// file: it allocates each record's declared (uncompressed) size before reading it, the "version"
+// record already as it opens the archive, so a directory entry that lies, or a compressed record
+// of zeros (torch.load reads deflated records too), would make a file of a few kilobytes allocate
+// gigabytes. torch.save stores its records uncompressed: together they unpack to less than the
+// file's size. Refused: records that together unpack to more than kZipExpansion times the file.
+constexpr uint64_t kZipExpansion = 4;
+
+void check_zip_sizes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  if (end < 0) throw FormatError("cannot read its size");
+  const uint64_t size = static_cast<uint64_t>(end);
+  auto read_at = [&](uint64_t offset, uint64_t n) {
+    if (offset > size || n > size - offset) {
+      throw FormatError(fmt::format("malformed zip directory: {} bytes at byte {} lie outside "
+                                    "the file of {} bytes", n, offset, size));
+    }
+    std::vector<uint8_t> buf(static_cast<size_t>(n));
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(n));
+    if (!in) throw FormatError("read error");
+    return buf;
+  };
+  // The end-of-central-directory record: the last 22 bytes plus a comment of up to 65535.
+  const uint64_t tail_size = std::min<uint64_t>(size, 22 + 65535);
+  const auto tail = read_at(size - tail_size, tail_size);
+  std::ptrdiff_t eocd = -1;
+  for (std::ptrdiff_t i = static_cast<std::ptrdiff_t>(tail.size()) - 22; i >= 0; --i) {
+    if (std::memcmp(tail.data() + i, "PK\x05\x06", 4) == 0) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw FormatError("is a zip file without its central directory (truncated?)");
+  const uint8_t* e = tail.data() + eocd;
+  uint64_t entries = le_at(e + 10, 2), dir_size = le_at(e + 12, 4), dir_offset = le_at(e + 16, 4);
+  // Zip64 (Python's torch.save always writes it): a locator just before that record.
+  if (eocd >= 20 && std::memcmp(e - 20, "PK\x06\x07", 4) == 0) {
+    const auto z = read_at(le_at(e - 20 + 8, 8), 56);
+    if (std::memcmp(z.data(), "PK\x06\x06", 4) != 0) {
+      throw FormatError("malformed zip64 directory record");
+    }
+    entries = le_at(z.data() + 32, 8);
+    dir_size = le_at(z.data() + 40, 8);
+    dir_offset = le_at(z.data() + 48, 8);
+  }
+  if (entries > dir_size / 46) {
+    throw FormatError(fmt::format("malformed zip directory: {} entries in {} bytes", entries,
+                                  dir_size));
+  }
+  const auto dir = read_at(dir_offset, dir_size);
+  uint64_t declared = 0;
+  size_t at = 0;
+  for (uint64_t n = 0; n < entries; ++n) {
+    if (dir.size() - at < 46 || std::memcmp(dir.data() + at, "PK\x01\x02", 4) != 0) {
+      throw FormatError(fmt::format("malformed zip directory: entry {} of {}", n, entries));
+    }
+    const uint8_t* h = dir.data() + at;
+    uint64_t compressed = le_at(h + 20, 4), uncompressed = le_at(h + 24, 4);
+    const size_t name = le_at(h + 28, 2), extra = le_at(h + 30, 2), comment = le_at(h + 32, 2);
+    if (dir.size() - at - 46 < name + extra + comment) {
+      throw FormatError(fmt::format("malformed zip directory: entry {} of {}", n, entries));
+    }
+    // Zip64 sizes are in extra field 0x0001, in this order, for the fields that are 0xFFFFFFFF.
+    const uint8_t* x = h + 46 + name;
+    for (size_t k = 0; k + 4 <= extra;) {
+      const uint64_t id = le_at(x + k, 2), len = le_at(x + k + 2, 2);
+      if (k + 4 + len > extra) break;
+      if (id == 1) {
+        size_t f = k + 4;
+        if (uncompressed == 0xFFFFFFFF && f + 8 <= k + 4 + len) {
+          uncompressed = le_at(x + f, 8);
+          f += 8;
+        }
+        if (compressed == 0xFFFFFFFF && f + 8 <= k + 4 + len) compressed = le_at(x + f, 8);
+      }
+      k += 4 + len;
+    }
+    if (compressed > size) {
+      throw FormatError(fmt::format("malformed zip directory: entry {} of {} bytes in a file of "
+                                    "{} (truncated?)", n, compressed, size));
+    }
+    if (uncompressed > kZipExpansion * size || declared > kZipExpansion * size - uncompressed) {
+      throw FormatError(fmt::format("its records unpack to more than {} times the file's {} "
+                                    "bytes (torch.save stores them uncompressed: a corrupt zip "
+                                    "directory or a zip bomb)", kZipExpansion, size));
+    }
+    declared += uncompressed;
+    at += 46 + name + extra + comment;
+  }
+}
+
 PyRef load_zip(const std::string& path) {
+  check_zip_sizes(path);
   caffe2::serialize::PyTorchStreamReader reader(path);
   if (!reader.hasRecord("data.pkl")) {
     if (reader.hasRecord("constants.pkl")) {
@@ -634,13 +810,18 @@ PyRef load_zip(const std::string& path) {
     if (text != "little") throw FormatError("was saved big-endian (not supported)");
   }
   auto [pkl, pkl_size] = reader.getRecord("data.pkl");
-  StorageLoader loader = [&reader](const std::string& key, torch::ScalarType dtype, int64_t) {
+  StorageLoader loader = [&reader](const std::string& key, torch::ScalarType dtype,
+                                   int64_t numel) {
     const std::string record = "data/" + key;
     if (!reader.hasRecord(record)) {
       throw FormatError(fmt::format("storage record {} is missing", record));
     }
     auto [ptr, nbytes] = reader.getRecord(record);
     const size_t esize = element_size(dtype);
+    if (numel < 0 || static_cast<uint64_t>(numel) > nbytes / esize) {
+      throw FormatError(fmt::format("storage {} declares {} elements, its record holds {} bytes",
+                                    key, numel, nbytes));
+    }
     auto t = torch::empty({static_cast<int64_t>(nbytes / esize)}, torch::dtype(dtype));
     if (nbytes > 0) std::memcpy(t.data_ptr(), ptr.get(), t.numel() * esize);
     return t;
