@@ -688,7 +688,8 @@ void set_value(TrialConfig& config, const std::string& path, const YAML::Node& n
 }
 
 void finalize_config(TrialConfig& c, const std::string& where_default,
-                     const std::map<std::string, Origin>& origins) {
+                     const std::map<std::string, Origin>& origins,
+                     std::vector<std::string>* missing_inputs) {
   // The place to name for an error about `keys` ("a, b"): where the first of them was set.
   auto at = [&](const std::string& keys) {
     auto it = origins.find(keys.substr(0, keys.find(',')));
@@ -719,12 +720,14 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
       const bool ok = is_dir ? std::filesystem::is_directory(path, ec)
                              : std::filesystem::is_regular_file(path, ec);
       if (!ok) {
-        throw DataError(fmt::format(
+        const std::string msg = fmt::format(
             "{}: {}: no such {} '{}'{}", at(key), key, is_dir ? "folder" : "file", path,
             c.data.root.empty() && path.front() != '/'
                 ? " (relative to the working directory; set data.root=DIR for a dataset "
                   "elsewhere)"
-                : ""));
+                : "");
+        if (!missing_inputs) throw DataError(msg);
+        missing_inputs->push_back(msg);
       }
     }
     check(c.data.min_size <= c.data.max_size, "data.min_size, data.max_size",
@@ -769,7 +772,12 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
       check(false, "model.backbone_weights", e.what());
     }
     const bool named = path != c.model.backbone_weights;
-    check(std::filesystem::is_regular_file(path, ec), "model.backbone_weights",
+    auto check_input = [&](bool ok, const std::string& keys, const std::string& msg) {
+      if (ok) return;
+      if (!missing_inputs) check(ok, keys, msg);
+      missing_inputs->push_back(fmt::format("{}: {}: {}", at(keys), keys, msg));
+    };
+    check_input(std::filesystem::is_regular_file(path, ec), "model.backbone_weights",
           named ? fmt::format("{} is '{}', which is missing (focalab downloads nothing: fetch it "
                               "once with torchvision, e.g. python3 -c \"import torchvision; "
                               "torchvision.models.{}(weights='IMAGENET1K_V1')\", or set "

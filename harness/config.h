@@ -58,8 +58,13 @@ bool loss_key_applies(const std::string& kind, const std::string& key);
 // Cross-field checks and canonicalization (ce: gamma 0, alpha -1; alpha_ce: gamma 0).
 // Throws ConfigError naming the keys, at the file:line where the first of them was set when
 // `origins` knows it, else at `where`.
+// Input files the config names (COCO annotations and image folders, model.backbone_weights) must
+// exist: a missing one throws (DataError / ConfigError) unless `missing_inputs` is given, which
+// then collects the one-line messages instead — `sweep plan` lists a sweep whose data is not on
+// this machine.
 void finalize_config(TrialConfig& config, const std::string& where,
-                     const std::map<std::string, Origin>& origins = {});
+                     const std::map<std::string, Origin>& origins = {},
+                     std::vector<std::string>* missing_inputs = nullptr);
 
 // The file a model.backbone_weights value names: a path as it is, or `torchvision://NAME`
 // (resnet18, resnet34, resnet50, resnet101; mmdetection's spelling) for torchvision's ImageNet

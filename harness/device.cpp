@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "harness/errors.h"
@@ -37,8 +38,20 @@ torch::Device resolve_device(const std::string& spec) {
   throw UsageError(fmt::format("--device '{}': allowed: auto, cpu, cuda, cuda:N", spec));
 }
 
+int64_t max_threads() {
+  return std::max<int64_t>(16, 4 * static_cast<int64_t>(std::thread::hardware_concurrency()));
+}
+
+void check_threads(int64_t requested) {
+  if (requested < 0 || requested > max_threads()) {
+    throw UsageError(fmt::format("threads {}: allowed 0..{} (0 = all {} cores; at most 4x the "
+                                 "cores this machine has)",
+                                 requested, max_threads(), std::thread::hardware_concurrency()));
+  }
+}
+
 int64_t configure_threads(int64_t requested) {
-  if (requested < 0) throw UsageError(fmt::format("--threads {}: must be >= 0 (0 = all cores)", requested));
+  check_threads(requested);
   const int64_t n = requested > 0 ? requested
                                   : std::max<int64_t>(1, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(n));

@@ -17,7 +17,7 @@ std::string fnv1a_hex(const std::string& text) {
   return fmt::format("{:016x}", h);
 }
 
-std::vector<TrialSpec> expand_sweep(const SweepSpec& spec) {
+std::vector<TrialSpec> expand_sweep(const SweepSpec& spec, InputCheck inputs) {
   using Settings = std::vector<SweepSpec::Setting>;
   std::vector<Settings> cases = spec.cases;
   if (cases.empty()) cases.emplace_back();
@@ -68,8 +68,9 @@ std::vector<TrialSpec> expand_sweep(const SweepSpec& spec) {
         }
         c.seed = seed;
         if (spec.cases.size() > 1) where += fmt::format(" (sweep.cases[{}])", ci);
-        finalize_config(c, where, origins);
-        TrialSpec t{c, config_to_json(c), ""};
+        std::vector<std::string> missing;
+        finalize_config(c, where, origins, inputs == InputCheck::kList ? &missing : nullptr);
+        TrialSpec t{c, config_to_json(c), "", std::move(missing)};
         t.key = fnv1a_hex(t.config_json);
         if (seen.insert(t.key).second) trials.push_back(std::move(t));
       }

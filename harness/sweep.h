@@ -13,14 +13,22 @@ struct TrialSpec {
   TrialConfig config;
   std::string config_json;  // config_to_json(config)
   std::string key;          // 16 hex digits of FNV-1a 64 over config_json
+  // With InputCheck::kList: what the trial needs that is not on this machine (one line each).
+  std::vector<std::string> missing_inputs;
 };
+
+// Whether expand_sweep requires the input files a trial names (data, backbone weights) to exist
+// (kRequire: DataError / ConfigError on the first missing one) or lists what is missing in
+// TrialSpec::missing_inputs (kList: `sweep plan`, `sweep slurm` for data on the cluster only).
+enum class InputCheck { kRequire, kList };
 
 // A sweep of more trials is refused before it is expanded (a grid multiplies quickly).
 inline constexpr int64_t kMaxTrialsPerSweep = 100000;
 
 // Expands and validates every trial (ConfigError on the first bad one, before anything runs).
 // Trials with identical resolved configs are merged; order is cases, then grid, then seeds.
-std::vector<TrialSpec> expand_sweep(const SweepSpec& spec);
+std::vector<TrialSpec> expand_sweep(const SweepSpec& spec,
+                                    InputCheck inputs = InputCheck::kRequire);
 
 // Config keys whose values differ between the given trials (never "seed"), in field order.
 std::vector<std::string> varied_keys(const std::vector<TrialConfig>& configs);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cctype>
 #include <filesystem>
 #include <vector>
@@ -34,6 +36,49 @@ std::string csv_escape(const std::string& s) {
   return out + "\"";
 }
 
+// Set by SIGINT / SIGTERM while a query runs; the progress handler then interrupts SQLite.
+volatile std::sig_atomic_t g_query_signal = 0;
+extern "C" void on_query_signal(int sig) { g_query_signal = sig; }
+
+// Installs the query's signal handlers for its lifetime and restores the previous ones.
+class QuerySignals {
+ public:
+  QuerySignals() {
+    g_query_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_query_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~QuerySignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  QuerySignals(const QuerySignals&) = delete;
+  QuerySignals& operator=(const QuerySignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+struct Deadline {
+  std::chrono::steady_clock::time_point at;
+  bool expired = false;
+};
+
+// SQLite's progress handler: a non-zero return interrupts the statement (SQLITE_INTERRUPT).
+extern "C" int query_progress(void* arg) {
+  auto* d = static_cast<Deadline*>(arg);
+  if (g_query_signal != 0) return 1;
+  if (std::chrono::steady_clock::now() >= d->at) {
+    d->expired = true;
+    return 1;
+  }
+  return 0;
+}
+
 bool is_identifier(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '_';
@@ -42,7 +87,14 @@ bool is_identifier(const std::string& s) {
 
 }  // namespace
 
-std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format) {
+std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format,
+                      const QueryLimits& limits) {
+  if (!(limits.timeout_s > 0)) {
+    throw UsageError(fmt::format("--timeout {}: must be > 0 seconds", limits.timeout_s));
+  }
+  if (limits.max_rows < 1) {
+    throw UsageError(fmt::format("--max-rows {}: must be >= 1", limits.max_rows));
+  }
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
     throw StoreError(fmt::format("{}: no such results database (run a sweep first or pass --db)",
@@ -60,12 +112,51 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
   for (int i = 0; i < nc; ++i) names.push_back(st.column_name(i));
   std::vector<std::vector<std::string>> rows;
   std::vector<std::vector<int>> types;
-  while (st.step()) {
+  // A recursive CTE without a bound never ends: every query runs against a deadline, and Ctrl-C
+  // interrupts it (SQLite checks the handler every 10,000 virtual-machine instructions).
+  const QuerySignals signals;
+  Deadline deadline{std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(std::min(limits.timeout_s, 1e9)))};
+  sqlite3_progress_handler(db.handle(), 10000, query_progress, &deadline);
+  // Memory: no single value over 64 MiB (SQLite's default allows 1 GB strings and blobs), and the
+  // result held for formatting at most kMaxResultBytes.
+  sqlite3_limit(db.handle(), SQLITE_LIMIT_LENGTH, 64 << 20);
+  constexpr size_t kMaxResultBytes = size_t{1} << 30;
+  size_t result_bytes = 0;
+  auto step = [&] {
+    try {
+      return st.step();
+    } catch (const StoreError&) {
+      if (g_query_signal != 0) {
+        throw InterruptedError(fmt::format("{}: query interrupted (signal {})", db_path,
+                                           static_cast<int>(g_query_signal)));
+      }
+      if (deadline.expired) {
+        throw UsageError(fmt::format("{}: query stopped after {} s (--timeout; add a bound or "
+                                     "a LIMIT, or raise --timeout)",
+                                     db_path, limits.timeout_s));
+      }
+      throw;
+    }
+  };
+  while (step()) {
+    if (static_cast<int64_t>(rows.size()) >= limits.max_rows) {
+      throw UsageError(fmt::format("{}: query returns more than {} rows (--max-rows; add a LIMIT "
+                                   "or raise --max-rows)",
+                                   db_path, limits.max_rows));
+    }
     std::vector<std::string> row;
     std::vector<int> t;
     for (int i = 0; i < nc; ++i) {
       t.push_back(st.column_type(i));
       row.push_back(st.is_null(i) ? "" : st.get_text(i));
+      result_bytes += row.back().size() + 8;
+    }
+    if (result_bytes > kMaxResultBytes) {
+      throw UsageError(fmt::format("{}: query result exceeds {} MiB (add a LIMIT or select fewer "
+                                   "columns)",
+                                   db_path, kMaxResultBytes >> 20));
     }
     rows.push_back(std::move(row));
     types.push_back(std::move(t));

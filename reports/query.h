@@ -2,6 +2,7 @@
 // Read-only SQL on the results database for `focalab query`. The connection is opened read-only
 // and statements that would write are refused, so a query can never change results.
 
+#include <cstdint>
 #include <string>
 
 namespace focalab::reports {
@@ -9,8 +10,18 @@ namespace focalab::reports {
 enum class QueryFormat { kTable, kCsv, kJson };
 QueryFormat parse_query_format(const std::string& name);  // table | csv | json (UsageError)
 
+// What one query may take: wall time (interrupted after it, and on SIGINT) and result rows.
+// The rows bound also bounds memory: rows are held until they are formatted.
+struct QueryLimits {
+  double timeout_s = 60;
+  int64_t max_rows = 1000000;
+};
+
 // `sql` may also be the bare name of a table or view ("results", "trials"): SELECT * FROM it.
-std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format);
+// Throws UsageError for a statement that would write, past `limits.max_rows` rows or
+// `limits.timeout_s` seconds, and InterruptedError on Ctrl-C (SIGINT) or SIGTERM.
+std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format,
+                      const QueryLimits& limits = {});
 
 // Throws UsageError unless `key` is a trial key (16 lowercase hex digits) — the --trial flags.
 void check_trial_key(const std::string& key);

@@ -716,7 +716,7 @@ int bench_store(const Args& args) {
   harness::Store store(dir + "/bench.db");
   harness::SweepSpec spec;
   spec.name = "bench";
-  harness::TrialSpec trial{harness::TrialConfig{}, "{}", "0000000000000000"};
+  harness::TrialSpec trial{harness::TrialConfig{}, "{}", "0000000000000000", {}};
   const auto rows = store.register_sweep(spec, {trial});
   std::mt19937_64 rng(0);
   std::uniform_real_distribution<double> u(0.0, 1.0);

@@ -20,6 +20,7 @@
 #include <iostream>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "focalab/version.h"
@@ -156,11 +157,14 @@ Exit codes: 0 all trials done, 1 some failed or diverged, 2 usage/config error,
 const char* kSweepPlanUsage = R"(Usage: focalab sweep plan SWEEP.yaml [key=value ...] [options]
 
 Validates a sweep and lists its trials (key, varied values, seed and status in the database)
-without running anything.
+without running anything. Input files that are not on this machine (a COCO dataset or backbone
+weights that live on the cluster) do not stop the listing: such trials are marked `missing` and
+the files are named after the list (`sweep run` refuses them before writing anything).
 
 Examples:
   focalab sweep plan experiments/quick.yaml
   focalab sweep plan experiments/quick.yaml loss.gamma=1 --print-config 0
+  focalab sweep plan experiments/paper/table1b_gamma.yaml --require-data   # as `sweep run` checks
 )";
 
 const char* kSweepStatusUsage = R"(Usage: focalab sweep status [options]
@@ -178,34 +182,33 @@ extern "C" void on_parent_signal(int sig) { g_forward_signal.store(sig); }
 // (trials are claimed, so each runs once), with the CPU threads divided between them or one
 // device each; the parent forwards SIGTERM/SIGUSR1 (the terminal's Ctrl-C reaches them all),
 // waits, and summarizes the sweep from the database.
-int run_workers(const Args& args, const harness::SweepSpec& spec, const harness::RunOptions& run,
-                int64_t jobs, const std::vector<std::string>& devices) {
-  // Validate everything (config, data, devices) once, before starting anything.
+// The arguments of a `--jobs` worker: rebuilt from the parsed options, never by filtering the
+// command line — every spelling Boost accepts (-j2, --job 2, --jobs=2, ...) is then consumed by
+// the parent alone. `jobs` is not passed on, and a worker refuses --jobs > 1 (FOCALAB_JOB set).
+std::vector<std::string> worker_arguments(const po::variables_map& vm, int64_t threads,
+                                          const std::string& device) {
+  std::vector<std::string> out = {"sweep", "run", vm["file"].as<std::string>()};
+  for (const auto& o : overrides_of(vm)) out.push_back(o);
+  out.insert(out.end(), {"--db", vm["db"].as<std::string>(), "--rerun",
+                         vm["rerun"].as<std::string>(), "--checkpoint-dir",
+                         vm["checkpoint-dir"].as<std::string>(), "--trial",
+                         vm["trial"].as<std::string>(), "--threads", std::to_string(threads),
+                         "--device", device, "--jobs", "1"});
+  if (vm.count("fail-fast")) out.push_back("--fail-fast");
+  return out;
+}
+
+int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
+                const harness::RunOptions& run, int64_t jobs,
+                const std::vector<std::string>& devices) {
+  // Validate everything (config, data, devices, threads) once, before starting anything.
   const auto trials = harness::expand_sweep(spec);
   for (const auto& d : devices) harness::resolve_device(d);
   const int64_t total_threads =
       run.threads > 0 ? run.threads
                       : static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  harness::check_threads(total_threads);
   const int64_t per_job = std::max<int64_t>(1, total_threads / jobs);
-  // The worker's arguments: ours without --jobs/--devices/--threads/--device.
-  std::vector<std::string> base = {"sweep", "run"};
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    bool takes_value = false;
-    for (const char* flag : {"--jobs", "-j", "--devices", "--threads", "--device"}) {
-      if (a == flag) takes_value = true;
-      if (a.rfind(std::string(flag) + "=", 0) == 0) takes_value = false;
-    }
-    if (takes_value) {
-      ++i;
-      continue;
-    }
-    if (a.rfind("--jobs=", 0) == 0 || a.rfind("--devices=", 0) == 0 ||
-        a.rfind("--threads=", 0) == 0 || a.rfind("--device=", 0) == 0) {
-      continue;
-    }
-    base.push_back(a);
-  }
   fmt::print(stderr, "sweep {}: {} trials, {} worker processes{} -> {}\n", spec.name,
              trials.size(), jobs,
              devices.empty() ? fmt::format(" x {} threads", per_job)
@@ -220,11 +223,10 @@ int run_workers(const Args& args, const harness::SweepSpec& spec, const harness:
   std::vector<pid_t> children;
   for (int64_t j = 0; j < jobs; ++j) {
     std::vector<std::string> argv_s = {"focalab"};
-    argv_s.insert(argv_s.end(), base.begin(), base.end());
-    argv_s.push_back("--threads");
-    argv_s.push_back(std::to_string(per_job));
-    argv_s.push_back("--device");
-    argv_s.push_back(devices.empty() ? run.device : devices[static_cast<size_t>(j)]);
+    for (auto& a : worker_arguments(vm, per_job,
+                                    devices.empty() ? run.device : devices[static_cast<size_t>(j)])) {
+      argv_s.push_back(std::move(a));
+    }
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -322,7 +324,12 @@ int sweep_run(const Args& args) {
   const int64_t jobs = devices.empty() ? vm["jobs"].as<int64_t>()
                                        : static_cast<int64_t>(devices.size());
   if (jobs < 1 || jobs > 256) throw UsageError(fmt::format("--jobs {}: allowed 1..256", jobs));
-  if (jobs > 1) return run_workers(args, spec, run, jobs, devices);
+  if (jobs > 1 && std::getenv("FOCALAB_JOB")) {
+    throw UsageError(fmt::format("--jobs {}: this is a worker process of `sweep run --jobs` "
+                                 "(FOCALAB_JOB is set); a worker does not start workers",
+                                 jobs));
+  }
+  if (jobs > 1) return run_workers(vm, spec, run, jobs, devices);
   const auto summary = harness::run_sweep(spec, run);
   fmt::print(stderr,
              "sweep {}: {} trials: {} done now, {} done before, {} failed, {} diverged, {} not "
@@ -493,7 +500,17 @@ int sweep_slurm(const Args& args) {
   const auto parsed = parse_sweep_args(args, opts, kSweepSlurmUsage, vm);
   if (!parsed) return kExitOk;
   const auto& spec = *parsed;
-  const auto trials = harness::expand_sweep(spec);
+  // The data may live on the cluster's file system only: what is missing here is named, and the
+  // array tasks check it where they run.
+  const auto trials = harness::expand_sweep(spec, harness::InputCheck::kList);
+  {
+    std::set<std::string> seen;
+    for (const auto& t : trials) {
+      for (const auto& m : t.missing_inputs) {
+        if (seen.insert(m).second) fmt::print(stderr, "note: not on this machine: {}\n", m);
+      }
+    }
+  }
   namespace fs = std::filesystem;
   const fs::path out = fs::absolute(vm["out"].as<std::string>());
   const fs::path shards = vm["shards-dir"].as<std::string>().empty()
@@ -595,12 +612,15 @@ int sweep_plan(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
       "print-config", po::value<int64_t>(),
-      "print the resolved config of trial N (0-based, as listed) as JSON and exit");
+      "print the resolved config of trial N (0-based, as listed) as JSON and exit")(
+      "require-data", "refuse, as `sweep run` does, when an input file is missing (exit 3)");
   po::variables_map vm;
   const auto parsed = parse_sweep_args(args, opts, kSweepPlanUsage, vm);
   if (!parsed) return kExitOk;
   const auto& spec = *parsed;
-  const auto trials = harness::expand_sweep(spec);
+  const auto trials = harness::expand_sweep(spec, vm.count("require-data")
+                                                      ? harness::InputCheck::kRequire
+                                                      : harness::InputCheck::kList);
   if (vm.count("print-config")) {
     const int64_t n = vm["print-config"].as<int64_t>();
     if (n < 0 || n >= static_cast<int64_t>(trials.size())) {
@@ -627,8 +647,13 @@ int sweep_plan(const Args& args) {
   }
   fmt::print("sweep {} ({}): {} trials{}\n", spec.name, spec.source_path, trials.size(),
              spec.reference.empty() ? "" : ", reference " + spec.reference);
+  std::set<std::string> missing;  // each message once, in order of first appearance below
+  std::vector<std::string> missing_order;
   for (size_t i = 0; i < trials.size(); ++i) {
-    std::string status = "new";
+    std::string status = trials[i].missing_inputs.empty() ? "new" : "missing";
+    for (const auto& m : trials[i].missing_inputs) {
+      if (missing.insert(m).second) missing_order.push_back(m);
+    }
     if (db) {
       try {
         auto st = db->prepare("SELECT status FROM trials WHERE key = ?1");
@@ -640,6 +665,10 @@ int sweep_plan(const Args& args) {
     }
     fmt::print("{:>3}  {}  {:<11}  seed={}  {}\n", i, trials[i].key, status,
                trials[i].config.seed, harness::trial_label(trials[i].config, varied));
+  }
+  if (!missing_order.empty()) {
+    fmt::print("missing on this machine (sweep run refuses these trials here):\n");
+    for (const auto& m : missing_order) fmt::print("  {}\n", m);
   }
   return kExitOk;
 }
@@ -1105,7 +1134,11 @@ int query_command(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
       "format", po::value<std::string>()->default_value("table"), "table | csv | json")(
-      "trial", po::value<std::string>()->default_value(""), "the trial of `steps` / `breakdown`");
+      "trial", po::value<std::string>()->default_value(""), "the trial of `steps` / `breakdown`")(
+      "timeout", po::value<double>()->default_value(60),
+      "stop the query after this many seconds (Ctrl-C also stops it)")(
+      "max-rows", po::value<int64_t>()->default_value(1000000),
+      "refuse a result of more rows (they are held in memory to be formatted)");
   opts.add(db_option());
   po::options_description hidden;
   hidden.add_options()("sql", po::value<std::string>()->required(), "");
@@ -1128,8 +1161,12 @@ int query_command(const Args& args) {
   }
   const std::string sql = vm["sql"].as<std::string>();
   const std::string named = reports::named_query(sql, vm["trial"].as<std::string>());
+  reports::QueryLimits limits;
+  limits.timeout_s = vm["timeout"].as<double>();
+  limits.max_rows = vm["max-rows"].as<int64_t>();
   fmt::print("{}", reports::run_query(vm["db"].as<std::string>(), named.empty() ? sql : named,
-                                      reports::parse_query_format(vm["format"].as<std::string>())));
+                                      reports::parse_query_format(vm["format"].as<std::string>()),
+                                      limits));
   return kExitOk;
 }
 

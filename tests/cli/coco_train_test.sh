@@ -135,8 +135,13 @@ YAML
   expect 0 "skipped 1 unreadable images, e.g. image 3: .*chelsea.jpg: truncated" -- \
     "$bin" train "$tmp/photos.yaml" train.iterations=2 --db "$tmp/q.db" --threads 2
 else
-  echo "SKIP: real photographs: python3-skimage's sample photographs or /usr/bin/python3 with"
-  echo "      PIL are missing (scripts/install-deps.sh installs them)"
+  photos_skipped=1
 fi
 
+# Part of this test could not run: ctest reports it skipped (SKIP_RETURN_CODE 77), not passed.
+if [[ ${photos_skipped:-0} == 1 && $failures == 0 ]]; then
+  echo "SKIPPED: real photographs: python3-skimage's sample photographs or /usr/bin/python3 with"
+  echo "         PIL are missing (scripts/install-deps.sh installs them); the rest passed"
+  exit 77
+fi
 finish

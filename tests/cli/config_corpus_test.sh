@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The malformed-config corpus (tests/cli/configs, expectations in configs/EXPECTED): every file
-# is rejected by `focalab sweep plan` before anything runs, with its exit code and a one-line
-# error naming the file, the line and the key. Every .yaml file there must have an expectation.
+# is rejected by `focalab sweep plan --require-data` (what `sweep run` checks) before anything
+# runs, with its exit code and a one-line error naming the file, the line and the key. Every .yaml file there must have an expectation.
 #   config_corpus_test.sh FOCALAB_BINARY SOURCE_DIR
 set -uo pipefail
 bin=$1
@@ -12,7 +12,7 @@ cd "$dir" || exit 1
 while IFS=$'\t' read -r file code pattern; do
   [[ -z $file || $file == \#* ]] && continue
   cases=$((cases + 1))
-  err=$("$bin" sweep plan "$file" --db /nonexistent/never.db 2>&1 >/dev/null)
+  err=$("$bin" sweep plan "$file" --require-data --db /nonexistent/never.db 2>&1 >/dev/null)
   rc=$?
   if [[ $rc != "$code" ]]; then
     echo "FAIL: $file: exit $rc, expected $code: $err"

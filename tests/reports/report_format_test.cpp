@@ -39,7 +39,7 @@ std::string fixture(const testing::TempDir& dir, const std::string& name = "fx")
       c.seed = seed;
       harness::finalize_config(c, "fixture");
       const std::string json = harness::config_to_json(c);
-      trials.push_back({c, json, fmt::format("{}{}", kind, seed)});
+      trials.push_back({c, json, fmt::format("{}{}", kind, seed), {}});
     }
   }
   const auto rows = store.register_sweep(spec, trials);
