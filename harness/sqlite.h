@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -15,8 +16,18 @@ class Statement;
 class Database {
  public:
   enum class Mode { kReadWriteCreate, kReadOnly };
-  // Opens `path`. kReadWriteCreate sets WAL journaling and a busy timeout.
-  Database(const std::string& path, Mode mode);
+  // Looks at an existing file on a read-only connection and throws to refuse it (the results
+  // store passes its "is this focalab's, and not of a newer schema" check).
+  using Inspector = std::function<void(Database&)>;
+
+  // Opens `path`. Every check runs before anything is written to the file or next to it: the
+  // path (check_database_path), the SQLite header, `inspect` on a read-only connection, and for
+  // kReadWriteCreate the file system (one host only: network_filesystem) and write permission.
+  // Only then does kReadWriteCreate reopen the file for writing and set WAL journaling; a missing
+  // file is created as an initialized database under a temporary name and linked into place, so
+  // no process ever sees it empty. kReadOnly opens `immutable=1` where SQLite could not create
+  // the -shm file (see read_only_uri).
+  Database(const std::string& path, Mode mode, const Inspector& inspect = nullptr);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -30,9 +41,35 @@ class Database {
   [[noreturn]] void fail(const std::string& what) const;
 
  private:
+  void open(const std::string& name, int flags);
+  void close();
+  void create_new_database(const std::string& path);
   sqlite3* db_ = nullptr;
   std::string path_;
 };
+
+// What the path of a results database may be: an existing non-empty regular file (or a link to
+// one), or for kReadWriteCreate a missing file in an existing folder. Throws StoreError (exit 4)
+// naming the path, what it is and what is allowed: an empty path, a directory, a FIFO, a socket,
+// a character or block device, a 0-byte file, a missing file (kReadOnly) or folder.
+void check_database_path(const std::string& path, Database::Mode mode);
+
+// The file system `f_type` (statfs) names one that several hosts share, on which SQLite's WAL
+// mode (a memory-mapped -shm file and POSIX locks) is not safe: its name ("NFS", "CIFS/SMB",
+// ...), or "" for a local one. `fuse_subtype` is the FUSE file system's type from mountinfo
+// ("sshfs" for "fuse.sshfs"); FUSE alone says nothing (fuse-overlayfs, ntfs-3g are local).
+std::string network_filesystem(int64_t f_type, const std::string& fuse_subtype = "");
+// network_filesystem of the file system holding `path` (an existing file or folder).
+std::string network_filesystem_of(const std::string& path);
+
+// The URI a read-only connection to `path` opens: `mode=ro`, or `mode=ro&immutable=1` when the
+// database is in WAL mode (`wal_header`), has no -wal file (`wal_exists` false: every committed
+// page is in the main file, and no writer is connected, since a writer keeps its -wal file) and
+// SQLite must not create the -wal and -shm files it wants next to it (`may_create` false: the
+// folder or the file is not writable by this process, or nothing may be written before the
+// file has been inspected).
+std::string read_only_uri(const std::string& path, bool wal_header, bool wal_exists,
+                          bool may_create);
 
 class Statement {
  public:

@@ -40,9 +40,16 @@ std::string host_name() {
   return buf;
 }
 
-const char* kSchema = R"sql(
+// The schema as ordered steps: kMigrations[N - 1] takes a database from version N - 1 to N.
+// Each runs in a transaction of its own that also records version N, so a database is always at
+// exactly one version, and a process killed midway leaves one that the next open continues.
+// Steps never change: a new schema version is a new step (and a fixture
+// tests/data/schema/vN.db from tests/data/schema/make.sh).
+
+// 1: the tables of the first release.
+const char* kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sweeps (
+CREATE TABLE sweeps (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
   source_path TEXT,
@@ -54,7 +61,7 @@ CREATE TABLE IF NOT EXISTS sweeps (
   focalab_version TEXT,
   git_revision TEXT
 );
-CREATE TABLE IF NOT EXISTS trials (
+CREATE TABLE trials (
   id INTEGER PRIMARY KEY,
   key TEXT NOT NULL UNIQUE,
   seed INTEGER NOT NULL,
@@ -69,16 +76,15 @@ CREATE TABLE IF NOT EXISTS trials (
   heartbeat_at TEXT,
   error TEXT,
   diverged_at_iter INTEGER,
-  checkpoint_path TEXT,
-  pid INTEGER
+  checkpoint_path TEXT
 );
-CREATE TABLE IF NOT EXISTS sweep_trials (
+CREATE TABLE sweep_trials (
   sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   position INTEGER NOT NULL,
   PRIMARY KEY (sweep_id, trial_id)
 );
-CREATE TABLE IF NOT EXISTS train_steps (
+CREATE TABLE train_steps (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   iteration INTEGER NOT NULL,
   lr REAL,
@@ -89,10 +95,9 @@ CREATE TABLE IF NOT EXISTS train_steps (
   normalizer REAL,
   ms_per_iter REAL,
   nonfinite INTEGER NOT NULL DEFAULT 0,
-  data_ms REAL,
   PRIMARY KEY (trial_id, iteration)
 );
-CREATE TABLE IF NOT EXISTS loss_breakdown (
+CREATE TABLE loss_breakdown (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   iteration INTEGER NOT NULL,
   category TEXT NOT NULL CHECK (category IN ('positive','hard_negative','easy_negative')),
@@ -102,7 +107,7 @@ CREATE TABLE IF NOT EXISTS loss_breakdown (
   nonfinite INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (trial_id, iteration, category, class_id)
 );
-CREATE TABLE IF NOT EXISTS loss_intervals (
+CREATE TABLE loss_intervals (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   iteration INTEGER NOT NULL,
   iterations INTEGER NOT NULL,
@@ -110,7 +115,29 @@ CREATE TABLE IF NOT EXISTS loss_intervals (
   normalizer_sum REAL,
   PRIMARY KEY (trial_id, iteration)
 );
-CREATE TABLE IF NOT EXISTS loss_histogram (
+CREATE TABLE evaluations (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  value REAL,
+  PRIMARY KEY (trial_id, iteration, split, metric)
+);
+CREATE TABLE class_ap (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  class_id INTEGER NOT NULL,
+  class_name TEXT,
+  ap REAL,
+  ap50 REAL,
+  PRIMARY KEY (trial_id, iteration, split, class_id)
+);
+)sql";
+
+// 2: the loss histogram.
+const char* kSchemaV2 = R"sql(
+CREATE TABLE loss_histogram (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   iteration INTEGER NOT NULL,
   grp TEXT NOT NULL CHECK (grp IN ('positive','background','near_object')),
@@ -122,7 +149,17 @@ CREATE TABLE IF NOT EXISTS loss_histogram (
   iterations INTEGER NOT NULL,
   PRIMARY KEY (trial_id, iteration, grp, bin)
 );
-CREATE TABLE IF NOT EXISTS loss_cdf (
+)sql";
+
+// 3: the data loader's wait per iteration.
+const char* kSchemaV3 = "ALTER TABLE train_steps ADD COLUMN data_ms REAL;";
+
+// 4: the pid of the process running a trial (cooperating processes).
+const char* kSchemaV4 = "ALTER TABLE trials ADD COLUMN pid INTEGER;";
+
+// 5: Figure 4's curves (`analyze loss-cdf`).
+const char* kSchemaV5 = R"sql(
+CREATE TABLE loss_cdf (
   trial_id INTEGER NOT NULL REFERENCES trials(id),
   iteration INTEGER NOT NULL,
   gamma REAL NOT NULL,
@@ -134,25 +171,20 @@ CREATE TABLE IF NOT EXISTS loss_cdf (
   images INTEGER NOT NULL,
   PRIMARY KEY (trial_id, iteration, gamma, examples, point)
 );
-CREATE TABLE IF NOT EXISTS evaluations (
-  trial_id INTEGER NOT NULL REFERENCES trials(id),
-  iteration INTEGER NOT NULL,
-  split TEXT NOT NULL,
-  metric TEXT NOT NULL,
-  value REAL,
-  PRIMARY KEY (trial_id, iteration, split, metric)
-);
-CREATE TABLE IF NOT EXISTS class_ap (
-  trial_id INTEGER NOT NULL REFERENCES trials(id),
-  iteration INTEGER NOT NULL,
-  split TEXT NOT NULL,
-  class_id INTEGER NOT NULL,
-  class_name TEXT,
-  ap REAL,
-  ap50 REAL,
-  PRIMARY KEY (trial_id, iteration, split, class_id)
-);
-CREATE VIEW IF NOT EXISTS results AS
+)sql";
+
+const char* const kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
+              "one migration step per schema version");
+
+// The views hold no data: the current definitions are installed (dropped and created again) by
+// the transaction of the last step of every migration, so an old database gets today's views
+// and not the ones it was made with. A step that changes a table a view reads in a way the old
+// view would not survive (dropping or renaming a column it names) drops that view first.
+// `results` is unchanged since version 1.
+const char* kViews = R"sql(
+DROP VIEW IF EXISTS results;
+CREATE VIEW results AS
 SELECT s.name AS sweep, t.id AS trial_id, t.key, t.seed, t.status,
        json_extract(t.config_json, '$."loss.kind"') AS loss,
        json_extract(t.config_json, '$."loss.gamma"') AS gamma,
@@ -192,7 +224,12 @@ TrialStatus parse_status(const std::string& name) {
   throw StoreError(fmt::format("unknown trial status '{}'", name));
 }
 
-Store::Store(const std::string& path) : db_(path, Database::Mode::kReadWriteCreate) { migrate(); }
+// Whether the file is focalab's and not of a newer schema is decided before anything is
+// written to it (Database's inspector).
+Store::Store(const std::string& path)
+    : db_(path, Database::Mode::kReadWriteCreate, [](Database& db) { results_schema_version(db); }) {
+  migrate();
+}
 
 int64_t results_schema_version(Database& db) {
   // A database created by another program must not be modified.
@@ -222,20 +259,17 @@ int64_t results_schema_version(Database& db) {
 
 void Store::migrate() {
   if (results_schema_version(db_) == kSchemaVersion) return;
-  Transaction tx(db_);
-  db_.exec(kSchema);
-  // Columns added after version 2: train_steps.data_ms (3), trials.pid (4).
-  for (const auto& [table, column, type] :
-       {std::tuple<const char*, const char*, const char*>{"train_steps", "data_ms", "REAL"},
-        {"trials", "pid", "INTEGER"}}) {
-    bool present = false;
-    auto st = db_.prepare(fmt::format("PRAGMA table_info({})", table));
-    while (st.step()) present = present || st.get_text(1) == column;
-    if (!present) db_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, column, type));
+  for (;;) {
+    Transaction tx(db_);
+    // Read under the write lock: another process may have migrated since.
+    const int64_t version = results_schema_version(db_);
+    if (version == kSchemaVersion) return;
+    db_.exec(kMigrations[static_cast<size_t>(version)]);
+    if (version + 1 == kSchemaVersion) db_.exec(kViews);
+    db_.exec(fmt::format("DELETE FROM schema_version; INSERT INTO schema_version VALUES ({});",
+                         version + 1));
+    tx.commit();
   }
-  db_.exec(fmt::format("DELETE FROM schema_version; INSERT INTO schema_version VALUES ({});",
-                       kSchemaVersion));
-  tx.commit();
 }
 
 std::vector<TrialRow> Store::register_sweep(const SweepSpec& spec,
@@ -518,9 +552,10 @@ std::vector<std::string> columns_of(Database& db, const std::string& schema,
 
 Store::MergeCounts Store::merge_from(const std::string& shard) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(shard, ec)) {
-    throw StoreError(fmt::format("{}: no such results database", shard));
+  if (!shard.empty() && !std::filesystem::exists(shard, ec)) {  // not created: Store would
+    throw StoreError(fmt::format("{}: no such results database (a shard to merge)", shard));
   }
+  // Store checks the path (a directory, a FIFO, ... is refused) and the file.
   { Store migrate_shard(shard); }  // a focalab database at this schema version, or an error
   MergeCounts counts;
   db_.prepare("ATTACH DATABASE ?1 AS shard").bind(1, shard).run();

@@ -21,7 +21,8 @@
 
 namespace focalab::harness {
 
-// 2: loss_histogram; 3: train_steps.data_ms; 4: trials.pid; 5: loss_cdf
+// 2: loss_histogram; 3: train_steps.data_ms; 4: trials.pid; 5: loss_cdf (store.cpp: kMigrations,
+// one step per version; docs/SCHEMA.md)
 inline constexpr int kSchemaVersion = 5;
 
 enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterrupted };
@@ -60,8 +61,11 @@ struct StepLog {
 
 class Store {
  public:
-  // Opens or creates the database and brings its schema to kSchemaVersion. Throws StoreError for
-  // a file that is not a focalab database or has a newer schema.
+  // Opens or creates the database and brings its schema to kSchemaVersion, one migration step
+  // (and transaction) per version. Throws StoreError for a path that is not a database file
+  // (check_database_path), a file that is not a focalab database or has a newer schema — all
+  // decided before anything is written — and for one on a network file system
+  // (network_filesystem; FOCALAB_ALLOW_NETWORK_DB=1 allows it).
   explicit Store(const std::string& path);
 
   // Registers the sweep (updating its spec) and its trials; new trials become pending. Returns the
