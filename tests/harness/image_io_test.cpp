@@ -3,6 +3,8 @@
 // different IDCT may miss by a level or two.
 
 #include <fstream>
+#include <regex>
+#include <tuple>
 
 #include "harness/errors.h"
 #include "harness/image_io.h"
@@ -87,6 +89,100 @@ TEST(ImageIo, TruncatedJpegIsAnErrorTrailingBytesAreNot) {
   }
   std::ofstream(dir.file("tail.jpg"), std::ios::binary) << bytes << std::string(100, 'x');
   EXPECT_EQ(probe_image(dir.file("tail.jpg")), (std::pair<int64_t, int64_t>{16, 20}));
+}
+
+uint32_t crc32(const std::string& bytes) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+std::string png_chunk(const std::string& type, const std::string& data) {
+  return be32(static_cast<uint32_t>(data.size())) + type + data + be32(crc32(type + data));
+}
+// The chunks of a PNG: (type, data) in file order.
+std::vector<std::pair<std::string, std::string>> png_chunks(const std::string& png) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t at = 8; at + 12 <= png.size();) {
+    const uint32_t len = static_cast<uint32_t>(static_cast<unsigned char>(png[at])) << 24 |
+                         static_cast<uint32_t>(static_cast<unsigned char>(png[at + 1])) << 16 |
+                         static_cast<uint32_t>(static_cast<unsigned char>(png[at + 2])) << 8 |
+                         static_cast<unsigned char>(png[at + 3]);
+    out.emplace_back(png.substr(at + 4, 4), png.substr(at + 8, len));
+    at += 12 + len;
+  }
+  return out;
+}
+
+// A PNG cut short passes the header probe of every decoder; `data check` and the data.on_bad
+// pre-check rely on probe_image to find it, so its chunk structure is checked: every chunk's
+// length inside the file, IHDR first, IDAT before IEND, IEND present, the CRCs of IHDR and IEND.
+TEST(ImageIo, TruncatedOrMalformedPngIsAnError) {
+  testing::TempDir dir;
+  // 96 x 64 of noise (so that it does not compress to nothing), its IDAT split into 500-byte
+  // chunks as encoders that stream do
+  torch::manual_seed(3);
+  write_png(dir.file("noise.png"), torch::rand({3, 64, 96}));
+  std::string png;
+  {
+    std::ifstream in(dir.file("noise.png"), std::ios::binary);
+    png.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto chunks = png_chunks(png);
+  ASSERT_EQ(chunks.front().first, "IHDR");
+  ASSERT_EQ(chunks.back().first, "IEND");
+  std::string idat, ihdr = png_chunk("IHDR", chunks.front().second);
+  for (const auto& [type, data] : chunks) {
+    if (type == "IDAT") idat += data;
+  }
+  ASSERT_GT(idat.size(), 5000u);
+  const std::string sig = png.substr(0, 8), iend = png_chunk("IEND", "");
+  std::string split;
+  for (size_t at = 0; at < idat.size(); at += 500) split += png_chunk("IDAT", idat.substr(at, 500));
+  const std::string multi = sig + ihdr + split + iend;
+  const size_t last_idat_end = multi.size() - iend.size();
+  std::string bad_ihdr_crc = multi;
+  bad_ihdr_crc[8 + 8 + 13] ^= 0x01;
+  std::string bad_length = multi;  // the third IDAT chunk claims 2^31 - 1 bytes
+  bad_length.replace(8 + ihdr.size() + 2 * (12 + 500), 4, be32(0x7FFFFFFF));
+
+  // complete files load, with bytes after IEND (ignored, as libpng does)
+  std::ofstream(dir.file("multi.png"), std::ios::binary) << multi << "trailing";
+  EXPECT_EQ(probe_image(dir.file("multi.png")), (std::pair<int64_t, int64_t>{64, 96}));
+  EXPECT_TRUE(torch::equal(read_image(dir.file("multi.png")), read_image(dir.file("noise.png"))));
+
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"half.png", png.substr(0, png.size() / 2), "IDAT chunk at byte 33 is cut short"},
+      {"multi_half.png", multi.substr(0, multi.size() / 2), "IDAT chunk at byte [0-9]+ is cut"},
+      {"at_boundary.png", multi.substr(0, last_idat_end), "no IEND chunk"},
+      {"no_iend_crc.png", multi.substr(0, multi.size() - 4), "IEND chunk at byte [0-9]+ is cut"},
+      {"no_idat.png", sig + ihdr + iend, "no image data \\(IDAT\\)"},
+      {"bad_ihdr_crc.png", bad_ihdr_crc, "CRC of IHDR"},
+      {"bad_length.png", bad_length, "IDAT chunk at byte 1057 .*declares 2147483647 data bytes"},
+      {"junk_type.png", sig + ihdr + png_chunk("I\x01T@", "x") + split + iend, "not a chunk type"},
+  };
+  for (const auto& [name, content, pattern] : cases) {
+    SCOPED_TRACE(name);
+    std::ofstream(dir.file(name), std::ios::binary) << content;
+    for (auto fn : {+[](const std::string& p) { probe_image(p); },
+                    +[](const std::string& p) { read_image(p); }}) {
+      try {
+        fn(dir.file(name));
+        ADD_FAILURE() << "expected a DataError";
+      } catch (const DataError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(name + ": truncated or corrupt PNG ("), std::string::npos) << what;
+        EXPECT_TRUE(std::regex_search(what, std::regex(pattern))) << what;
+        EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+      }
+    }
+  }
 }
 
 TEST(ImageIo, WritePngRoundTrips) {
