@@ -12,6 +12,7 @@
 #include <iterator>
 #include <limits>
 
+#include "harness/paths.h"
 #include "harness/errors.h"
 
 namespace focalab::reports {
@@ -511,6 +512,7 @@ void check_figure_path(const std::string& path) {
   if (ext != ".svg" && ext != ".png") {
     throw UsageError(fmt::format("--out {}: the file name must end in .svg or .png", path));
   }
+  harness::require_output_file(path, "--out");
 }
 
 void write_figure(const Figure& figure, const std::string& path) {

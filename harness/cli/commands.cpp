@@ -31,6 +31,7 @@
 #include "harness/errors.h"
 #include "harness/image_io.h"
 #include "harness/loss_cdf.h"
+#include "harness/paths.h"
 #include "harness/reference.h"
 #include "harness/predict.h"
 #include "harness/weights.h"
@@ -53,6 +54,7 @@ namespace {
 
 // Writes `text` to `path`.tmp, then renames it over `path`: a reader never sees half a file.
 void write_file_atomically(const std::string& path, const std::string& text) {
+  harness::require_output_file(path, "--out");
   const std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp);
@@ -306,6 +308,7 @@ int sweep_run(const Args& args) {
   run.fail_fast = vm.count("fail-fast") > 0;
   run.rerun = parse_rerun(vm["rerun"].as<std::string>());
   run.checkpoint_dir = vm["checkpoint-dir"].as<std::string>();
+  if (!run.checkpoint_dir.empty()) harness::require_output_dir(run.checkpoint_dir, "--checkpoint-dir");
   {
     std::stringstream ss(vm["trial"].as<std::string>());
     std::string key;
@@ -392,6 +395,7 @@ int train_run(const Args& args) {
   run.threads = vm.count("threads") ? vm["threads"].as<int64_t>() : spec.threads.value_or(0);
   run.rerun = {TrialStatus::kFailed, TrialStatus::kDiverged};
   run.checkpoint_dir = vm["checkpoint-dir"].as<std::string>();
+  if (!run.checkpoint_dir.empty()) harness::require_output_dir(run.checkpoint_dir, "--checkpoint-dir");
   const auto summary = harness::run_sweep(spec, run);
   if (summary.interrupted) return kExitInterrupted;
   harness::Database db(run.db_path, harness::Database::Mode::kReadOnly);
@@ -512,6 +516,10 @@ int sweep_slurm(const Args& args) {
     }
   }
   namespace fs = std::filesystem;
+  harness::require_output_file(vm["out"].as<std::string>(), "--out");
+  if (!vm["shards-dir"].as<std::string>().empty()) {
+    harness::require_output_dir(vm["shards-dir"].as<std::string>(), "--shards-dir");
+  }
   const fs::path out = fs::absolute(vm["out"].as<std::string>());
   const fs::path shards = vm["shards-dir"].as<std::string>().empty()
                               ? fs::path(out.string() + "-shards")
@@ -747,6 +755,8 @@ int predict_command(const Args& args) {
   const std::string weights = vm["weights"].as<std::string>();
   const std::string arch = vm["arch"].as<std::string>();
   arch_preset(arch, 1);  // validates the name before the weights are read
+  harness::require_input_file(weights, "--weights");
+  if (vm["out"].as<std::string>() != "-") harness::require_output_file(vm["out"].as<std::string>(), "--out");
   const auto images = list_images(vm["image"].as<std::vector<std::string>>());
   for (const auto& [file, id] : images) probe_image(file);  // fail before loading the weights
   harness::configure_threads(vm["threads"].as<int64_t>());
@@ -804,6 +814,8 @@ int eval_json_command(const Args& args) {
       "json", "print one JSON object instead of the 12 summary lines");
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm, kEvalJsonUsage)) return kExitOk;
+  harness::require_input_file(vm["gt"].as<std::string>(), "--gt");
+  harness::require_input_file(vm["dt"].as<std::string>(), "--dt");
   const auto start = std::chrono::steady_clock::now();
   const CocoFileEval eval =
       evaluate_coco_files(vm["gt"].as<std::string>(), vm["dt"].as<std::string>());
@@ -870,6 +882,11 @@ int eval_command(const Args& args) {
   const std::string arch = vm["arch"].as<std::string>();
   arch_preset(arch, 1);  // validates the name first
   const std::string gt_path = vm["annotations"].as<std::string>();
+  harness::require_input_file(vm["weights"].as<std::string>(), "--weights");
+  harness::require_input_file(gt_path, "--annotations");
+  if (!vm["export-coco"].as<std::string>().empty()) {
+    harness::require_output_file(vm["export-coco"].as<std::string>(), "--export-coco");
+  }
   CocoDataset gt = read_coco_dataset(gt_path);
   std::sort(gt.images.begin(), gt.images.end(),
             [](const CocoImage& a, const CocoImage& b) { return a.id < b.id; });
@@ -1000,6 +1017,7 @@ int data_command(const Args& args) {
     }
     const int64_t max_images = vm["max-images"].as<int64_t>();
     if (max_images < 0) throw UsageError("--max-images must be >= 0");
+    harness::require_output_dir(vm["out"].as<std::string>(), "--out");
     const auto start = std::chrono::steady_clock::now();
     const auto result = write_synthetic_coco(data, vm["out"].as<std::string>(), max_images);
     const double seconds =
@@ -1017,6 +1035,7 @@ int data_command(const Args& args) {
         "images", po::value<std::string>()->required(), "folder of the images' file_name");
     po::variables_map vm;
     if (!parse(rest, opts, {}, {}, vm, kDataUsage)) return kExitOk;
+    harness::require_input_file(vm["annotations"].as<std::string>(), "--annotations");
     const auto check = check_coco_dataset(vm["annotations"].as<std::string>(),
                                           vm["images"].as<std::string>());
     fmt::print("{}", check.report);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The hostile-input corpus (tests/cli/hostile/CASES): bad command-line arguments, datasets,
+# The hostile-input corpus (tests/cli/hostile/CASES and *.cases): bad command-line arguments, datasets,
 # images, results databases and checkpoints. Each case must exit with its code and one line
 # matching its pattern — no crash, no uncaught exception, no LibTorch stack trace — and the
 # results database the cases point at must be intact afterwards (PRAGMA integrity_check and the
@@ -97,12 +97,16 @@ trial_rows() {  # integrity and the rows of trial $key
 before=$(snapshot "$db")
 full_before=$(trial_rows "$tmp/full.db")
 
-# --- the cases
+# --- the cases, each in bounded time and memory: a hang ends at the timeout (exit 124), an
+# allocation beyond the address-space limit fails inside focalab (and must still be one line)
+case_timeout=120
+case_vmem_kib=$((6 * 1024 * 1024))
+export bin src tmp db key ckpt yaml synth coco ro asuser full_limit img
 cases=0
 while IFS=$'\t' read -r code pattern command; do
   [[ -z $code || $code == \#* ]] && continue
   cases=$((cases + 1))
-  err=$(cd "$tmp" && eval "$command" 2>&1 >/dev/null)
+  err=$(cd "$tmp" && ulimit -v "$case_vmem_kib" && timeout "$case_timeout" bash -c "$command" 2>&1 >/dev/null)
   rc=$?
   # progress lines may come first (sweep run); the error is one line, the last
   line=$(grep "^focalab: error:" <<<"$err")
