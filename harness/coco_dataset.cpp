@@ -125,7 +125,13 @@ CocoDetectionDataset::CocoDetectionDataset(const DataConfig& config, Split split
                                 "is needed to train a detector)", annotations_));
   }
 
-  // Image headers, read in parallel (a COCO split has 5k-118k files).
+  // The pre-check: every image's header and completeness (a JPEG's end-of-image marker, a PNG's
+  // chunks up to IEND; probe_image), read in parallel, before any trial is registered in the
+  // results database (run_sweep opens the datasets first) or trains. Nothing is decoded: for
+  // COCO 2017 train (118,287 JPEGs) it reads the first page and the last 4 KiB of each file,
+  // about 5 s on one core from the page cache, and costs about two random reads per file on a
+  // cold disk. With data.on_bad: error the first bad image or annotation below stops the run
+  // with one line naming the file; with skip it is left out and counted.
   const auto n_images = static_cast<int64_t>(ds.images.size());
   std::vector<std::pair<int64_t, int64_t>> sizes(ds.images.size(), {0, 0});
   std::vector<std::string> errors(ds.images.size());

@@ -12,7 +12,10 @@
 // a box with zero or negative width or height, a box outside the image — is skipped and counted
 // with data.on_bad: skip (the counts go to stderr when the dataset is loaded), or stops the run
 // with a DataError naming the file and the id (exit code 3) with data.on_bad: error. Every image
-// header is read once when the dataset is loaded, so a missing file is found before training.
+// header is read once when the dataset is loaded, with the file's completeness (a JPEG's
+// end-of-image marker, a PNG's chunks up to IEND), so a missing, unreadable or truncated file is
+// found before training and before anything is written; image data that is corrupt inside a
+// complete file is found only when it is decoded (skipped then, or an error with on_bad: error).
 
 #include <memory>
 

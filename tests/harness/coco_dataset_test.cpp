@@ -152,17 +152,53 @@ TEST(CocoDataset, BadDataIsSkippedAndCountedOrAnError) {
   }
 }
 
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A truncated image is found when the dataset opens (every image's header and completeness are
+// read then), so with data.on_bad: error nothing trains: before this, a PNG cut in half passed
+// the header probe and was decoded with its missing half gray.
+TEST(CocoDataset, TruncatedImageIsFoundBeforeTraining) {
+  testing::TempDir dir;
+  DataConfig c = write_dataset(dir);
+  c.keep_empty = true;
+  const std::string bytes = file_bytes(dir.file("2.png"));
+  std::ofstream(dir.file("2.png"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  c.on_bad = "error";
+  try {
+    open_dataset(c, Split::kTrain);
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("image 2: " + dir.file("2.png") + ": truncated or corrupt PNG"),
+              std::string::npos) << what;
+    EXPECT_NE(what.find("instances.json"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+  c.on_bad = "skip";
+  auto train = open_dataset(c, Split::kTrain);
+  ASSERT_EQ(train->size(), 1);  // image 2 left out
+  EXPECT_EQ(train->get(0).image_id, 1);
+}
+
 TEST(CocoDataset, CorruptImageIsSkippedInTrainingOrNamedAsError) {
   testing::TempDir dir;
   DataConfig c = write_dataset(dir);
   c.keep_empty = true;
-  // 2.png becomes a truncated PNG: its header still reads, its pixels do not
-  std::string bytes;
-  {
-    std::ifstream in(dir.file("2.png"), std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
-  std::ofstream(dir.file("2.png"), std::ios::binary) << bytes.substr(0, 40);
+  // 2.png's image data becomes garbage: its chunks are whole (it passes the probe), its zlib
+  // stream does not decode. stb writes one IDAT chunk at byte 33; its data starts at 41 with the
+  // 2-byte zlib header.
+  std::string bytes = file_bytes(dir.file("2.png"));
+  ASSERT_EQ(bytes.substr(37, 4), "IDAT");
+  const size_t idat = static_cast<size_t>(static_cast<unsigned char>(bytes[35])) << 8 |
+                      static_cast<unsigned char>(bytes[36]);
+  ASSERT_EQ(bytes.substr(0, 33).size() + 12 + idat + 12, bytes.size());
+  for (size_t i = 43; i < 41 + idat; ++i) bytes[i] = '\xff';
+  std::ofstream(dir.file("2.png"), std::ios::binary) << bytes;
+  EXPECT_EQ(probe_image(dir.file("2.png")), (std::pair<int64_t, int64_t>{50, 30}));
+  EXPECT_THROW(read_image(dir.file("2.png")), DataError);
   auto train = open_dataset(c, Split::kTrain);
   ASSERT_EQ(train->size(), 2);
   EXPECT_EQ(train->get(1).image_id, 1);  // replaced by the next image
