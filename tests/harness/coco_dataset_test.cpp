@@ -246,6 +246,45 @@ TEST(CocoJson, SegmentationsAreSkippedExactly) {
   }
 }
 
+// JSON nests at most 1024 levels (simdjson's default depth): the On-Demand parser skips fields
+// focalab does not read without looking at their depth, so 100,000 nested lists in an unknown
+// field used to be accepted. Brackets inside strings do not count.
+TEST(CocoJson, NestingIsBounded) {
+  testing::TempDir dir;
+  const std::string head = R"({"images": [{"id": 1, "file_name": "a.png", "x": )";
+  const std::string tail = R"(}], "categories": [{"id": 2, "name": "[[[{{{"}], "annotations": []})";
+  auto nested = [](size_t n) { return std::string(n, '[') + std::string(n, ']'); };
+  // 1020 levels inside the 3 of the file: read
+  const CocoDataset ok = read_coco_dataset(dir.write("ok.json", head + nested(1021) + tail));
+  ASSERT_EQ(ok.images.size(), 1u);
+  EXPECT_EQ(ok.categories[0].name, "[[[{{{");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"field.json", head + "\n" + nested(100000) + tail},
+      {"lists.json", "\n" + nested(100000)},
+      {"objects.json", "\n" + [] {
+         std::string s;
+         for (int k = 0; k < 100000; ++k) s += "{\"a\": ";
+         return s + "1" + std::string(100000, '}');
+       }()},
+      {"open.json", "\n" + std::string(100000, '[')},
+      {"limit.json", head + "\n" + nested(1022) + tail},
+  };
+  for (const auto& [name, content] : cases) {
+    SCOPED_TRACE(name);
+    const std::string path = dir.write(name, content);
+    for (auto read : {+[](const std::string& p) { read_coco_dataset(p); },
+                      +[](const std::string& p) { read_coco_results(p); }}) {
+      try {
+        read(path);
+        ADD_FAILURE() << "expected a DataError";
+      } catch (const DataError& e) {
+        EXPECT_NE(std::string(e.what()).find(path + ": line 2: nested deeper than 1024 levels"),
+                  std::string::npos) << e.what();
+      }
+    }
+  }
+}
+
 TEST(Dataset, FlipAndCollatePadWithTheMean) {
   Sample a;
   a.image = torch::rand({3, 100, 150});
