@@ -14,6 +14,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "harness/errors.h"
 #include "harness/json.h"
 #include "harness/reference.h"
@@ -113,7 +115,12 @@ const std::vector<Field>& fields() {
     t.push_back(field("data.image_size", &C::data, &DataConfig::image_size,
                       "synthetic: square image side in pixels, a multiple of 128", {128, 4096}));
     t.push_back(field("data.num_classes", &C::data, &DataConfig::num_classes,
-                      "synthetic: number of object classes (shapes)", {1, 6}));
+                      "synthetic: number of object classes: shapes (6), or shape x hue with "
+                      "data.class_colors > 1 (at most 6 x class_colors)", {1, 6 * 24}));
+    t.push_back(field("data.class_colors", &C::data, &DataConfig::class_colors,
+                      "synthetic: hues that tell classes apart: class k is shape k mod 6 in hue "
+                      "floor(k / 6) of this many evenly spaced hues; 1 = any hue (shape only)",
+                      {1, 24}));
     t.push_back(field("data.train_images", &C::data, &DataConfig::train_images,
                       "synthetic: images in the train split", {1, 1e9}));
     t.push_back(field("data.val_images", &C::data, &DataConfig::val_images,
@@ -455,6 +462,13 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
   }
 }
 
+// yaml-cpp's parser recurses once per level of nesting and stops at 500 levels (its DepthGuard),
+// with the message "bad file"; say what is wrong instead.
+std::string yaml_problem(const YAML::Exception& e) {
+  if (dynamic_cast<const YAML::DeepRecursion*>(&e)) return "nested deeper than 500 levels";
+  return e.msg;
+}
+
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -487,7 +501,8 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
   try {
     root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
-    throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", file, e.mark.line + 1, e.msg));
+    throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", file, e.mark.line + 1,
+                                  yaml_problem(e)));
   }
   if (root.IsNull()) throw ConfigError(fmt::format("{}: empty sweep file", file));
   if (!root.IsMap()) {
@@ -746,6 +761,9 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
   }
   check(c.data.image_size % 128 == 0, "data.image_size",
         fmt::format("{} is not a multiple of 128 (the stride of P7)", c.data.image_size));
+  check(c.data.num_classes <= 6 * c.data.class_colors, "data.num_classes, data.class_colors",
+        fmt::format("{} classes need data.class_colors >= {} (6 shapes per hue)",
+                    c.data.num_classes, (c.data.num_classes + 5) / 6));
   check(c.data.min_objects <= c.data.max_objects, "data.min_objects, data.max_objects",
         fmt::format("min ({}) must be <= max ({})", c.data.min_objects, c.data.max_objects));
   check(c.data.min_object_size <= c.data.max_object_size,
@@ -831,6 +849,7 @@ std::string config_to_json(const TrialConfig& config) {
     }
     // Added after trials were recorded: the default leaves their keys as they were.
     if (f.path == "train.amp" && config.train.amp == "off") continue;
+    if (f.path == "data.class_colors" && config.data.class_colors == 1) continue;
     out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
     first = false;
   }
@@ -854,8 +873,10 @@ Override parse_override(const std::string& text) {
   try {
     o.value = YAML::Load(text.substr(eq + 1));
   } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("command line: {}: cannot parse value '{}': {}", o.path,
-                                  text.substr(eq + 1), e.msg));
+    std::string value = text.substr(eq + 1);
+    if (value.size() > 60) value = value.substr(0, 57) + "...";  // one readable line
+    throw ConfigError(fmt::format("command line: {}: cannot parse value '{}': {}", o.path, value,
+                                  yaml_problem(e)));
   }
   return o;
 }

@@ -126,6 +126,41 @@ TEST(Config, CommandLineOverridesWinAndAreValidated) {
 
 // data.root: relative data.train / data.val paths are below it; it is not part of the trial key,
 // so the same dataset mounted elsewhere gives the same trials.
+// yaml-cpp refuses nesting deeper than 500 levels (its parser recurses once a level) with the
+// message "bad file"; focalab says what is wrong, on one line that does not echo the input.
+TEST(Config, DeepYamlNestingIsAOneLineError) {
+  TempDir dir;
+  const int n = 100000;
+  std::string flow_maps = "name: deep\nloss: ", lists = "name: deep\nloss:\n  ";
+  for (int k = 0; k < n; ++k) flow_maps += "{a: ";
+  flow_maps += "1" + std::string(n, '}') + "\n";
+  for (int k = 0; k < n; ++k) lists += "- ";
+  std::string block = "name: deep\nloss:\n";
+  for (int k = 1; k <= 600; ++k) block += std::string(k, ' ') + "a:\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"flow_maps.yaml", flow_maps},
+      {"flow_lists.yaml", "name: deep\nloss: " + std::string(n, '[') + std::string(n, ']')},
+      {"block_lists.yaml", lists + "x\n"},
+      {"block_maps.yaml", block + std::string(601, ' ') + "1\n"},
+      {"unclosed.yaml", "name: deep\nloss: " + std::string(n, '{')},
+  };
+  for (const auto& [name, text] : cases) {
+    SCOPED_TRACE(name);
+    const std::string msg = config_error([&] { load_sweep(dir.write(name, text)); });
+    EXPECT_NE(msg.find(dir.file(name) + ":"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("YAML syntax error: nested deeper than 500 levels"), std::string::npos)
+        << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  // the same through an override: the value is not repeated in full
+  const std::string path = dir.write("ok.yaml", "name: ok\n");
+  const std::string msg = config_error(
+      [&] { load_sweep(path, {"loss.gamma=" + std::string(60000, '[')}); });
+  EXPECT_NE(msg.find("loss.gamma: cannot parse value '[[[["), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested deeper than 500 levels"), std::string::npos) << msg;
+  EXPECT_LT(msg.size(), 300u) << msg;
+}
+
 TEST(Config, DataRootResolvesRelativePathsAndStaysOutOfTheKey) {
   TempDir a, b, dir;
   for (TempDir* d : {&a, &b}) {
