@@ -115,7 +115,7 @@ void check_database_path(const std::string& path, Database::Mode mode) {
                                    "results database file, or a new file)",
                                    path));
     }
-    if (mode == Database::Mode::kReadOnly) {
+    if (mode != Database::Mode::kReadWriteCreate) {
       throw StoreError(fmt::format("{}: no such results database (run `focalab sweep run` first "
                                    "or pass --db)",
                                    path));
@@ -254,7 +254,7 @@ Database::Database(const std::string& path, Mode mode, const Inspector& inspect)
     // Inspect on a read-only connection that writes nothing, not even next to the file.
     const Header header = read_header(path);
     const bool wal_exists = fs::exists(path + "-wal", ec);
-    open(read_only_uri(path, header.wal, wal_exists, !write && writable(path)),
+    open(read_only_uri(path, header.wal, wal_exists, mode == Mode::kReadOnly && writable(path)),
          SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
     exec("SELECT count(*) FROM sqlite_master");  // SQLite's own verdict on the file
     if (inspect) inspect(*this);

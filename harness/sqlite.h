@@ -15,7 +15,11 @@ class Statement;
 
 class Database {
  public:
-  enum class Mode { kReadWriteCreate, kReadOnly };
+  // kReadOnly: for reading a database that processes may be writing; SQLite may create the
+  // -wal and -shm files it reads through where the folder is writable. kReadOnlySnapshot: for a
+  // file that no process writes (a shard to merge, another program's file): nothing is created
+  // next to it.
+  enum class Mode { kReadWriteCreate, kReadOnly, kReadOnlySnapshot };
   // Looks at an existing file on a read-only connection and throws to refuse it (the results
   // store passes its "is this focalab's, and not of a newer schema" check).
   using Inspector = std::function<void(Database&)>;
@@ -25,8 +29,8 @@ class Database {
   // kReadWriteCreate the file system (one host only: network_filesystem) and write permission.
   // Only then does kReadWriteCreate reopen the file for writing and set WAL journaling; a missing
   // file is created as an initialized database under a temporary name and linked into place, so
-  // no process ever sees it empty. kReadOnly opens `immutable=1` where SQLite could not create
-  // the -shm file (see read_only_uri).
+  // no process ever sees it empty. The read-only modes open `immutable=1` where SQLite could not,
+  // or must not, create the -shm file (see read_only_uri).
   Database(const std::string& path, Mode mode, const Inspector& inspect = nullptr);
   ~Database();
   Database(const Database&) = delete;
@@ -51,7 +55,7 @@ class Database {
 // What the path of a results database may be: an existing non-empty regular file (or a link to
 // one), or for kReadWriteCreate a missing file in an existing folder. Throws StoreError (exit 4)
 // naming the path, what it is and what is allowed: an empty path, a directory, a FIFO, a socket,
-// a character or block device, a 0-byte file, a missing file (kReadOnly) or folder.
+// a character or block device, a 0-byte file, a missing file (read-only modes) or folder.
 void check_database_path(const std::string& path, Database::Mode mode);
 
 // The file system `f_type` (statfs) names one that several hosts share, on which SQLite's WAL
@@ -66,8 +70,8 @@ std::string network_filesystem_of(const std::string& path);
 // database is in WAL mode (`wal_header`), has no -wal file (`wal_exists` false: every committed
 // page is in the main file, and no writer is connected, since a writer keeps its -wal file) and
 // SQLite must not create the -wal and -shm files it wants next to it (`may_create` false: the
-// folder or the file is not writable by this process, or nothing may be written before the
-// file has been inspected).
+// folder or the file is not writable by this process, the file has not been inspected yet, or
+// it is one that no process writes: kReadOnlySnapshot).
 std::string read_only_uri(const std::string& path, bool wal_header, bool wal_exists,
                           bool may_create);
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <cmath>
@@ -555,10 +556,27 @@ Store::MergeCounts Store::merge_from(const std::string& shard) {
   if (!shard.empty() && !std::filesystem::exists(shard, ec)) {  // not created: Store would
     throw StoreError(fmt::format("{}: no such results database (a shard to merge)", shard));
   }
-  // Store checks the path (a directory, a FIFO, ... is refused) and the file.
-  { Store migrate_shard(shard); }  // a focalab database at this schema version, or an error
+  // The shard is only read: the shards of `sweep slurm` lie on the cluster's shared file system,
+  // where nothing is written (network_filesystem). SQLite copies it (VACUUM INTO, a consistent
+  // snapshot) next to this database, and the copy is brought to this schema and merged.
+  static std::atomic<int> copies{0};
+  struct Copy {
+    std::string path;
+    void remove() const {
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((path + suffix).c_str());
+    }
+    ~Copy() { remove(); }
+  } copy{fmt::format("{}.merge-{}-{}", db_.path(), getpid(), copies++)};
+  copy.remove();  // a leftover of an earlier process that had this pid
+  {
+    // The path, the header and whether the file is focalab's are checked before it is read.
+    Database source(shard, Database::Mode::kReadOnlySnapshot,
+                    [](Database& db) { results_schema_version(db); });
+    source.prepare("VACUUM INTO ?1").bind(1, copy.path).run();
+  }
+  { Store migrate_copy(copy.path); }
   MergeCounts counts;
-  db_.prepare("ATTACH DATABASE ?1 AS shard").bind(1, shard).run();
+  db_.prepare("ATTACH DATABASE ?1 AS shard").bind(1, copy.path).run();
   struct Detach {
     Database& db;
     ~Detach() {

@@ -112,8 +112,9 @@ class Store {
   // when missing), trials by key — a trial missing here is copied with all its rows; one present
   // here is replaced with the shard's (row and results) only when the shard's status is further
   // along (done > diverged > failed > interrupted > running > pending) — and the sweeps' trial
-  // lists. Merging the same shard twice changes nothing. The shard is brought to this schema
-  // first. Throws StoreError naming the file.
+  // lists. Merging the same shard twice changes nothing. The shard is only read (it may lie on a
+  // shared file system): a copy of it next to this database is brought to this schema and
+  // merged. Throws StoreError naming the file.
   MergeCounts merge_from(const std::string& shard);
 
   Database& db() { return db_; }

@@ -389,6 +389,27 @@ TEST(SchemaMigration, NewerSchemaIsRefusedUnchanged) {
   EXPECT_FALSE(fs::exists(path + "-wal"));
 }
 
+// db merge only reads its shards (they may lie on a shared file system): an old shard is merged
+// through a migrated copy and stays as it was.
+TEST(SchemaMigration, MergeReadsAnOldShardWithoutChangingIt) {
+  TempDir dir;
+  const std::string shard = copy_fixture(dir, 1);
+  const std::string before = read_bytes(shard);
+  {
+    Store into(dir.file("into.db"));
+    const auto counts = into.merge_from(shard);
+    EXPECT_EQ(counts.sweeps_added, 1);
+    EXPECT_EQ(counts.trials_added, 2);
+    auto st = into.db().prepare("SELECT AP FROM results WHERE key = '0123456789abcdef'");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.get_double(0), 0.3125);
+    EXPECT_EQ(scalar(into.db(), "SELECT count(*) FROM train_steps"), 2);
+    EXPECT_EQ(into.merge_from(shard).trials_kept, 2);  // idempotent
+  }
+  EXPECT_TRUE(read_bytes(shard) == before) << shard << " changed";
+  EXPECT_EQ(files_in(dir.file("")), (std::set<std::string>{"into.db", "v1.db"}));
+}
+
 // A database left half-migrated (a process killed between two steps) is at one version and
 // the next open continues from it.
 TEST(SchemaMigration, EachStepIsItsOwnVersion) {
