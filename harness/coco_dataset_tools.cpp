@@ -29,7 +29,7 @@ SynthExport write_synthetic_coco(const harness::DataConfig& data, const std::str
   std::error_code ec;
   fs::create_directories(fs::path(out) / "annotations", ec);
   if (ec) throw DataError(fmt::format("{}: cannot create ({})", out, ec.message()));
-  const auto names = harness::SyntheticDataset::class_names(data.num_classes);
+  const auto names = harness::SyntheticDataset::class_names(data.num_classes, data.class_colors);
   for (auto split : {harness::Split::kTrain, harness::Split::kVal}) {
     const std::string split_name = harness::split_name(split);
     const fs::path image_dir = fs::path(out) / split_name;

@@ -11,6 +11,11 @@ namespace focalab::harness {
 
 const char* split_name(Split split) { return split == Split::kTrain ? "train" : "val"; }
 
+SampleTargets DetectionDataset::targets(int64_t index) const {
+  const Sample s = get(index);
+  return {s.boxes, s.classes, s.crowd_boxes, {s.image.size(1), s.image.size(2)}};
+}
+
 void flip_horizontal(Sample& sample) {
   const double w = static_cast<double>(sample.image.size(2));
   sample.image = sample.image.flip({2});

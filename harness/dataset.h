@@ -46,12 +46,23 @@ struct Batch {
 // mean to the largest size rounded up to a multiple of 128.
 Batch collate(const std::vector<Sample>& samples);
 
+// What a sample's anchors are matched against, without its pixels.
+struct SampleTargets {
+  torch::Tensor boxes;        // [G, 4] at training scale
+  torch::Tensor classes;      // [G] int64
+  torch::Tensor crowd_boxes;  // [C, 4]
+  std::pair<int64_t, int64_t> size{0, 0};  // (height, width) at training scale, before padding
+};
+
 class DetectionDataset {
  public:
   virtual ~DetectionDataset() = default;
   virtual int64_t size() const = 0;
   // Sample `index` in [0, size()). Safe to call from several threads at once.
   virtual Sample get(int64_t index) const = 0;
+  // The targets of sample `index` (`focalab data stats`). Default: from get(); a dataset that can
+  // answer without decoding the image overrides it.
+  virtual SampleTargets targets(int64_t index) const;
   virtual int64_t num_classes() const = 0;
   virtual std::vector<std::string> class_names() const = 0;
   // COCO AP of `detections` (contiguous class labels, original-image pixels) over every image of

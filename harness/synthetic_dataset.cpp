@@ -8,6 +8,8 @@
 
 #include "harness/splitmix.h"
 
+#include <fmt/format.h>
+
 namespace focalab::harness {
 
 namespace {
@@ -100,10 +102,18 @@ double iou(const std::array<double, 4>& a, const std::array<double, 4>& b) {
 }  // namespace
 
 
-std::vector<std::string> SyntheticDataset::class_names(int64_t num_classes) {
-  static const std::vector<std::string> names = {"rectangle", "ellipse", "triangle",
-                                                 "cross",     "ring",    "diamond"};
-  return {names.begin(), names.begin() + std::min<int64_t>(num_classes, 6)};
+std::vector<std::string> SyntheticDataset::class_names(int64_t num_classes,
+                                                       int64_t class_colors) {
+  static const std::vector<std::string> shapes = {"rectangle", "ellipse", "triangle",
+                                                  "cross",     "ring",    "diamond"};
+  if (class_colors <= 1) return {shapes.begin(), shapes.begin() + std::min<int64_t>(num_classes, 6)};
+  std::vector<std::string> out;
+  for (int64_t k = 0; k < num_classes; ++k) {
+    out.push_back(fmt::format("{}-h{:03d}", shapes[static_cast<size_t>(k % 6)],
+                              static_cast<int>(std::lround(360.0 * static_cast<double>(k / 6) /
+                                                           static_cast<double>(class_colors)))));
+  }
+  return out;
 }
 
 SyntheticDataset::SyntheticDataset(const DataConfig& config, Split split)
@@ -181,8 +191,20 @@ Sample SyntheticDataset::get(int64_t index) const {
       bool ok = true;
       for (const auto& p : placed) ok = ok && iou(p, box) <= config_.max_overlap;
       if (!ok) continue;
-      const Color col = hsv(rng.uniform(), rng.uniform(0.5, 1.0), rng.uniform(0.55, 1.0));
-      canvas.paint(cls, box[0], box[1], box[2], box[3], col);
+      // One hue per class group when hues tell classes apart (jitter: a sixth of the spacing),
+      // any hue otherwise; the draws are the same in both cases, so that class_colors = 1 keeps
+      // the data bit-identical to the shape-only benchmark.
+      const double hue = rng.uniform();
+      const double sat = rng.uniform(0.5, 1.0), val = rng.uniform(0.55, 1.0);
+      Color col = hsv(hue, sat, val);
+      int64_t shape = cls;
+      if (config_.class_colors > 1) {
+        const double n = static_cast<double>(config_.class_colors);
+        shape = cls % 6;
+        col = hsv(static_cast<double>(cls / 6) / n + (hue - 0.5) / (3 * n) + 1.0,
+                  0.65 + 0.35 * (sat - 0.5) / 0.5, val);
+      }
+      canvas.paint(shape, box[0], box[1], box[2], box[3], col);
       placed.push_back(box);
       for (double v : box) boxes.push_back(static_cast<float>(v));
       classes.push_back(cls);
@@ -192,7 +214,9 @@ Sample SyntheticDataset::get(int64_t index) const {
   // Distractors: saturated shapes like objects but of no class (the class shapes beyond
   // num_classes, an L and an astroid), kept off the objects (IoU <= 0.1) — hard negatives.
   std::vector<int64_t> distractor_shapes;
-  for (int64_t k = config_.num_classes; k < 8; ++k) distractor_shapes.push_back(k);
+  for (int64_t k = config_.class_colors > 1 ? 6 : config_.num_classes; k < 8; ++k) {
+    distractor_shapes.push_back(k);
+  }
   for (int64_t i = 0; i < config_.distractors; ++i) {
     for (int attempt = 0; attempt < 20; ++attempt) {
       const int64_t shape = distractor_shapes[static_cast<size_t>(

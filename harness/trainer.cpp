@@ -428,7 +428,9 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     const auto& loss = step.loss;
     const double num_pos = step.num_pos, normalizer = step.normalizer;
 
-    const bool last_of_interval = it % tc.log_every == 0 || it == tc.iterations;
+    // The first iteration is an interval of its own: its loss accounting is the state at the
+    // prior initialization, before any learning (the report's "at init" share).
+    const bool last_of_interval = it == 1 || it % tc.log_every == 0 || it == tc.iterations;
     if (last_of_interval) {
       // The loss histogram, from the element-wise loss of this iteration's scored anchors.
       train_step.record_histogram(step, histogram);

@@ -14,7 +14,8 @@ namespace focalab::harness {
 struct DataConfig {
   std::string kind = "synthetic";  // dataset: synthetic (built in) | coco (instances JSON + images)
   int64_t image_size = 128;        // synthetic: square image side, a multiple of 128 (pixels)
-  int64_t num_classes = 4;         // synthetic: object classes, 1..4
+  int64_t num_classes = 4;         // synthetic: object classes, 1..6 x class_colors
+  int64_t class_colors = 1;        // synthetic: hues a class is told by (1: shape alone)
   int64_t train_images = 4096;     // synthetic: size of the train split
   int64_t val_images = 256;        // synthetic: size of the val split
   int64_t min_objects = 1;         // synthetic: objects per image, lower bound

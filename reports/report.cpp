@@ -27,18 +27,23 @@ using harness::Database;
 
 namespace {
 
+// Phases of training for the loss share: the first iteration alone (the prior initialization,
+// before any learning; recorded as its own logging interval), then the first, second and last
+// third of training by iteration.
+constexpr size_t kNumPhases = 4;
+
 struct TrialInfo : TrialData {
   const harness::ReferenceRow* paper = nullptr;  // matching row of the sweep's reference table
-  // share of the classification loss: [phase: early, mid, late][positive, hard, easy]
-  std::array<std::array<double, 3>, 3> loss_share{};
-  std::array<bool, 3> has_share{};
+  // share of the classification loss: [phase: init, early, mid, late][positive, hard, easy]
+  std::array<std::array<double, 3>, kNumPhases> loss_share{};
+  std::array<bool, kNumPhases> has_share{};
 };
 
 std::vector<TrialData> data_trials(const std::vector<TrialInfo>& trials) {
   return {trials.begin(), trials.end()};
 }
 
-const char* const kPhases[3] = {"early", "mid", "late"};
+const char* const kPhases[kNumPhases] = {"init", "early", "mid", "late"};
 const char* const kCategories[3] = {"positive", "hard_negative", "easy_negative"};
 
 
@@ -128,9 +133,9 @@ struct Group {
     return out;
   }
   // Mean share per phase and category over the trials that have one; has[phase].
-  std::array<std::array<double, 3>, 3> share(std::array<bool, 3>& has) const {
-    std::array<std::array<double, 3>, 3> out{};
-    for (size_t p = 0; p < 3; ++p) {
+  std::array<std::array<double, 3>, kNumPhases> share(std::array<bool, kNumPhases>& has) const {
+    std::array<std::array<double, 3>, kNumPhases> out{};
+    for (size_t p = 0; p < kNumPhases; ++p) {
       int n = 0;
       for (const auto* t : trials) {
         if (!t->has_share[p]) continue;
@@ -203,15 +208,17 @@ std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> share
     const Report& r) {
   std::vector<std::string> h = r.varied;
   for (const char* p : kPhases) {
-    for (const char* c : {"pos", "hard", "easy"}) h.push_back(fmt::format("{} {}", p, c));
+    for (const char* c : {"pos", "hard", "easy"}) {
+      h.push_back(fmt::format("{}{} {}", std::string(p) == "init" ? "at " : "", p, c));
+    }
   }
   std::vector<std::vector<std::string>> rows;
   bool any = false;
   for (const auto& g : r.groups) {
-    std::array<bool, 3> has{};
+    std::array<bool, kNumPhases> has{};
     const auto s = g.share(has);
     std::vector<std::string> row = g.config;
-    for (size_t p = 0; p < 3; ++p) {
+    for (size_t p = 0; p < kNumPhases; ++p) {
       any = any || has[p];
       for (size_t c = 0; c < 3; ++c) {
         row.push_back(has[p] ? fmt::format("{:.1f}%", 100 * s[p][c]) : "–");
@@ -224,6 +231,7 @@ std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>> share
 }
 
 constexpr const char* kShareNote =
+    "At init: the first iteration alone (the prior initialization, before any learning). "
     "Early / mid / late: the first, second and last third of training (by iteration). Hard "
     "negative: background element with p >= loss.hard_score (default 0.05, the inference "
     "threshold).";
@@ -302,9 +310,9 @@ std::string render_csv(const Report& r) {
       const auto d = delta_ap(g);
       row.push_back(csv_number(d.value_or(0), d.has_value()));
     }
-    std::array<bool, 3> has{};
+    std::array<bool, kNumPhases> has{};
     const auto sh = g.share(has);
-    for (size_t p = 0; p < 3; ++p) {
+    for (size_t p = 0; p < kNumPhases; ++p) {
       for (size_t c = 0; c < 3; ++c) row.push_back(csv_number(sh[p][c], has[p]));
     }
     row.push_back(static_cast<int>(gi) == r.best ? "1" : "0");
@@ -357,10 +365,10 @@ std::string render_json(const Report& r) {
         out += ", \"paper\": null, \"delta_AP\": null";
       }
     }
-    std::array<bool, 3> has{};
+    std::array<bool, kNumPhases> has{};
     const auto sh = g.share(has);
     out += ", \"loss_share\": {";
-    for (size_t p = 0; p < 3; ++p) {
+    for (size_t p = 0; p < kNumPhases; ++p) {
       out += fmt::format("{}\"{}\": ", p ? ", " : "", kPhases[p]);
       out += has[p] ? fmt::format("{{\"positive\": {}, \"hard_negative\": {}, "
                                   "\"easy_negative\": {}}}",
@@ -513,21 +521,24 @@ std::string render_report(const ReportOptions& options) {
     static_cast<TrialData&>(t) = std::move(td);
     trials.push_back(std::move(t));
   }
-  // Loss share per third of training (by iteration: early, mid, late), all classes.
+  // Loss share at init (the interval of iteration 1 alone) and per third of training (by
+  // iteration: early, mid, late), all classes. Databases written before iteration 1 was its own
+  // interval have no row at iteration 1: their "at init" stays empty.
   auto share = db.prepare(
-      "SELECT CASE WHEN 3 * iteration <= m THEN 0 WHEN 3 * iteration <= 2 * m THEN 1 ELSE 2 END "
+      "SELECT CASE WHEN iteration = 1 THEN 0 WHEN 3 * iteration <= m THEN 1 "
+      "WHEN 3 * iteration <= 2 * m THEN 2 ELSE 3 END "
       "AS phase, category, sum(loss_sum) FROM loss_breakdown, "
       "(SELECT max(iteration) AS m FROM loss_breakdown WHERE trial_id = ?1) "
       "WHERE trial_id = ?1 AND class_id = -1 GROUP BY phase, category");
   for (auto& t : trials) {
     share.bind(1, t.id);
-    std::array<std::map<std::string, double>, 3> by;
+    std::array<std::map<std::string, double>, kNumPhases> by;
     while (share.step()) {
       by[static_cast<size_t>(share.get_int(0))][share.get_text(1)] =
           share.is_null(2) ? 0 : share.get_double(2);
     }
     share.reset();
-    for (size_t p = 0; p < 3; ++p) {
+    for (size_t p = 0; p < kNumPhases; ++p) {
       double total = 0;
       for (const auto& kv : by[p]) total += kv.second;
       if (total > 0) {

@@ -26,6 +26,8 @@
 #include "focalab/version.h"
 #include "harness/coco_dataset_tools.h"
 #include "harness/coco_files.h"
+#include "harness/data_stats.h"
+#include "harness/progress.h"
 #include "harness/config.h"
 #include "harness/device.h"
 #include "harness/errors.h"
@@ -976,6 +978,7 @@ int eval_command(const Args& args) {
 
 const char* kDataUsage = R"(Usage: focalab data synth --out DIR [SWEEP.yaml [key=value ...]] [--max-images N]
        focalab data check --annotations A.json --images DIR
+       focalab data stats SWEEP.yaml [key=value ...] [--images N] [--trial N]
 
 synth  writes focalab's synthetic dataset as a COCO dataset: DIR/train/*.png, DIR/val/*.png and
        DIR/annotations/instances_{train,val}.json, readable by any COCO tool. The data.* settings
@@ -984,10 +987,18 @@ check  validates a COCO instances file against its image folder and prints stati
        (without annotations, missing, unreadable), boxes per category, COCO small / medium /
        large, crowd boxes; and problems: unknown image or category ids, repeated ids, boxes
        without area or outside the image. Exit code 3 when it finds problems.
+stats  how imbalanced a config's data is for its detector, before training: images, objects,
+       classes, anchors per image, positive / ignored / negative anchors per image (matched
+       with the config's anchors and matcher, as in training), binary negatives per positive
+       (anchors x classes; the paper's COCO setting: ~80,000) and the share of the
+       classification loss that comes from negatives at the prior initialization (CE,
+       alpha-balanced CE, focal loss). Synthetic or COCO data; trial N of a sweep (default 0).
 
 Examples:
   focalab data synth --out /tmp/shapes experiments/configs/tiny.yaml --max-images 200
   focalab data check --annotations /tmp/shapes/annotations/instances_val.json --images /tmp/shapes/val
+  focalab data stats experiments/configs/paper_regime.yaml
+  focalab data stats my_coco.yaml --images 5000
 )";
 
 int data_command(const Args& args) {
@@ -996,6 +1007,34 @@ int data_command(const Args& args) {
     return args.empty() ? kExitUsage : kExitOk;
   }
   const Args rest(args.begin() + 1, args.end());
+  if (args[0] == "stats") {
+    po::options_description opts("Options");
+    opts.add_options()("help,h", "show this help")(
+        "images", po::value<int64_t>()->default_value(0), "count the first N training images (0 = all)")(
+        "trial", po::value<int64_t>()->default_value(0), "the sweep's trial N (as `sweep plan` lists)");
+    po::options_description hidden;
+    hidden.add_options()("file", po::value<std::string>()->required(), "")(
+        "overrides", po::value<std::vector<std::string>>(), "");
+    po::positional_options_description pos;
+    pos.add("file", 1).add("overrides", -1);
+    po::variables_map vm;
+    if (!parse(rest, opts, hidden, pos, vm, kDataUsage)) return kExitOk;
+    const int64_t max_images = vm["images"].as<int64_t>(), n = vm["trial"].as<int64_t>();
+    if (max_images < 0) throw UsageError("--images must be >= 0 (0 = all)");
+    const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
+    const auto trials = harness::expand_sweep(spec);
+    if (n < 0 || n >= static_cast<int64_t>(trials.size())) {
+      throw UsageError(fmt::format("--trial {}: the sweep has trials 0..{}", n, trials.size() - 1));
+    }
+    const auto& config = trials[static_cast<size_t>(n)].config;
+    harness::Progress progress;
+    const auto stats = harness::compute_data_stats(config, max_images, [&](int64_t done, int64_t total) {
+      progress.status(fmt::format("data stats: {}/{} images", done, total));
+    });
+    progress.line(fmt::format("data stats: {} images counted", stats.images));
+    fmt::print("{}", stats.report(spec.source_path, config));
+    return kExitOk;
+  }
   if (args[0] == "synth") {
     po::options_description opts("Options");
     opts.add_options()("help,h", "show this help")(

@@ -34,8 +34,8 @@ else
     fail "no dataset line: $(head -3 "$tmp/err")"
   grep -qE "data wait [0-9]+%" "$tmp/err" || fail "no data-wait share in the step log"
   [[ $(sql "$tmp/a.db" "SELECT status FROM trials") == done ]] || fail "trial not done"
-  [[ $(sql "$tmp/a.db" "SELECT count(*) FROM train_steps WHERE data_ms IS NOT NULL") == 3 ]] ||
-    fail "train_steps: expected 3 rows with data_ms"
+  [[ $(sql "$tmp/a.db" "SELECT count(*) FROM train_steps WHERE data_ms IS NOT NULL") == 4 ]] ||
+    fail "train_steps: expected 4 rows with data_ms (iteration 1 alone, then every 10)"
   [[ $(sql "$tmp/a.db" "SELECT count(*) FROM evaluations WHERE split = 'val'") == 13 ]] ||
     fail "evaluations: expected the 12 COCO metrics and ms_per_image"
   ms=$(sql "$tmp/a.db" "SELECT value > 0 AND value < 60000 FROM evaluations WHERE metric = 'ms_per_image'")
@@ -108,7 +108,7 @@ YAML
        "$tmp/err" &&
      [[ $(sql "$tmp/p.db" "SELECT count(*) FROM class_ap") == 5 ]] &&
      [[ $(sql "$tmp/p.db" "SELECT class_name FROM class_ap WHERE class_id = 4") == rocket ]] &&
-     [[ $(sql "$tmp/p.db" "SELECT count(*) FROM train_steps WHERE loss_total > 0") == 3 ]]; then
+     [[ $(sql "$tmp/p.db" "SELECT count(*) FROM train_steps WHERE loss_total > 0") == 4 ]]; then
     ok "train on 6 photographs (JPEG RGB, grayscale, CMYK, progressive; 300..741 px wide)"
   else
     fail "train on the photographs exited $rc: $(tail -5 "$tmp/err")"

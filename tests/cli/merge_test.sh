@@ -45,11 +45,11 @@ same_as_local() {  # same_as_local DB LABEL
 first=$(head -1 <<<"$keys")
 steps=$("$bin" query steps --trial "$first" --format csv --db "$tmp/local.db")
 [[ $(head -1 <<<"$steps") == "iteration,lr,loss_cls,loss_box,loss_total,num_pos,normalizer,ms_per_iter,data_ms" &&
-   $(cut -d, -f1 <<<"$steps" | tail -n +2 | tr '\n' ' ') == "4 8 " ]] &&
-  ok "query steps --trial: iterations 4 and 8" || fail "query steps: $steps"
+   $(cut -d, -f1 <<<"$steps" | tail -n +2 | tr '\n' ' ') == "1 4 8 " ]] &&
+  ok "query steps --trial: iterations 1 (alone, at init), 4 and 8" || fail "query steps: $steps"
 shares=$("$bin" query breakdown --trial "$first" --format csv --db "$tmp/local.db" |
   awk -F, 'NR > 1 {s[$1] += $5} END {for (i in s) printf "%.3f ", s[i]}')
-[[ $shares == "1.000 1.000 " ]] && ok "query breakdown --trial: shares sum to 1 per interval" ||
+[[ $shares == "1.000 1.000 1.000 " ]] && ok "query breakdown --trial: shares sum to 1 per interval" ||
   fail "query breakdown: $shares"
 [[ $("$bin" query trials --format csv --db "$tmp/local.db" | wc -l) == 4 ]] &&
   ok "query trials: 3 trials" || fail "query trials"

@@ -39,7 +39,8 @@ echo "trials per process: $per"
 got=$(sqlite3 "$tmp/four.db" "SELECT count(*), sum(status = 'done'), sum(attempts = 1) FROM trials")
 [[ $got == "6|6|6" ]] && ok "6 trials done, each claimed once" || fail "trials: $got"
 rows=$(sqlite3 "$tmp/four.db" "SELECT count(*) FROM train_steps")
-[[ $rows == 24 ]] && ok "24 step rows (4 per trial)" || fail "$rows step rows, expected 24"
+[[ $rows == 30 ]] && ok "30 step rows (5 per trial: iteration 1 alone, then every 3)" ||
+  fail "$rows step rows, expected 30"
 [[ $(sqlite3 "$tmp/four.db" "PRAGMA integrity_check") == ok ]] && ok "integrity ok" ||
   fail "integrity_check"
 diff=$(sqlite3 "$tmp/four.db" "ATTACH '$tmp/one.db' AS one;

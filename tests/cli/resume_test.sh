@@ -55,11 +55,11 @@ done
 # then run to the end.
 for k in 1 2 3 4 5; do
   before=$(sqlite3 "$tmp/kill.db" "SELECT count(*) FROM train_steps" 2>/dev/null || echo 0)
-  [[ ${before:-0} -ge 15 ]] && break  # 16 rows in all: too close to the end
+  [[ ${before:-0} -ge 17 ]] && break  # 18 rows in all (9 per trial): too close to the end
   "$bin" sweep run "$tmp/sweep.yaml" --threads 2 --db "$tmp/kill.db" >/dev/null 2>>"$tmp/log" &
   pid=$!
   target=$((${before:-0} + RANDOM % 6 + 1))
-  wait_rows "$tmp/kill.db" $((target > 15 ? 15 : target))
+  wait_rows "$tmp/kill.db" $((target > 17 ? 17 : target))
   sleep "0.$((RANDOM % 10))"
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null

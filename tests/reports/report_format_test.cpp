@@ -3,7 +3,8 @@
 // iteration 6, seed 2 AP .25) — with the paper's Tables 1(a) and 1(b) as reference. The golden
 // numbers follow by hand: focal AP (30 + 32) / 2 = 31.0, sample std sqrt(2 * 1^2 / 1) = 1.4,
 // paper 34.0 so ΔAP -3.0; CE AP 25.0 over n = 1 done trial, paper 30.2 so ΔAP -5.2; the loss
-// shares of focal seed 1 per third of training: early 1:1:2, mid 2:1:1, late 1:0:3.
+// shares of focal seed 1 at init (iteration 1) 1:0:99, then per third of training: early 1:1:2,
+// mid 2:1:1, late 1:0:3.
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -56,12 +57,14 @@ std::string fixture(const testing::TempDir& dir, const std::string& name = "fx")
   db.prepare("UPDATE trials SET status = 'diverged', diverged_at_iter = 6 WHERE id = ?1")
       .bind(1, rows[2].id).run();
   done(3, 0.25, 0.40, 0.26);
-  const double sums[3][3] = {{1, 1, 2}, {2, 1, 1}, {1, 0, 3}};  // iterations 10, 20, 30
+  // iterations 1 (at init), 10, 20, 30
+  const double sums[4][3] = {{1, 0, 99}, {1, 1, 2}, {2, 1, 1}, {1, 0, 3}};
+  const int64_t iterations[4] = {1, 10, 20, 30};
   const char* cats[3] = {"positive", "hard_negative", "easy_negative"};
-  for (int p = 0; p < 3; ++p) {
+  for (int p = 0; p < 4; ++p) {
     for (int c = 0; c < 3; ++c) {
       db.prepare("INSERT INTO loss_breakdown VALUES (?1, ?2, ?3, -1, 100, ?4, 0)")
-          .bind(1, rows[0].id).bind(2, int64_t{10} * (p + 1)).bind(3, std::string(cats[c]))
+          .bind(1, rows[0].id).bind(2, iterations[p]).bind(3, std::string(cats[c]))
           .bind(4, sums[p][c]).run();
     }
   }
@@ -101,8 +104,9 @@ TEST(ReportFormats, MarkdownMeanStdDeltaBestAndLossShare) {
                     "            25.0 |        40.0 |        26.0 |     30.2 |       46.7 |"
                     "       32.8 | -5.2 |\n"),
             std::string::npos) << md;
-  EXPECT_NE(md.find("| focal     | 2          | 0.25       |     25.0% |      25.0% |      50.0% |"
-                    "   50.0% |    25.0% |    25.0% |    25.0% |      0.0% |     75.0% |\n"),
+  EXPECT_NE(md.find("| focal     | 2          | 0.25       |        1.0% |         0.0% |        99.0% |"
+                    "     25.0% |      25.0% |      50.0% |   50.0% |    25.0% |    25.0% |    25.0% |"
+                    "      0.0% |     75.0% |\n"),
             std::string::npos) << md;
   EXPECT_NE(md.find("Paper: Table 1(b)"), std::string::npos) << md;
 }
@@ -114,15 +118,16 @@ TEST(ReportFormats, CsvCarriesEveryNumber) {
   EXPECT_EQ(csv.substr(0, nl),
             "loss.kind,loss.gamma,loss.alpha,n,status,AP_mean,AP_std,AP_n,AP50_mean,AP50_std,"
             "AP50_n,AP75_mean,AP75_std,AP75_n,paper_AP,paper_AP50,paper_AP75,delta_AP,"
+            "share_init_positive,share_init_hard_negative,share_init_easy_negative,"
             "share_early_positive,share_early_hard_negative,share_early_easy_negative,"
             "share_mid_positive,share_mid_hard_negative,share_mid_easy_negative,"
             "share_late_positive,share_late_hard_negative,share_late_easy_negative,best");
   EXPECT_NE(csv.find("\nfocal,2,0.25,2,done,31.0000,1.4142,2,51.0000,1.4142,2,32.0000,1.4142,2,"
-                     "34.0000,52.5000,36.5000,-3.0000,0.2500,0.2500,0.5000,0.5000,0.2500,0.2500,"
+                     "34.0000,52.5000,36.5000,-3.0000,0.0100,0.0000,0.9900,0.2500,0.2500,0.5000,0.5000,0.2500,0.2500,"
                      "0.2500,0.0000,0.7500,1\n"),
             std::string::npos) << csv;
   EXPECT_NE(csv.find("\nce,–,–,2,\"1 diverged@6, 1 done\",25.0000,,1,40.0000,,1,26.0000,,1,"
-                     "30.2000,46.7000,32.8000,-5.2000,,,,,,,,,,0\n"),
+                     "30.2000,46.7000,32.8000,-5.2000,,,,,,,,,,,,,0\n"),
             std::string::npos) << csv;
 }
 
@@ -214,8 +219,9 @@ TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
   EXPECT_NE(json.find("\"metrics\": {\"AP\": {\"mean\": 31, \"std\": 1.4142135623730951, \"n\": 2}"),
             std::string::npos) << json;
   EXPECT_NE(json.find("\"best\": true"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"loss_share\": {\"early\": {\"positive\": 0.25, \"hard_negative\": 0.25, "
-                      "\"easy_negative\": 0.5}"),
+  EXPECT_NE(json.find("\"loss_share\": {\"init\": {\"positive\": 0.01, \"hard_negative\": 0, "
+                      "\"easy_negative\": 0.99}, \"early\": {\"positive\": 0.25, "
+                      "\"hard_negative\": 0.25, \"easy_negative\": 0.5}"),
             std::string::npos) << json;
   const std::string html = render(path, "html");
   EXPECT_NE(html.find("<td class=\"num\"><b>31.0 ± 1.4</b></td>"), std::string::npos) << html;

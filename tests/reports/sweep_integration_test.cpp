@@ -70,13 +70,16 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
     Database db(db_path, Database::Mode::kReadOnly);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM sweeps WHERE name = 'it-sweep'"), 1);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM trials WHERE status = 'done' AND attempts = 1"), 2);
-    // Two logging intervals (iterations 3 and 6) per trial.
-    EXPECT_EQ(scalar(db, "SELECT count(*) FROM train_steps"), 4);
+    // Three logging intervals per trial: iteration 1 alone (the state at init), 2..3, 4..6.
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM train_steps"), 6);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM train_steps WHERE iteration IN (1, 3, 6)"), 6);
     EXPECT_EQ(scalar(db, "SELECT max(iteration) FROM train_steps"), 6);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM train_steps WHERE loss_cls > 0 AND loss_box >= 0 "
-                         "AND num_pos > 0 AND lr > 0"), 4);
-    // Breakdown: 2 trials x 2 intervals x 3 categories x (all + 3 classes).
-    EXPECT_EQ(scalar(db, "SELECT count(*) FROM loss_breakdown"), 2 * 2 * 3 * 4);
+                         "AND num_pos > 0 AND lr > 0"), 6);
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM loss_intervals WHERE iteration = 1 AND "
+                         "iterations = 1"), 2);
+    // Breakdown: 2 trials x 3 intervals x 3 categories x (all + 3 classes).
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM loss_breakdown"), 2 * 3 * 3 * 4);
     // The per-class rows add up to the all-classes row.
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM (SELECT trial_id, iteration, category, "
                          "sum(CASE WHEN class_id >= 0 THEN count ELSE -count END) AS d "
@@ -87,7 +90,7 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
     // Loss histogram of each interval's last iteration: every scored element of it, at most
     // 2 images x 3069 anchors x 3 classes, in bins whose edges are ordered.
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM (SELECT sum(count) AS n FROM loss_histogram "
-                         "GROUP BY trial_id, iteration HAVING n > 0 AND n <= 2 * 3069 * 3)"), 4);
+                         "GROUP BY trial_id, iteration HAVING n > 0 AND n <= 2 * 3069 * 3)"), 6);
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM loss_histogram WHERE q_lo >= q_hi OR "
                          "iterations != 1"), 0);
     EXPECT_GT(scalar(db, "SELECT count(*) FROM loss_histogram WHERE grp = 'positive'"), 0);
