@@ -241,7 +241,7 @@ Database::Database(const std::string& path, Mode mode, const Inspector& inspect)
     const std::string network = network_filesystem_of(target);
     if (!network.empty()) {
       throw StoreError(fmt::format(
-          "{}: on a {} file system; a results database is written from one host only — write "
+          "{}: on a {} file system; a results database is written from one host only: write "
           "shards on each machine's local disk and fold them in with `focalab db merge` (as "
           "`focalab sweep slurm` does), or set FOCALAB_ALLOW_NETWORK_DB=1 if no other host ever "
           "opens this file",
