@@ -52,10 +52,10 @@ expect 3 "tiny.ppm: not a readable image" -- "$bin" predict --arch retinanet_res
 expect 3 "empty.png: empty file" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/empty.png"
 mkdir -p "$tmp/noimages" && echo x >"$tmp/noimages/readme.txt"
 expect 3 "holds no image files" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/noimages"
-expect 2 "model.backbone_weights.*no such file" -- "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=/nonexistent/r50.pth
+expect 2 "model.backbone_weights.*no such file" -- "$bin" sweep plan "$src/experiments/quick.yaml" --require-data model.backbone_weights=/nonexistent/r50.pth
 # torchvision://NAME: torchvision's ImageNet file in $TORCH_HOME/hub/checkpoints; never downloaded
 expect 2 "model.backbone_weights: torchvision://resnet50 is '$tmp/th/hub/checkpoints/resnet50-0676ba61.pth', which is missing \(focalab downloads nothing" -- \
-  env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet50
+  env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/quick.yaml" --require-data model.backbone_weights=torchvision://resnet50
 expect 2 "model.backbone_weights: 'torchvision://resnet9': unknown torchvision weights; allowed: torchvision://resnet18, resnet34, resnet50, resnet101" -- \
   "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet9
 mkdir -p "$tmp/th/hub/checkpoints" "$tmp/xdg/torch/hub/checkpoints"
@@ -84,7 +84,7 @@ echo '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9' >
 expect 3 "truncated.json: not valid JSON" -- "$bin" eval-json --gt "$tmp/gt.json" --dt "$tmp/truncated.json"
 echo '{"images": []}' >"$tmp/no_categories.json"
 expect 3 'no_categories.json: missing "categories"' -- "$bin" eval-json --gt "$tmp/no_categories.json" --dt "$tmp/dt.json"
-expect 3 "nope.json: no such JSON file" -- "$bin" eval-json --gt "$tmp/nope.json" --dt "$tmp/dt.json"
+expect 3 "--gt .*nope.json: no such file" -- "$bin" eval-json --gt "$tmp/nope.json" --dt "$tmp/dt.json"
 expect 2 "the option '--dt' is required" -- "$bin" eval-json --gt "$tmp/gt.json"
 expect 3 "x.png: no such image file" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp"
 expect 2 "--labels 'foo'" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp" --labels foo
