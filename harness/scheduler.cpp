@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <csignal>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <filesystem>
 
@@ -19,6 +20,7 @@
 #include "harness/sweep.h"
 #include "harness/dataset.h"
 #include "harness/trainer.h"
+#include "harness/weights.h"
 
 namespace focalab::harness {
 
@@ -168,6 +170,19 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
   for (const auto& t : trials) {
     open_dataset(t.config.data, Split::kTrain);
     open_dataset(t.config.data, Split::kVal);
+  }
+  // So is every backbone weights file, loaded into the trial's backbone: a file that cannot be
+  // read or does not fit fails here, once, instead of in every trial after it was claimed.
+  {
+    std::set<std::pair<std::string, std::string>> checked;  // (file, backbone preset)
+    for (const auto& t : trials) {
+      const auto& m = t.config.model;
+      if (m.backbone_weights.empty() || !checked.insert({m.backbone_weights, m.backbone}).second) {
+        continue;
+      }
+      models::RetinaNet model(retinanet_options(t.config));
+      load_backbone_weights(model->backbone(), resolve_weights_path(m.backbone_weights));
+    }
   }
 
   Store store(options.db_path);

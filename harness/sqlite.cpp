@@ -325,14 +325,33 @@ void Database::create_new_database(const std::string& path) {
 
 Database::~Database() { close(); }
 
+namespace {
+
+// SQLite's message, with the operating system's reason for an I/O error: "disk I/O error" alone
+// does not tell a full disk or a file size limit (EFBIG) from a failing device.
+std::string with_system_error(sqlite3* db, const std::string& msg) {
+  if (!db || (sqlite3_extended_errcode(db) & 0xff) != SQLITE_IOERR) return msg;
+  if (sqlite3_system_errno(db) != 0) {
+    return fmt::format("{} ({})", msg, std::strerror(sqlite3_system_errno(db)));
+  }
+  // A short write sets no errno: the file size limit (ulimit -f) or a full disk cut it.
+  if (sqlite3_extended_errcode(db) == SQLITE_IOERR_WRITE) {
+    return msg + " (a write was cut short: the disk is full or a file size limit was reached)";
+  }
+  return msg;
+}
+
+}  // namespace
+
 void Database::fail(const std::string& what) const {
-  throw StoreError(fmt::format("{}: {}: {}", path_, what, sqlite3_errmsg(db_)));
+  throw StoreError(
+      fmt::format("{}: {}: {}", path_, what, with_system_error(db_, sqlite3_errmsg(db_))));
 }
 
 void Database::exec(const std::string& sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(db_);
+    std::string msg = with_system_error(db_, err ? err : sqlite3_errmsg(db_));
     sqlite3_free(err);
     throw StoreError(fmt::format("{}: {}", path_, msg));
   }

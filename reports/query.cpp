@@ -95,6 +95,7 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
   if (limits.max_rows < 1) {
     throw UsageError(fmt::format("--max-rows {}: must be >= 1", limits.max_rows));
   }
+  if (db_path.empty()) harness::check_database_path(db_path, Database::Mode::kReadOnly);
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
     throw StoreError(fmt::format("{}: no such results database (run a sweep first or pass --db)",

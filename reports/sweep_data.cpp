@@ -12,6 +12,7 @@
 namespace focalab::reports {
 
 void require_results_db(const std::string& db_path) {
+  if (db_path.empty()) harness::check_database_path(db_path, harness::Database::Mode::kReadOnly);
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
     throw StoreError(fmt::format("{}: no such results database (run `focalab sweep run` first or "
