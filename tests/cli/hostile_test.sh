@@ -96,6 +96,11 @@ trial_rows() {  # integrity and the rows of trial $key
 }
 before=$(snapshot "$db")
 full_before=$(trial_rows "$tmp/full.db")
+# Every input file the cases read (not the databases and checkpoints they may write): its sha256
+# before, checked after — a refused input must be left exactly as it was.
+find "$tmp" "$ro" -type f ! -name '*.db' ! -name '*.db-*' ! -path '*-checkpoints/*' \
+  ! -name 'sums.sha256' -print0 2>/dev/null | sort -z | xargs -0 sha256sum >"$tmp/sums.sha256"
+inputs=$(wc -l <"$tmp/sums.sha256")
 
 # --- the cases, each in bounded time and memory: a hang ends at the timeout (exit 124), an
 # allocation beyond the address-space limit fails inside focalab (and must still be one line)
@@ -123,6 +128,8 @@ while IFS=$'\t' read -r code pattern command; do
   fi
 done < <(cat "$src/tests/cli/hostile/CASES" "$src"/tests/cli/hostile/*.cases 2>/dev/null)
 
+changed=$(sha256sum --quiet -c "$tmp/sums.sha256" 2>&1)
+[[ -z $changed ]] && ok "$inputs input files unchanged (sha256)" || fail "inputs changed: $changed"
 [[ $(snapshot "$db") == "$before" ]] && ok "results database unchanged: $before" ||
   fail "results database changed: $before -> $(snapshot "$db")"
 after=$(trial_rows "$tmp/full.db")
