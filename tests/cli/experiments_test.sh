@@ -43,12 +43,16 @@ cp -r "$coco" "$tmp/elsewhere"
 a=$("$bin" sweep plan "$src/experiments/paper/table1b_gamma.yaml" data.root="$coco" --db "$tmp/k.db" 2>&1 | awk 'NR > 1 {print $2}')
 b=$("$bin" sweep plan "$src/experiments/paper/table1b_gamma.yaml" data.root="$tmp/elsewhere/" --db "$tmp/k.db" 2>&1 | awk 'NR > 1 {print $2}')
 [[ -n $a && $a == "$b" ]] && ok "data.root elsewhere: the same 7 trial keys" || fail "keys differ: $a / $b"
-# Without the override the error names the key and what to do.
+# Without the override, plan lists the trials and names what is missing; --require-data (what
+# sweep run checks) stops with the error naming the key and what to do.
+out=$("$bin" sweep plan "$src/experiments/paper/table1b_gamma.yaml" --db "$tmp/plan.db" 2>&1)
+[[ $? == 0 && $(grep -c " missing " <<<"$out") == 7 && $out == *"data.train.annotations: no such file"* ]] &&
+  ok "table1b without COCO: 7 trials listed as missing" || fail "plan without COCO: $(head -3 <<<"$out")"
 expect 3 "data.train.annotations: no such file 'annotations/instances_train2017.json' \(relative to the working directory; set data.root=DIR" -- \
-  "$bin" sweep plan "$src/experiments/paper/table1b_gamma.yaml" --db "$tmp/plan.db"
+  "$bin" sweep plan "$src/experiments/paper/table1b_gamma.yaml" --require-data --db "$tmp/plan.db"
 rm "$tmp/torch/hub/checkpoints/resnet101-63fe2227.pth"
 expect 2 "model.backbone_weights: torchvision://resnet101 is '.*resnet101-63fe2227.pth', which is missing" -- \
-  "$bin" sweep plan "$src/experiments/paper/table1d_ohem.yaml" data.root="$coco" --db "$tmp/plan.db"
+  "$bin" sweep plan "$src/experiments/paper/table1d_ohem.yaml" data.root="$coco" --require-data --db "$tmp/plan.db"
 
 for f in "$src"/experiments/mini/*.yaml; do
   name=$(basename "$f")
