@@ -4,7 +4,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <thread>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "harness/errors.h"
 
@@ -38,6 +43,22 @@ torch::Device resolve_device(const std::string& spec) {
   throw UsageError(fmt::format("--device '{}': allowed: auto, cpu, cuda, cuda:N", spec));
 }
 
+bool flush_denormals() {
+  const char* keep = std::getenv("FOCALAB_DENORMALS");
+  if (keep && std::string(keep) == "keep") return false;
+#if defined(__SSE__) || defined(__x86_64__)
+  // FTZ (bit 15) and DAZ (bit 6) of MXCSR, per thread: on this one and on every thread of the
+  // OpenMP team LibTorch's kernels (and oneDNN's) run on.
+  constexpr unsigned kFtzDaz = 0x8040;
+  _mm_setcsr(_mm_getcsr() | kFtzDaz);
+#pragma omp parallel
+  { _mm_setcsr(_mm_getcsr() | kFtzDaz); }
+  return true;
+#else
+  return false;
+#endif
+}
+
 int64_t max_threads() {
   return std::max<int64_t>(16, 4 * static_cast<int64_t>(std::thread::hardware_concurrency()));
 }
@@ -55,6 +76,7 @@ int64_t configure_threads(int64_t requested) {
   const int64_t n = requested > 0 ? requested
                                   : std::max<int64_t>(1, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(n));
+  flush_denormals();
   return n;
 }
 
