@@ -66,4 +66,19 @@ for f in "$src"/experiments/mini/*.yaml; do
     fail "mini/$name: $(head -3 <<<"$out")"
   fi
 done
+
+# The paper-regime sweeps: trial counts, 3 seeds, the reference of each table.
+for spec in "table1a_alpha 24 lin2017/table1a" "table1b_gamma 21 lin2017/table1b" \
+            "prior_init 12 lin2017/prior_init" "imbalance 30 -"; do
+  read -r name n ref <<<"$spec"
+  out=$("$bin" sweep plan "$src/experiments/regime/$name.yaml" --db "$tmp/plan.db" 2>&1)
+  seeds=$(awk 'NR > 1' <<<"$out" | grep -oE 'seed=[0-9]+' | sort -u | wc -l)
+  if [[ $out == *": $n trials"* && $seeds == 3 && ($ref == - || $out == *"reference $ref"*) &&
+        $out != *missing* ]]; then
+    ok "regime/$name.yaml: $n trials over 3 seeds"
+  else
+    fail "regime/$name.yaml: expected $n trials, reference $ref: $(head -3 <<<"$out")"
+  fi
+done
+[[ $(ls "$src"/experiments/regime/*.yaml | wc -l) == 4 ]] || fail "experiments/regime has a sweep this test does not check"
 finish

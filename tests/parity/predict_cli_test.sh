@@ -73,13 +73,13 @@ rc=$?
 if [[ $rc != 3 ]] || ! grep -q "resnet50.pth" "$tmp/err"; then
   echo "FAIL: headless weights: exit $rc, $(cat "$tmp/err")"; fail=1
 fi
-# an output path that is a directory is a data error naming it, exit code 3
+# an output path that is a directory is refused before any work, naming it: exit code 2
 mkdir -p "$tmp/out_is_a_dir.json"
 "$focalab" predict --arch retinanet_resnet50_fpn --weights "$data/v1/retinanet.pth" \
   --image "$data/v1/image.png" --min-size 320 --max-size 480 --out "$tmp/out_is_a_dir.json" \
   2>"$tmp/err" >/dev/null
 rc=$?
-if [[ $rc != 3 ]] || ! grep -q "out_is_a_dir.json: cannot write (Is a directory)" "$tmp/err"; then
+if [[ $rc != 2 ]] || ! grep -q "out_is_a_dir.json: is a folder; expected a regular file" "$tmp/err"; then
   echo "FAIL: output directory: exit $rc, $(cat "$tmp/err")"; fail=1
 fi
 # an unknown architecture is a usage error, exit code 2
