@@ -294,7 +294,8 @@ const std::vector<Field>& fields() {
                       "float32 throughout (part of the trial key only when not off)",
                       {}, {"off", "bf16", "fp16"}));
     t.push_back(field("train.log_every", &C::train, &TrainConfig::log_every,
-                      "iterations between step logs and loss-breakdown flushes", {1, 1e9}));
+                      "iterations between step logs and loss-breakdown flushes (iteration 1 is "
+                      "logged alone: the state at init)", {1, 1e9}));
     t.push_back(field("train.checkpoint_every", &C::train, &TrainConfig::checkpoint_every,
                       "iterations between checkpoints, written at the end of a logging "
                       "interval (and at the end, and on SIGINT/SIGTERM/SIGUSR1); 0 = only those; "

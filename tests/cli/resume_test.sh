@@ -21,10 +21,18 @@ run() { "$bin" sweep run "$tmp/sweep.yaml" --threads 2 --db "$1" >/dev/null 2>>"
 
 run "$tmp/ref.db" || fail "reference run failed: $(tail -3 "$tmp/log")"
 
+# The step rows in database $1, 0 while it does not exist. The sqlite3 shell would create an empty
+# file for a missing one, which focalab then refuses as not a database: it only reads files that
+# exist, read-only.
+step_rows() {
+  if [[ -s $1 ]]; then sqlite3 -readonly "$1" "SELECT count(*) FROM train_steps" 2>/dev/null || echo 0
+  else echo 0; fi
+}
+
 # Waits until the database has at least $2 step rows.
 wait_rows() {
   for _ in $(seq 1 600); do
-    n=$(sqlite3 "$1" "SELECT count(*) FROM train_steps" 2>/dev/null || echo 0)
+    n=$(step_rows "$1")
     [[ ${n:-0} -ge $2 ]] && return 0
     sleep 0.05
   done
@@ -54,7 +62,7 @@ done
 # SIGKILL at random moments — after 1 to 6 more step rows, and a random fraction of a second —
 # then run to the end.
 for k in 1 2 3 4 5; do
-  before=$(sqlite3 "$tmp/kill.db" "SELECT count(*) FROM train_steps" 2>/dev/null || echo 0)
+  before=$(step_rows "$tmp/kill.db")
   [[ ${before:-0} -ge 17 ]] && break  # 18 rows in all (9 per trial): too close to the end
   "$bin" sweep run "$tmp/sweep.yaml" --threads 2 --db "$tmp/kill.db" >/dev/null 2>>"$tmp/log" &
   pid=$!
@@ -63,7 +71,7 @@ for k in 1 2 3 4 5; do
   sleep "0.$((RANDOM % 10))"
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null
-  echo "kill -9 #$k at $(sqlite3 "$tmp/kill.db" "SELECT count(*) FROM train_steps") step rows"
+  echo "kill -9 #$k at $(step_rows "$tmp/kill.db") step rows"
 done
 run "$tmp/kill.db" || fail "resume after kill -9 failed: $(tail -3 "$tmp/log")"
 
