@@ -251,13 +251,32 @@ Database::Database(const std::string& path, Mode mode, const Inspector& inspect)
   try {
     std::error_code ec;
     if (write && !fs::exists(path, ec)) create_new_database(path);
-    // Inspect on a read-only connection that writes nothing, not even next to the file.
-    const Header header = read_header(path);
-    const bool wal_exists = fs::exists(path + "-wal", ec);
-    open(read_only_uri(path, header.wal, wal_exists, mode == Mode::kReadOnly && writable(path)),
-         SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
-    exec("SELECT count(*) FROM sqlite_master");  // SQLite's own verdict on the file
-    if (inspect) inspect(*this);
+    // Inspect on a read-only connection that writes nothing, not even next to the file. An
+    // immutable read (no -wal file: no writer) is not a snapshot: a writer that opens the file
+    // meanwhile may checkpoint into it under the read. When a -wal file appeared during the
+    // inspection, or the inspection failed while one now exists, it is read again — through
+    // the -wal (mode=ro) once a writer is known to be at work.
+    for (int attempt = 0;; ++attempt) {
+      const Header header = read_header(path);
+      const bool wal_before = fs::exists(path + "-wal", ec);
+      open(read_only_uri(path, header.wal, wal_before || attempt >= 2,
+                         mode == Mode::kReadOnly && writable(path)),
+           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+      const bool last = attempt >= 3;
+      try {
+        exec("SELECT count(*) FROM sqlite_master");  // SQLite's own verdict on the file
+        if (inspect) inspect(*this);
+      } catch (const StoreError&) {
+        if (last || wal_before || !fs::exists(path + "-wal", ec)) throw;
+        close();
+        continue;
+      }
+      if (!last && !wal_before && fs::exists(path + "-wal", ec)) {
+        close();
+        continue;
+      }
+      break;
+    }
     if (!write) return;
     close();
     if (access(path.c_str(), W_OK) != 0) {

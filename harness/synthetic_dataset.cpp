@@ -194,8 +194,11 @@ Sample SyntheticDataset::get(int64_t index) const {
       // One hue per class group when hues tell classes apart (jitter: a sixth of the spacing),
       // any hue otherwise; the draws are the same in both cases, so that class_colors = 1 keeps
       // the data bit-identical to the shape-only benchmark.
+      // Drawn value, saturation, hue: the order in which GCC evaluated the arguments of the
+      // hsv(...) call this replaced, so that the data stays what it was.
+      const double val = rng.uniform(0.55, 1.0);
+      const double sat = rng.uniform(0.5, 1.0);
       const double hue = rng.uniform();
-      const double sat = rng.uniform(0.5, 1.0), val = rng.uniform(0.55, 1.0);
       Color col = hsv(hue, sat, val);
       int64_t shape = cls;
       if (config_.class_colors > 1) {

@@ -208,6 +208,7 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
   // Validate everything (config, data, devices, threads) once, before starting anything.
   const auto trials = harness::expand_sweep(spec);
   for (const auto& d : devices) harness::resolve_device(d);
+  if (devices.empty()) harness::resolve_device(run.device);
   const int64_t total_threads =
       run.threads > 0 ? run.threads
                       : static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
