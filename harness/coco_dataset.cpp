@@ -74,6 +74,8 @@ class CocoDetectionDataset : public DetectionDataset {
 
   int64_t size() const override { return static_cast<int64_t>(entries_.size()); }
   Sample get(int64_t index) const override;
+  // From the annotations and the image sizes read when the dataset opened: no decoding.
+  SampleTargets targets(int64_t index) const override;
   int64_t num_classes() const override { return static_cast<int64_t>(categories_.size()); }
   std::vector<std::string> class_names() const override {
     std::vector<std::string> out;
@@ -295,6 +297,17 @@ Sample CocoDetectionDataset::load(const Entry& e) const {
   s.image_id = e.image_id;
   s.original_size = original;
   return s;
+}
+
+SampleTargets CocoDetectionDataset::targets(int64_t index) const {
+  const Entry& e = entries_[static_cast<size_t>(index)];
+  const models::ImageSize original{e.height, e.width};
+  const models::ImageSize resized = models::resized_size(original, min_size_, max_size_).first;
+  auto to_tensor = [&](const std::vector<float>& v) {
+    auto t = torch::tensor(v, torch::kFloat).view({-1, 4});
+    return t.size(0) ? models::resize_boxes(t, original, resized) : t;
+  };
+  return {to_tensor(e.boxes), torch::tensor(e.labels, torch::kLong), to_tensor(e.crowd), resized};
 }
 
 Sample CocoDetectionDataset::get(int64_t index) const {

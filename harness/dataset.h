@@ -60,8 +60,8 @@ class DetectionDataset {
   virtual int64_t size() const = 0;
   // Sample `index` in [0, size()). Safe to call from several threads at once.
   virtual Sample get(int64_t index) const = 0;
-  // The targets of sample `index` (`focalab data stats`). Default: from get(); a dataset that can
-  // answer without decoding the image overrides it.
+  // The targets of sample `index` (`focalab data stats`). Default: from get(); COCO datasets
+  // answer from their annotations and image sizes, without decoding.
   virtual SampleTargets targets(int64_t index) const;
   virtual int64_t num_classes() const = 0;
   virtual std::vector<std::string> class_names() const = 0;

@@ -12,7 +12,9 @@ namespace fs = std::filesystem;
 
 std::string kind_of_path(const std::string& path) {
   std::error_code ec;
-  switch (fs::status(path, ec).type()) {
+  const auto type = fs::status(path, ec).type();
+  if (ec && type == fs::file_type::none) return fmt::format("unreadable ({})", ec.message());
+  switch (type) {
     case fs::file_type::regular: return "a file";
     case fs::file_type::directory: return "a folder";
     case fs::file_type::fifo: return "a FIFO";
@@ -32,7 +34,8 @@ void require_input_file(const std::string& path, const std::string& what) {
     throw DataError(fmt::format("{} {}: no such file", what, path));
   }
   if (st.type() != fs::file_type::regular) {
-    throw DataError(fmt::format("{} {}: is {}, not a regular file", what, path, kind_of_path(path)));
+    throw DataError(fmt::format("{} {}: is {}; expected a regular file", what, path,
+                                kind_of_path(path)));
   }
 }
 

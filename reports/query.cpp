@@ -162,6 +162,10 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
     rows.push_back(std::move(row));
     types.push_back(std::move(t));
   }
+  if (g_query_signal != 0) {  // arrived after the last row: the user still asked to stop
+    throw InterruptedError(fmt::format("{}: query interrupted (signal {})", db_path,
+                                       static_cast<int>(g_query_signal)));
+  }
   std::string out;
   switch (format) {
     case QueryFormat::kCsv: {

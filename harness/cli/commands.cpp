@@ -55,8 +55,9 @@ using harness::TrialStatus;
 namespace {
 
 // Writes `text` to `path`.tmp, then renames it over `path`: a reader never sees half a file.
-void write_file_atomically(const std::string& path, const std::string& text) {
-  harness::require_output_file(path, "--out");
+void write_file_atomically(const std::string& path, const std::string& text,
+                           const std::string& option = "--out") {
+  harness::require_output_file(path, option);
   const std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp);
@@ -950,9 +951,9 @@ int eval_command(const Args& args) {
   if (total == 0) {
     // nothing detected: AP 0 where there is ground truth (COCOeval cannot load an empty list)
     eval = evaluate_coco_data(gt, {}, gt_path, "no detections");
-    if (!out.empty()) write_file_atomically(out, json);
+    if (!out.empty()) write_file_atomically(out, json, "--export-coco");
   } else if (!out.empty()) {
-    write_file_atomically(out, json);
+    write_file_atomically(out, json, "--export-coco");
     eval = evaluate_coco_data(gt, read_coco_results(out), gt_path, out);
     fmt::print(stderr, "wrote {} ({} detections)\n", out, eval.num_detections);
   } else {
@@ -1023,11 +1024,15 @@ int data_command(const Args& args) {
     const int64_t max_images = vm["images"].as<int64_t>(), n = vm["trial"].as<int64_t>();
     if (max_images < 0) throw UsageError("--images must be >= 0 (0 = all)");
     const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
-    const auto trials = harness::expand_sweep(spec);
+    // The data must be here; backbone weights, which the statistics do not use, need not be.
+    const auto trials = harness::expand_sweep(spec, harness::InputCheck::kList);
     if (n < 0 || n >= static_cast<int64_t>(trials.size())) {
       throw UsageError(fmt::format("--trial {}: the sweep has trials 0..{}", n, trials.size() - 1));
     }
     const auto& config = trials[static_cast<size_t>(n)].config;
+    for (const auto& m : trials[static_cast<size_t>(n)].missing_inputs) {
+      if (m.find(": data.") != std::string::npos) throw DataError(m);
+    }
     harness::Progress progress;
     const auto stats = harness::compute_data_stats(config, max_images, [&](int64_t done, int64_t total) {
       progress.status(fmt::format("data stats: {}/{} images", done, total));

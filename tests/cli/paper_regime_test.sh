@@ -28,6 +28,28 @@ tiny=$("$bin" data stats "$src/experiments/configs/tiny.yaml" --images 512 2>/de
 [[ -n $tiny && $tiny -lt 1000 ]] && ok "tiny preset for contrast: $tiny per positive" ||
   fail "tiny preset: '$tiny' per positive"
 
+# COCO data: the same images exported as a COCO dataset (data synth) give the same statistics,
+# from the annotations and image sizes alone.
+"$bin" data synth --out "$tmp/coco" "$src/experiments/configs/tiny.yaml" --max-images 64 >/dev/null 2>&1
+cat >"$tmp/coco.yaml" <<YAML
+name: coco-stats
+base: $src/experiments/configs/tiny.yaml
+data:
+  kind: coco
+  train: {annotations: $tmp/coco/annotations/instances_train.json, images: $tmp/coco/train}
+  val: {annotations: $tmp/coco/annotations/instances_val.json, images: $tmp/coco/val}
+  min_size: 128
+  max_size: 128
+YAML
+a=$("$bin" data stats "$tmp/coco.yaml" 2>/dev/null | tail -n +2)
+b=$("$bin" data stats "$src/experiments/configs/tiny.yaml" --images 64 2>/dev/null | tail -n +2)
+[[ -n $a && $a == "$(sed 's/synthetic data/coco data/' <<<"$b")" || $a == "$b" ]] &&
+  grep -q "binary negatives per positive" <<<"$a" &&
+  ok "data stats of the COCO export equal the synthetic data's (64 images)" ||
+  fail "data stats differ: COCO: $a; synthetic: $b"
+expect 3 "data.train.annotations: no such file" -- \
+  "$bin" data stats "$tmp/coco.yaml" data.train.annotations="$tmp/none.json"
+
 # One iteration of CE at the prior init, recorded.
 "$bin" train "$preset" loss.kind=ce train.iterations=1 train.log_every=1 data.val_images=4 \
   --db "$tmp/one.db" --threads 2 >/dev/null 2>"$tmp/err" || fail "one CE iteration: $(tail -3 "$tmp/err")"
