@@ -356,6 +356,27 @@ bool Store::claim_trial(int64_t trial_id, const std::string& device,
   return true;
 }
 
+std::vector<std::string> Store::release_trials_of(int64_t pid, const std::string& reason) {
+  Transaction tx(db_);
+  std::vector<std::string> keys;
+  {
+    auto st = db_.prepare(
+        "SELECT key FROM trials WHERE status = 'running' AND pid = ?1 AND host = ?2 ORDER BY id");
+    st.bind(1, pid).bind(2, host_name());
+    while (st.step()) keys.push_back(st.get_text(0));
+  }
+  db_.prepare(
+         "UPDATE trials SET status = 'interrupted', finished_at = ?3, error = ?4 "
+         "WHERE status = 'running' AND pid = ?1 AND host = ?2")
+      .bind(1, pid)
+      .bind(2, host_name())
+      .bind(3, now_iso())
+      .bind(4, reason)
+      .run();
+  tx.commit();
+  return keys;
+}
+
 std::map<TrialStatus, int64_t> Store::status_counts(const std::vector<std::string>& keys) {
   std::map<TrialStatus, int64_t> out;
   auto st = db_.prepare("SELECT status FROM trials WHERE key = ?1");

@@ -78,7 +78,10 @@ class Store {
   // processes exactly one claims a trial. Returns whether this process got it.
   bool claim_trial(int64_t trial_id, const std::string& device,
                    const std::set<TrialStatus>& claimable, double stale_seconds);
-  // The statuses of the given trials now.
+  // Trials left `running` by process `pid` of this host, which has exited without finishing
+  // them (a `sweep run --jobs` worker that died): marks them `interrupted` with `reason` as their
+  // error, so that the next run resumes them from their checkpoints. Returns their keys.
+  std::vector<std::string> release_trials_of(int64_t pid, const std::string& reason);
   // How many of the trials with these keys have each status (keys not in the database: none).
   std::map<TrialStatus, int64_t> status_counts(const std::vector<std::string>& keys);
   // The trial with this key, if any.

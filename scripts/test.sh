@@ -11,6 +11,9 @@ scripts/install-deps.sh
 scripts/build.sh -DFOCALAB_WERROR=ON
 cd build
 if [[ $# == 0 ]]; then set -- -LE slow; fi
+# Tests run side by side (-j nproc), each with its own LibTorch threads: OpenMP threads that
+# wait at a barrier sleep instead of spinning on the cores the other tests compute on.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 mkdir -p Testing
 set +e
 ctest --output-on-failure -j"$(nproc)" "$@" | tee Testing/ctest-summary.txt

@@ -154,9 +154,12 @@ Examples:
 Several `sweep run` processes (on one machine or several sharing the file) may run the same
 sweep on one database: each trial is claimed by one of them. After a crash or kill -9, running
 the sweep again resumes unfinished trials from their last checkpoint (train.checkpoint_every).
+With --jobs, a worker process that dies in a trial (a crash, a kill) is named with its exit
+code or signal, and its trial is marked interrupted so that the next run resumes it.
 
 Exit codes: 0 all trials done, 1 some failed or diverged, 2 usage/config error,
-3 data error, 4 database error, 5 interrupted.
+3 data error, 4 database error, 5 interrupted, 70 internal error (with --jobs: a worker
+died in a trial).
 )";
 
 const char* kSweepPlanUsage = R"(Usage: focalab sweep plan SWEEP.yaml [key=value ...] [options]
@@ -226,7 +229,16 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
   sa.sa_handler = on_parent_signal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
-  std::vector<pid_t> children;
+  // The workers' environment is made here: between fork and exec only async-signal-safe calls
+  // are allowed (another thread of this process may hold the allocator's lock at the fork).
+  // Workers share the cores, so OpenMP threads that wait sleep instead of spinning (libgomp's
+  // default spins, stealing the cores other workers compute on), unless the user chose.
+  std::vector<std::string> env_base;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "FOCALAB_JOB=", 12) != 0) env_base.emplace_back(*e);
+  }
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) env_base.emplace_back("OMP_WAIT_POLICY=PASSIVE");
+  std::map<pid_t, int64_t> children;  // pid -> job number
   for (int64_t j = 0; j < jobs; ++j) {
     std::vector<std::string> argv_s = {"focalab"};
     for (auto& a : worker_arguments(vm, per_job,
@@ -236,17 +248,22 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<std::string> env_s = env_base;
+    env_s.push_back(fmt::format("FOCALAB_JOB={}", j + 1));
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const pid_t pid = fork();
     if (pid < 0) throw Error(fmt::format("--jobs: cannot start a worker: {}", std::strerror(errno)));
     if (pid == 0) {
-      setenv("FOCALAB_JOB", std::to_string(j + 1).c_str(), 1);
-      execv("/proc/self/exe", argv.data());
+      execve("/proc/self/exe", argv.data(), envp.data());
       _exit(127);
     }
-    children.push_back(pid);
+    children[pid] = j + 1;
   }
   int worst = kExitOk;
   bool interrupted = false;
+  bool abandoned = false;
   size_t running = children.size();
   while (running > 0) {
     int status = 0;
@@ -255,16 +272,39 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
       if (errno != EINTR) break;
       const int sig = g_forward_signal.exchange(0);
       if (sig == SIGTERM || sig == SIGUSR1) {
-        for (pid_t c : children) kill(c, sig);
+        for (const auto& c : children) kill(c.first, sig);
       }
       interrupted = interrupted || sig != 0;
       continue;
     }
+    const auto child = children.find(pid);
+    if (child == children.end()) continue;
     --running;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitInternal;
+    const std::string how =
+        WIFEXITED(status) ? fmt::format("exited with code {}", code)
+                          : fmt::format("was killed by signal {} ({})", WTERMSIG(status),
+                                        strsignal(WTERMSIG(status)));
+    if (!WIFEXITED(status) ||
+        (code != kExitOk && code != kExitTrialsFailed && code != kExitInterrupted)) {
+      fmt::print(stderr, "sweep {}: job {} (pid {}) {}\n", spec.name, child->second, pid, how);
+    }
+    // A worker that ends with a trial still `running` died in it (a crash, a kill, a library
+    // that called exit): the trial is released, so that the next run resumes it.
+    const auto lost = harness::Store(run.db_path).release_trials_of(
+        pid, fmt::format("its worker process (job {}, pid {}) {} while running it", child->second,
+                         pid, how));
+    for (const auto& key : lost) {
+      fmt::print(stderr,
+                 "sweep {}: job {} (pid {}) {} while running trial {}: marked interrupted; it "
+                 "resumes from its last checkpoint on the next run\n",
+                 spec.name, child->second, pid, how, key);
+      abandoned = true;
+    }
     if (code == kExitInterrupted) interrupted = true;
     if (code != kExitOk && code != kExitTrialsFailed && code != kExitInterrupted) worst = code;
   }
+  if (abandoned && worst == kExitOk) worst = kExitInternal;
   harness::Store store(run.db_path);
   std::vector<std::string> keys;
   for (const auto& t : trials) keys.push_back(t.key);
@@ -1126,13 +1166,17 @@ int report_command(const Args& args) {
       "sweep", po::value<std::string>()->default_value(""),
       "sweep name (default: the most recently run sweep)")(
       "format", po::value<std::string>()->default_value("md"), "md | csv | latex | json | html")(
-      "all-metrics", "also APs, APm, APl, and inference ms per image where measured (ms_per_image)");
+      "all-metrics", "also APs, APm, APl, and inference ms per image where measured (ms_per_image)")(
+      "baseline", po::value<std::string>()->default_value(""),
+      "key=value[,key=value...] selecting one configuration: every other row gets its AP minus "
+      "the baseline's with a 95% confidence interval (paired t over shared seeds, else Welch)");
   opts.add(db_option());
   po::variables_map vm;
   po::positional_options_description pos;
   pos.add("sweep", 1);  // `focalab report NAME` as well as --sweep NAME
   if (!parse(args, opts, {}, pos, vm,
-             "Usage: focalab report [[--sweep] NAME] [--format md|csv|latex|json|html] [--db FILE]\n\n"
+             "Usage: focalab report [[--sweep] NAME] [--format md|csv|latex|json|html]\n"
+             "                      [--baseline KEY=VALUE[,...]] [--db FILE]\n\n"
              "Prints a sweep's comparison table: one row per distinct configuration (the config\n"
              "values that vary as columns), the number of seeds n, the trials' status (diverged\n"
              "and failed ones shown), COCO AP/AP50/AP75 x100 as mean ± std over the seeds, the\n"
@@ -1141,7 +1185,12 @@ int report_command(const Args& args) {
              "early, mid and late in training. LaTeX is a booktabs table (shrunk to the line\n"
              "width when wider; \\usepackage{booktabs,graphicx}); CSV and JSON carry\n"
              "every number unrounded for your own plots.\n\n"
+             "With --baseline, each row also shows its AP minus the baseline row's and the 95%\n"
+             "confidence interval of that difference: a paired t interval over the seeds when\n"
+             "both rows ran the same seeds (same data order and initialization), else Welch's;\n"
+             "* marks an interval that excludes 0.\n\n"
              "Examples:\n  focalab report quick\n"
+             "  focalab report table1b_gamma --baseline loss.kind=alpha_ce\n"
              "  focalab report --sweep quick --format latex > table1.tex\n"
              "  focalab report --format json | jq '.rows[] | select(.best)'\n")) {
     return kExitOk;
@@ -1151,6 +1200,7 @@ int report_command(const Args& args) {
   ro.sweep = vm["sweep"].as<std::string>();
   ro.format = vm["format"].as<std::string>();
   ro.all_metrics = vm.count("all-metrics") > 0;
+  ro.baseline = vm["baseline"].as<std::string>();
   fmt::print("{}", reports::render_report(ro));
   return kExitOk;
 }

@@ -69,7 +69,57 @@ if [[ $rc == 0 && $got == "6|6|6" && $same == 0 ]] &&
    grep -q "6 trials: 6 done, 0 failed" <<<"$out"; then
   ok "--jobs 3: 6 trials done once each, results equal the single process's"
 else
-  fail "--jobs 3: exit $rc, trials $got, $same differing metrics: $(tail -3 <<<"$out")"
+  fail "--jobs 3: exit $rc, trials $got, $same differing metrics; its output:"
+  sed 's/^/  | /' <<<"$out"
+  sqlite3 "$tmp/jobs.db" "SELECT key, status, attempts, pid, error FROM trials" | sed 's/^/  | /'
+fi
+
+# A worker killed in the middle of a trial (kill -9): the parent names the job and the signal,
+# marks the trial interrupted (not left `running`), exits 70; the next run resumes it from its
+# checkpoint and finishes the sweep.
+cat >"$tmp/kill.yaml" <<YAML
+name: killed
+base: $src/experiments/configs/tiny.yaml
+data: {train_images: 32, val_images: 8}
+train: {iterations: 400, batch_size: 2, warmup_iters: 2, lr_steps: [300], log_every: 20,
+        checkpoint_every: 20}
+sweep:
+  cases: [{loss.kind: ce}, {loss.kind: focal}]
+YAML
+"$bin" sweep run "$tmp/kill.yaml" --jobs 2 --threads 2 --db "$tmp/kill.db" >"$tmp/kill.log" 2>&1 &
+parent=$!
+victim=
+for _ in $(seq 1 1200); do
+  if [[ -s $tmp/kill.db ]]; then
+    victim=$(sqlite3 -readonly "$tmp/kill.db" "SELECT t.pid FROM trials t WHERE t.status = 'running'
+      AND t.checkpoint_path IS NOT NULL LIMIT 1" 2>/dev/null)
+  fi
+  [[ -n $victim ]] && break
+  sleep 0.05
+done
+if [[ -z $victim ]]; then
+  fail "kill -9 of a worker: no trial reached a checkpoint in 60 s"
+else
+  kill -9 "$victim"
+  wait $parent
+  rc=$?
+  key=$(sqlite3 "$tmp/kill.db" "SELECT key FROM trials WHERE error LIKE '%pid $victim%'")
+  st=$(sqlite3 "$tmp/kill.db" "SELECT status FROM trials WHERE key = '$key'")
+  if [[ $rc == 70 && $st == interrupted ]] &&
+     grep -q "(pid $victim) was killed by signal 9 (Killed) while running trial $key: marked interrupted" \
+       "$tmp/kill.log"; then
+    ok "kill -9 of a worker: named, exit 70, its trial $key marked interrupted"
+  else
+    fail "kill -9 of worker $victim: exit $rc, trial '$key' is '$st'; output: $(tail -4 "$tmp/kill.log")"
+  fi
+  "$bin" sweep run "$tmp/kill.yaml" --jobs 2 --threads 2 --db "$tmp/kill.db" >"$tmp/kill2.log" 2>&1
+  rc=$?
+  got=$(sqlite3 "$tmp/kill.db" "SELECT count(*), sum(status = 'done') FROM trials")
+  if [[ $rc == 0 && $got == "2|2" ]] && grep -q "resuming after iteration" "$tmp/kill2.log"; then
+    ok "the next run resumed the killed worker's trial from its checkpoint: 2 trials done"
+  else
+    fail "rerun after kill -9: exit $rc, trials $got: $(tail -3 "$tmp/kill2.log")"
+  fi
 fi
 
 finish
