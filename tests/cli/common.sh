@@ -17,6 +17,19 @@ finish() {
   exit 0
 }
 
+# signal_child SIGNAL PID: sends the signal only while PID is still a child of this shell. Once
+# a background job has exited, the shell has reaped it and its pid is free: on a busy machine
+# another test's process may get it.
+signal_child() {
+  local stat
+  stat=$(cat "/proc/$2/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  local ppid=${stat#* }
+  ppid=${ppid%% *}
+  [[ $ppid == "$$" || $ppid == "$BASHPID" ]] || return 1
+  kill -"$1" "$2" 2>/dev/null
+}
+
 # expect CODE PATTERN -- command...: runs it and checks the exit code; an error (CODE != 0) must
 # be exactly one line on stderr matching PATTERN, a success must match PATTERN on stdout or stderr.
 expect() {

@@ -78,7 +78,7 @@ qpid=$!
 # background job of a non-interactive shell starts with SIGINT ignored).
 for _ in $(seq 1 40); do
   sleep 0.5
-  kill -INT "$qpid" 2>/dev/null || break
+  signal_child INT "$qpid" || break
 done
 wait "$qpid"
 rc=$?

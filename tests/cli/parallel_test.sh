@@ -100,7 +100,7 @@ done
 if [[ -z $victim ]]; then
   fail "kill -9 of a worker: no trial reached a checkpoint in 60 s"
 else
-  kill -9 "$victim"
+  kill -9 "$victim"  # a worker that is `running` a trial right now
   wait $parent
   rc=$?
   key=$(sqlite3 "$tmp/kill.db" "SELECT key FROM trials WHERE error LIKE '%pid $victim%'")

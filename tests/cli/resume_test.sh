@@ -46,7 +46,7 @@ for sig in INT USR1; do
   "$bin" sweep run "$tmp/sweep.yaml" --threads 2 --db "$db" >/dev/null 2>>"$tmp/log" &
   pid=$!
   wait_rows "$db" 3
-  kill -$sig $pid
+  signal_child "$sig" $pid
   wait $pid
   rc=$?
   [[ $rc == 5 ]] && ok "SIG$sig: exit 5" || fail "SIG$sig: exit $rc, expected 5"
@@ -69,7 +69,7 @@ for k in 1 2 3 4 5; do
   target=$((${before:-0} + RANDOM % 6 + 1))
   wait_rows "$tmp/kill.db" $((target > 17 ? 17 : target))
   sleep "0.$((RANDOM % 10))"
-  kill -9 $pid 2>/dev/null
+  signal_child 9 $pid
   wait $pid 2>/dev/null
   echo "kill -9 #$k at $(step_rows "$tmp/kill.db") step rows"
 done
