@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "harness/reference.h"
 #include "harness/sqlite.h"
 #include "reports/chart.h"
+#include "reports/stats.h"
 #include "reports/sweep_data.h"
 
 namespace focalab::reports {
@@ -108,6 +110,17 @@ struct Group {
     }
     return s;
   }
+  // AP x100 of the done trials with a defined value, by seed.
+  std::map<int64_t, double> ap_by_seed() const {
+    std::map<int64_t, double> out;
+    for (const auto* t : trials) {
+      auto it = t->metrics.find("AP");
+      if (t->status == "done" && it != t->metrics.end() && it->second >= 0) {
+        out[t->seed] = 100 * it->second;
+      }
+    }
+    return out;
+  }
   // "done", or the statuses with counts: "2 done, 1 diverged@6".
   std::string status() const {
     std::map<std::string, int64_t> count;
@@ -149,8 +162,17 @@ struct Group {
   }
 };
 
+// A row's AP against the baseline row's.
+struct Comparison {
+  std::optional<double> diff;          // mean AP minus the baseline's mean AP
+  std::optional<DiffInterval> ci;      // 95%, paired or Welch; none under 2 seeds a side
+};
+
 struct Report {
   std::string sweep, db_path;
+  int baseline = -1;                   // the group compared against; -1: no comparison
+  std::string baseline_filter;
+  std::vector<Comparison> vs_base;     // per group
   int64_t trials = 0, done = 0;
   std::vector<std::string> varied;
   std::vector<std::string> metrics;
@@ -178,11 +200,38 @@ std::optional<double> delta_ap(const Group& g) {
   return ap.mean - g.paper->metrics.at("AP");
 }
 
+// "+2.5 [+0.8, +4.2]*" ("*": the interval excludes 0), "+2.5" without an interval, "baseline".
+std::string comparison_text(const Report& r, size_t gi) {
+  if (static_cast<int>(gi) == r.baseline) return "baseline";
+  const Comparison& c = r.vs_base[gi];
+  if (!c.diff) return "–";
+  if (!c.ci) return fmt::format("{:+.1f}", *c.diff);
+  return fmt::format("{:+.1f} [{:+.1f}, {:+.1f}]{}", c.ci->diff, c.ci->lo, c.ci->hi,
+                     c.ci->significant() ? "*" : "");
+}
+
+std::string comparison_note(const Report& r) {
+  if (r.baseline < 0) return {};
+  std::vector<std::string> methods;  // in row order, each once
+  for (const auto& c : r.vs_base) {
+    if (!c.ci) continue;
+    const std::string m = c.ci->method == "paired"
+                              ? fmt::format("paired t over the {} seeds both ran", c.ci->n)
+                              : "Welch's t where the seeds differ";
+    if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
+  }
+  return fmt::format(
+      "vs baseline: mean AP minus the baseline's ({}), with its 95% confidence interval{}; * the "
+      "interval excludes 0; no interval under 2 seeds a side.",
+      r.baseline_filter, methods.empty() ? "" : fmt::format(" ({})", fmt::join(methods, "; ")));
+}
+
 std::vector<std::string> main_header(const Report& r) {
   std::vector<std::string> h = r.varied;
   h.push_back("status");
   h.push_back("n");
   for (const auto& m : r.metrics) h.push_back(m);
+  if (r.baseline >= 0) h.push_back("vs baseline");
   if (r.with_paper) {
     for (const char* m : {"paper AP", "paper AP50", "paper AP75", "ΔAP"}) h.push_back(m);
   }
@@ -190,11 +239,13 @@ std::vector<std::string> main_header(const Report& r) {
 }
 
 // The cells of a main-table row; `pm` is the format's plus-minus.
-std::vector<std::string> main_row(const Report& r, const Group& g, const char* pm) {
+std::vector<std::string> main_row(const Report& r, size_t gi, const char* pm) {
+  const Group& g = r.groups[gi];
   std::vector<std::string> row = g.config;
   row.push_back(g.status());
   row.push_back(std::to_string(g.trials.size()));
   for (const auto& m : r.metrics) row.push_back(stat_text(g.stat(m), pm));
+  if (r.baseline >= 0) row.push_back(comparison_text(r, gi));
   if (r.with_paper) {
     for (const char* m : {"AP", "AP50", "AP75"}) row.push_back(paper_text(g, m));
     const auto d = delta_ap(g);
@@ -241,7 +292,7 @@ std::string render_markdown(const Report& r) {
                                 r.done, r.db_path);
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < r.groups.size(); ++i) {
-    auto row = main_row(r, r.groups[i], " ± ");
+    auto row = main_row(r, i, " ± ");
     if (static_cast<int>(i) == r.best) row[r.varied.size() + 2] = "**" + row[r.varied.size() + 2] + "**";
     rows.push_back(std::move(row));
   }
@@ -250,6 +301,7 @@ std::string render_markdown(const Report& r) {
          "seeds of a configuration (its done trials); the best AP in bold.";
   if (r.with_paper) out += " ΔAP: measured minus paper.";
   out += "\n";
+  if (r.baseline >= 0) out += comparison_note(r) + "\n";
   for (const auto& n : r.notes) out += n + "\n";
   if (r.with_paper) {
     out += "The paper's numbers are COCO with ResNet-50/101: compare trends, not values, when the "
@@ -281,6 +333,12 @@ std::string render_csv(const Report& r) {
   for (const auto& m : r.metrics) {
     for (const char* s : {"_mean", "_std", "_n"}) h.push_back(m + s);
   }
+  if (r.baseline >= 0) {
+    for (const char* c : {"baseline", "vs_baseline_AP", "vs_baseline_lo", "vs_baseline_hi",
+                          "vs_baseline_method", "vs_baseline_df", "vs_baseline_significant"}) {
+      h.push_back(c);
+    }
+  }
   if (r.with_paper) {
     for (const char* c : {"paper_AP", "paper_AP50", "paper_AP75", "delta_AP"}) h.push_back(c);
   }
@@ -301,6 +359,16 @@ std::string render_csv(const Report& r) {
       row.push_back(csv_number(s.mean, s.n > 0));
       row.push_back(csv_number(s.std, s.n > 1));
       row.push_back(std::to_string(s.n));
+    }
+    if (r.baseline >= 0) {
+      const Comparison& c = r.vs_base[gi];
+      row.push_back(static_cast<int>(gi) == r.baseline ? "1" : "0");
+      row.push_back(csv_number(c.diff.value_or(0), c.diff.has_value()));
+      row.push_back(csv_number(c.ci ? c.ci->lo : 0, c.ci.has_value()));
+      row.push_back(csv_number(c.ci ? c.ci->hi : 0, c.ci.has_value()));
+      row.push_back(c.ci ? c.ci->method : "");
+      row.push_back(csv_number(c.ci ? c.ci->df : 0, c.ci.has_value()));
+      row.push_back(c.ci ? (c.ci->significant() ? "1" : "0") : "");
     }
     if (r.with_paper) {
       for (const char* m : {"AP", "AP50", "AP75"}) {
@@ -351,6 +419,24 @@ std::string render_json(const Report& r) {
                          s.n);
     }
     out += "}";
+    if (r.baseline >= 0) {
+      const Comparison& c = r.vs_base[gi];
+      if (static_cast<int>(gi) == r.baseline) {
+        out += ", \"vs_baseline\": \"baseline\"";
+      } else if (!c.diff) {
+        out += ", \"vs_baseline\": null";
+      } else {
+        out += fmt::format(", \"vs_baseline\": {{\"delta_AP\": {}", json_number(*c.diff));
+        if (c.ci) {
+          out += fmt::format(", \"lo\": {}, \"hi\": {}, \"level\": 0.95, \"method\": {}, "
+                             "\"n\": {}, \"df\": {}, \"significant\": {}",
+                             json_number(c.ci->lo), json_number(c.ci->hi),
+                             json_quote(c.ci->method), c.ci->n, json_number(c.ci->df),
+                             c.ci->significant() ? "true" : "false");
+        }
+        out += "}";
+      }
+    }
     if (r.with_paper) {
       if (g.paper) {
         out += ", \"paper\": {";
@@ -414,7 +500,8 @@ std::string latex_escape(const std::string& s) {
 
 std::string render_latex(const Report& r) {
   const size_t nv = r.varied.size(), nm = r.metrics.size();
-  std::string cols = std::string(nv, 'l') + "lr" + std::string(nm, 'r') +
+  const size_t nb = r.baseline >= 0 ? 1 : 0;
+  std::string cols = std::string(nv, 'l') + "lr" + std::string(nm + nb, 'r') +
                      (r.with_paper ? std::string(4, 'r') : std::string());
   std::string out = "% focalab report; needs \\usepackage{booktabs} and \\usepackage{graphicx}\n";
   out += "\\begin{table}[t]\n\\centering\n\\small\n";
@@ -425,14 +512,15 @@ std::string render_latex(const Report& r) {
     const size_t first = nv + 3;  // 1-based column of the first measured metric
     out += fmt::format("\\multicolumn{{{}}}{{l}}{{}} & \\multicolumn{{{}}}{{c}}{{measured}} & "
                        "\\multicolumn{{4}}{{c}}{{paper}} \\\\\n",
-                       nv + 2, nm);
+                       nv + 2, nm + nb);
     out += fmt::format("\\cmidrule(lr){{{}-{}}} \\cmidrule(lr){{{}-{}}}\n", first,
-                       first + nm - 1, first + nm, first + nm + 3);
+                       first + nm + nb - 1, first + nm + nb, first + nm + nb + 3);
   }
   std::vector<std::string> h = r.varied;
   h.push_back("status");
   h.push_back("$n$");
   for (const auto& m : r.metrics) h.push_back(m);
+  if (r.baseline >= 0) h.push_back("vs baseline");
   if (r.with_paper) {
     for (const char* m : {"AP", "AP50", "AP75", "ΔAP"}) h.push_back(m);
   }
@@ -441,7 +529,7 @@ std::string render_latex(const Report& r) {
   }
   out += " \\\\\n\\midrule\n";
   for (size_t gi = 0; gi < r.groups.size(); ++gi) {
-    const auto row = main_row(r, r.groups[gi], " \\pm ");
+    const auto row = main_row(r, gi, " \\pm ");
     for (size_t i = 0; i < row.size(); ++i) {
       std::string cell = row[i].find("\\pm") != std::string::npos ? "$" + row[i] + "$"
                                                                    : latex_escape(row[i]);
@@ -455,9 +543,10 @@ std::string render_latex(const Report& r) {
       "\\caption{{Sweep \\texttt{{{}}}: COCO-style box AP ($\\times 100$) on the val split, mean "
       "$\\pm$ std over the $n$ seeds of each configuration; the best AP in bold.{}}}\n",
       latex_escape(r.sweep),
-      r.with_paper ? " Paper: Lin et al., Focal Loss for Dense Object Detection, ICCV 2017; "
+      (r.baseline >= 0 ? " " + latex_escape(comparison_note(r)) : std::string()) +
+      (r.with_paper ? " Paper: Lin et al., Focal Loss for Dense Object Detection, ICCV 2017; "
                      "$\\Delta$AP: measured minus paper."
-                   : "");
+                   : ""));
   std::string label = r.sweep;  // \label takes no escapes: other characters become '-'
   for (char& c : label) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != ':') c = '-';
@@ -493,10 +582,11 @@ std::string render_html(const Report& r) {
   out += fmt::format("<h2>Sweep <code>{}</code> — {} trials, {} done ({})</h2>\n",
                      xml_escape(r.sweep), r.trials, r.done, xml_escape(r.db_path));
   std::vector<std::vector<std::string>> rows;
-  for (const auto& g : r.groups) rows.push_back(main_row(r, g, " ± "));
+  for (size_t gi = 0; gi < r.groups.size(); ++gi) rows.push_back(main_row(r, gi, " ± "));
   out += html_table(main_header(r), rows, r.varied.size() + 1, r.best, r.varied.size() + 2);
   out += "<p>COCO-style box AP x100 on the val split: mean ± std over the n seeds of a "
          "configuration; the best AP in bold.</p>\n";
+  if (r.baseline >= 0) out += "<p>" + xml_escape(comparison_note(r)) + "</p>\n";
   for (const auto& n : r.notes) out += "<p>" + xml_escape(n) + "</p>\n";
   const auto [h, share_rows] = share_table(r);
   if (!share_rows.empty()) {
@@ -505,6 +595,101 @@ std::string render_html(const Report& r) {
     out += "<p>" + xml_escape(kShareNote) + "</p>\n";
   }
   return out + "</body></html>\n";
+}
+
+// Whether a stored config value (JSON text) is the value a user wrote: numbers compare as
+// numbers (0.75 = .75, 2 = 2.0), loss.alpha "off" is -1, anything else as text.
+bool config_value_is(const std::string& key, const std::string& have, std::string want) {
+  if (key == "loss.alpha" && want == "off") want = "-1";
+  if (have == want) return true;
+  try {
+    size_t a = 0, b = 0;
+    const double x = std::stod(have, &a), y = std::stod(want, &b);
+    return a == have.size() && b == want.size() && x == y;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// The group `filter` (key=value[,key=value...]) selects: exactly one, else UsageError.
+int select_baseline(const std::string& filter, const std::vector<Group>& groups,
+                    const std::vector<std::string>& varied, const std::string& sweep) {
+  std::vector<std::pair<std::string, std::string>> want;
+  std::stringstream ss(filter);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+      throw UsageError(fmt::format("--baseline '{}': '{}' is not key=value (example: --baseline "
+                                   "loss.kind=alpha_ce,loss.alpha=0.75)",
+                                   filter, item));
+    }
+    want.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+  if (want.empty()) {
+    throw UsageError(fmt::format("--baseline '{}': allowed: key=value[,key=value...]", filter));
+  }
+  // What the rows have, for the messages: the varied keys and their values.
+  std::vector<std::string> rows_have;
+  for (const auto& k : varied) {
+    std::vector<std::string> values;
+    for (const auto& g : groups) {
+      const std::string v = config_cell(*g.trials.front(), k);
+      if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+    }
+    rows_have.push_back(fmt::format("{}: {}", k, fmt::join(values, " | ")));
+  }
+  const std::string have = rows_have.empty() ? "one configuration"
+                                             : fmt::format("{}", fmt::join(rows_have, "; "));
+  for (const auto& [key, value] : want) {
+    if (!groups.empty() && !groups.front().trials.front()->config.count(key)) {
+      throw UsageError(fmt::format("--baseline '{}': '{}' is not a config key (`focalab config "
+                                   "keys`; this sweep varies {})",
+                                   filter, key, have));
+    }
+  }
+  std::vector<int> match;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const auto& config = groups[i].trials.front()->config;
+    if (std::all_of(want.begin(), want.end(), [&](const auto& kv) {
+          return config_value_is(kv.first, config.at(kv.first), kv.second);
+        })) {
+      match.push_back(static_cast<int>(i));
+    }
+  }
+  if (match.size() != 1) {
+    throw UsageError(fmt::format("--baseline '{}': selects {} configurations of sweep {}; it must "
+                                 "select one ({})",
+                                 filter, match.size(), sweep, have));
+  }
+  return match.front();
+}
+
+// Every group's AP against the baseline group's: paired over seeds when both ran the same
+// seeds (2 or more), else Welch's interval.
+std::vector<Comparison> compare_to(const std::vector<Group>& groups, int baseline) {
+  std::vector<Comparison> out(groups.size());
+  const auto base = groups[static_cast<size_t>(baseline)].ap_by_seed();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (static_cast<int>(i) == baseline) continue;
+    const auto mine = groups[i].ap_by_seed();
+    if (mine.empty() || base.empty()) continue;
+    std::vector<double> a, b;
+    for (const auto& kv : mine) a.push_back(kv.second);
+    for (const auto& kv : base) b.push_back(kv.second);
+    const bool same_seeds =
+        mine.size() == base.size() &&
+        std::equal(mine.begin(), mine.end(), base.begin(),
+                   [](const auto& x, const auto& y) { return x.first == y.first; });
+    auto mean = [](const std::vector<double>& v) {
+      double s = 0;
+      for (double x : v) s += x;
+      return s / static_cast<double>(v.size());
+    };
+    out[i].diff = mean(a) - mean(b);
+    out[i].ci = same_seeds ? paired_interval(a, b) : welch_interval(a, b);
+  }
+  return out;
 }
 
 }  // namespace
@@ -603,6 +788,11 @@ std::string render_report(const ReportOptions& options) {
     if (ap.n > 0 && (r.best < 0 || ap.mean > r.groups[static_cast<size_t>(r.best)].stat("AP").mean)) {
       r.best = static_cast<int>(i);
     }
+  }
+  if (!options.baseline.empty()) {
+    r.baseline = select_baseline(options.baseline, r.groups, varied, sweep_name);
+    r.baseline_filter = options.baseline;
+    r.vs_base = compare_to(r.groups, r.baseline);
   }
   r.sweep = sweep_name;
   r.db_path = options.db_path;

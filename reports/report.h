@@ -11,6 +11,10 @@ struct ReportOptions {
   std::string sweep;          // sweep name; empty = the most recently run sweep
   std::string format = "md";  // md | csv | latex | json | html
   bool all_metrics = false;   // APs, APm, APl too
+  // key=value[,key=value...] selecting one configuration of the sweep: every other row gets its
+  // AP difference to it with a 95% confidence interval (paired t over the seeds both ran the
+  // same; otherwise Welch's t). Empty: no comparison.
+  std::string baseline;
 };
 
 // One row per distinct configuration of the sweep (its varied config values), AP / AP50 / AP75 as
@@ -18,7 +22,8 @@ struct ReportOptions {
 // shown, not dropped), the paper's numbers and ΔAP when the sweep names a reference and the row
 // matches one, the best row marked; then the share of the classification loss from positives,
 // hard and easy negatives early, mid and late in training. Throws StoreError (no such DB /
-// sweep) with the names that exist, UsageError for an unknown format.
+// sweep) with the names that exist, UsageError for an unknown format or a baseline that does not
+// select exactly one configuration.
 std::string render_report(const ReportOptions& options);
 
 }  // namespace focalab::reports

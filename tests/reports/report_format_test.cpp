@@ -229,6 +229,98 @@ TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
 }
 
 // Plots from the fixture: the series each figure must have, SVG and PNG written and non-empty.
+// --baseline: three configurations — alpha-CE (the baseline) and the focal loss over seeds
+// 1, 2, 3, CE over seeds 1, 2. AP x100: alpha-CE 35.5, 36.9, 37.4; focal 38.0, 40.1, 39.2 (same
+// seeds: paired, differences 2.5, 3.2, 1.8); CE 37.5, 40.9 (other seeds: Welch). The intervals
+// were computed with scipy 1.10.1: ttest_rel(focal, alpha_ce).confidence_interval(0.95) =
+// [0.7611036, 4.2388964]; Welch from numpy var(ddof=1) and t.ppf(.975, df): df 1.2285880,
+// [-12.2445755, 17.4445755] around 2.6.
+std::string baseline_fixture(const testing::TempDir& dir) {
+  const std::string path = dir.file("baseline.db");
+  harness::Store store(path);
+  harness::SweepSpec spec;
+  spec.name = "bl";
+  std::vector<harness::TrialSpec> trials;
+  struct Row { const char* kind; int64_t seed; double ap; };
+  const std::vector<Row> data = {{"alpha_ce", 1, .355}, {"alpha_ce", 2, .369}, {"alpha_ce", 3, .374},
+                                 {"focal", 1, .380},    {"focal", 2, .401},    {"focal", 3, .392},
+                                 {"ce", 1, .375},       {"ce", 2, .409}};
+  for (const auto& d : data) {
+    harness::TrialConfig c;
+    c.loss.kind = d.kind;
+    if (std::string(d.kind) == "alpha_ce") c.loss.alpha = 0.75;
+    c.seed = d.seed;
+    harness::finalize_config(c, "fixture");
+    trials.push_back({c, harness::config_to_json(c), fmt::format("{}{}", d.kind, d.seed), {}});
+  }
+  const auto rows = store.register_sweep(spec, trials);
+  for (size_t i = 0; i < data.size(); ++i) {
+    store.db().prepare("UPDATE trials SET status = 'done' WHERE id = ?1").bind(1, rows[i].id).run();
+    store.db().prepare("INSERT INTO evaluations VALUES (?1, 30, 'val', 'AP', ?2)")
+        .bind(1, rows[i].id).bind(2, data[i].ap).run();
+  }
+  return path;
+}
+
+std::string render_baseline(const std::string& path, const std::string& format,
+                            const std::string& baseline) {
+  ReportOptions o;
+  o.db_path = path;
+  o.sweep = "bl";
+  o.format = format;
+  o.baseline = baseline;
+  return render_report(o);
+}
+
+TEST(ReportFormats, BaselineDifferencesWithPairedAndWelchIntervals) {
+  testing::TempDir dir;
+  const std::string db = baseline_fixture(dir);
+  const std::string md = render_baseline(db, "md", "loss.kind=alpha_ce,loss.alpha=.75");
+  EXPECT_NE(md.find("| alpha_ce  | –          | 0.75       | done   | 3 |      36.6 ± 1.0 |    – |"
+                    "    – |            baseline |\n"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| focal     | 2          | 0.25       | done   | 3 |      39.1 ± 1.1 |    – |"
+                    "    – |  +2.5 [+0.8, +4.2]* |\n"),  // paired: the interval excludes 0
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| ce        | –          | –          | done   | 2 |  **39.2 ± 2.4** |    – |"
+                    "    – | +2.6 [-12.2, +17.4] |\n"),  // Welch: it does not
+            std::string::npos) << md;
+  EXPECT_NE(md.find("with its 95% confidence interval (paired t over the 3 seeds both ran; Welch's "
+                    "t where the seeds differ); * the interval excludes 0"),
+            std::string::npos) << md;
+  const std::string json = render_baseline(db, "json", "loss.kind=alpha_ce");
+  EXPECT_NE(json.find("\"vs_baseline\": \"baseline\""), std::string::npos) << json;
+  for (const char* want : {"\"lo\": 0.76110360", "\"hi\": 4.23889639", "\"method\": \"paired\"",
+                           "\"lo\": -12.244575", "\"hi\": 17.444575", "\"df\": 1.228588",
+                           "\"method\": \"welch\", \"n\": 2"}) {
+    EXPECT_NE(json.find(want), std::string::npos) << want << "\n" << json;
+  }
+  const std::string csv = render_baseline(db, "csv", "loss.kind=alpha_ce");
+  EXPECT_NE(csv.find(",baseline,vs_baseline_AP,vs_baseline_lo,vs_baseline_hi,vs_baseline_method,"
+                     "vs_baseline_df,vs_baseline_significant,"),
+            std::string::npos) << csv;
+  EXPECT_NE(csv.find(",0,2.5000,0.7611,4.2389,paired,2.0000,1,"), std::string::npos) << csv;
+  EXPECT_NE(render_baseline(db, "latex", "loss.kind=alpha_ce").find("vs baseline"),
+            std::string::npos);
+  EXPECT_NE(render_baseline(db, "html", "loss.kind=alpha_ce").find("<td class=\"num\">baseline</td>"),
+            std::string::npos);
+  // A filter must select exactly one configuration, by config keys.
+  for (const auto& [bad, says] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"loss.kind=sgd", "selects 0 configurations of sweep bl; it must select one "
+                             "(loss.kind: alpha_ce | focal | ce; loss.gamma: – | 2; loss.alpha: 0.75 | 0.25 | –)"},
+           {"train.lr=0.01", "selects 3 configurations"},
+           {"loss.kindd=ce", "'loss.kindd' is not a config key"},
+           {"loss.kind", "'loss.kind' is not key=value"}}) {
+    try {
+      render_baseline(db, "md", bad);
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Plots, EachKindDrawsItsSeries) {
   testing::TempDir dir;
   const std::string db = fixture(dir);
