@@ -18,6 +18,7 @@
 
 #include "harness/errors.h"
 #include "harness/json.h"
+#include "harness/claims.h"
 #include "harness/reference.h"
 
 namespace focalab::harness {
@@ -477,9 +478,9 @@ std::string read_text(const fs::path& path) {
   return ss.str();
 }
 
-const std::vector<std::string> kTopKeys = {"name", "description", "base", "reference", "sweep",
-                                           "threads", "device", "data", "model", "loss",
-                                           "train", "seed"};
+const std::vector<std::string> kTopKeys = {"name", "description", "base", "reference", "claims",
+                                           "sweep", "threads", "device", "data", "model",
+                                           "loss", "train", "seed"};
 
 void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& chain,
                 const Origin& named_at) {
@@ -543,6 +544,10 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
         }
       }
       spec.reference = fmt::format("{}", fmt::join(ids, ","));
+    } else if (key == "claims") {
+      parse_claims(value, file);  // checked here, at its file and line; kept as written
+      spec.claims = value;
+      spec.claims_file = file;
     } else if (key == "name" || key == "description" || key == "device") {
       if (!value.IsScalar()) fail(origin, key, "expected a string");
       if (key == "name") spec.name = value.Scalar();
@@ -622,8 +627,8 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
       }
     } else {
       fail(origin, key, fmt::format("unknown top-level key{}; allowed: name, description, base, "
-                                    "reference, threads, device, seed, data, model, loss, train, "
-                                    "sweep",
+                                    "reference, claims, threads, device, seed, data, model, "
+                                    "loss, train, sweep",
                                     did_you_mean(key, kTopKeys)));
     }
   }

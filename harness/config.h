@@ -104,6 +104,8 @@ struct SweepSpec {
   std::vector<Override> overrides;                          // applied to every trial, last
   std::optional<int64_t> threads;                           // top-level `threads:`
   std::optional<std::string> device;                        // top-level `device:`
+  YAML::Node claims;         // the `claims:` list as written (harness/claims.h); else not a list
+  std::string claims_file;   // the file that holds it
   std::map<std::string, Origin> origins;  // where each key of `base` was last set
 };
 

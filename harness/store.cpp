@@ -174,7 +174,11 @@ CREATE TABLE loss_cdf (
 );
 )sql";
 
-const char* const kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+// 6: a sweep's claims (its `claims:` list as YAML; `report` gives each a verdict).
+const char* kSchemaV6 = "ALTER TABLE sweeps ADD COLUMN claims TEXT;";
+
+const char* const kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+                                   kSchemaV6};
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion,
               "one migration step per schema version");
 
@@ -279,9 +283,10 @@ std::vector<TrialRow> Store::register_sweep(const SweepSpec& spec,
   const std::string now = now_iso();
   db_.prepare(
          "INSERT INTO sweeps (name, source_path, spec_yaml, spec_hash, reference, created_at, "
-         "updated_at, focalab_version, git_revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8) "
+         "updated_at, focalab_version, git_revision, claims) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9) "
          "ON CONFLICT(name) DO UPDATE SET source_path = ?2, spec_yaml = ?3, spec_hash = ?4, "
-         "reference = ?5, updated_at = ?6, focalab_version = ?7, git_revision = ?8")
+         "reference = ?5, updated_at = ?6, focalab_version = ?7, git_revision = ?8, claims = ?9")
       .bind(1, spec.name)
       .bind(2, spec.source_path)
       .bind(3, spec.spec_text)
@@ -290,6 +295,8 @@ std::vector<TrialRow> Store::register_sweep(const SweepSpec& spec,
       .bind(6, now)
       .bind(7, FOCALAB_VERSION)
       .bind(8, FOCALAB_GIT_REVISION)
+      .bind(9, spec.claims.IsSequence() ? std::optional<std::string>(YAML::Dump(spec.claims))
+                                        : std::nullopt)
       .run();
   int64_t sweep_id = 0;
   {

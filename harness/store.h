@@ -23,7 +23,7 @@ namespace focalab::harness {
 
 // 2: loss_histogram; 3: train_steps.data_ms; 4: trials.pid; 5: loss_cdf (store.cpp: kMigrations,
 // one step per version; docs/SCHEMA.md)
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 enum class TrialStatus { kPending, kRunning, kDone, kFailed, kDiverged, kInterrupted };
 const char* status_name(TrialStatus status);

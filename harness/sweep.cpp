@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "harness/claims.h"
 #include "harness/errors.h"
 
 namespace focalab::harness {
@@ -75,6 +76,11 @@ std::vector<TrialSpec> expand_sweep(const SweepSpec& spec, InputCheck inputs) {
         if (seen.insert(t.key).second) trials.push_back(std::move(t));
       }
     }
+  }
+  if (spec.claims.IsSequence()) {
+    std::vector<TrialConfig> configs;
+    for (const auto& t : trials) configs.push_back(t.config);
+    check_claims(parse_claims(spec.claims, spec.claims_file), configs);
   }
   return trials;
 }

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "harness/claims.h"
 #include "harness/config.h"
 #include "harness/errors.h"
 #include "harness/json.h"
@@ -21,6 +22,7 @@
 #include "harness/sqlite.h"
 #include "reports/chart.h"
 #include "reports/stats.h"
+#include "reports/verdicts.h"
 #include "reports/sweep_data.h"
 
 namespace focalab::reports {
@@ -173,6 +175,8 @@ struct Report {
   int baseline = -1;                   // the group compared against; -1: no comparison
   std::string baseline_filter;
   std::vector<Comparison> vs_base;     // per group
+  std::vector<ClaimVerdict> verdicts;  // the sweep's claims
+  std::string claims_note;             // why its claims were not evaluated
   int64_t trials = 0, done = 0;
   std::vector<std::string> varied;
   std::vector<std::string> metrics;
@@ -287,6 +291,21 @@ constexpr const char* kShareNote =
     "negative: background element with p >= loss.hard_score (default 0.05, the inference "
     "threshold).";
 
+constexpr const char* kClaimsNote =
+    "Verdicts from 95% confidence intervals over the seeds: holds or fails when the interval "
+    "clears the claim's line, inconclusive when it straddles it or a side has one seed (see "
+    "`focalab report --help`).";
+
+// claim | verdict | evidence; the verdict in bold for Markdown.
+std::vector<std::vector<std::string>> claim_rows(const Report& r, bool bold) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& v : r.verdicts) {
+    const std::string verdict = verdict_name(v.verdict);
+    rows.push_back({v.claim.text(), bold ? "**" + verdict + "**" : verdict, v.evidence});
+  }
+  return rows;
+}
+
 std::string render_markdown(const Report& r) {
   std::string out = fmt::format("## Sweep `{}` — {} trials, {} done ({})\n\n", r.sweep, r.trials,
                                 r.done, r.db_path);
@@ -314,6 +333,12 @@ std::string render_markdown(const Report& r) {
     out += markdown_table(h, share_rows, r.varied.size());
     out += fmt::format("\n{}\n", kShareNote);
   }
+  if (!r.verdicts.empty()) {
+    out += "\n### Claims\n\n";
+    out += markdown_table({"claim", "verdict", "evidence"}, claim_rows(r, true), 3);
+    out += fmt::format("\n{}\n", kClaimsNote);
+  }
+  out += r.claims_note;
   return out;
 }
 
@@ -464,6 +489,13 @@ std::string render_json(const Report& r) {
     }
     out += fmt::format("}}, \"best\": {}}}", static_cast<int>(gi) == r.best ? "true" : "false");
   }
+  out += "\n], \"claims\": [";
+  for (size_t i = 0; i < r.verdicts.size(); ++i) {
+    const auto& v = r.verdicts[i];
+    out += fmt::format("{}\n  {{\"claim\": {}, \"origin\": {}, \"verdict\": {}, \"evidence\": {}}}",
+                       i ? "," : "", json_quote(v.claim.text()), json_quote(v.claim.origin),
+                       json_quote(verdict_name(v.verdict)), json_quote(v.evidence));
+  }
   return out + "\n]}\n";
 }
 
@@ -594,6 +626,11 @@ std::string render_html(const Report& r) {
     out += html_table(h, share_rows, r.varied.size(), -1, 0);
     out += "<p>" + xml_escape(kShareNote) + "</p>\n";
   }
+  if (!r.verdicts.empty()) {
+    out += "<h3>Claims</h3>\n";
+    out += html_table({"claim", "verdict", "evidence"}, claim_rows(r, false), 3, -1, 0);
+    out += "<p>" + xml_escape(kClaimsNote) + "</p>\n";
+  }
   return out + "</body></html>\n";
 }
 
@@ -674,27 +711,20 @@ std::vector<Comparison> compare_to(const std::vector<Group>& groups, int baselin
     if (static_cast<int>(i) == baseline) continue;
     const auto mine = groups[i].ap_by_seed();
     if (mine.empty() || base.empty()) continue;
-    std::vector<double> a, b;
-    for (const auto& kv : mine) a.push_back(kv.second);
-    for (const auto& kv : base) b.push_back(kv.second);
-    const bool same_seeds =
-        mine.size() == base.size() &&
-        std::equal(mine.begin(), mine.end(), base.begin(),
-                   [](const auto& x, const auto& y) { return x.first == y.first; });
-    auto mean = [](const std::vector<double>& v) {
+    auto mean = [](const std::map<int64_t, double>& v) {
       double s = 0;
-      for (double x : v) s += x;
+      for (const auto& kv : v) s += kv.second;
       return s / static_cast<double>(v.size());
     };
-    out[i].diff = mean(a) - mean(b);
-    out[i].ci = same_seeds ? paired_interval(a, b) : welch_interval(a, b);
+    out[i].diff = mean(mine) - mean(base);
+    out[i].ci = seed_interval(mine, base);
   }
   return out;
 }
 
 }  // namespace
 
-std::string render_report(const ReportOptions& options) {
+std::string render_report(const ReportOptions& options, int64_t* failed_claims) {
   require_results_db(options.db_path);
   Database db(options.db_path, Database::Mode::kReadOnly);
   SweepData data = load_sweep_data(db, options.db_path, options.sweep);
@@ -793,6 +823,38 @@ std::string render_report(const ReportOptions& options) {
     r.baseline = select_baseline(options.baseline, r.groups, varied, sweep_name);
     r.baseline_filter = options.baseline;
     r.vs_base = compare_to(r.groups, r.baseline);
+  }
+  if (!data.claims.empty()) {
+    try {
+      const auto claims = harness::parse_claims(
+          YAML::Load(data.claims), fmt::format("{} (sweep {})", options.db_path, sweep_name));
+      std::vector<ClaimRow> rows;
+      for (const auto& g : r.groups) {
+        ClaimRow row;
+        row.config = harness::config_from_json(g.trials.front()->config_json);
+        for (const auto* t : g.trials) {
+          ++row.trials;
+          row.done += t->status == "done";
+          row.diverged += t->status == "diverged";
+          if (t->status != "done") continue;
+          for (const auto& m : harness::claim_metrics()) {
+            const auto it = t->metrics.find(m);
+            if (it != t->metrics.end() && it->second >= 0) {
+              row.metric_by_seed[m][t->seed] = 100 * it->second;
+            }
+          }
+        }
+        rows.push_back(std::move(row));
+      }
+      r.verdicts = evaluate_claims(claims, rows);
+    } catch (const std::exception& e) {  // claims or configs of another focalab version
+      r.claims_note = fmt::format("\nClaims not evaluated: {}\n", e.what());
+    }
+  }
+  if (failed_claims) {
+    *failed_claims = std::count_if(r.verdicts.begin(), r.verdicts.end(), [](const auto& v) {
+      return v.verdict == Verdict::kFails;
+    });
   }
   r.sweep = sweep_name;
   r.db_path = options.db_path;

@@ -2,6 +2,7 @@
 // Comparison tables read from the results database (read-only), shaped like the focal-loss
 // paper's: Markdown, CSV, LaTeX (booktabs), JSON or HTML.
 
+#include <cstdint>
 #include <string>
 
 namespace focalab::reports {
@@ -24,6 +25,8 @@ struct ReportOptions {
 // hard and easy negatives early, mid and late in training. Throws StoreError (no such DB /
 // sweep) with the names that exist, UsageError for an unknown format or a baseline that does not
 // select exactly one configuration.
-std::string render_report(const ReportOptions& options);
+// The sweep's claims (harness/claims.h) end the report with a verdict each; `failed_claims`, when
+// given, is set to the number that fail.
+std::string render_report(const ReportOptions& options, int64_t* failed_claims = nullptr);
 
 }  // namespace focalab::reports

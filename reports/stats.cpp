@@ -1,5 +1,6 @@
 #include "reports/stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -100,6 +101,32 @@ std::optional<DiffInterval> paired_interval(const std::vector<double>& a,
   out.lo = out.diff - half;
   out.hi = out.diff + half;
   return out;
+}
+
+std::optional<DiffInterval> mean_interval(const std::vector<double>& v, double level) {
+  if (v.size() < 2) return std::nullopt;
+  DiffInterval out;
+  out.method = "t";
+  out.n = static_cast<int64_t>(v.size());
+  out.df = static_cast<double>(v.size() - 1);
+  out.diff = mean_of(v);
+  const double half = student_t_quantile(0.5 + level / 2, out.df) *
+                      std::sqrt(variance_of(v) / static_cast<double>(v.size()));
+  out.lo = out.diff - half;
+  out.hi = out.diff + half;
+  return out;
+}
+
+std::optional<DiffInterval> seed_interval(const std::map<int64_t, double>& a,
+                                          const std::map<int64_t, double>& b, double level) {
+  std::vector<double> va, vb;
+  for (const auto& kv : a) va.push_back(kv.second);
+  for (const auto& kv : b) vb.push_back(kv.second);
+  const bool same_seeds = a.size() == b.size() &&
+                          std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+                            return x.first == y.first;
+                          });
+  return same_seeds ? paired_interval(va, vb, level) : welch_interval(va, vb, level);
 }
 
 std::optional<DiffInterval> welch_interval(const std::vector<double>& a,

@@ -5,6 +5,7 @@
 // interval of a difference of two means.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,15 @@ struct DiffInterval {
 // The `level` (e.g. .95) interval of mean(a - b) over pairs (a[i], b[i]); nullopt under 2 pairs.
 std::optional<DiffInterval> paired_interval(const std::vector<double>& a,
                                             const std::vector<double>& b, double level = 0.95);
+// The `level` interval of a mean (one-sample t; method "t"); nullopt under 2 values.
+std::optional<DiffInterval> mean_interval(const std::vector<double>& v, double level = 0.95);
+
+// The interval of mean(a) - mean(b) for values by seed: paired when both have the same seeds
+// (2 or more), else Welch's.
+std::optional<DiffInterval> seed_interval(const std::map<int64_t, double>& a,
+                                          const std::map<int64_t, double>& b,
+                                          double level = 0.95);
+
 // Welch's `level` interval of mean(a) - mean(b) (unequal variances, Welch-Satterthwaite degrees
 // of freedom); nullopt when a sample has under 2 values or both have no spread.
 std::optional<DiffInterval> welch_interval(const std::vector<double>& a,

@@ -39,6 +39,17 @@ SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
       out.reference = st.is_null(2) ? "" : st.get_text(2);
     }
   }
+  // Claims: schema 6 on (a database of an older focalab, read as it is, has none).
+  if (sweep_id >= 0) {
+    bool has_claims = false;
+    auto cols = db.prepare("SELECT name FROM pragma_table_info('sweeps')");
+    while (cols.step()) has_claims = has_claims || cols.get_text(0) == "claims";
+    if (has_claims) {
+      auto st = db.prepare("SELECT claims FROM sweeps WHERE id = ?1");
+      st.bind(1, sweep_id);
+      if (st.step() && !st.is_null(0)) out.claims = st.get_text(0);
+    }
+  }
   if (sweep_id < 0) {
     std::vector<std::string> names;
     auto st = db.prepare("SELECT name FROM sweeps ORDER BY name");

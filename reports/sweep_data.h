@@ -27,6 +27,7 @@ struct TrialData {
 struct SweepData {
   std::string name;
   std::string reference;  // table ids, comma-separated
+  std::string claims;     // the sweep's `claims:` as YAML (harness/claims.h); empty: none
   std::vector<TrialData> trials;
 };
 

@@ -1169,14 +1169,16 @@ int report_command(const Args& args) {
       "all-metrics", "also APs, APm, APl, and inference ms per image where measured (ms_per_image)")(
       "baseline", po::value<std::string>()->default_value(""),
       "key=value[,key=value...] selecting one configuration: every other row gets its AP minus "
-      "the baseline's with a 95% confidence interval (paired t over shared seeds, else Welch)");
+      "the baseline's with a 95% confidence interval (paired t over shared seeds, else Welch)")(
+      "check", "exit 1 when one of the sweep's claims fails (for scripts; the report is printed "
+               "either way)");
   opts.add(db_option());
   po::variables_map vm;
   po::positional_options_description pos;
   pos.add("sweep", 1);  // `focalab report NAME` as well as --sweep NAME
   if (!parse(args, opts, {}, pos, vm,
              "Usage: focalab report [[--sweep] NAME] [--format md|csv|latex|json|html]\n"
-             "                      [--baseline KEY=VALUE[,...]] [--db FILE]\n\n"
+             "                      [--baseline KEY=VALUE[,...]] [--check] [--db FILE]\n\n"
              "Prints a sweep's comparison table: one row per distinct configuration (the config\n"
              "values that vary as columns), the number of seeds n, the trials' status (diverged\n"
              "and failed ones shown), COCO AP/AP50/AP75 x100 as mean ± std over the seeds, the\n"
@@ -1189,7 +1191,13 @@ int report_command(const Args& args) {
              "confidence interval of that difference: a paired t interval over the seeds when\n"
              "both rows ran the same seeds (same data order and initialization), else Welch's;\n"
              "* marks an interval that excludes 0.\n\n"
+             "A sweep's `claims:` (what it expects: better A than B, a peak over a key, a\n"
+             "configuration that collapses or diverges) end the report with a verdict each:\n"
+             "holds or fails when the 95% interval over the seeds clears the claim's line,\n"
+             "inconclusive when it straddles it or a side has one seed. The exit code is 0 either\n"
+             "way; with --check it is 1 when a claim fails.\n\n"
              "Examples:\n  focalab report quick\n"
+             "  focalab report table1b_gamma --check || echo 'a claim of the paper failed'\n"
              "  focalab report table1b_gamma --baseline loss.kind=alpha_ce\n"
              "  focalab report --sweep quick --format latex > table1.tex\n"
              "  focalab report --format json | jq '.rows[] | select(.best)'\n")) {
@@ -1201,8 +1209,9 @@ int report_command(const Args& args) {
   ro.format = vm["format"].as<std::string>();
   ro.all_metrics = vm.count("all-metrics") > 0;
   ro.baseline = vm["baseline"].as<std::string>();
-  fmt::print("{}", reports::render_report(ro));
-  return kExitOk;
+  int64_t failed = 0;
+  fmt::print("{}", reports::render_report(ro, &failed));
+  return vm.count("check") && failed > 0 ? kExitTrialsFailed : kExitOk;
 }
 
 int plot_command(const Args& args) {

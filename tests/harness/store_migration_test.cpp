@@ -2,7 +2,7 @@
 // is not a database is refused before anything is written; another program's file is left
 // byte for byte as it was, with nothing created next to it; a new database never appears empty;
 // the network file system verdict over statfs magic numbers; and every earlier schema version
-// (tests/data/schema/v1.db ... v5.db, made by make.sh there) migrates to the current one with
+// (tests/data/schema/v1.db ... v6.db, made by make.sh there) migrates to the current one with
 // its rows intact and today's `results` view.
 
 #include <sqlite3.h>

@@ -321,6 +321,47 @@ TEST(ReportFormats, BaselineDifferencesWithPairedAndWelchIntervals) {
   }
 }
 
+// The sweep's claims end the report with a verdict each (logic: verdicts_test.cpp); the count
+// of failed ones is what `report --check` exits on.
+TEST(ReportFormats, ClaimsEndTheReportWithVerdicts) {
+  testing::TempDir dir;
+  const std::string db = baseline_fixture(dir);
+  {
+    harness::Database w(db, harness::Database::Mode::kReadWriteCreate);
+    w.prepare("UPDATE sweeps SET claims = ?1")
+        .bind(1, std::string("- better: {loss.kind: focal}\n  than: {loss.kind: alpha_ce}\n"
+                             "- diverges: {loss.kind: ce}\n"))
+        .run();
+  }
+  ReportOptions o;
+  o.db_path = db;
+  int64_t failed = -1;
+  const std::string md = render_report(o, &failed);
+  EXPECT_EQ(failed, 1);
+  EXPECT_NE(md.find("### Claims\n\n| claim "), std::string::npos) << md;
+  EXPECT_NE(md.find("| loss.kind=focal better than loss.kind=alpha_ce (AP) | **holds** | AP +2.5 "
+                    "[+0.8, +4.2] (paired, n 3)   |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| loss.kind=ce diverges "), std::string::npos) << md;
+  EXPECT_NE(md.find("| **fails** | 0 of 2 trial(s) diverged, 2 finished |"), std::string::npos)
+      << md;
+  o.format = "json";
+  const std::string json = render_report(o);
+  EXPECT_NE(json.find("\"claims\": [\n  {\"claim\": \"loss.kind=focal better than "
+                      "loss.kind=alpha_ce (AP)\", \"origin\": "),
+            std::string::npos) << json;
+  EXPECT_NE(json.find("\"verdict\": \"holds\", \"evidence\": \"AP +2.5 [+0.8, +4.2] (paired, n 3)\"}"),
+            std::string::npos) << json;
+  // A database without claims: no section, nothing failed.
+  failed = -1;
+  o.db_path = fixture(dir);
+  EXPECT_EQ(render(o.db_path, "md").find("### Claims"), std::string::npos);
+  o.format = "md";
+  o.sweep = "fx";
+  render_report(o, &failed);
+  EXPECT_EQ(failed, 0);
+}
+
 TEST(Plots, EachKindDrawsItsSeries) {
   testing::TempDir dir;
   const std::string db = fixture(dir);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Makes tests/data/schema/v1.db ... v5.db: a small results database of every schema version, as
+# Makes tests/data/schema/v1.db ... v6.db: a small results database of every schema version, as
 # the focalab of that version created it (its CREATE statements, copied from harness/store.cpp at
 # the commit that introduced the version), with a sweep of two trials — one done, with a step
 # log, loss breakdown, histogram, evaluations, per-class AP and loss CDF where the version has
 # them, and one pending. tests/harness/store_migration_test.cpp opens copies of them and checks
 # that each migrates to the current schema with its rows intact.
-#   tests/data/schema/make.sh          (needs the sqlite3 shell; rewrites the five files)
+#   tests/data/schema/make.sh [VERSION...]   (needs the sqlite3 shell; default: all of them)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -609,6 +609,12 @@ ORDER BY s.id, st.position;
 SQL
 }
 
+# Schema version 6: version 5 and a sweep's claims (harness/store.cpp kSchemaV6), a column
+# added as focalab adds it (ALTER TABLE) — by rows(), after the sweep row of version 5's shape.
+schema_v6() {
+  schema_v5
+}
+
 # The rows: what a focalab of version $1 wrote for one done trial of a 4-iteration sweep.
 rows() {
   local v=$1
@@ -647,6 +653,12 @@ INSERT INTO loss_histogram VALUES (1, 4, 'positive', 3, 0.25, 0.5, 5.0, 2.5, 1),
   (1, 4, 'background', 0, 0.0, 0.001, 65000.0, 1.75, 1);
 SQL
   fi
+  if ((v >= 6)); then
+    cat <<SQL
+ALTER TABLE sweeps ADD COLUMN claims TEXT;
+UPDATE sweeps SET claims = '- diverges: {loss.kind: focal}' WHERE id = 1;
+SQL
+  fi
   if ((v >= 5)); then
     cat <<SQL
 INSERT INTO loss_cdf VALUES (1, 4, 2.0, 'negative', 0, 0.0, 0.0, 64, 4),
@@ -655,7 +667,7 @@ SQL
   fi
 }
 
-for v in 1 2 3 4 5; do
+for v in ${*:-1 2 3 4 5 6}; do
   rm -f "v$v.db" "v$v.db-wal" "v$v.db-shm"
   # focalab always opened its databases in WAL mode; small pages keep the files small.
   { echo "PRAGMA page_size=1024; PRAGMA journal_mode=WAL;"; echo "BEGIN;"; "schema_v$v"; rows "$v"; echo "COMMIT;"; } |
