@@ -85,6 +85,33 @@ std::string ConfigFilter::str() const {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
+ConfigFilter parse_filter_text(const std::string& text, const std::string& option) {
+  ConfigFilter filter;
+  TrialConfig scratch;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+      throw UsageError(fmt::format("{} '{}': '{}' is not key=value (example: {} "
+                                   "loss.kind=alpha_ce,loss.alpha=0.75)",
+                                   option, text, item, option));
+    }
+    const std::string key = item.substr(0, eq);
+    try {
+      set_value(scratch, key, YAML::Load(item.substr(eq + 1)), Origin{option, 0});
+    } catch (const ConfigError& e) {
+      throw UsageError(e.what());
+    } catch (const YAML::Exception& e) {
+      throw UsageError(fmt::format("{} '{}': {}: {}", option, text, item, e.msg));
+    }
+    filter.values.emplace_back(key, get_value(scratch, key));
+    start = comma + 1;
+  }
+  return filter;
+}
+
 std::string Claim::text() const {
   switch (kind) {
     case ClaimKind::kBetter:

@@ -34,6 +34,10 @@ struct ConfigFilter {
   std::string str() const;  // "loss.kind=focal, loss.gamma=2"; "all" when empty
 };
 
+// "key=value[,key=value...]" as typed on a command line (each value read as YAML, checked by the
+// field table). Throws UsageError naming `option`, the item and what is allowed.
+ConfigFilter parse_filter_text(const std::string& text, const std::string& option);
+
 enum class ClaimKind { kBetter, kPeak, kCollapses, kDiverges };
 
 struct Claim {

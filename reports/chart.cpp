@@ -322,17 +322,30 @@ std::string tick_label(double v, double step) {
   return fmt::format("{:.{}f}", v, digits);
 }
 
+// 1000 -> "1,000".
+std::string grouped(double v) {
+  std::string digits = fmt::format("{:.0f}", v);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0 && digits[i - 1] != '-') out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 void draw_panel(Painter& p, const Chart& c, double ox, double oy) {
-  const double left = ox + 72, right = ox + kPanelW - 18, top = oy + 42, bottom = oy + kPanelH - 58;
+  const double left = ox + 72, right = ox + kPanelW - 28, top = oy + 42, bottom = oy + kPanelH - 58;
   p.text(ox + kPanelW / 2, oy + 26, c.title, 15, kText, 0, false, true);
+  // x in axis units: its logarithm on a log axis (not finite for x <= 0: left out)
+  auto LX = [&](double v) { return c.log_x ? (v > 0 ? std::log10(v) : std::nan("")) : v; };
   // data ranges
   double xmin = 1e300, xmax = -1e300, ymin = 1e300, ymax = -1e300;
   for (const auto& s : c.series) {
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+      if (!std::isfinite(LX(s.x[i])) || !std::isfinite(s.y[i])) continue;
       const double e = i < s.yerr.size() && std::isfinite(s.yerr[i]) ? s.yerr[i] : 0;
-      xmin = std::min(xmin, s.x[i]);
-      xmax = std::max(xmax, s.x[i]);
+      xmin = std::min(xmin, LX(s.x[i]));
+      xmax = std::max(xmax, LX(s.x[i]));
       ymin = std::min(ymin, s.y[i] - e);
       ymax = std::max(ymax, s.y[i] + e);
     }
@@ -343,9 +356,17 @@ void draw_panel(Painter& p, const Chart& c, double ox, double oy) {
   if (c.stacked) ymin = 0, ymax = 1;
   if (c.ylim) ymin = c.ylim->first, ymax = c.ylim->second;
   double x0, x1, y0, y1;
-  const auto xt = nice_ticks(xmin, xmax, x0, x1);
+  std::vector<double> xt;
+  if (c.log_x) {  // whole decades
+    x0 = std::floor(xmin);
+    x1 = std::max(x0 + 1, std::ceil(xmax));
+    for (double t = x0; t <= x1 + 1e-9; t += 1) xt.push_back(t);
+  } else {
+    xt = nice_ticks(xmin, xmax, x0, x1);
+  }
   const auto yt = nice_ticks(ymin, ymax, y0, y1);
-  auto X = [&](double v) { return left + (v - x0) / (x1 - x0) * (right - left); };
+  auto X = [&](double v) { return left + (LX(v) - x0) / (x1 - x0) * (right - left); };
+  auto XA = [&](double axis) { return left + (axis - x0) / (x1 - x0) * (right - left); };
   auto Y = [&](double v) {
     return bottom - (std::clamp(v, y0, y1) - y0) / (y1 - y0) * (bottom - top);
   };
@@ -356,8 +377,9 @@ void draw_panel(Painter& p, const Chart& c, double ox, double oy) {
     p.text(left - 7, Y(t) + 4.5, tick_label(t, ystep), 12, kText, 1, false, false);
   }
   for (double t : xt) {
-    p.polyline({{X(t), top}, {X(t), bottom}}, kGrid, 1, false);
-    p.text(X(t), bottom + 18, tick_label(t, xstep), 12, kText, 0, false, false);
+    p.polyline({{XA(t), top}, {XA(t), bottom}}, kGrid, 1, false);
+    p.text(XA(t), bottom + 18, c.log_x ? grouped(std::pow(10, t)) : tick_label(t, xstep), 12, kText,
+           0, false, false);
   }
   p.text((left + right) / 2, bottom + 42, c.xlabel, 13, kText, 0, false, false);
   p.text(ox + 20, (top + bottom) / 2, c.ylabel, 13, kText, 0, true, false);
@@ -379,11 +401,11 @@ void draw_panel(Painter& p, const Chart& c, double ox, double oy) {
       const Rgb col = palette(s.color >= 0 ? s.color : static_cast<int>(k));
       std::vector<Pt> pts;
       for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) pts.emplace_back(X(s.x[i]), Y(s.y[i]));
+        if (std::isfinite(LX(s.x[i])) && std::isfinite(s.y[i])) pts.emplace_back(X(s.x[i]), Y(s.y[i]));
       }
       if (pts.size() > 1) p.polyline(pts, col, 2.2, s.dashed);
       for (size_t i = 0; i < s.yerr.size() && i < s.x.size(); ++i) {
-        if (!std::isfinite(s.yerr[i]) || s.yerr[i] <= 0) continue;
+        if (!std::isfinite(s.yerr[i]) || s.yerr[i] <= 0 || !std::isfinite(LX(s.x[i]))) continue;
         const double x = X(s.x[i]), lo = Y(s.y[i] - s.yerr[i]), hi = Y(s.y[i] + s.yerr[i]);
         p.polyline({{x, lo}, {x, hi}}, col, 1.5, false);
         p.polyline({{x - 4, lo}, {x + 4, lo}}, col, 1.5, false);

@@ -27,6 +27,8 @@ struct Chart {
   // The series are fractions stacked bottom to top as filled areas (their x must agree).
   bool stacked = false;
   std::optional<std::pair<double, double>> ylim;
+  // A logarithmic x axis (ticks at powers of 10); points with x <= 0 are left out.
+  bool log_x = false;
 };
 
 struct Figure {

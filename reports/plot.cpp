@@ -10,10 +10,13 @@
 #include <sstream>
 #include <variant>
 
+#include "harness/claims.h"
+#include "harness/data_stats.h"
 #include "harness/errors.h"
 #include "harness/reference.h"
 #include "harness/sqlite.h"
 #include "reports/chart.h"
+#include "reports/stats.h"
 #include "reports/sweep_data.h"
 
 namespace focalab::reports {
@@ -51,7 +54,8 @@ bool several_seeds(const std::vector<TrialData>& trials) {
   return seeds.size() > 1;
 }
 
-// AP (x100) mean and std over the done trials in `trials`.
+// AP (x100) over the done trials in `trials`: the mean and the half-width of its 95% interval
+// (one-sample t over the seeds; 0 for one seed).
 std::pair<double, double> ap_stats(const std::vector<const TrialData*>& trials) {
   std::vector<double> v;
   for (const auto* t : trials) {
@@ -59,12 +63,9 @@ std::pair<double, double> ap_stats(const std::vector<const TrialData*>& trials) 
     if (t->status == "done" && it != t->metrics.end() && it->second >= 0) v.push_back(100 * it->second);
   }
   if (v.empty()) return {std::nan(""), std::nan("")};
-  double mean = 0;
-  for (double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  double ss = 0;
-  for (double x : v) ss += (x - mean) * (x - mean);
-  return {mean, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0};
+  const auto ci = mean_interval(v);
+  if (!ci) return {v.front(), 0.0};
+  return {ci->diff, (ci->hi - ci->lo) / 2};
 }
 
 double value_of(const harness::ConfigValue& v) {
@@ -120,11 +121,11 @@ std::vector<Series> ap_lines(const std::vector<TrialData>& trials, const std::st
                                              group);
     s.markers = true;
     for (const auto& [x, ts] : points) {
-      const auto [mean, sd] = ap_stats(ts);
+      const auto [mean, half] = ap_stats(ts);
       if (!std::isfinite(mean)) continue;
       s.x.push_back(x);
       s.y.push_back(mean);
-      s.yerr.push_back(sd);
+      s.yerr.push_back(half);
     }
     if (!s.x.empty()) out.push_back(std::move(s));
   }
@@ -134,7 +135,7 @@ std::vector<Series> ap_lines(const std::vector<TrialData>& trials, const std::st
 Figure ap_vs(const SweepData& data, bool gamma) {
   Chart c;
   c.xlabel = gamma ? "focusing parameter γ (loss.gamma)" : "weight of positives α (loss.alpha)";
-  c.ylabel = "COCO AP (x100), mean ± std over seeds";
+  c.ylabel = "COCO AP (x100), mean and 95% interval over seeds";
   if (gamma) {
     c.title = "AP vs γ: focal loss";
     c.series = ap_lines(data.trials, "focal", "loss.gamma", "loss.alpha", "focal, ");
@@ -337,11 +338,141 @@ Figure loss_cdf(Database& db, const SweepData& data, const std::string& trial_ke
   return f;
 }
 
+// Each configuration's AP minus its baseline's (the --baseline configuration with the same value
+// of every key outside loss.*), against binary negatives per positive of its data.
+Figure delta_vs_imbalance(const SweepData& data, const std::string& baseline_text,
+                          std::string& details) {
+  if (baseline_text.empty()) {
+    throw UsageError("plot --kind delta-vs-imbalance: needs --baseline KEY=VALUE[,...], the "
+                     "configuration each other one is compared with (e.g. loss.kind=alpha_ce)");
+  }
+  const auto baseline = harness::parse_filter_text(baseline_text, "--baseline");
+  struct Row {
+    harness::TrialConfig config;
+    std::map<int64_t, double> ap;  // by seed, x100
+  };
+  std::vector<Row> rows;
+  std::map<std::string, size_t> index;  // config without its seed -> row
+  for (const auto& t : data.trials) {
+    harness::TrialConfig c = harness::config_from_json(t.config_json);
+    c.seed = 0;
+    const std::string key = harness::config_to_json(c);
+    if (!index.count(key)) {
+      index[key] = rows.size();
+      rows.push_back({c, {}});
+    }
+    const auto it = t.metrics.find("AP");
+    if (t.status == "done" && it != t.metrics.end() && it->second >= 0) {
+      rows[index[key]].ap[t.seed] = 100 * it->second;
+    }
+  }
+  std::vector<std::string> outside_loss;
+  for (const auto& f : harness::config_fields()) {
+    if (f.path.rfind("loss.", 0) != 0 && f.path != "seed") outside_loss.push_back(f.path);
+  }
+  auto same_setting = [&](const Row& a, const Row& b) {
+    return std::all_of(outside_loss.begin(), outside_loss.end(), [&](const std::string& k) {
+      return harness::get_value(a.config, k) == harness::get_value(b.config, k);
+    });
+  };
+  // Binary negatives per positive, once per data setting.
+  std::map<std::string, double> imbalance;
+  auto negatives_per_positive = [&](const Row& r) {
+    std::string key;
+    for (const auto& k : outside_loss) key += harness::format_value(harness::get_value(r.config, k)) + "|";
+    if (!imbalance.count(key)) {
+      harness::TrialConfig c = r.config;
+      imbalance[key] = harness::compute_data_stats(c, 512).negatives_per_positive();
+    }
+    return imbalance[key];
+  };
+  // One series per loss setting compared; its label from the loss keys that differ from the
+  // baseline's.
+  std::map<std::string, Series> by_loss;
+  std::vector<std::string> order;
+  size_t compared = 0, baselines = 0;
+  for (const auto& r : rows) {
+    if (baseline.matches(r.config)) {
+      ++baselines;
+      continue;
+    }
+    const auto b = std::find_if(rows.begin(), rows.end(), [&](const Row& x) {
+      return baseline.matches(x.config) && same_setting(x, r);
+    });
+    if (b == rows.end() || r.ap.empty() || b->ap.empty()) continue;
+    std::string label;
+    for (const auto& f : harness::config_fields()) {
+      if (f.path.rfind("loss.", 0) != 0 ||
+          harness::get_value(r.config, f.path) == harness::get_value(b->config, f.path)) {
+        continue;  // the keys in which it differs from its baseline name it
+      }
+      label += fmt::format("{}{}={}", label.empty() ? "" : " ", f.path.substr(5),
+                           harness::format_value(harness::get_value(r.config, f.path)));
+    }
+    if (!by_loss.count(label)) order.push_back(label);
+    Series& s = by_loss[label];
+    s.name = label + " − baseline";
+    s.markers = true;
+    double mean_r = 0, mean_b = 0;
+    for (const auto& kv : r.ap) mean_r += kv.second / static_cast<double>(r.ap.size());
+    for (const auto& kv : b->ap) mean_b += kv.second / static_cast<double>(b->ap.size());
+    const auto ci = seed_interval(r.ap, b->ap);
+    s.x.push_back(negatives_per_positive(r));
+    s.y.push_back(mean_r - mean_b);
+    s.yerr.push_back(ci ? (ci->hi - ci->lo) / 2 : 0.0);
+    details += fmt::format("\n  {}: {:.0f} negatives per positive: AP {:+.1f}{}", label, s.x.back(),
+                           s.y.back(),
+                           ci ? fmt::format(" [{:+.1f}, {:+.1f}] ({}, n {})", ci->lo, ci->hi,
+                                            ci->method, ci->n)
+                              : std::string(" (no interval: one seed)"));
+    ++compared;
+  }
+  if (compared == 0) {
+    throw UsageError(fmt::format(
+        "plot --kind delta-vs-imbalance: sweep {} has no configuration with finished trials "
+        "beside a --baseline {} one of the same data and model ({} baseline configuration(s))",
+        data.name, baseline.str(), baselines));
+  }
+  Chart c;
+  c.title = fmt::format("AP against the baseline ({}) over imbalance", baseline.str());
+  c.xlabel = "binary negatives per positive (focalab data stats), log scale";
+  c.ylabel = "AP minus the baseline's (x100), 95% interval";
+  c.log_x = true;
+  double lo = 1e300, hi = -1e300;
+  for (const auto& label : order) {
+    Series s = by_loss[label];
+    // in order of imbalance
+    std::vector<size_t> idx(s.x.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return s.x[a] < s.x[b]; });
+    Series sorted = s;
+    for (size_t i = 0; i < idx.size(); ++i) {
+      sorted.x[i] = s.x[idx[i]];
+      sorted.y[i] = s.y[idx[i]];
+      sorted.yerr[i] = s.yerr[idx[i]];
+      lo = std::min(lo, sorted.x[i]);
+      hi = std::max(hi, sorted.x[i]);
+    }
+    c.series.push_back(std::move(sorted));
+  }
+  Series zero;
+  zero.x = {lo, hi};
+  zero.y = {0, 0};
+  zero.dashed = true;
+  zero.color = 7;  // gray: no difference
+  c.series.push_back(std::move(zero));
+  Figure f;
+  f.title = fmt::format("Sweep {}", data.name);
+  f.panels.push_back(std::move(c));
+  f.columns = 1;
+  return f;
+}
+
 }  // namespace
 
 const std::vector<std::string>& plot_kinds() {
   static const std::vector<std::string> kinds = {"ap-vs-gamma", "ap-vs-alpha", "loss-share",
-                                                 "loss-curves", "loss-cdf"};
+                                                 "loss-curves", "loss-cdf", "delta-vs-imbalance"};
   return kinds;
 }
 
@@ -367,20 +498,23 @@ std::string make_plot(const PlotOptions& o) {
   }
   const SweepData data = load_sweep_data(db, o.db_path, sweep);
   Figure f;
+  std::string details;  // the numbers behind the figure, where the kind lists them
   if (o.kind == "ap-vs-gamma" || o.kind == "ap-vs-alpha") {
     f = ap_vs(data, o.kind == "ap-vs-gamma");
   } else if (o.kind == "loss-curves") {
     f = loss_curves(db, data);
   } else if (o.kind == "loss-share") {
     f = loss_share(db, data);
+  } else if (o.kind == "delta-vs-imbalance") {
+    f = delta_vs_imbalance(data, o.baseline, details);
   } else {
     f = loss_cdf(db, data, o.trial);
   }
   write_figure(f, o.out);
   size_t series = 0;
   for (const auto& p : f.panels) series += p.series.size();
-  return fmt::format("wrote {}: {} ({} panel(s), {} series)", o.out, o.kind, f.panels.size(),
-                     series);
+  return fmt::format("wrote {}: {} ({} panel(s), {} series){}", o.out, o.kind, f.panels.size(),
+                     series, details);
 }
 
 }  // namespace focalab::reports

@@ -1,6 +1,6 @@
 #pragma once
 // `focalab plot`: figures from the results database (read-only), as SVG or PNG.
-//   ap-vs-gamma   AP (mean ± std over seeds) of the focal-loss trials against gamma, one line per
+//   ap-vs-gamma   AP (mean, 95% interval over seeds) of the focal-loss trials against gamma, one line per
 //                 alpha, beside the paper's Table 1(b) curve
 //   ap-vs-alpha   AP against alpha for alpha-balanced CE (and focal loss, one line per gamma),
 //                 beside the paper's Table 1(a)
@@ -9,6 +9,11 @@
 //   loss-curves   classification and box loss of every trial over training
 //   loss-cdf      Figure 4: cumulative normalized loss of positive and negative examples per
 //                 gamma, for the trials `analyze loss-cdf` ran on
+//   delta-vs-imbalance
+//                 each configuration's AP minus that of the --baseline configuration with the
+//                 same data, model and schedule (every key outside loss.*), with its 95%
+//                 interval over seeds, against the data's binary negatives per positive
+//                 (`focalab data stats`, on 512 training images), log x axis
 
 #include <string>
 #include <vector>
@@ -21,6 +26,7 @@ struct PlotOptions {
   std::string kind;
   std::string out;    // .svg or .png
   std::string trial;  // loss-cdf: only this trial (key); its sweep when `sweep` is empty
+  std::string baseline;  // delta-vs-imbalance: key=value[,...] selecting the baseline rows
 };
 
 const std::vector<std::string>& plot_kinds();

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "harness/config.h"
+#include "harness/data_stats.h"
 #include "harness/errors.h"
 #include "harness/image_io.h"
 #include "harness/sqlite.h"
@@ -399,6 +400,85 @@ TEST(Plots, EachKindDrawsItsSeries) {
   EXPECT_THROW(plot("loss-cdf", "x.svg"), UsageError);
   EXPECT_THROW(plot("histogram", "x.svg"), UsageError);
   EXPECT_THROW(plot("loss-share", "x.gif"), UsageError);
+}
+
+// delta-vs-imbalance: alpha-CE (the baseline) and FL at 6 and at 24 classes, seeds 1-3. At 6
+// classes FL's AP is the baseline fixture's (differences 2.5, 3.2, 1.8: paired [+0.8, +4.2], see
+// above); at 24 classes FL is below by 1.0, 1.0 and 1.5: mean -1.17, sd 0.289, t(2) = 4.3027,
+// half-width 0.717: [-1.9, -0.4].
+TEST(Plots, DeltaVsImbalancePairsEachConfigurationWithItsBaseline) {
+  testing::TempDir dir;
+  const std::string path = dir.file("imb.db");
+  {
+    harness::Store store(path);
+    harness::SweepSpec spec;
+    spec.name = "imb";
+    std::vector<harness::TrialSpec> trials;
+    std::vector<double> aps;
+    const std::vector<std::pair<int64_t, int64_t>> settings = {{6, 1}, {24, 4}};
+    const double ap[2][2][3] = {{{.355, .369, .374}, {.380, .401, .392}},
+                                {{.300, .310, .320}, {.290, .300, .305}}};
+    for (size_t s = 0; s < settings.size(); ++s) {
+      for (int loss = 0; loss < 2; ++loss) {
+        for (int64_t seed : {1, 2, 3}) {
+          harness::TrialConfig c;
+          c.data.num_classes = settings[s].first;
+          c.data.class_colors = settings[s].second;
+          c.data.train_images = 64;
+          c.loss.kind = loss == 0 ? "alpha_ce" : "focal";
+          c.loss.alpha = loss == 0 ? 0.75 : 0.25;
+          c.seed = seed;
+          harness::finalize_config(c, "fixture");
+          trials.push_back({c, harness::config_to_json(c),
+                            fmt::format("k{}l{}s{}", settings[s].first, loss, seed), {}});
+          aps.push_back(ap[s][loss][seed - 1]);
+        }
+      }
+    }
+    const auto rows = store.register_sweep(spec, trials);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      store.db().prepare("UPDATE trials SET status = 'done' WHERE id = ?1").bind(1, rows[i].id).run();
+      store.db().prepare("INSERT INTO evaluations VALUES (?1, 30, 'val', 'AP', ?2)")
+          .bind(1, rows[i].id).bind(2, aps[i]).run();
+    }
+  }
+  PlotOptions o;
+  o.db_path = path;
+  o.kind = "delta-vs-imbalance";
+  o.out = dir.file("imb.svg");
+  o.baseline = "loss.kind=alpha_ce";
+  const std::string said = make_plot(o);
+  EXPECT_NE(said.find("1 panel(s), 2 series"), std::string::npos) << said;  // FL, and the 0 line
+  // The x values: focalab data stats of each data setting (64 training images).
+  auto stats_of = [](int64_t k, int64_t colors) {
+    harness::TrialConfig c;
+    c.data.num_classes = k;
+    c.data.class_colors = colors;
+    c.data.train_images = 64;
+    harness::finalize_config(c, "stats");
+    return harness::compute_data_stats(c, 512).negatives_per_positive();
+  };
+  const double x6 = stats_of(6, 1), x24 = stats_of(24, 4);
+  EXPECT_GT(x24 / x6, 3.5);  // four times the classes: about four times the negatives
+  EXPECT_LT(x24 / x6, 4.5);
+  EXPECT_NE(said.find(fmt::format("kind=focal gamma=2 alpha=0.25: {:.0f} negatives per positive: "
+                                  "AP +2.5 [+0.8, +4.2] (paired, n 3)", x6)),
+            std::string::npos) << said;
+  EXPECT_NE(said.find(fmt::format("kind=focal gamma=2 alpha=0.25: {:.0f} negatives per positive: "
+                                  "AP -1.2 [-1.9, -0.4] (paired, n 3)", x24)),
+            std::string::npos) << said;
+  std::ifstream in(o.out);
+  const std::string svg((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(svg.find("kind=focal gamma=2 alpha=0.25 − baseline"), std::string::npos);
+  EXPECT_NE(svg.find("binary negatives per positive (focalab data stats), log scale"),
+            std::string::npos);
+  EXPECT_NE(svg.find(">1,000<"), std::string::npos);  // decade ticks
+  o.baseline = "";
+  EXPECT_THROW(make_plot(o), UsageError);
+  o.baseline = "loss.kind=ohem";
+  EXPECT_THROW(make_plot(o), UsageError);  // no baseline rows: nothing to compare
+  o.baseline = "loss.kindd=ce";
+  EXPECT_THROW(make_plot(o), UsageError);
 }
 
 }  // namespace
