@@ -82,7 +82,8 @@ class CocoDetectionDataset : public DetectionDataset {
     for (const auto& c : categories_) out.push_back(c.name);
     return out;
   }
-  CocoSummary evaluate(const std::vector<Detection>& detections) const override;
+  CocoSummary evaluate(const std::vector<Detection>& detections,
+                       int64_t bootstrap = 0) const override;
 
  private:
   Sample load(const Entry& e) const;
@@ -331,14 +332,16 @@ Sample CocoDetectionDataset::get(int64_t index) const {
                               annotations_, index));
 }
 
-CocoSummary CocoDetectionDataset::evaluate(const std::vector<Detection>& detections) const {
+CocoSummary CocoDetectionDataset::evaluate(const std::vector<Detection>& detections,
+                                           int64_t bootstrap) const {
   std::vector<CocoResult> results;
   results.reserve(detections.size());
   for (const auto& d : detections) {
     results.push_back({d.image_id, categories_[static_cast<size_t>(d.category)].id,
                        {d.box.x, d.box.y, d.box.w, d.box.h}, d.score});
   }
-  return evaluate_coco_data(ground_truth_, results, annotations_, "detections").summary;
+  return evaluate_coco_data(ground_truth_, results, annotations_, "detections",
+                            bootstrap).summary;
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "harness/splitmix.h"
+
 namespace focalab::harness {
 
 namespace {
@@ -116,10 +118,143 @@ ImageEval evaluate_image(const std::vector<const GroundTruth*>& gts,
   return e;
 }
 
+
+// A detection in accumulate()'s ranking: its score, image (index into the category's evals)
+// and rank within the image.
+struct Entry {
+  double score;
+  uint32_t eval, det;
+};
+
+// One category's images (positions in the sorted ids) and their evaluateImg(); for the
+// bootstrap, its detections at 100 per image ranked once (by_score): a resample keeps that order,
+// leaving out the images it did not draw.
+struct CategoryEvals {
+  std::vector<size_t> images;
+  std::vector<ImageEval> evals;
+  std::vector<Entry> by_score;
+};
+
+// The detections of `evals` at `max_dets` per image, by decreasing score (ties: image order, then
+// rank), skipping images `skip` says.
+template <class Skip>
+void rank_entries(const std::vector<ImageEval>& evals, size_t max_dets, Skip skip,
+                  std::vector<Entry>& entries) {
+  entries.clear();
+  for (size_t i = 0; i < evals.size(); ++i) {
+    if (skip(i)) continue;
+    const size_t n = std::min(evals[i].scores.size(), max_dets);
+    for (size_t d = 0; d < n; ++d) {
+      entries.push_back({evals[i].scores[d], static_cast<uint32_t>(i), static_cast<uint32_t>(d)});
+    }
+  }
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& x, const Entry& y) { return x.score > y.score; });
+}
+
+// accumulate()'s precision[t][r][k][a][m] and recall[t][k][a][m], -1 where undefined.
+struct Accumulated {
+  explicit Accumulated(size_t nk)
+      : nk(nk),
+        precision(kNumIou * kNumRec * nk * kNumArea * kMaxDets.size(), -1.0),
+        recall(kNumIou * nk * kNumArea * kMaxDets.size(), -1.0) {}
+  size_t nk;
+  std::vector<double> precision, recall;
+  size_t pidx(size_t t, size_t r, size_t k, size_t a, size_t m) const {
+    return (((t * kNumRec + r) * nk + k) * kNumArea + a) * kMaxDets.size() + m;
+  }
+  size_t ridx(size_t t, size_t k, size_t a, size_t m) const {
+    return ((t * nk + k) * kNumArea + a) * kMaxDets.size() + m;
+  }
+  // summarize()'s AP: the mean precision over thresholds (one, t_only >= 0), recall thresholds
+  // and categories where defined.
+  double ap(int t_only, size_t a, size_t m) const {
+    double sum = 0;
+    int64_t n = 0;
+    for (size_t t = 0; t < kNumIou; ++t) {
+      if (t_only >= 0 && static_cast<int>(t) != t_only) continue;
+      for (size_t r = 0; r < kNumRec; ++r) {
+        for (size_t k = 0; k < nk; ++k) {
+          const double v = precision[pidx(t, r, k, a, m)];
+          if (v > -1) {
+            sum += v;
+            ++n;
+          }
+        }
+      }
+    }
+    return n ? sum / static_cast<double>(n) : -1.0;
+  }
+};
+
+// COCOeval.accumulate() over the categories' evaluated images, each image counted `weights[i]`
+// times (empty: once each; the arithmetic is then exactly COCOeval's). `ap_only`: only the area
+// "all" at 100 detections (what AP, AP50 and AP75 read); the rest stays -1.
+void accumulate(const std::vector<CategoryEvals>& categories, const std::vector<double>& weights,
+                bool ap_only, Accumulated& out) {
+  std::fill(out.precision.begin(), out.precision.end(), -1.0);
+  std::fill(out.recall.begin(), out.recall.end(), -1.0);
+  const size_t nm = kMaxDets.size();
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t kk = 0; kk < static_cast<int64_t>(categories.size()); ++kk) {
+    const size_t k = static_cast<size_t>(kk);
+    const auto& images = categories[k].images;
+    const auto& evals = categories[k].evals;
+    auto weight = [&](size_t i) { return weights.empty() ? 1.0 : weights[images[i]]; };
+    const auto& ranked = categories[k].by_score;
+    std::vector<Entry> entries;
+    std::vector<double> rc, pr;
+    for (size_t a = 0; a < (ap_only ? 1 : kNumArea); ++a) {
+      double npig = 0;
+      for (size_t i = 0; i < evals.size(); ++i) {
+        npig += weight(i) * static_cast<double>(evals[i].num_gt_not_ignored[a]);
+      }
+      if (npig == 0) continue;
+      for (size_t m = ap_only ? nm - 1 : 0; m < nm; ++m) {
+        if (m + 1 == nm && !ranked.empty()) {
+          entries.clear();  // the ranking made once, without the images not drawn
+          for (const auto& en : ranked) {
+            if (weight(en.eval) != 0) entries.push_back(en);
+          }
+        } else {
+          rank_entries(evals, static_cast<size_t>(kMaxDets[m]),
+                       [&](size_t i) { return weight(i) == 0; }, entries);
+        }
+        for (size_t t = 0; t < kNumIou; ++t) {
+          rc.clear();
+          pr.clear();
+          double tp = 0, fp = 0;
+          for (const auto& en : entries) {
+            const auto& e = evals[en.eval];
+            const size_t at = t * e.scores.size() + en.det;
+            if (e.ignored[a][at]) continue;  // neither TP nor FP; see below
+            const double w = weight(en.eval);
+            if (e.matched[a][at]) tp += w; else fp += w;
+            rc.push_back(tp / npig);
+            pr.push_back(tp / (fp + tp + std::numeric_limits<double>::epsilon()));
+          }
+          // COCOeval keeps ignored detections in its cumulative sums as repeats of the previous
+          // (tp, fp); after the monotone envelope and a left searchsorted those repeats never
+          // change a sampled value, so they are skipped here.
+          out.recall[out.ridx(t, k, a, m)] = rc.empty() ? 0 : rc.back();
+          for (size_t i = pr.size(); i-- > 1;) pr[i - 1] = std::max(pr[i - 1], pr[i]);
+          size_t pi = 0;
+          for (size_t r = 0; r < kNumRec; ++r) {
+            // np.searchsorted(rc, recThrs, side="left"); thresholds increase, so pi only grows
+            while (pi < rc.size() && rc[pi] < kRecThrs[r]) ++pi;
+            out.precision[out.pidx(t, r, k, a, m)] = pi < pr.size() ? pr[pi] : 0.0;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_categories,
-                          const std::vector<GroundTruth>& gts, const std::vector<Detection>& dts) {
+                          const std::vector<GroundTruth>& gts, const std::vector<Detection>& dts,
+                          int64_t bootstrap) {
   std::vector<int64_t> ids = image_ids;
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -147,101 +282,28 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
     }
   }
 
-  // precision[t][r][k][a][m] and recall[t][k][a][m], -1 where undefined
-  const size_t na = kNumArea, nm = kMaxDets.size();
-  auto pidx = [&](size_t t, size_t r, size_t k, size_t a, size_t m) {
-    return (((t * kNumRec + r) * nk + k) * na + a) * nm + m;
-  };
-  auto ridx = [&](size_t t, size_t k, size_t a, size_t m) {
-    return ((t * nk + k) * na + a) * nm + m;
-  };
-  std::vector<double> precision(kNumIou * kNumRec * nk * na * nm, -1.0);
-  std::vector<double> recall(kNumIou * nk * na * nm, -1.0);
-
+  // The matching, once: per category, its images in increasing id order (as COCOeval
+  // concatenates them) and their evaluateImg().
+  std::vector<CategoryEvals> categories(nk);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t kk = 0; kk < static_cast<int64_t>(nk); ++kk) {
     const size_t k = static_cast<size_t>(kk);
-    // images in increasing id order, as COCOeval concatenates them
-    std::vector<size_t> images;
-    images.reserve(cells[k].size());
-    for (const auto& [i, cell] : cells[k]) images.push_back(i);
-    std::sort(images.begin(), images.end());
-    std::vector<ImageEval> evals;
-    evals.reserve(images.size());
-    for (size_t i : images) evals.push_back(evaluate_image(cells[k][i].gts, cells[k][i].dts));
-
-    struct Entry {
-      double score;
-      uint32_t eval, det;
-    };
-    std::vector<Entry> entries;
-    std::vector<double> rc, pr;
-    for (size_t a = 0; a < na; ++a) {
-      int64_t npig = 0;
-      for (const auto& e : evals) npig += e.num_gt_not_ignored[a];
-      if (npig == 0) continue;
-      for (size_t m = 0; m < nm; ++m) {
-        entries.clear();
-        for (size_t i = 0; i < evals.size(); ++i) {
-          const size_t n = std::min(evals[i].scores.size(), static_cast<size_t>(kMaxDets[m]));
-          for (size_t d = 0; d < n; ++d) {
-            entries.push_back({evals[i].scores[d], static_cast<uint32_t>(i),
-                               static_cast<uint32_t>(d)});
-          }
-        }
-        std::stable_sort(entries.begin(), entries.end(),
-                         [](const Entry& x, const Entry& y) { return x.score > y.score; });
-        for (size_t t = 0; t < kNumIou; ++t) {
-          rc.clear();
-          pr.clear();
-          double tp = 0, fp = 0;
-          for (const auto& en : entries) {
-            const auto& e = evals[en.eval];
-            const size_t at = t * e.scores.size() + en.det;
-            if (e.ignored[a][at]) continue;  // neither TP nor FP; see below
-            if (e.matched[a][at]) tp += 1; else fp += 1;
-            rc.push_back(tp / static_cast<double>(npig));
-            pr.push_back(tp / (fp + tp + std::numeric_limits<double>::epsilon()));
-          }
-          // COCOeval keeps ignored detections in its cumulative sums as repeats of the previous
-          // (tp, fp); after the monotone envelope and a left searchsorted those repeats never
-          // change a sampled value, so they are skipped here.
-          recall[ridx(t, k, a, m)] = rc.empty() ? 0 : rc.back();
-          for (size_t i = pr.size(); i-- > 1;) pr[i - 1] = std::max(pr[i - 1], pr[i]);
-          size_t pi = 0;
-          for (size_t r = 0; r < kNumRec; ++r) {
-            // np.searchsorted(rc, recThrs, side="left"); thresholds increase, so pi only grows
-            while (pi < rc.size() && rc[pi] < kRecThrs[r]) ++pi;
-            precision[pidx(t, r, k, a, m)] = pi < pr.size() ? pr[pi] : 0.0;
-          }
-        }
-      }
-    }
+    auto& cat = categories[k];
+    cat.images.reserve(cells[k].size());
+    for (const auto& [i, cell] : cells[k]) cat.images.push_back(i);
+    std::sort(cat.images.begin(), cat.images.end());
+    cat.evals.reserve(cat.images.size());
+    for (size_t i : cat.images) cat.evals.push_back(evaluate_image(cells[k][i].gts, cells[k][i].dts));
   }
-
-  auto summarize_ap = [&](int t_only, size_t a, size_t m) {
-    double sum = 0;
-    int64_t n = 0;
-    for (size_t t = 0; t < kNumIou; ++t) {
-      if (t_only >= 0 && static_cast<int>(t) != t_only) continue;
-      for (size_t r = 0; r < kNumRec; ++r) {
-        for (size_t k = 0; k < nk; ++k) {
-          const double v = precision[pidx(t, r, k, a, m)];
-          if (v > -1) {
-            sum += v;
-            ++n;
-          }
-        }
-      }
-    }
-    return n ? sum / static_cast<double>(n) : -1.0;
-  };
+  Accumulated acc(nk);
+  accumulate(categories, {}, false, acc);
+  auto summarize_ap = [&](int t_only, size_t a, size_t m) { return acc.ap(t_only, a, m); };
   auto summarize_ar = [&](size_t a, size_t m) {
     double sum = 0;
     int64_t n = 0;
     for (size_t t = 0; t < kNumIou; ++t) {
       for (size_t k = 0; k < nk; ++k) {
-        const double v = recall[ridx(t, k, a, m)];
+        const double v = acc.recall[acc.ridx(t, k, a, m)];
         if (v > -1) {
           sum += v;
           ++n;
@@ -250,6 +312,8 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
     }
     return n ? sum / static_cast<double>(n) : -1.0;
   };
+  const auto& precision = acc.precision;
+  auto pidx = [&](size_t t, size_t r, size_t k, size_t a, size_t m) { return acc.pidx(t, r, k, a, m); };
   CocoSummary s;
   s.stats = {summarize_ap(-1, 0, 2), summarize_ap(0, 0, 2), summarize_ap(5, 0, 2),
              summarize_ap(-1, 1, 2), summarize_ap(-1, 2, 2), summarize_ap(-1, 3, 2),
@@ -273,6 +337,26 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
     }
     s.class_ap.push_back(n ? sum / static_cast<double>(n) : -1.0);
     s.class_ap50.push_back(n50 ? sum50 / static_cast<double>(n50) : -1.0);
+  }
+  // Bootstrap replicates: the images drawn with replacement, each counted as often as drawn.
+  if (bootstrap > 0) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t kk = 0; kk < static_cast<int64_t>(nk); ++kk) {
+      auto& cat = categories[static_cast<size_t>(kk)];
+      rank_entries(cat.evals, static_cast<size_t>(kMaxDets.back()), [](size_t) { return false; },
+                   cat.by_score);
+    }
+  }
+  const size_t n_images = ids.size();
+  std::vector<double> weights(n_images);
+  for (int64_t r = 0; r < bootstrap && n_images > 0; ++r) {
+    std::fill(weights.begin(), weights.end(), 0.0);
+    for (size_t i = 0; i < n_images; ++i) {
+      const uint64_t draw = splitmix64(kBootstrapSeed + static_cast<uint64_t>(r) * n_images + i);
+      weights[draw % n_images] += 1;
+    }
+    accumulate(categories, weights, true, acc);
+    s.bootstrap.push_back({acc.ap(-1, 0, 2), acc.ap(0, 0, 2), acc.ap(5, 0, 2)});
   }
   return s;
 }

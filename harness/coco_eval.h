@@ -54,6 +54,9 @@ struct CocoSummary {
   // (decode, NMS) up to the detections on the host, without data loading and COCO scoring (the
   // paper's Table 1(e) timing); -1 where not measured (eval-json).
   double ms_per_image = -1;
+  // Bootstrap replicates over the images (evaluate_coco's `bootstrap`): per replicate AP, AP50
+  // and AP75 of the images drawn with replacement. Empty when not asked for.
+  std::vector<std::array<double, 3>> bootstrap;
   double ap() const { return stats[0]; }
   double ap50() const { return stats[1]; }
   double ap75() const { return stats[2]; }
@@ -63,7 +66,18 @@ struct CocoSummary {
 // COCOeval's sorted imgIds) and categories [0, num_categories). GTs and detections of other
 // images or categories are skipped. Within an image and category, GTs and equal-score
 // detections keep the order they are given in (pycocotools: the annotation order of the file).
+//
+// With `bootstrap` > 0 it also resamples the images: replicate r draws as many images as there
+// are, with replacement (index = splitmix64(kBootstrapSeed + r * n + i) mod n over the sorted
+// ids), and scores them as one set — each drawn image counted as often as drawn — reusing the
+// matching of the full evaluation. The same ids give the same draws, so the replicates of two
+// models evaluated on one image set are paired.
 CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_categories,
-                          const std::vector<GroundTruth>& gts, const std::vector<Detection>& dts);
+                          const std::vector<GroundTruth>& gts, const std::vector<Detection>& dts,
+                          int64_t bootstrap = 0);
+
+// The replicates focalab's training keeps per evaluation, and the seed of their draws.
+inline constexpr int64_t kBootstrapResamples = 200;
+inline constexpr uint64_t kBootstrapSeed = 20170807;
 
 }  // namespace focalab::harness

@@ -18,7 +18,8 @@ CocoFileEval evaluate_coco_files(const std::string& gt_path, const std::string& 
 }
 
 CocoFileEval evaluate_coco_data(const CocoDataset& gt, const std::vector<CocoResult>& dt,
-                                const std::string& gt_path, const std::string& dt_path) {
+                                const std::string& gt_path, const std::string& dt_path,
+                                int64_t bootstrap) {
   CocoFileEval out;
 
   // Categories: sorted ids -> contiguous index.
@@ -84,7 +85,7 @@ CocoFileEval evaluate_coco_data(const CocoDataset& gt, const std::vector<CocoRes
   }
   out.num_detections = static_cast<int64_t>(dts.size());
   out.summary = harness::evaluate_coco(image_ids, static_cast<int64_t>(out.categories.size()),
-                                       gts, dts);
+                                       gts, dts, bootstrap);
   return out;
 }
 

@@ -27,8 +27,10 @@ struct CocoFileEval {
 CocoFileEval evaluate_coco_files(const std::string& gt_path, const std::string& dt_path);
 
 // The same on data already read; the names are used in error messages.
+// `bootstrap`: replicates over the images, as evaluate_coco's.
 CocoFileEval evaluate_coco_data(const CocoDataset& gt, const std::vector<CocoResult>& dt,
-                                const std::string& gt_path, const std::string& dt_path);
+                                const std::string& gt_path, const std::string& dt_path,
+                                int64_t bootstrap = 0);
 
 // The 12 lines of COCOeval.summarize().
 std::string summary_text(const harness::CocoSummary& summary);

@@ -66,8 +66,10 @@ class DetectionDataset {
   virtual int64_t num_classes() const = 0;
   virtual std::vector<std::string> class_names() const = 0;
   // COCO AP of `detections` (contiguous class labels, original-image pixels) over every image of
-  // this dataset, with pycocotools' semantics.
-  virtual CocoSummary evaluate(const std::vector<Detection>& detections) const = 0;
+  // this dataset, with pycocotools' semantics; with `bootstrap` replicates over the images
+  // (evaluate_coco).
+  virtual CocoSummary evaluate(const std::vector<Detection>& detections,
+                               int64_t bootstrap = 0) const = 0;
 };
 
 // The dataset of `config.kind` and `split`. COCO datasets are read, checked and cached once per

@@ -33,7 +33,8 @@ std::string now_iso() {
 
 // The tables of a trial's results, each with (trial_id, iteration, ...).
 const char* const kResultTables[] = {"train_steps", "loss_breakdown", "loss_intervals",
-                                     "loss_histogram", "evaluations", "class_ap", "loss_cdf"};
+                                     "loss_histogram", "evaluations", "class_ap", "loss_cdf",
+                                     "bootstrap"};
 
 std::string host_name() {
   char buf[256] = {0};
@@ -174,8 +175,21 @@ CREATE TABLE loss_cdf (
 );
 )sql";
 
-// 6: a sweep's claims (its `claims:` list as YAML; `report` gives each a verdict).
-const char* kSchemaV6 = "ALTER TABLE sweeps ADD COLUMN claims TEXT;";
+// 6: a sweep's claims (its `claims:` list as YAML; `report` gives each a verdict), and the
+// bootstrap replicates of each evaluation (AP over the val images resampled with replacement).
+const char* kSchemaV6 = R"sql(
+ALTER TABLE sweeps ADD COLUMN claims TEXT;
+CREATE TABLE bootstrap (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  replicate INTEGER NOT NULL,
+  ap REAL,
+  ap50 REAL,
+  ap75 REAL,
+  PRIMARY KEY (trial_id, iteration, split, replicate)
+);
+)sql";
 
 const char* const kMigrations[] = {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
                                    kSchemaV6};
@@ -550,6 +564,14 @@ void Store::write_evaluation(int64_t trial_id, int64_t iteration, const std::str
     cls.bind(1, trial_id).bind(2, iteration).bind(3, split).bind(4, static_cast<int64_t>(k));
     cls.bind(5, k < class_names.size() ? class_names[k] : std::to_string(k));
     cls.bind(6, summary.class_ap[k]).bind(7, summary.class_ap50[k]).run();
+  }
+  auto boot = db_.prepare(
+      "INSERT OR REPLACE INTO bootstrap (trial_id, iteration, split, replicate, ap, ap50, ap75) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  for (size_t r = 0; r < summary.bootstrap.size(); ++r) {
+    boot.bind(1, trial_id).bind(2, iteration).bind(3, split).bind(4, static_cast<int64_t>(r));
+    boot.bind(5, summary.bootstrap[r][0]).bind(6, summary.bootstrap[r][1]);
+    boot.bind(7, summary.bootstrap[r][2]).run();
   }
   tx.commit();
 }

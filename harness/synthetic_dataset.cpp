@@ -255,7 +255,8 @@ Sample SyntheticDataset::get(int64_t index) const {
   return sample;
 }
 
-CocoSummary SyntheticDataset::evaluate(const std::vector<Detection>& detections) const {
+CocoSummary SyntheticDataset::evaluate(const std::vector<Detection>& detections,
+                                       int64_t bootstrap) const {
   std::vector<GroundTruth> gts;
   std::vector<int64_t> image_ids;
   for (int64_t i = 0; i < size_; ++i) {
@@ -270,7 +271,7 @@ CocoSummary SyntheticDataset::evaluate(const std::vector<Detection>& detections)
                      static_cast<double>((b[2] - b[0]) * (b[3] - b[1]))});
     }
   }
-  return evaluate_coco(image_ids, config_.num_classes, gts, detections);
+  return evaluate_coco(image_ids, config_.num_classes, gts, detections, bootstrap);
 }
 
 }  // namespace focalab::harness

@@ -33,7 +33,8 @@ class SyntheticDataset : public DetectionDataset {
   // (shape and hue in degrees) when hues tell classes apart.
   static std::vector<std::string> class_names(int64_t num_classes, int64_t class_colors = 1);
   // Ground truth regenerated from the seed; area = box width x height, no crowd regions.
-  CocoSummary evaluate(const std::vector<Detection>& detections) const override;
+  CocoSummary evaluate(const std::vector<Detection>& detections,
+                       int64_t bootstrap = 0) const override;
 
  private:
   DataConfig config_;

@@ -550,7 +550,7 @@ CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,
     inference_seconds += seconds_since(batch_start);
   }
   if (was_training) model->train();
-  CocoSummary summary = val_set.evaluate(dts);
+  CocoSummary summary = val_set.evaluate(dts, kBootstrapResamples);
   if (val_set.size() > 0) {
     summary.ms_per_image = 1000.0 * inference_seconds / static_cast<double>(val_set.size());
   }

@@ -83,7 +83,32 @@ constexpr const char* kMsPerImage = "ms_per_image";
 struct Stat {
   int64_t n = 0;
   double mean = 0, std = 0;  // x100 (ms as they are); std over seeds (sample, n - 1); 0 for one seed
+  // One seed with bootstrap replicates: the 95% percentile interval over the val images.
+  std::optional<DiffInterval> boot;
 };
+
+// A trial's bootstrap replicates of `metric`, x100; empty unless every one is defined.
+std::vector<double> bootstrap_of(const TrialData& t, const std::string& metric) {
+  const auto it = t.bootstrap.find(metric);
+  if (it == t.bootstrap.end()) return {};
+  std::vector<double> v;
+  for (double x : it->second) {
+    if (x < 0) return {};
+    v.push_back(100 * x);
+  }
+  return v;
+}
+
+// Whether two trials were evaluated on the same images (the same data.* config): then their
+// bootstrap replicates are paired.
+bool same_data(const TrialData& a, const TrialData& b) {
+  for (const auto& [k, v] : a.config) {
+    if (k.rfind("data.", 0) != 0) continue;
+    const auto it = b.config.find(k);
+    if (it == b.config.end() || it->second != v) return false;
+  }
+  return true;
+}
 
 // One row of the report: the trials of one configuration over seeds.
 struct Group {
@@ -103,6 +128,11 @@ struct Group {
     Stat s;
     s.n = static_cast<int64_t>(v.size());
     if (v.empty()) return s;
+    if (v.size() == 1 && metric != kMsPerImage) {
+      for (const auto* t : trials) {
+        if (t->status == "done") s.boot = bootstrap_interval(v[0], bootstrap_of(*t, metric), {});
+      }
+    }
     for (double x : v) s.mean += x;
     s.mean /= static_cast<double>(v.size());
     if (v.size() > 1) {
@@ -111,6 +141,13 @@ struct Group {
       s.std = std::sqrt(ss / static_cast<double>(v.size() - 1));
     }
     return s;
+  }
+  // The first done trial.
+  const TrialData* done_trial() const {
+    for (const auto* t : trials) {
+      if (t->status == "done") return t;
+    }
+    return nullptr;
   }
   // AP x100 of the done trials with a defined value, by seed.
   std::map<int64_t, double> ap_by_seed() const {
@@ -187,8 +224,11 @@ struct Report {
   std::string reference_note;
 };
 
-std::string stat_text(const Stat& s, const char* pm) {
+std::string stat_text(const Stat& s, const char* pm, bool with_boot = false) {
   if (s.n == 0) return "–";
+  if (s.n == 1 && with_boot && s.boot) {
+    return fmt::format("{:.1f} [{:.1f}, {:.1f}]", s.mean, s.boot->lo, s.boot->hi);
+  }
   if (s.n == 1) return fmt::format("{:.1f}", s.mean);
   return fmt::format("{:.1f}{}{:.1f}", s.mean, pm, s.std);
 }
@@ -219,14 +259,17 @@ std::string comparison_note(const Report& r) {
   std::vector<std::string> methods;  // in row order, each once
   for (const auto& c : r.vs_base) {
     if (!c.ci) continue;
-    const std::string m = c.ci->method == "paired"
-                              ? fmt::format("paired t over the {} seeds both ran", c.ci->n)
-                              : "Welch's t where the seeds differ";
+    const std::string m =
+        c.ci->method == "paired"    ? fmt::format("paired t over the {} seeds both ran", c.ci->n)
+        : c.ci->method == "welch"   ? std::string("Welch's t where the seeds differ")
+                                    : std::string("one seed each: the paired bootstrap over the "
+                                                  "val images");
     if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
   }
   return fmt::format(
       "vs baseline: mean AP minus the baseline's ({}), with its 95% confidence interval{}; * the "
-      "interval excludes 0; no interval under 2 seeds a side.",
+      "interval excludes 0; no interval under 2 seeds a side unless both have bootstrap "
+      "replicates on the same images.",
       r.baseline_filter, methods.empty() ? "" : fmt::format(" ({})", fmt::join(methods, "; ")));
 }
 
@@ -248,7 +291,7 @@ std::vector<std::string> main_row(const Report& r, size_t gi, const char* pm) {
   std::vector<std::string> row = g.config;
   row.push_back(g.status());
   row.push_back(std::to_string(g.trials.size()));
-  for (const auto& m : r.metrics) row.push_back(stat_text(g.stat(m), pm));
+  for (const auto& m : r.metrics) row.push_back(stat_text(g.stat(m), pm, m == "AP"));
   if (r.baseline >= 0) row.push_back(comparison_text(r, gi));
   if (r.with_paper) {
     for (const char* m : {"AP", "AP50", "AP75"}) row.push_back(paper_text(g, m));
@@ -292,9 +335,10 @@ constexpr const char* kShareNote =
     "threshold).";
 
 constexpr const char* kClaimsNote =
-    "Verdicts from 95% confidence intervals over the seeds: holds or fails when the interval "
-    "clears the claim's line, inconclusive when it straddles it or a side has one seed (see "
-    "`focalab report --help`).";
+    "Verdicts from 95% confidence intervals over the seeds (one seed a side: the paired bootstrap "
+    "over the val images, where both have it): holds or fails when the interval clears the "
+    "claim's line, inconclusive when it straddles it or there is none (see `focalab report "
+    "--help`).";
 
 // claim | verdict | evidence; the verdict in bold for Markdown.
 std::vector<std::vector<std::string>> claim_rows(const Report& r, bool bold) {
@@ -304,6 +348,16 @@ std::vector<std::vector<std::string>> claim_rows(const Report& r, bool bold) {
     rows.push_back({v.claim.text(), bold ? "**" + verdict + "**" : verdict, v.evidence});
   }
   return rows;
+}
+
+constexpr const char* kBootstrapNote =
+    "AP [lo, hi]: for a configuration with one seed, the 95% bootstrap interval over the val "
+    "images (AP +- 1.96 x the standard deviation of 200 resamples with replacement, the same "
+    "resamples for every trial); it measures the image sample, not the seed-to-seed spread.";
+
+bool any_bootstrap(const Report& r) {
+  return std::any_of(r.groups.begin(), r.groups.end(),
+                     [](const Group& g) { return g.stat("AP").boot.has_value(); });
 }
 
 std::string render_markdown(const Report& r) {
@@ -320,6 +374,7 @@ std::string render_markdown(const Report& r) {
          "seeds of a configuration (its done trials); the best AP in bold.";
   if (r.with_paper) out += " ΔAP: measured minus paper.";
   out += "\n";
+  if (any_bootstrap(r)) out += std::string(kBootstrapNote) + "\n";
   if (r.baseline >= 0) out += comparison_note(r) + "\n";
   for (const auto& n : r.notes) out += n + "\n";
   if (r.with_paper) {
@@ -439,9 +494,12 @@ std::string render_json(const Report& r) {
     out += "], \"metrics\": {";
     for (size_t m = 0; m < r.metrics.size(); ++m) {
       const Stat s = g.stat(r.metrics[m]);
-      out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}}}", m ? ", " : "",
+      out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}{}}}", m ? ", " : "",
                          json_quote(r.metrics[m]), num(s.mean, s.n > 0), num(s.std, s.n > 1),
-                         s.n);
+                         s.n,
+                         s.boot ? fmt::format(", \"bootstrap_lo\": {}, \"bootstrap_hi\": {}",
+                                              json_number(s.boot->lo), json_number(s.boot->hi))
+                                : std::string());
     }
     out += "}";
     if (r.baseline >= 0) {
@@ -618,6 +676,7 @@ std::string render_html(const Report& r) {
   out += html_table(main_header(r), rows, r.varied.size() + 1, r.best, r.varied.size() + 2);
   out += "<p>COCO-style box AP x100 on the val split: mean ± std over the n seeds of a "
          "configuration; the best AP in bold.</p>\n";
+  if (any_bootstrap(r)) out += "<p>" + xml_escape(kBootstrapNote) + "</p>\n";
   if (r.baseline >= 0) out += "<p>" + xml_escape(comparison_note(r)) + "</p>\n";
   for (const auto& n : r.notes) out += "<p>" + xml_escape(n) + "</p>\n";
   const auto [h, share_rows] = share_table(r);
@@ -718,6 +777,14 @@ std::vector<Comparison> compare_to(const std::vector<Group>& groups, int baselin
     };
     out[i].diff = mean(mine) - mean(base);
     out[i].ci = seed_interval(mine, base);
+    if (!out[i].ci && mine.size() == 1 && base.size() == 1) {
+      // One seed each: the paired bootstrap over the same val images.
+      const TrialData* a = groups[i].done_trial();
+      const TrialData* b = groups[static_cast<size_t>(baseline)].done_trial();
+      if (a && b && same_data(*a, *b)) {
+        out[i].ci = bootstrap_interval(*out[i].diff, bootstrap_of(*a, "AP"), bootstrap_of(*b, "AP"));
+      }
+    }
   }
   return out;
 }
@@ -842,6 +909,11 @@ std::string render_report(const ReportOptions& options, int64_t* failed_claims) 
             if (it != t->metrics.end() && it->second >= 0) {
               row.metric_by_seed[m][t->seed] = 100 * it->second;
             }
+          }
+        }
+        if (row.done == 1) {
+          for (const char* m : {"AP", "AP50", "AP75"}) {
+            row.bootstrap[m] = bootstrap_of(*g.done_trial(), m);
           }
         }
         rows.push_back(std::move(row));

@@ -86,23 +86,6 @@ double student_t_quantile(double p, double df) {
   return 0.5 * (lo + hi);
 }
 
-std::optional<DiffInterval> paired_interval(const std::vector<double>& a,
-                                            const std::vector<double>& b, double level) {
-  if (a.size() != b.size() || a.size() < 2) return std::nullopt;
-  std::vector<double> d(a.size());
-  for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
-  DiffInterval out;
-  out.method = "paired";
-  out.n = static_cast<int64_t>(d.size());
-  out.df = static_cast<double>(d.size() - 1);
-  out.diff = mean_of(d);
-  const double half = student_t_quantile(0.5 + level / 2, out.df) *
-                      std::sqrt(variance_of(d) / static_cast<double>(d.size()));
-  out.lo = out.diff - half;
-  out.hi = out.diff + half;
-  return out;
-}
-
 std::optional<DiffInterval> mean_interval(const std::vector<double>& v, double level) {
   if (v.size() < 2) return std::nullopt;
   DiffInterval out;
@@ -117,6 +100,16 @@ std::optional<DiffInterval> mean_interval(const std::vector<double>& v, double l
   return out;
 }
 
+std::optional<DiffInterval> paired_interval(const std::vector<double>& a,
+                                            const std::vector<double>& b, double level) {
+  if (a.size() != b.size()) return std::nullopt;
+  std::vector<double> d(a.size());
+  for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+  auto out = mean_interval(d, level);  // of the differences
+  if (out) out->method = "paired";
+  return out;
+}
+
 std::optional<DiffInterval> seed_interval(const std::map<int64_t, double>& a,
                                           const std::map<int64_t, double>& b, double level) {
   std::vector<double> va, vb;
@@ -127,6 +120,42 @@ std::optional<DiffInterval> seed_interval(const std::map<int64_t, double>& a,
                             return x.first == y.first;
                           });
   return same_seeds ? paired_interval(va, vb, level) : welch_interval(va, vb, level);
+}
+
+double normal_quantile(double p) {
+  if (p == 0.5) return 0;
+  if (p < 0.5) return -normal_quantile(1.0 - p);
+  double lo = 0, hi = 40;  // Phi(x) = erfc(-x / sqrt 2) / 2 increases
+  for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+std::optional<DiffInterval> bootstrap_interval(double estimate, const std::vector<double>& a,
+                                               const std::vector<double>& b, double level) {
+  if (a.size() < 2 || (!b.empty() && b.size() != a.size())) return std::nullopt;
+  std::vector<double> d(a.size());
+  for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - (b.empty() ? 0.0 : b[i]);
+  DiffInterval out;
+  out.method = "bootstrap";
+  out.n = static_cast<int64_t>(d.size());
+  out.diff = estimate;
+  const double z = normal_quantile(0.5 + level / 2);
+  const double half = z * std::sqrt(variance_of(d));
+  out.lo = estimate - half;
+  out.hi = estimate + half;
+  return out;
 }
 
 std::optional<DiffInterval> welch_interval(const std::vector<double>& a,

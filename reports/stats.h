@@ -41,6 +41,22 @@ std::optional<DiffInterval> seed_interval(const std::map<int64_t, double>& a,
                                           const std::map<int64_t, double>& b,
                                           double level = 0.95);
 
+// The p-quantile of the standard normal distribution, p in (0, 1).
+double normal_quantile(double p);
+
+// The q-quantile (q in [0, 1]) of `v`, linear between order statistics (numpy's default).
+double quantile(std::vector<double> v, double q);
+
+// Bootstrap `level` interval (method "bootstrap", n = replicates) of an estimate: `estimate` +-
+// z x the standard deviation of a[r] - b[r] over replicates drawn with the same resamples (b
+// empty: of a[r] alone). The normal interval around the full-sample estimate, not the
+// percentiles: the replicates of AP are biased upward (its precision envelope is a running
+// maximum, which resampling noise raises), so their percentiles can miss the estimate itself.
+// nullopt under 2 replicates or unequal counts.
+std::optional<DiffInterval> bootstrap_interval(double estimate, const std::vector<double>& a,
+                                               const std::vector<double>& b,
+                                               double level = 0.95);
+
 // Welch's `level` interval of mean(a) - mean(b) (unequal variances, Welch-Satterthwaite degrees
 // of freedom); nullopt when a sample has under 2 values or both have no spread.
 std::optional<DiffInterval> welch_interval(const std::vector<double>& a,

@@ -68,6 +68,18 @@ SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
   auto metrics = db.prepare(
       "SELECT metric, value FROM evaluations WHERE trial_id = ?1 AND split = 'val' AND "
       "iteration = (SELECT max(iteration) FROM evaluations WHERE trial_id = ?1 AND split = 'val')");
+  bool has_bootstrap = false;
+  {
+    auto t = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bootstrap'");
+    has_bootstrap = t.step();
+  }
+  std::optional<harness::Statement> boot;
+  if (has_bootstrap) {
+    boot.emplace(db.prepare(
+        "SELECT ap, ap50, ap75 FROM bootstrap WHERE trial_id = ?1 AND split = 'val' AND "
+        "iteration = (SELECT max(iteration) FROM evaluations WHERE trial_id = ?1 AND split = "
+        "'val') ORDER BY replicate"));
+  }
   while (st.step()) {
     TrialData t;
     t.id = st.get_int(0);
@@ -87,6 +99,16 @@ SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
       t.metrics[metrics.get_text(0)] = metrics.is_null(1) ? -1 : metrics.get_double(1);
     }
     metrics.reset();
+    if (boot) {
+      boot->bind(1, t.id);
+      while (boot->step()) {
+        const char* names[3] = {"AP", "AP50", "AP75"};
+        for (int c = 0; c < 3; ++c) {
+          if (!boot->is_null(c)) t.bootstrap[names[c]].push_back(boot->get_double(c));
+        }
+      }
+      boot->reset();
+    }
     out.trials.push_back(std::move(t));
   }
   return out;

@@ -21,6 +21,9 @@ struct TrialData {
   std::map<std::string, std::string> config;  // flat key -> value text
   std::vector<std::string> config_keys;        // in the stored (field table) order
   std::map<std::string, double> metrics;       // the last val evaluation; -1 = undefined
+  // Its bootstrap replicates over the val images (AP, AP50, AP75 -> values in replicate order);
+  // empty for databases of an older focalab.
+  std::map<std::string, std::vector<double>> bootstrap;
   std::string config_json;
 };
 

@@ -44,6 +44,35 @@ double numeric(const harness::ConfigValue& v) {
   return 0;
 }
 
+// Whether two rows were evaluated on the same images: the same data.* config.
+bool same_data(const ClaimRow& a, const ClaimRow& b) {
+  for (const auto& f : harness::config_fields()) {
+    if (f.path.rfind("data.", 0) == 0 &&
+        !(harness::get_value(a.config, f.path) == harness::get_value(b.config, f.path))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const std::vector<double>& bootstrap_of(const ClaimRow& row, const std::string& metric) {
+  static const std::vector<double> kNone;
+  const auto it = row.bootstrap.find(metric);
+  return it == row.bootstrap.end() ? kNone : it->second;
+}
+
+// a's metric minus b's: over seeds, or (one seed a side) the paired bootstrap.
+std::optional<DiffInterval> row_interval(const ClaimRow& a, const ClaimRow& b,
+                                         const std::string& metric) {
+  auto ci = seed_interval(values_of(a, metric), values_of(b, metric));
+  if (ci) return ci;
+  const auto &ba = bootstrap_of(a, metric), &bb = bootstrap_of(b, metric);
+  if (!ba.empty() && !bb.empty() && same_data(a, b)) {
+    return bootstrap_interval(mean_of(values_of(a, metric)) - mean_of(values_of(b, metric)), ba, bb);
+  }
+  return std::nullopt;
+}
+
 // The rows a filter selects.
 std::vector<const ClaimRow*> select(const harness::ConfigFilter& f,
                                     const std::vector<ClaimRow>& rows) {
@@ -52,6 +81,15 @@ std::vector<const ClaimRow*> select(const harness::ConfigFilter& f,
     if (f.matches(r.config)) out.push_back(&r);
   }
   return out;
+}
+
+// The one row `f` selects; nullptr (the reason in `v.evidence`) when it selects another number.
+const ClaimRow* the_row(const harness::ConfigFilter& f, const std::vector<ClaimRow>& rows,
+                        ClaimVerdict& v) {
+  const auto a = select(f, rows);
+  if (a.size() == 1) return a[0];
+  v.evidence = fmt::format("the sweep has {} such configurations", a.size());
+  return nullptr;
 }
 
 ClaimVerdict better(const Claim& c, const std::vector<ClaimRow>& rows) {
@@ -66,7 +104,7 @@ ClaimVerdict better(const Claim& c, const std::vector<ClaimRow>& rows) {
     v.evidence = "no finished trial on one side";
     return v;
   }
-  const auto ci = seed_interval(va, vb);
+  const auto ci = row_interval(*a[0], *b[0], c.metric);
   v.evidence = fmt::format("{} {}", c.metric, diff_text(va, vb, ci));
   if (ci && ci->lo > 0) v.verdict = Verdict::kHolds;
   if (ci && ci->hi < 0) v.verdict = Verdict::kFails;
@@ -98,7 +136,8 @@ ClaimVerdict peak(const Claim& c, const std::vector<ClaimRow>& rows) {
   const auto& vb = values_of(*sel[best], c.metric);
   auto above = [&](size_t other) {  // the best row's interval against another row
     const auto& vo = values_of(*sel[other], c.metric);
-    return std::make_pair(seed_interval(vb, vo), diff_text(vb, vo, seed_interval(vb, vo)));
+    const auto ci = row_interval(*sel[best], *sel[other], c.metric);
+    return std::make_pair(ci, diff_text(vb, vo, ci));
   };
   std::vector<std::string> parts = {
       fmt::format("highest at {} ({} {:.1f})", label(sel[best]), c.metric, mean_of(vb))};
@@ -145,33 +184,32 @@ ClaimVerdict peak(const Claim& c, const std::vector<ClaimRow>& rows) {
 
 ClaimVerdict collapses(const Claim& c, const std::vector<ClaimRow>& rows) {
   ClaimVerdict v{c, Verdict::kInconclusive, ""};
-  const auto a = select(c.subject, rows);
-  if (a.size() != 1) {
-    v.evidence = fmt::format("the sweep has {} such configurations", a.size());
-    return v;
-  }
+  const ClaimRow* row = the_row(c.subject, rows, v);
+  if (!row) return v;
   double best = 0;
   for (const auto& r : rows) {
     if (!values_of(r, c.metric).empty()) best = std::max(best, mean_of(values_of(r, c.metric)));
   }
-  const auto& va = values_of(*a[0], c.metric);
+  const auto& va = values_of(*row, c.metric);
   if (va.empty()) {
-    v.evidence = a[0]->diverged > 0
-                     ? fmt::format("no finished trial ({} diverged): see `diverges`", a[0]->diverged)
+    v.evidence = row->diverged > 0
+                     ? fmt::format("no finished trial ({} diverged): see `diverges`", row->diverged)
                      : "no finished trial";
     return v;
   }
   const double line = c.below * best;
   std::vector<double> values;
   for (const auto& kv : va) values.push_back(kv.second);
-  const auto ci = mean_interval(values);
+  auto ci = mean_interval(values);
+  if (!ci) ci = bootstrap_interval(mean_of(va), bootstrap_of(*row, c.metric), {});
   if (!ci) {
     v.evidence = fmt::format("{} {:.1f} (no interval: 1 seed) vs {:g} x {:.1f} = {:.1f}", c.metric,
                              mean_of(va), c.below, best, line);
     return v;
   }
-  v.evidence = fmt::format("{} {:.1f} [{:.1f}, {:.1f}] (t, n {}) vs {:g} x the best {:.1f} = {:.1f}",
-                           c.metric, ci->diff, ci->lo, ci->hi, ci->n, c.below, best, line);
+  v.evidence = fmt::format("{} {:.1f} [{:.1f}, {:.1f}] ({}, n {}) vs {:g} x the best {:.1f} = {:.1f}",
+                           c.metric, ci->diff, ci->lo, ci->hi, ci->method, ci->n, c.below, best,
+                           line);
   if (ci->hi < line) v.verdict = Verdict::kHolds;
   if (ci->lo > line) v.verdict = Verdict::kFails;
   return v;
@@ -179,12 +217,9 @@ ClaimVerdict collapses(const Claim& c, const std::vector<ClaimRow>& rows) {
 
 ClaimVerdict diverges(const Claim& c, const std::vector<ClaimRow>& rows) {
   ClaimVerdict v{c, Verdict::kInconclusive, ""};
-  const auto a = select(c.subject, rows);
-  if (a.size() != 1) {
-    v.evidence = fmt::format("the sweep has {} such configurations", a.size());
-    return v;
-  }
-  const ClaimRow& r = *a[0];
+  const ClaimRow* row = the_row(c.subject, rows, v);
+  if (!row) return v;
+  const ClaimRow& r = *row;
   v.evidence = fmt::format("{} of {} trial(s) diverged, {} finished", r.diverged, r.trials, r.done);
   if (r.diverged > 0 && r.diverged == r.trials) v.verdict = Verdict::kHolds;
   if (r.diverged == 0 && r.done > 0 && r.done == r.trials) v.verdict = Verdict::kFails;

@@ -13,8 +13,9 @@
 //                    holds; above it: fails; else inconclusive.
 //   diverges A       every trial of A diverged: holds; none did (and some finished): fails; a mix,
 //                    or none finished yet: inconclusive.
-// A row with one seed has no interval: its comparisons are inconclusive (the evidence shows the
-// difference of the means).
+// A row with one seed has no interval over seeds; where both sides have bootstrap replicates over
+// the same val images (the same data.* config), the paired percentile bootstrap interval stands
+// in; otherwise the comparison is inconclusive (the evidence shows the difference of the means).
 
 #include <cstdint>
 #include <map>
@@ -30,6 +31,8 @@ namespace focalab::reports {
 struct ClaimRow {
   harness::TrialConfig config;                   // any of its trials' (the seed aside)
   std::map<std::string, std::map<int64_t, double>> metric_by_seed;  // done trials, x100
+  // With one done trial: its bootstrap replicates over the val images, x100 (AP, AP50, AP75).
+  std::map<std::string, std::vector<double>> bootstrap;
   int64_t trials = 0, done = 0, diverged = 0;
 };
 

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "harness/splitmix.h"
+
 namespace focalab::harness {
 namespace {
 
@@ -138,6 +142,66 @@ TEST(CocoEval, EmptyImages) {
   EXPECT_DOUBLE_EQ(evaluate_coco({1, 5, 9}, 1, gts, dts).ap(), 1.0);
   dts.push_back({5, 0, c(0, 0, 10, 10), 0.95});
   EXPECT_DOUBLE_EQ(evaluate_coco({1, 5, 9}, 1, gts, dts).ap(), 0.5);
+}
+
+// The bootstrap (evaluate_coco's `bootstrap`) counts each drawn image as often as it was drawn,
+// reusing the matching: every replicate must equal a plain evaluation of the resampled image set
+// written out — each draw a copy of its image under a new id. 12 images, 3 categories, TPs, FPs,
+// misses, a crowd region and small / large objects; scores distinct across images (equal scores
+// of different images would be ordered by id, which copies change).
+TEST(CocoEval, BootstrapReplicatesEqualTheResampledSetEvaluated) {
+  std::vector<GroundTruth> gts;
+  std::vector<Detection> dts;
+  std::vector<int64_t> ids;
+  for (int64_t i = 1; i <= 12; ++i) {
+    ids.push_back(i * 7);  // ids not 0..n-1: the draws index the sorted ids
+    const double o = static_cast<double>(i % 4) * 3;
+    gts.push_back(gt(i * 7, i % 3, c(o, o, o + 20 + i, o + 30)));
+    if (i % 5 == 0) gts.push_back(gt(i * 7, (i + 1) % 3, c(40, 40, 44, 46)));  // small
+    GroundTruth crowd = gt(i * 7, 0, c(60, 0, 90, 30));
+    crowd.iscrowd = i == 6;
+    if (i == 6) gts.push_back(crowd);
+    const double score = 0.95 - 0.013 * static_cast<double>(i);
+    if (i % 4 != 3) dts.push_back({i * 7, i % 3, c(o + 1, o, o + 20 + i, o + 31), score});
+    dts.push_back({i * 7, (i + 2) % 3, c(5, 50, 25, 70), score - 0.004});  // a false positive
+    if (i % 3 == 0) dts.push_back({i * 7, i % 3, c(o, o, o + 12, o + 18), score - 0.007});
+  }
+  const int64_t kReplicates = 6;
+  const auto full = evaluate_coco(ids, 3, gts, dts, kReplicates);
+  ASSERT_EQ(full.bootstrap.size(), static_cast<size_t>(kReplicates));
+  EXPECT_EQ(evaluate_coco(ids, 3, gts, dts).stats, full.stats);  // the full set is unchanged
+  const size_t n = ids.size();  // sorted already
+  bool some_differ = false;
+  for (int64_t r = 0; r < kReplicates; ++r) {
+    std::vector<GroundTruth> rg;
+    std::vector<Detection> rd;
+    std::vector<int64_t> rids;
+    for (size_t j = 0; j < n; ++j) {
+      const uint64_t draw = splitmix64(kBootstrapSeed + static_cast<uint64_t>(r) * n + j);
+      const int64_t src = ids[draw % n], copy = 1000 + static_cast<int64_t>(j);
+      rids.push_back(copy);
+      for (auto g : gts) {
+        if (g.image_id == src) {
+          g.image_id = copy;
+          g.id = static_cast<int64_t>(rg.size()) + 1;
+          rg.push_back(g);
+        }
+      }
+      for (auto d : dts) {
+        if (d.image_id == src) {
+          d.image_id = copy;
+          rd.push_back(d);
+        }
+      }
+    }
+    const auto s = evaluate_coco(rids, 3, rg, rd);
+    const auto& b = full.bootstrap[static_cast<size_t>(r)];
+    EXPECT_NEAR(b[0], s.ap(), 1e-12) << "replicate " << r;
+    EXPECT_NEAR(b[1], s.ap50(), 1e-12) << "replicate " << r;
+    EXPECT_NEAR(b[2], s.ap75(), 1e-12) << "replicate " << r;
+    some_differ = some_differ || std::fabs(b[0] - full.ap()) > 1e-6;
+  }
+  EXPECT_TRUE(some_differ);  // the resamples are not the full set again
 }
 
 }  // namespace

@@ -322,6 +322,57 @@ TEST(ReportFormats, BaselineDifferencesWithPairedAndWelchIntervals) {
   }
 }
 
+// One seed a configuration, with bootstrap replicates (200, as training keeps): alpha-CE's AP
+// replicates are 30 + 0.01 r (x100, r = 0..199), FL's 30 + 0.02 r; the full-set APs 31.0 and
+// 32.0. By hand: the sample standard deviation of 0..199 is sqrt(200 x 201 / 12) = 57.8792, so
+// both alpha-CE's replicates and the paired differences (0.01 r) spread 0.578792; times
+// z(.975) = 1.959964: 1.134412 -> alpha-CE 31.0 [29.866, 32.134], FL - alpha-CE 1.0
+// [-0.134, 2.134] (not significant).
+TEST(ReportFormats, OneSeedRowsGetBootstrapIntervals) {
+  testing::TempDir dir;
+  const std::string path = dir.file("boot.db");
+  {
+    harness::Store store(path);
+    harness::SweepSpec spec;
+    spec.name = "bs";
+    std::vector<harness::TrialSpec> trials;
+    for (const char* kind : {"alpha_ce", "focal"}) {
+      harness::TrialConfig c;
+      c.loss.kind = kind;
+      if (std::string(kind) == "alpha_ce") c.loss.alpha = 0.75;
+      harness::finalize_config(c, "fixture");
+      trials.push_back({c, harness::config_to_json(c), kind, {}});
+    }
+    const auto rows = store.register_sweep(spec, trials);
+    for (size_t i = 0; i < 2; ++i) {
+      harness::CocoSummary s;
+      s.stats.fill(-1);
+      s.stats[0] = i == 0 ? 0.31 : 0.32;
+      for (int r = 0; r < 200; ++r) {
+        const double ap = 0.30 + (i == 0 ? 0.0001 : 0.0002) * r;
+        s.bootstrap.push_back({ap, ap, ap});
+      }
+      store.write_evaluation(rows[i].id, 30, "val", s, {});
+      store.mark_finished(rows[i].id, harness::TrialStatus::kDone);
+    }
+  }
+  ReportOptions o;
+  o.db_path = path;
+  o.baseline = "loss.kind=alpha_ce";
+  const std::string md = render_report(o);
+  EXPECT_NE(md.find(" 31.0 [29.9, 32.1] |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| +1.0 [-0.1, +2.1] |"), std::string::npos) << md;  // paired bootstrap
+  EXPECT_NE(md.find("AP [lo, hi]: for a configuration with one seed, the 95% bootstrap "
+                    "interval over the val images"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("one seed each: the paired bootstrap over the val images"), std::string::npos)
+      << md;
+  o.format = "json";
+  const std::string json = render_report(o);
+  EXPECT_NE(json.find("\"bootstrap_lo\": 29.8655"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"method\": \"bootstrap\", \"n\": 200"), std::string::npos) << json;
+}
+
 // The sweep's claims end the report with a verdict each (logic: verdicts_test.cpp); the count
 // of failed ones is what `report --check` exits on.
 TEST(ReportFormats, ClaimsEndTheReportWithVerdicts) {

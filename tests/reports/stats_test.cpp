@@ -70,5 +70,25 @@ TEST(Stats, WelchIntervalOfTwoMeans) {
   EXPECT_FALSE(welch_interval({1.0, 1.0}, {2.0, 2.0}).has_value());  // no spread at all
 }
 
+TEST(Stats, NormalQuantileAndBootstrapInterval) {
+  EXPECT_NEAR(normal_quantile(0.975), 1.959963984540054, 1e-12);  // scipy.stats.norm.ppf(0.975)
+  EXPECT_NEAR(normal_quantile(0.05), -1.6448536269514729, 1e-12);  // norm.ppf(0.05)
+  // estimate 10, replicates 1, 2, 3, 4: sample sd sqrt(5 / 3) = 1.2909944; x 1.959964 = 2.530303
+  const auto one = bootstrap_interval(10, {1, 2, 3, 4}, {});
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->method, "bootstrap");
+  EXPECT_EQ(one->n, 4);
+  EXPECT_NEAR(one->lo, 10 - 2.5303034, 1e-6);
+  EXPECT_NEAR(one->hi, 10 + 2.5303034, 1e-6);
+  // paired: the differences 1, 1, 1, 2 (sd 0.5) around the estimate 1.5: 1.5 -+ 0.979982
+  const auto paired = bootstrap_interval(1.5, {2, 3, 4, 6}, {1, 2, 3, 4});
+  ASSERT_TRUE(paired.has_value());
+  EXPECT_NEAR(paired->lo, 1.5 - 0.979982, 1e-6);
+  EXPECT_TRUE(paired->significant());
+  EXPECT_FALSE(bootstrap_interval(1, {1}, {}).has_value());
+  EXPECT_FALSE(bootstrap_interval(1, {1, 2}, {1}).has_value());
+  EXPECT_DOUBLE_EQ(quantile({3, 1, 2, 4}, 0.5), 2.5);  // numpy.quantile([3,1,2,4], .5)
+}
+
 }  // namespace
 }  // namespace focalab::reports

@@ -121,5 +121,22 @@ TEST(Verdicts, CollapsesAndDiverges) {
   EXPECT_STREQ(verdict_name(Verdict::kInconclusive), "inconclusive");
 }
 
+// One seed a side: the paired bootstrap over the same val images stands in. FL 40.0 against
+// alpha-CE 35.0; the replicates' differences 4, 5, 5, 6 (sd 0.8165, x 1.96 = 1.6003): 5.0
+// [3.4, 6.6] holds. On other data (data.num_classes differs) there is no pairing: inconclusive.
+TEST(Verdicts, OneSeedRowsUseThePairedBootstrap) {
+  ClaimRow fl = row("focal", 2, 0.25, {40.0}), ace = row("alpha_ce", 0, 0.75, {35.0});
+  fl.bootstrap["AP"] = {39, 41, 40, 42};
+  ace.bootstrap["AP"] = {35, 36, 35, 36};
+  const auto v = evaluate_claims({better(filter("focal", 2.0), filter("alpha_ce", {}, 0.75))},
+                                 {fl, ace});
+  EXPECT_EQ(v[0].verdict, Verdict::kHolds) << v[0].evidence;
+  EXPECT_EQ(v[0].evidence, "AP +5.0 [+3.4, +6.6] (bootstrap, n 4)");
+  ace.config.data.num_classes = 8;
+  EXPECT_EQ(evaluate_claims({better(filter("focal", 2.0), filter("alpha_ce", {}, 0.75))}, {fl, ace})[0]
+                .verdict,
+            Verdict::kInconclusive);
+}
+
 }  // namespace
 }  // namespace focalab::reports

@@ -609,8 +609,9 @@ ORDER BY s.id, st.position;
 SQL
 }
 
-# Schema version 6: version 5 and a sweep's claims (harness/store.cpp kSchemaV6), a column
-# added as focalab adds it (ALTER TABLE) — by rows(), after the sweep row of version 5's shape.
+# Schema version 6: version 5, a sweep's claims and the evaluations' bootstrap replicates
+# (harness/store.cpp kSchemaV6), added as focalab adds them — by rows(), after the sweep row of
+# version 5's shape.
 schema_v6() {
   schema_v5
 }
@@ -656,7 +657,18 @@ SQL
   if ((v >= 6)); then
     cat <<SQL
 ALTER TABLE sweeps ADD COLUMN claims TEXT;
+CREATE TABLE bootstrap (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  iteration INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  replicate INTEGER NOT NULL,
+  ap REAL,
+  ap50 REAL,
+  ap75 REAL,
+  PRIMARY KEY (trial_id, iteration, split, replicate)
+);
 UPDATE sweeps SET claims = '- diverges: {loss.kind: focal}' WHERE id = 1;
+INSERT INTO bootstrap VALUES (1, 4, 'val', 0, 0.25, 0.5, 0.125), (1, 4, 'val', 1, 0.375, 0.5, 0.25);
 SQL
   fi
   if ((v >= 5)); then
