@@ -236,12 +236,26 @@ TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
 // were computed with scipy 1.10.1: ttest_rel(focal, alpha_ce).confidence_interval(0.95) =
 // [0.7611036, 4.2388964]; Welch from numpy var(ddof=1) and t.ppf(.975, df): df 1.2285880,
 // [-12.2445755, 17.4445755] around 2.6.
-std::string baseline_fixture(const testing::TempDir& dir) {
-  const std::string path = dir.file("baseline.db");
+// A results database `file` holding sweep `name` of `trials`, each done with final AP `aps[i]`.
+std::string done_sweep(const testing::TempDir& dir, const std::string& file,
+                       const std::string& name, const std::vector<harness::TrialSpec>& trials,
+                       const std::vector<double>& aps) {
+  const std::string path = dir.file(file);
   harness::Store store(path);
   harness::SweepSpec spec;
-  spec.name = "bl";
+  spec.name = name;
+  const auto rows = store.register_sweep(spec, trials);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    store.db().prepare("UPDATE trials SET status = 'done' WHERE id = ?1").bind(1, rows[i].id).run();
+    store.db().prepare("INSERT INTO evaluations VALUES (?1, 30, 'val', 'AP', ?2)")
+        .bind(1, rows[i].id).bind(2, aps[i]).run();
+  }
+  return path;
+}
+
+std::string baseline_fixture(const testing::TempDir& dir) {
   std::vector<harness::TrialSpec> trials;
+  std::vector<double> aps;
   struct Row { const char* kind; int64_t seed; double ap; };
   const std::vector<Row> data = {{"alpha_ce", 1, .355}, {"alpha_ce", 2, .369}, {"alpha_ce", 3, .374},
                                  {"focal", 1, .380},    {"focal", 2, .401},    {"focal", 3, .392},
@@ -253,14 +267,9 @@ std::string baseline_fixture(const testing::TempDir& dir) {
     c.seed = d.seed;
     harness::finalize_config(c, "fixture");
     trials.push_back({c, harness::config_to_json(c), fmt::format("{}{}", d.kind, d.seed), {}});
+    aps.push_back(d.ap);
   }
-  const auto rows = store.register_sweep(spec, trials);
-  for (size_t i = 0; i < data.size(); ++i) {
-    store.db().prepare("UPDATE trials SET status = 'done' WHERE id = ?1").bind(1, rows[i].id).run();
-    store.db().prepare("INSERT INTO evaluations VALUES (?1, 30, 'val', 'AP', ?2)")
-        .bind(1, rows[i].id).bind(2, data[i].ap).run();
-  }
-  return path;
+  return done_sweep(dir, "baseline.db", "bl", trials, aps);
 }
 
 std::string render_baseline(const std::string& path, const std::string& format,
@@ -459,40 +468,29 @@ TEST(Plots, EachKindDrawsItsSeries) {
 // half-width 0.717: [-1.9, -0.4].
 TEST(Plots, DeltaVsImbalancePairsEachConfigurationWithItsBaseline) {
   testing::TempDir dir;
-  const std::string path = dir.file("imb.db");
-  {
-    harness::Store store(path);
-    harness::SweepSpec spec;
-    spec.name = "imb";
-    std::vector<harness::TrialSpec> trials;
-    std::vector<double> aps;
-    const std::vector<std::pair<int64_t, int64_t>> settings = {{6, 1}, {24, 4}};
-    const double ap[2][2][3] = {{{.355, .369, .374}, {.380, .401, .392}},
-                                {{.300, .310, .320}, {.290, .300, .305}}};
-    for (size_t s = 0; s < settings.size(); ++s) {
-      for (int loss = 0; loss < 2; ++loss) {
-        for (int64_t seed : {1, 2, 3}) {
-          harness::TrialConfig c;
-          c.data.num_classes = settings[s].first;
-          c.data.class_colors = settings[s].second;
-          c.data.train_images = 64;
-          c.loss.kind = loss == 0 ? "alpha_ce" : "focal";
-          c.loss.alpha = loss == 0 ? 0.75 : 0.25;
-          c.seed = seed;
-          harness::finalize_config(c, "fixture");
-          trials.push_back({c, harness::config_to_json(c),
-                            fmt::format("k{}l{}s{}", settings[s].first, loss, seed), {}});
-          aps.push_back(ap[s][loss][seed - 1]);
-        }
+  std::vector<harness::TrialSpec> trials;
+  std::vector<double> aps;
+  const std::vector<std::pair<int64_t, int64_t>> settings = {{6, 1}, {24, 4}};
+  const double ap[2][2][3] = {{{.355, .369, .374}, {.380, .401, .392}},
+                              {{.300, .310, .320}, {.290, .300, .305}}};
+  for (size_t s = 0; s < settings.size(); ++s) {
+    for (int loss = 0; loss < 2; ++loss) {
+      for (int64_t seed : {1, 2, 3}) {
+        harness::TrialConfig c;
+        c.data.num_classes = settings[s].first;
+        c.data.class_colors = settings[s].second;
+        c.data.train_images = 64;
+        c.loss.kind = loss == 0 ? "alpha_ce" : "focal";
+        c.loss.alpha = loss == 0 ? 0.75 : 0.25;
+        c.seed = seed;
+        harness::finalize_config(c, "fixture");
+        trials.push_back({c, harness::config_to_json(c),
+                          fmt::format("k{}l{}s{}", settings[s].first, loss, seed), {}});
+        aps.push_back(ap[s][loss][seed - 1]);
       }
     }
-    const auto rows = store.register_sweep(spec, trials);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      store.db().prepare("UPDATE trials SET status = 'done' WHERE id = ?1").bind(1, rows[i].id).run();
-      store.db().prepare("INSERT INTO evaluations VALUES (?1, 30, 'val', 'AP', ?2)")
-          .bind(1, rows[i].id).bind(2, aps[i]).run();
-    }
   }
+  const std::string path = done_sweep(dir, "imb.db", "imb", trials, aps);
   PlotOptions o;
   o.db_path = path;
   o.kind = "delta-vs-imbalance";
