@@ -61,6 +61,7 @@ std::vector<Claim> parse_claims(const YAML::Node& node, const std::string& file)
 // Whether each claim names configurations the sweep has (seeds aside): better, collapses and
 // diverges exactly one each; peak, 3 or more values of its key among `where`'s configurations
 // (one configuration per value), and its `at` one of them. Throws ConfigError at the claim.
+// (expand_sweep calls it; after command-line overrides a miss is a warning, not an error.)
 void check_claims(const std::vector<Claim>& claims, const std::vector<TrialConfig>& configs);
 
 }  // namespace focalab::harness

@@ -118,5 +118,24 @@ TEST(Claims, ErrorsNameFileLineKeyAndWhatIsAllowed) {
   EXPECT_EQ(error_of(""), "");
 }
 
+// Command-line overrides may make a claim miss (loss.gamma=1 for every trial: no gamma 2 left):
+// the sweep still runs; the report's verdict on that claim is inconclusive.
+TEST(Claims, OverridesThatMakeAClaimMissAreNotAnError) {
+  TempDir dir;
+  const auto path = dir.write("s.yaml", std::string(kSweep) + R"(claims:
+  - better: {loss.kind: focal, loss.gamma: 2}
+    than: {loss.kind: alpha_ce, loss.alpha: 0.75}
+)");
+  ::testing::internal::CaptureStderr();
+  const auto trials = expand_sweep(load_sweep(path, {"loss.gamma=1"}), InputCheck::kList);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(trials.size(), 6u);  // alpha-CE .75 and .25, focal at gamma 1 (three cases merged)
+  EXPECT_NE(said.find("warning: " + path + ":11: claims.better: loss.kind=focal, loss.gamma=2 "
+                      "selects 0 configurations"),
+            std::string::npos) << said;
+  EXPECT_NE(said.find("after the command-line overrides: its verdict will be inconclusive"),
+            std::string::npos) << said;
+}
+
 }  // namespace
 }  // namespace focalab::harness
