@@ -13,7 +13,7 @@
 //       at: 2                     # optional: and is highest here
 //     - collapses: {loss.kind: alpha_ce, loss.alpha: 0.1}  # AP below `below` x the best row's
 //       below: 0.1                                         # (default 0.1)
-//     - diverges: {model.prior_init: false}                # its trials diverge
+//     - diverges: {loss.kind: ce, model.prior_prob: 0}     # its trials diverge
 
 #include <yaml-cpp/yaml.h>
 

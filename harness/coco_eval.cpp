@@ -118,7 +118,6 @@ ImageEval evaluate_image(const std::vector<const GroundTruth*>& gts,
   return e;
 }
 
-
 // A detection in accumulate()'s ranking: its score, image (index into the category's evals)
 // and rank within the image.
 struct Entry {
@@ -297,7 +296,6 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
   }
   Accumulated acc(nk);
   accumulate(categories, {}, false, acc);
-  auto summarize_ap = [&](int t_only, size_t a, size_t m) { return acc.ap(t_only, a, m); };
   auto summarize_ar = [&](size_t a, size_t m) {
     double sum = 0;
     int64_t n = 0;
@@ -312,11 +310,9 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
     }
     return n ? sum / static_cast<double>(n) : -1.0;
   };
-  const auto& precision = acc.precision;
-  auto pidx = [&](size_t t, size_t r, size_t k, size_t a, size_t m) { return acc.pidx(t, r, k, a, m); };
   CocoSummary s;
-  s.stats = {summarize_ap(-1, 0, 2), summarize_ap(0, 0, 2), summarize_ap(5, 0, 2),
-             summarize_ap(-1, 1, 2), summarize_ap(-1, 2, 2), summarize_ap(-1, 3, 2),
+  s.stats = {acc.ap(-1, 0, 2),   acc.ap(0, 0, 2),   acc.ap(5, 0, 2),
+             acc.ap(-1, 1, 2),   acc.ap(-1, 2, 2),   acc.ap(-1, 3, 2),
              summarize_ar(0, 0),     summarize_ar(0, 1),     summarize_ar(0, 2),
              summarize_ar(1, 2),     summarize_ar(2, 2),     summarize_ar(3, 2)};
   for (size_t k = 0; k < nk; ++k) {
@@ -324,7 +320,7 @@ CocoSummary evaluate_coco(const std::vector<int64_t>& image_ids, int64_t num_cat
     int64_t n = 0, n50 = 0;
     for (size_t t = 0; t < kNumIou; ++t) {
       for (size_t r = 0; r < kNumRec; ++r) {
-        const double v = precision[pidx(t, r, k, 0, 2)];
+        const double v = acc.precision[acc.pidx(t, r, k, 0, 2)];
         if (v > -1) {
           sum += v;
           ++n;

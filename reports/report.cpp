@@ -83,7 +83,7 @@ constexpr const char* kMsPerImage = "ms_per_image";
 struct Stat {
   int64_t n = 0;
   double mean = 0, std = 0;  // x100 (ms as they are); std over seeds (sample, n - 1); 0 for one seed
-  // One seed with bootstrap replicates: the 95% percentile interval over the val images.
+  // One seed with bootstrap replicates: its 95% interval over the val images.
   std::optional<DiffInterval> boot;
 };
 
@@ -149,11 +149,11 @@ struct Group {
     }
     return nullptr;
   }
-  // AP x100 of the done trials with a defined value, by seed.
-  std::map<int64_t, double> ap_by_seed() const {
+  // `metric` x100 of the done trials with a defined value, by seed.
+  std::map<int64_t, double> by_seed(const std::string& metric) const {
     std::map<int64_t, double> out;
     for (const auto* t : trials) {
-      auto it = t->metrics.find("AP");
+      auto it = t->metrics.find(metric);
       if (t->status == "done" && it != t->metrics.end() && it->second >= 0) {
         out[t->seed] = 100 * it->second;
       }
@@ -765,10 +765,10 @@ int select_baseline(const std::string& filter, const std::vector<Group>& groups,
 // seeds (2 or more), else Welch's interval.
 std::vector<Comparison> compare_to(const std::vector<Group>& groups, int baseline) {
   std::vector<Comparison> out(groups.size());
-  const auto base = groups[static_cast<size_t>(baseline)].ap_by_seed();
+  const auto base = groups[static_cast<size_t>(baseline)].by_seed("AP");
   for (size_t i = 0; i < groups.size(); ++i) {
     if (static_cast<int>(i) == baseline) continue;
-    const auto mine = groups[i].ap_by_seed();
+    const auto mine = groups[i].by_seed("AP");
     if (mine.empty() || base.empty()) continue;
     auto mean = [](const std::map<int64_t, double>& v) {
       double s = 0;
@@ -903,14 +903,8 @@ std::string render_report(const ReportOptions& options, int64_t* failed_claims) 
           ++row.trials;
           row.done += t->status == "done";
           row.diverged += t->status == "diverged";
-          if (t->status != "done") continue;
-          for (const auto& m : harness::claim_metrics()) {
-            const auto it = t->metrics.find(m);
-            if (it != t->metrics.end() && it->second >= 0) {
-              row.metric_by_seed[m][t->seed] = 100 * it->second;
-            }
-          }
         }
+        for (const auto& m : harness::claim_metrics()) row.metric_by_seed[m] = g.by_seed(m);
         if (row.done == 1) {
           for (const char* m : {"AP", "AP50", "AP75"}) {
             row.bootstrap[m] = bootstrap_of(*g.done_trial(), m);
