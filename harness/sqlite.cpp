@@ -15,8 +15,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "harness/errors.h"
 
@@ -46,23 +49,71 @@ struct Header {
   bool wal = false;  // file format version bytes 18 and 19 are 2: WAL journaling
 };
 
+// POSIX record locks belong to a process and a file, not to a descriptor: closing ANY
+// descriptor of a file drops every lock the process holds on it, SQLite's included. A process
+// that opened and closed the database file itself while one of its connections was open (to read
+// the header for a second connection, as a heartbeat thread or `sweep run --jobs`'s parent does)
+// silently lost that connection's SHARED lock; another process closing the database then took
+// itself for the last one, checkpointed and deleted the -wal file under the live connection, and
+// that connection's later commits went to a deleted file. So the header is read through one
+// descriptor per file, kept open while any Database of this process has the file open, and
+// closed only after the last one's SQLite connection is closed.
+struct OpenFile {
+  std::vector<int> fds;  // fds[0] reads; more only if the path's file changed under a stat
+  int users = 0;
+};
+std::mutex g_files_mutex;
+std::map<std::pair<uint64_t, uint64_t>, OpenFile> g_files;
+
+FileId acquire_file(const std::string& path) {
+  std::lock_guard<std::mutex> lock(g_files_mutex);
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0) {
+    const auto it = g_files.find({st.st_dev, st.st_ino});
+    if (it != g_files.end()) {
+      ++it->second.users;
+      return {st.st_dev, st.st_ino};
+    }
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw StoreError(fmt::format("{}: cannot read the results database: {}", path,
+                                 std::strerror(err)));
+  }
+  // Never closed here: if the file was replaced between stat and open and the new one is
+  // already open in this process, closing this descriptor would drop that connection's locks.
+  OpenFile& f = g_files[{st.st_dev, st.st_ino}];
+  f.fds.push_back(fd);
+  ++f.users;
+  return {st.st_dev, st.st_ino};
+}
+
+void release_file(const FileId& id) {
+  std::lock_guard<std::mutex> lock(g_files_mutex);
+  const auto it = g_files.find(id);
+  if (it == g_files.end() || --it->second.users > 0) return;
+  for (int fd : it->second.fds) ::close(fd);
+  g_files.erase(it);
+}
+
 // The first 100 bytes of an SQLite file are its header; anything else is refused here, before
 // SQLite opens it.
-Header read_header(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw StoreError(fmt::format("{}: cannot read the results database: {}", path,
-                                 std::strerror(errno)));
+Header read_header(const std::string& path, const FileId& id) {
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> lock(g_files_mutex);
+    fd = g_files.at(id).fds.front();
   }
   unsigned char buf[100] = {0};
   size_t got = 0;
   while (got < sizeof buf) {
-    const ssize_t n = ::read(fd, buf + got, sizeof buf - got);
+    const ssize_t n = ::pread(fd, buf + got, sizeof buf - got, static_cast<off_t>(got));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
-  ::close(fd);
   static const char kMagic[] = "SQLite format 3";  // with its terminating NUL: 16 bytes
   if (got < sizeof buf || std::memcmp(buf, kMagic, sizeof kMagic) != 0) {
     throw StoreError(fmt::format("{}: file is not a database (no SQLite header), so not a focalab "
@@ -225,11 +276,6 @@ void Database::open(const std::string& name, int flags) {
   sqlite3_extended_result_codes(db_, 1);
 }
 
-void Database::close() {
-  sqlite3_close(db_);
-  db_ = nullptr;
-}
-
 Database::Database(const std::string& path, Mode mode, const Inspector& inspect) : path_(path) {
   check_database_path(path, mode);
   const bool write = mode == Mode::kReadWriteCreate;
@@ -251,13 +297,14 @@ Database::Database(const std::string& path, Mode mode, const Inspector& inspect)
   try {
     std::error_code ec;
     if (write && !fs::exists(path, ec)) create_new_database(path);
+    file_ = acquire_file(path);
     // Inspect on a read-only connection that writes nothing, not even next to the file. An
     // immutable read (no -wal file: no writer) is not a snapshot: a writer that opens the file
     // meanwhile may checkpoint into it under the read. When a -wal file appeared during the
     // inspection, or the inspection failed while one now exists, it is read again — through
     // the -wal (mode=ro) once a writer is known to be at work.
     for (int attempt = 0;; ++attempt) {
-      const Header header = read_header(path);
+      const Header header = read_header(path, *file_);
       const bool wal_before = fs::exists(path + "-wal", ec);
       open(read_only_uri(path, header.wal, wal_before || attempt >= 2,
                          mode == Mode::kReadOnly && writable(path)),
@@ -298,8 +345,14 @@ Database::Database(const std::string& path, Mode mode, const Inspector& inspect)
     exec("PRAGMA foreign_keys=ON");
   } catch (...) {
     close();
+    if (file_) release_file(*file_);
     throw;
   }
+}
+
+void Database::close() {
+  sqlite3_close(db_);
+  db_ = nullptr;
 }
 
 void Database::create_new_database(const std::string& path) {
@@ -342,7 +395,10 @@ void Database::create_new_database(const std::string& path) {
   remove_tmp();
 }
 
-Database::~Database() { close(); }
+Database::~Database() {
+  close();
+  if (file_) release_file(*file_);
+}
 
 namespace {
 

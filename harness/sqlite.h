@@ -8,10 +8,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace focalab::harness {
 
 class Statement;
+
+// A file's identity (device, inode).
+using FileId = std::pair<uint64_t, uint64_t>;
 
 class Database {
  public:
@@ -50,6 +54,7 @@ class Database {
   void create_new_database(const std::string& path);
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::optional<FileId> file_;  // the file's descriptor for reading its header (sqlite.cpp)
 };
 
 // What the path of a results database may be: an existing non-empty regular file (or a link to

@@ -6,7 +6,10 @@
 // its rows intact and today's `results` view.
 
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -183,6 +186,50 @@ TEST(DatabaseGuard, ConcurrentCreationOfOneDatabase) {
     for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
     EXPECT_EQ(files_in(dir.file("")), (std::set<std::string>{"race.db"}));
   }
+}
+
+// Whether another process finds this process's SQLite SHARED lock on the database file (a
+// connection in WAL mode holds one while it is open; a process that finds none may take itself
+// for the last connection, checkpoint and delete the -wal file under the live one). Asked from a
+// forked child, which makes only system calls: F_GETLK reports other processes' locks only.
+bool shared_lock_seen_by_another_process(const std::string& path) {
+  const char* name = path.c_str();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(name, O_RDWR);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0x40000000 + 2;  // SQLite's SHARED byte range: PENDING_BYTE + 2, 510 bytes
+    fl.l_len = 510;
+    if (fd < 0 || fcntl(fd, F_GETLK, &fl) != 0) _exit(2);
+    _exit(fl.l_type == F_UNLCK ? 1 : 0);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+    ADD_FAILURE() << "the lock-checking child did not run";
+    return false;
+  }
+  EXPECT_NE(WEXITSTATUS(status), 2) << "the child could not query " << path;
+  return WEXITSTATUS(status) == 0;
+}
+
+// Opening the database again in the same process (the trial heartbeat's connection, the
+// `--jobs` parent between workers) and closing it leaves the first connection's locks in place:
+// POSIX locks belong to the process and the file, and closing any descriptor of the file drops
+// them all. Once dropped, another worker's exit deleted the -wal file under a running worker,
+// whose commits (a trial marked done) were then lost.
+TEST(DatabaseGuard, OpeningTheFileAgainKeepsTheLocksOfOpenConnections) {
+  TempDir dir;
+  const std::string path = dir.file("runs.db");
+  Store first(path);
+  ASSERT_TRUE(shared_lock_seen_by_another_process(path));
+  { Store second(path); }
+  EXPECT_TRUE(shared_lock_seen_by_another_process(path)) << "after a second Store";
+  { Database reader(path, Database::Mode::kReadOnly); }
+  EXPECT_TRUE(shared_lock_seen_by_another_process(path)) << "after a read-only Database";
+  std::thread([&] { Store heartbeat(path); }).join();
+  EXPECT_TRUE(shared_lock_seen_by_another_process(path)) << "after another thread's Store";
 }
 
 TEST(DatabaseGuard, NetworkFileSystemsByMagicNumber) {
