@@ -476,11 +476,16 @@ const std::vector<std::string>& plot_kinds() {
   return kinds;
 }
 
-std::string make_plot(const PlotOptions& o) {
+namespace {
+
+void check_kind(const PlotOptions& o) {
   if (std::find(plot_kinds().begin(), plot_kinds().end(), o.kind) == plot_kinds().end()) {
     throw UsageError(fmt::format("--kind '{}': allowed {}", o.kind, fmt::join(plot_kinds(), ", ")));
   }
-  if (o.out.empty()) throw UsageError("plot: --out FILE.svg|FILE.png is required");
+}
+
+// The figure of `o` and, where the kind lists them, the numbers behind it.
+Figure build_figure(const PlotOptions& o, std::string& details) {
   require_results_db(o.db_path);
   Database db(o.db_path, Database::Mode::kReadOnly);
   std::string sweep = o.sweep;
@@ -497,24 +502,31 @@ std::string make_plot(const PlotOptions& o) {
     sweep = st.get_text(0);
   }
   const SweepData data = load_sweep_data(db, o.db_path, sweep);
-  Figure f;
-  std::string details;  // the numbers behind the figure, where the kind lists them
-  if (o.kind == "ap-vs-gamma" || o.kind == "ap-vs-alpha") {
-    f = ap_vs(data, o.kind == "ap-vs-gamma");
-  } else if (o.kind == "loss-curves") {
-    f = loss_curves(db, data);
-  } else if (o.kind == "loss-share") {
-    f = loss_share(db, data);
-  } else if (o.kind == "delta-vs-imbalance") {
-    f = delta_vs_imbalance(data, o.baseline, details);
-  } else {
-    f = loss_cdf(db, data, o.trial);
-  }
+  if (o.kind == "ap-vs-gamma" || o.kind == "ap-vs-alpha") return ap_vs(data, o.kind == "ap-vs-gamma");
+  if (o.kind == "loss-curves") return loss_curves(db, data);
+  if (o.kind == "loss-share") return loss_share(db, data);
+  if (o.kind == "delta-vs-imbalance") return delta_vs_imbalance(data, o.baseline, details);
+  return loss_cdf(db, data, o.trial);
+}
+
+}  // namespace
+
+std::string make_plot(const PlotOptions& o) {
+  check_kind(o);
+  if (o.out.empty()) throw UsageError("plot: --out FILE.svg|FILE.png is required");
+  std::string details;
+  const Figure f = build_figure(o, details);
   write_figure(f, o.out);
   size_t series = 0;
   for (const auto& p : f.panels) series += p.series.size();
   return fmt::format("wrote {}: {} ({} panel(s), {} series){}", o.out, o.kind, f.panels.size(),
                      series, details);
+}
+
+std::string plot_svg(const PlotOptions& o) {
+  check_kind(o);
+  std::string details;
+  return figure_svg(build_figure(o, details));
 }
 
 }  // namespace focalab::reports

@@ -35,4 +35,8 @@ const std::vector<std::string>& plot_kinds();
 // file extension, a sweep without the trials the kind needs), StoreError (database, sweep).
 std::string make_plot(const PlotOptions& options);
 
+// The figure as SVG text (`out` is not used): for the HTML report and `focalab serve`. Throws as
+// make_plot does.
+std::string plot_svg(const PlotOptions& options);
+
 }  // namespace focalab::reports

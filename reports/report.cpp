@@ -21,6 +21,8 @@
 #include "harness/reference.h"
 #include "harness/sqlite.h"
 #include "reports/chart.h"
+#include "reports/html.h"
+#include "reports/plot.h"
 #include "reports/stats.h"
 #include "reports/verdicts.h"
 #include "reports/sweep_data.h"
@@ -663,17 +665,33 @@ std::string html_table(const std::vector<std::string>& header,
   return out + "</tbody>\n</table>\n";
 }
 
-std::string render_html(const Report& r) {
-  std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>focalab sweep " +
-                    xml_escape(r.sweep) +
-                    "</title>\n<style>body{font-family:sans-serif} table{border-collapse:"
-                    "collapse} th,td{padding:2px 8px;border-bottom:1px solid #ccc} "
-                    "td.num{text-align:right}</style></head><body>\n";
-  out += fmt::format("<h2>Sweep <code>{}</code> — {} trials, {} done ({})</h2>\n",
-                     xml_escape(r.sweep), r.trials, r.done, xml_escape(r.db_path));
+// The sweep's figures as inline SVG: every kind of `focalab plot` the sweep has the trials for
+// (a kind it lacks them for is left out).
+std::string html_figures(const std::string& db_path, const std::string& sweep) {
+  std::string out;
+  for (const char* kind : {"ap-vs-gamma", "ap-vs-alpha", "loss-share", "loss-curves", "loss-cdf"}) {
+    PlotOptions po;
+    po.db_path = db_path;
+    po.sweep = sweep;
+    po.kind = kind;
+    try {
+      out += fmt::format("<figure id=\"plot-{}\">\n{}<figcaption>focalab plot --sweep {} --kind "
+                         "{}</figcaption></figure>\n",
+                         kind, plot_svg(po), xml_escape(sweep), kind);
+    } catch (const UsageError&) {
+    }
+  }
+  return out.empty() ? out : "<h3>Plots</h3>\n" + out;
+}
+
+std::string render_html(const Report& r, const ReportOptions& options) {
+  std::string out = fmt::format("<h2>Sweep <code>{}</code> — {} trials, {} done ({})</h2>\n",
+                                xml_escape(r.sweep), r.trials, r.done, xml_escape(r.db_path));
   std::vector<std::vector<std::string>> rows;
   for (size_t gi = 0; gi < r.groups.size(); ++gi) rows.push_back(main_row(r, gi, " ± "));
-  out += html_table(main_header(r), rows, r.varied.size() + 1, r.best, r.varied.size() + 2);
+  out += "<div id=\"comparison\">\n" +
+         html_table(main_header(r), rows, r.varied.size() + 1, r.best, r.varied.size() + 2) +
+         "</div>\n";
   out += "<p>COCO-style box AP x100 on the val split: mean ± std over the n seeds of a "
          "configuration; the best AP in bold.</p>\n";
   if (any_bootstrap(r)) out += "<p>" + xml_escape(kBootstrapNote) + "</p>\n";
@@ -682,15 +700,21 @@ std::string render_html(const Report& r) {
   const auto [h, share_rows] = share_table(r);
   if (!share_rows.empty()) {
     out += "<h3>Share of the classification loss: positives, hard and easy negatives</h3>\n";
-    out += html_table(h, share_rows, r.varied.size(), -1, 0);
+    out += "<div id=\"loss-share\">\n" + html_table(h, share_rows, r.varied.size(), -1, 0) +
+           "</div>\n";
     out += "<p>" + xml_escape(kShareNote) + "</p>\n";
   }
   if (!r.verdicts.empty()) {
     out += "<h3>Claims</h3>\n";
-    out += html_table({"claim", "verdict", "evidence"}, claim_rows(r, false), 3, -1, 0);
+    out += "<div id=\"claims\">\n" +
+           html_table({"claim", "verdict", "evidence"}, claim_rows(r, false), 3, -1, 0) +
+           "</div>\n";
     out += "<p>" + xml_escape(kClaimsNote) + "</p>\n";
   }
-  return out + "</body></html>\n";
+  if (!r.claims_note.empty()) out += "<p>" + xml_escape(r.claims_note) + "</p>\n";
+  if (options.plots) out += html_figures(r.db_path, r.sweep);
+  if (options.fragment) return out;
+  return html_page("focalab sweep " + r.sweep, out);
 }
 
 // Whether a stored config value (JSON text) is the value a user wrote: numbers compare as
@@ -936,7 +960,7 @@ std::string render_report(const ReportOptions& options, int64_t* failed_claims) 
   if (f == "csv") return render_csv(r);
   if (f == "json") return render_json(r);
   if (f == "latex") return render_latex(r);
-  if (f == "html") return render_html(r);
+  if (f == "html") return render_html(r, options);
   throw UsageError(fmt::format("--format '{}': allowed md, csv, latex, json, html", f));
 }
 

@@ -16,6 +16,11 @@ struct ReportOptions {
   // AP difference to it with a 95% confidence interval (paired t over the seeds both ran the
   // same; otherwise Welch's t). Empty: no comparison.
   std::string baseline;
+  // html: the sweep's figures (every `focalab plot` kind it has the trials for) as inline SVG,
+  // so that the page is one self-contained file.
+  bool plots = true;
+  // html: the page's content only, for a page of `focalab serve` to wrap.
+  bool fragment = false;
 };
 
 // One row per distinct configuration of the sweep (its varied config values), AP / AP50 / AP75 as

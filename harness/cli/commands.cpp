@@ -45,6 +45,7 @@
 #include "reports/plot.h"
 #include "reports/query.h"
 #include "reports/report.h"
+#include "reports/serve.h"
 #include "reports/sweep_data.h"
 
 namespace focalab::cli {
@@ -1266,6 +1267,55 @@ int plot_command(const Args& args) {
   return kExitOk;
 }
 
+int serve_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "port", po::value<int>()->default_value(8050), "TCP port (0: a free one, printed)")(
+      "host", po::value<std::string>()->default_value("127.0.0.1"),
+      "address to listen on (default: this machine only; 0.0.0.0: every interface)")(
+      "max-wait", po::value<int>()->default_value(20),
+      "seconds a page's long poll for a running trial may wait, 1..300");
+  opts.add(db_option());
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm,
+             "Usage: focalab serve [--db FILE] [--port 8050] [--host 127.0.0.1]\n\n"
+             "The results database in a browser, read-only, live while sweeps write to it:\n"
+             "  /              every sweep: trials done, running, pending, failed, diverged\n"
+             "  /sweep/NAME    the comparison table, loss shares and claims as `focalab report`\n"
+             "                 prints them, the sweep's plots, running trials with ETA\n"
+             "  /trial/KEY     config, status, loss curves, where the classification loss came\n"
+             "                 from (over training and per class), evaluations, per-class AP\n"
+             "Pages of running sweeps and trials update themselves (JSON under /api/). The\n"
+             "database is opened read-only for every request; nothing is written. Every asset\n"
+             "is in the binary. Ctrl-C (or SIGTERM) stops the server (exit 0).\n\n"
+             "Examples:\n  focalab serve --db runs.db            # then open http://127.0.0.1:8050/\n"
+             "  focalab sweep run experiments/quick.yaml --db runs.db & focalab serve --db runs.db\n"
+             "  ssh -L 8050:127.0.0.1:8050 cluster   # a database on another machine, served there\n\n"
+             "Exit codes: 0 stopped, 2 usage error (port in use), 4 database error.\n")) {
+    return kExitOk;
+  }
+  reports::ServeOptions so;
+  so.db_path = vm["db"].as<std::string>();
+  so.host = vm["host"].as<std::string>();
+  so.port = vm["port"].as<int>();
+  so.max_wait_seconds = vm["max-wait"].as<int>();
+  if (so.port < 0 || so.port > 65535) {
+    throw UsageError(fmt::format("--port {}: allowed 0..65535 (0: a free port)", so.port));
+  }
+  if (so.max_wait_seconds < 1 || so.max_wait_seconds > 300) {
+    throw UsageError(fmt::format("--max-wait {}: allowed 1..300 seconds", so.max_wait_seconds));
+  }
+  reports::serve(so, [&](const std::string& url) {
+    fmt::print(stderr, "focalab serve: {} -> {} (read-only; Ctrl-C stops)\n", so.db_path, url);
+    if (so.host != "127.0.0.1" && so.host != "localhost" && so.host != "::1") {
+      fmt::print(stderr, "focalab serve: listening on {}: anyone who can reach this machine "
+                         "can read the results\n", so.host);
+    }
+    std::fflush(stderr);
+  });
+  return kExitOk;
+}
+
 int query_command(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
@@ -1494,6 +1544,7 @@ Commands:
   report [--sweep NAME] [--format F]   comparison table of a sweep (md, csv, latex, json, html)
   plot --kind K --out F.svg|F.png  AP vs gamma/alpha with the paper's, loss share, loss curves,
                                    the loss CDF (Figure 4)
+  serve [--port 8050]              the results in a browser, live while sweeps run (read-only)
   analyze loss-cdf --trial KEY     Figure 4: how the loss spreads over examples, per gamma
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values

@@ -15,6 +15,7 @@ int db_merge_command(const Args& args);
 int report_command(const Args& args);
 int query_command(const Args& args);
 int plot_command(const Args& args);
+int serve_command(const Args& args);
 int analyze_command(const Args& args);
 int config_command(const Args& args);
 int bench_command(const Args& args);

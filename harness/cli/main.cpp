@@ -67,6 +67,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "report") return report_command(rest);
   if (cmd == "query") return query_command(rest);
   if (cmd == "plot") return plot_command(rest);
+  if (cmd == "serve") return serve_command(rest);
   if (cmd == "analyze") return analyze_command(rest);
   if (cmd == "config") return config_command(rest);
   if (cmd == "bench") return bench_command(rest);
@@ -75,7 +76,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "eval") return eval_command(rest);
   if (cmd == "data") return data_command(rest);
   throw focalab::UsageError(fmt::format(
-      "unknown command '{}' (commands: sweep, train, db, report, plot, analyze, query, config, data, predict, eval, eval-json, bench; see focalab --help)", cmd));
+      "unknown command '{}' (commands: sweep, train, db, report, plot, serve, analyze, query, config, data, predict, eval, eval-json, bench; see focalab --help)", cmd));
 }
 
 }  // namespace
