@@ -522,11 +522,13 @@ std::string figure_svg(const Figure& figure) {
   const auto [w, h] = figure_size(figure);
   SvgPainter p;
   draw_figure(p, figure, w);
+  size_t series = 0;  // data-series: how many series the panels draw (for tests and scripts)
+  for (const auto& c : figure.panels) series += c.series.size();
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
-      "{1}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
+      "{1}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" data-series=\"{3}\">\n"
       "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n{2}</svg>\n",
-      w, h, p.body);
+      w, h, p.body, series);
 }
 
 void check_figure_path(const std::string& path) {

@@ -736,7 +736,10 @@ async function follow() {{
   }}
 }}
 if (status === 'running' || status === 'pending' || status === 'interrupted') follow();
-else document.body.dataset.live = 'ok';
+else {{
+  document.body.dataset.live = 'ok';
+  document.getElementById('updated').textContent = 'the trial has ended: nothing to follow';
+}}
 )",
                                                                  key, status, progress->iteration,
                                                                  o.max_wait_seconds);

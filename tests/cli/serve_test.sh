@@ -31,7 +31,7 @@ cat >"$tmp/sweep.yaml" <<YAML
 name: serve_demo
 base: $src/experiments/configs/tiny.yaml
 data: {train_images: 8, val_images: 4}
-train: {iterations: 4, batch_size: 2, warmup_iters: 1, lr_steps: [3], log_every: 1}
+train: {iterations: 12, batch_size: 2, warmup_iters: 1, lr_steps: [10], log_every: 1}
 sweep:
   cases: [{loss.kind: ce}, {loss.kind: focal}]
 YAML
@@ -81,11 +81,14 @@ check / 200 'data-col="done">2<'
 check /sweep/serve_demo 200 'id="comparison"'
 check /sweep/serve_demo 200 'id="plot-loss-curves"'
 check "/trial/$key" 200 'id="plot-losses"'
+grep -A1 'id="plot-losses"' "$tmp/body" | grep -q '<svg[^>]*data-series="3"' &&
+  ok "the trial page draws its curves: classification and box loss, learning rate" ||
+  fail "the trial page's loss curves are not an SVG of 3 series"
 check "/trial/$key" 200 'id="evaluations"'
 check "/trial/$key" 200 'kind: (ce|focal)'
 check /api/sweeps 200 '"name": "serve_demo", "trials": 2, "done": 2'
 check /api/sweep/serve_demo 200 '"running": \[\]'
-check "/api/trial/$key" 200 "\"key\": \"$key\", \"status\": \"done\", \"iteration\": 4, \"iterations\": 4"
+check "/api/trial/$key" 200 "\"key\": \"$key\", \"status\": \"done\", \"iteration\": 12, \"iterations\": 12"
 
 # The comparison table is the report's, byte for byte.
 get /sweep/serve_demo >/dev/null
@@ -97,6 +100,40 @@ if [[ -s $tmp/served_table ]] && cmp -s "$tmp/served_table" "$tmp/report_table";
 else
   fail "the sweep page's table differs from focalab report's: $(diff "$tmp/served_table" "$tmp/report_table" | head -5)"
 fi
+# ... and its numbers are the report's JSON: AP, AP50, AP75 of each row, in order.
+"$bin" report serve_demo --format json --db "$db" >"$tmp/report.json"
+want=$(sqlite3 :memory: "SELECT printf('%.1f %.1f %.1f', json_extract(value, '\$.metrics.AP.mean'),
+  json_extract(value, '\$.metrics.AP50.mean'), json_extract(value, '\$.metrics.AP75.mean'))
+  FROM json_each(readfile('$tmp/report.json'), '\$.rows')")
+got=$(grep -oE '(<td class="num">(<b>)?[^<]*(</b>)?</td>){3}</tr>' "$tmp/served_table" |
+  sed -E 's#</?(b|td|tr)[^>]*># #g; s# \[[^]]*\]##g' | tr -s ' ' | sed 's/^ //; s/ $//')
+if [[ -n $want && $got == "$want" ]]; then
+  ok "the sweep page's AP, AP50, AP75 are report --format json's: $(tr '\n' '|' <<<"$got")"
+else
+  fail "the sweep page's numbers ($(tr '\n' '|' <<<"$got")) are not report --format json's ($(tr '\n' '|' <<<"$want"))"
+fi
+# The loss shares (at init, early, mid, late: positives, hard, easy negatives) likewise.
+want=$(sqlite3 :memory: "SELECT $(for p in init early mid late; do for c in positive hard_negative easy_negative; do
+  printf "printf('%%.1f%%%%', 100 * json_extract(value, '\$.loss_share.%s.%s')) || ' ' || " $p $c; done; done) ''
+  FROM json_each(readfile('$tmp/report.json'), '\$.rows')" | sed 's/ $//')
+got=$(sed -n '/<div id="loss-share">/,/<\/div>/p' "$tmp/body" | grep '^<tr>' |
+  sed -E 's#<td class="num">([^<]*)</td>#\1 #g; s#<td>[^<]*</td>##g; s#</?tr>##g; s# $##')
+if [[ $(wc -w <<<"$want") == 24 && $got == "$want" ]]; then
+  ok "the sweep page's loss shares are report --format json's: $(tr '\n' '|' <<<"$got")"
+else
+  fail "the sweep page's loss shares ($(tr '\n' '|' <<<"$got")) are not report --format json's ($(tr '\n' '|' <<<"$want"))"
+fi
+# Each plot is an SVG with the series `focalab plot` draws for the same sweep and kind.
+for kind in loss-curves loss-share ap-vs-gamma; do
+  served=$(sed -n "/<figure id=\"plot-$kind\">/,/<\/figure>/p" "$tmp/body" | grep -o 'data-series="[0-9]*"' | tr -dc '0-9')
+  drawn=$("$bin" plot --sweep serve_demo --kind "$kind" --out "$tmp/$kind.svg" --db "$db" 2>&1 | grep -o '[0-9]* series' | tr -dc '0-9')
+  if [[ -n $served && $served -gt 0 && $served == "$drawn" ]] && grep -q "data-series=\"$drawn\"" "$tmp/$kind.svg"; then
+    ok "plot $kind on the sweep page: an SVG of $served series, as focalab plot draws it"
+  else
+    fail "plot $kind on the sweep page: '$served' series, focalab plot: '$drawn'"
+  fi
+done
+
 # The report's HTML is one self-contained page: its plots inline, nothing fetched.
 "$bin" report serve_demo --format html --db "$db" >"$tmp/report.html"
 if grep -q '<svg' "$tmp/report.html" && ! grep -qE '(src|href)="https?:' "$tmp/report.html"; then
