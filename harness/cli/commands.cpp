@@ -267,9 +267,11 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
   bool abandoned = false;
   size_t running = children.size();
   while (running > 0) {
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) {
+    // A child that ended is looked at without being reaped (WNOWAIT): until waitpid below, its
+    // pid stays taken, so a sibling worker cannot take its trial for a dead process's first;
+    // the trial is released here, with the reason, and only then is the child reaped.
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) {
       if (errno != EINTR) break;
       const int sig = g_forward_signal.exchange(0);
       if (sig == SIGTERM || sig == SIGUSR1) {
@@ -278,23 +280,35 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
       interrupted = interrupted || sig != 0;
       continue;
     }
+    const pid_t pid = info.si_pid;
     const auto child = children.find(pid);
-    if (child == children.end()) continue;
+    if (child == children.end()) {
+      waitpid(pid, nullptr, 0);
+      continue;
+    }
     --running;
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitInternal;
+    const bool exited = info.si_code == CLD_EXITED;
+    const int code = exited ? info.si_status : kExitInternal;
     const std::string how =
-        WIFEXITED(status) ? fmt::format("exited with code {}", code)
-                          : fmt::format("was killed by signal {} ({})", WTERMSIG(status),
-                                        strsignal(WTERMSIG(status)));
-    if (!WIFEXITED(status) ||
-        (code != kExitOk && code != kExitTrialsFailed && code != kExitInterrupted)) {
+        exited ? fmt::format("exited with code {}", code)
+               : fmt::format("was killed by signal {} ({})", info.si_status,
+                             strsignal(info.si_status));
+    if (!exited || (code != kExitOk && code != kExitTrialsFailed && code != kExitInterrupted)) {
       fmt::print(stderr, "sweep {}: job {} (pid {}) {}\n", spec.name, child->second, pid, how);
     }
     // A worker that ends with a trial still `running` died in it (a crash, a kill, a library
-    // that called exit): the trial is released, so that the next run resumes it.
-    const auto lost = harness::Store(run.db_path).release_trials_of(
-        pid, fmt::format("its worker process (job {}, pid {}) {} while running it", child->second,
-                         pid, how));
+    // that called exit): the trial is released, so that the next run (or a sibling worker that
+    // has not reached it yet) resumes it.
+    std::vector<std::string> lost;
+    try {
+      lost = harness::Store(run.db_path).release_trials_of(
+          pid, fmt::format("its worker process (job {}, pid {}) {} while running it", child->second,
+                           pid, how));
+    } catch (...) {
+      waitpid(pid, nullptr, 0);
+      throw;
+    }
+    waitpid(pid, nullptr, 0);
     for (const auto& key : lost) {
       fmt::print(stderr,
                  "sweep {}: job {} (pid {}) {} while running trial {}: marked interrupted; it "
