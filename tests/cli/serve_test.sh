@@ -38,6 +38,9 @@ YAML
 "$bin" sweep run "$tmp/sweep.yaml" --db "$db" --threads 2 >/dev/null 2>"$tmp/run.err" ||
   { echo "FAIL: the sweep did not run: $(tail -3 "$tmp/run.err")"; exit 1; }
 key=$(sqlite3 "$db" "SELECT key FROM trials ORDER BY id LIMIT 1")
+# Figure 4 of one trial, for its page
+"$bin" analyze loss-cdf --trial "$key" --db "$db" --threads 2 --gammas 0,2 >/dev/null 2>"$tmp/cdf.err" ||
+  fail "analyze loss-cdf: $(tail -2 "$tmp/cdf.err")"
 
 server_pid=
 url=
@@ -85,6 +88,9 @@ grep -A1 'id="plot-losses"' "$tmp/body" | grep -q '<svg[^>]*data-series="3"' &&
   ok "the trial page draws its curves: classification and box loss, learning rate" ||
   fail "the trial page's loss curves are not an SVG of 3 series"
 check "/trial/$key" 200 'id="evaluations"'
+check "/trial/$key" 200 'id="class-ap"'
+check "/trial/$key" 200 'id="class-loss"'
+check "/trial/$key" 200 'id="plot-loss-cdf"'
 check "/trial/$key" 200 'kind: (ce|focal)'
 check /api/sweeps 200 '"name": "serve_demo", "trials": 2, "done": 2'
 check /api/sweep/serve_demo 200 '"running": \[\]'
