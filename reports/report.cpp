@@ -717,39 +717,13 @@ std::string render_html(const Report& r, const ReportOptions& options) {
   return html_page("focalab sweep " + r.sweep, out);
 }
 
-// Whether a stored config value (JSON text) is the value a user wrote: numbers compare as
-// numbers (0.75 = .75, 2 = 2.0), loss.alpha "off" is -1, anything else as text.
-bool config_value_is(const std::string& key, const std::string& have, std::string want) {
-  if (key == "loss.alpha" && want == "off") want = "-1";
-  if (have == want) return true;
-  try {
-    size_t a = 0, b = 0;
-    const double x = std::stod(have, &a), y = std::stod(want, &b);
-    return a == have.size() && b == want.size() && x == y;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // The group `filter` (key=value[,key=value...]) selects: exactly one, else UsageError.
 int select_baseline(const std::string& filter, const std::vector<Group>& groups,
                     const std::vector<std::string>& varied, const std::string& sweep) {
-  std::vector<std::pair<std::string, std::string>> want;
-  std::stringstream ss(filter);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    const auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
-      throw UsageError(fmt::format("--baseline '{}': '{}' is not key=value (example: --baseline "
-                                   "loss.kind=alpha_ce,loss.alpha=0.75)",
-                                   filter, item));
-    }
-    want.emplace_back(item.substr(0, eq), item.substr(eq + 1));
-  }
-  if (want.empty()) {
-    throw UsageError(fmt::format("--baseline '{}': allowed: key=value[,key=value...]", filter));
-  }
-  // What the rows have, for the messages: the varied keys and their values.
+  // Parsed and checked as a claim's filter is (keys and values by the field table), and matched
+  // against each configuration as the claims and `plot --kind delta-vs-imbalance` match them.
+  const harness::ConfigFilter want = harness::parse_filter_text(filter, "--baseline");
+  // What the rows have, for the message: the varied keys and their values.
   std::vector<std::string> rows_have;
   for (const auto& k : varied) {
     std::vector<std::string> values;
@@ -761,19 +735,9 @@ int select_baseline(const std::string& filter, const std::vector<Group>& groups,
   }
   const std::string have = rows_have.empty() ? "one configuration"
                                              : fmt::format("{}", fmt::join(rows_have, "; "));
-  for (const auto& [key, value] : want) {
-    if (!groups.empty() && !groups.front().trials.front()->config.count(key)) {
-      throw UsageError(fmt::format("--baseline '{}': '{}' is not a config key (`focalab config "
-                                   "keys`; this sweep varies {})",
-                                   filter, key, have));
-    }
-  }
   std::vector<int> match;
   for (size_t i = 0; i < groups.size(); ++i) {
-    const auto& config = groups[i].trials.front()->config;
-    if (std::all_of(want.begin(), want.end(), [&](const auto& kv) {
-          return config_value_is(kv.first, config.at(kv.first), kv.second);
-        })) {
+    if (want.matches(harness::config_from_json(groups[i].trials.front()->config_json))) {
       match.push_back(static_cast<int>(i));
     }
   }

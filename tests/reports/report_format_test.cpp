@@ -314,13 +314,16 @@ TEST(ReportFormats, BaselineDifferencesWithPairedAndWelchIntervals) {
             std::string::npos);
   EXPECT_NE(render_baseline(db, "html", "loss.kind=alpha_ce").find("<td class=\"num\">baseline</td>"),
             std::string::npos);
-  // A filter must select exactly one configuration, by config keys.
+  // A filter must select exactly one configuration, by config keys and values the field table
+  // allows (checked as a claim's filter is).
   for (const auto& [bad, says] :
        std::vector<std::pair<std::string, std::string>>{
-           {"loss.kind=sgd", "selects 0 configurations of sweep bl; it must select one "
-                             "(loss.kind: alpha_ce | focal | ce; loss.gamma: – | 2; loss.alpha: 0.75 | 0.25 | –)"},
+           {"loss.kind=ohem", "selects 0 configurations of sweep bl; it must select one "
+                              "(loss.kind: alpha_ce | focal | ce; loss.gamma: – | 2; loss.alpha: 0.75 | 0.25 | –)"},
            {"train.lr=0.01", "selects 3 configurations"},
-           {"loss.kindd=ce", "'loss.kindd' is not a config key"},
+           {"loss.kind=sgd", "--baseline: loss.kind: 'sgd' is not allowed; allowed: one of ce, "
+                             "alpha_ce, focal, focal_star, ohem"},
+           {"loss.kindd=ce", "--baseline: loss.kindd: unknown key (did you mean 'loss.kind'?)"},
            {"loss.kind", "'loss.kind' is not key=value"}}) {
     try {
       render_baseline(db, "md", bad);
