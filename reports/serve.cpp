@@ -39,6 +39,9 @@ namespace {
 using harness::Database;
 using harness::Statement;
 
+// Set when the server is asked to stop: a long poll answers at once.
+std::atomic<bool> g_stopping{false};
+
 // An answer other than 200: its status and a one-line reason.
 struct HttpError : std::runtime_error {
   HttpError(int s, const std::string& what) : std::runtime_error(what), status(s) {}
@@ -158,12 +161,9 @@ bool is_trial_key(const std::string& s) {
          });
 }
 
+// Any name a sweep file can give (it is looked up as a bound parameter), within a bound.
 std::string checked_sweep_name(const std::string& s) {
-  if (s.empty() || s.size() > 256 || std::any_of(s.begin(), s.end(), [](char c) {
-        return static_cast<unsigned char>(c) < 0x20;
-      })) {
-    throw HttpError(400, "a sweep name is 1 to 256 printable characters");
-  }
+  if (s.empty() || s.size() > 4096) throw HttpError(400, "a sweep name is 1 to 4096 bytes");
   return s;
 }
 
@@ -407,12 +407,12 @@ std::string sweep_page(const ServeOptions& o, const std::string& name) {
   for (const auto& p : running) {
     const auto* t = by_key.count(p.key) ? by_key[p.key] : nullptr;
     body += fmt::format(
-        "<tr data-key=\"{0}\"><td><a href=\"/trial/{0}\"><code>{0}</code></a></td><td>{1}</td>"
+        "<tr data-key=\"{0}\"><td><a href=\"/trial/{8}\"><code>{0}</code></a></td><td>{1}</td>"
         "<td class=\"num\">{2}</td><td class=\"num\" data-col=\"iteration\">{3} / {4}</td><td "
         "class=\"num\" data-col=\"ms\">{5}</td><td class=\"num\" data-col=\"eta\">{6}</td><td "
         "data-col=\"heartbeat\">{7}</td></tr>\n",
-        p.key, t ? esc(label(*t)) : "", t ? t->seed : 0, p.iteration, p.iterations,
-        fmt_ms(p.ms_per_iter), fmt_eta(p.eta_seconds()), esc(p.heartbeat_at));
+        esc(p.key), t ? esc(label(*t)) : "", t ? t->seed : 0, p.iteration, p.iterations,
+        fmt_ms(p.ms_per_iter), fmt_eta(p.eta_seconds()), esc(p.heartbeat_at), url_part(p.key));
   }
   body += "</tbody></table>\n";
   if (running.empty()) body += "<p class=\"muted\" id=\"none-running\">none now</p>\n";
@@ -434,23 +434,23 @@ std::string sweep_page(const ServeOptions& o, const std::string& name) {
                                                       : std::string("–");
     };
     body += fmt::format(
-        "<tr><td><a href=\"/trial/{0}\"><code>{0}</code></a></td><td>{1}</td><td "
+        "<tr><td><a href=\"/trial/{7}\"><code>{0}</code></a></td><td>{1}</td><td "
         "class=\"num\">{2}</td><td>{3}</td><td class=\"num\">{4}</td><td class=\"num\">{5}</td>"
         "<td class=\"num\">{6}</td></tr>\n",
-        t.key, esc(label(t)), t.seed, status_span(t.status), metric("AP"), metric("AP50"),
-        metric("AP75"));
+        esc(t.key), esc(label(t)), t.seed, status_span(t.status), metric("AP"), metric("AP50"),
+        metric("AP75"), url_part(t.key));
   }
   body += "</tbody></table>\n";
 
   const std::string script = std::string(kLiveScript) + fmt::format(R"(
 const finished = {};
-focalabPoll('/api/sweep/' + encodeURIComponent({}), 3000, function (d) {{
+focalabPoll('/api/sweep/' + {}, 3000, function (d) {{
   for (const el of document.querySelectorAll('[data-count]')) el.textContent = d.counts[el.dataset.count];
   const now = d.counts.done + d.counts.failed + d.counts.diverged;
   const rows = document.querySelectorAll('#running tr[data-key]');
   if (now !== finished || d.running.length !== rows.length) {{ location.reload(); return; }}
   for (const p of d.running) {{
-    const row = document.querySelector('#running tr[data-key="' + p.key + '"]');
+    const row = document.querySelector('#running tr[data-key="' + CSS.escape(p.key) + '"]');
     if (!row) {{ location.reload(); return; }}
     row.querySelector('[data-col=iteration]').textContent = p.iteration + ' / ' + p.iterations;
     row.querySelector('[data-col=ms]').textContent =
@@ -462,7 +462,7 @@ focalabPoll('/api/sweep/' + encodeURIComponent({}), 3000, function (d) {{
 )",
                                                                  counts->done + counts->failed +
                                                                      counts->diverged,
-                                                                 js_string(name));
+                                                                 js_string(url_part(name)));
   return html_page("focalab sweep " + name, body, script);
 }
 
@@ -700,8 +700,11 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
       po.db_path = o.db_path;
       po.kind = "loss-cdf";
       po.trial = key;
-      body += "<h3>Figure 4: how the loss spreads over the examples</h3>\n<figure "
-              "id=\"plot-loss-cdf\">\n" + plot_svg(po) + "</figure>\n";
+      try {
+        body += "<h3>Figure 4: how the loss spreads over the examples</h3>\n<figure "
+                "id=\"plot-loss-cdf\">\n" + plot_svg(po) + "</figure>\n";
+      } catch (const UsageError&) {  // a trial no sweep holds any more: no figure
+      }
     }
   }
   body += "<h3>Config (resolved)</h3>\n<pre id=\"config\">" + esc(config_yaml(config_json)) +
@@ -711,8 +714,8 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
   // A running trial: long polls for the next logged iteration; the page reloads when the
   // trial's status changes (its evaluation and final rows are then in).
   const std::string script = std::string(kLiveScript) + fmt::format(R"(
-const key = '{}';
-let status = '{}', after = {};
+const key = {};
+let status = {}, after = {};
 async function follow() {{
   while (true) {{
     try {{
@@ -741,8 +744,9 @@ else {{
   document.getElementById('updated').textContent = 'the trial has ended: nothing to follow';
 }}
 )",
-                                                                 key, status, progress->iteration,
-                                                                 o.max_wait_seconds);
+                                                                 js_string(key), js_string(status),
+                                                                 progress->iteration,
+                                                                 std::min(o.max_wait_seconds, 10));
   return html_page("focalab trial " + key, body, script);
 }
 
@@ -760,7 +764,9 @@ std::string trial_json(const ServeOptions& o, const std::string& key,
     if (!p) throw HttpError(404, fmt::format("no trial {} in {}", key, o.db_path));
     const bool waiting = params.count("after") && p->iteration <= params.at("after") &&
                          (p->status == "running" || p->status == "pending");
-    if (!waiting || std::chrono::steady_clock::now() >= deadline) return p->json() + "\n";
+    if (!waiting || g_stopping.load() || std::chrono::steady_clock::now() >= deadline) {
+      return p->json() + "\n";
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
@@ -845,7 +851,7 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
                         return sweeps_page(o);
                       },
                       false));
-  server.Get(R"(/sweep/(.*))", handle(
+  server.Get(R"(/sweep/([\s\S]*))", handle(
                                    [&o](const httplib::Request& req) {
                                      checked_params(req, {});
                                      return sweep_page(o, checked_sweep_name(req.matches[1]));
@@ -863,7 +869,7 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
                                   return sweeps_json(o);
                                 },
                                 true));
-  server.Get(R"(/api/sweep/(.*))", handle(
+  server.Get(R"(/api/sweep/([\s\S]*))", handle(
                                        [&o](const httplib::Request& req) {
                                          checked_params(req, {});
                                          return sweep_json(o, checked_sweep_name(req.matches[1]));
@@ -896,10 +902,17 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
   sigset_t old_mask;
   pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
   std::atomic<bool> done{false};
+  g_stopping.store(false);
   std::thread watcher([&] {
     const timespec tick{0, 200'000'000};
     while (!done.load()) {
       if (sigtimedwait(&stop_signals, nullptr, &tick) > 0) {
+        g_stopping.store(true);
+        // stop() does nothing before the server listens: a signal that came during the bind is
+        // kept until it does (or until serve returns without listening).
+        while (!done.load() && !server.is_running()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
         server.stop();
         return;
       }

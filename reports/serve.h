@@ -15,7 +15,9 @@
 // JSON, polled by the pages (a page of something running updates itself):
 //   /api/sweeps, /api/sweep/NAME, /api/trial/KEY[?after=ITERATION&wait=SECONDS]
 //   (the trial endpoint answers at once, or with `after` waits up to `wait` seconds, at most
-//   ServeOptions::max_wait_seconds, for an iteration past it or a change of status)
+//   ServeOptions::max_wait_seconds, for an iteration past it or a change of status; a trial
+//   page asks for at most 10 s, so that a browser's six connections to one host are not all
+//   held by the long polls of open trial tabs)
 //
 // Read-only by construction: every request opens the database read-only (SQLite refuses any
 // write), and the server answers GET only. Requests are bounded: parameters are checked (400),
@@ -32,7 +34,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8050;            // 0: a free port, chosen by the system
   int max_wait_seconds = 20;  // the longest a long poll of /api/trial waits
-  int threads = 16;           // requests served at once (a long poll holds one)
+  int threads = 32;           // requests served at once (a long poll holds one)
 };
 
 // Serves until SIGINT or SIGTERM. `ready` is called once with the URL, when the server listens.

@@ -230,6 +230,9 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
   sa.sa_handler = on_parent_signal;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+  // An inherited SIGCHLD = SIG_IGN would reap the workers by itself: their ends would not be
+  // seen, nor their trials released.
+  signal(SIGCHLD, SIG_DFL);
   // The workers' environment is made here: between fork and exec only async-signal-safe calls
   // are allowed (another thread of this process may hold the allocator's lock at the fork).
   // Workers share the cores, so OpenMP threads that wait sleep instead of spinning (libgomp's
@@ -266,18 +269,23 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
   bool interrupted = false;
   bool abandoned = false;
   size_t running = children.size();
+  std::string store_error;  // a release that failed: said at the end, after every worker ended
+  auto forward = [&] {
+    const int sig = g_forward_signal.exchange(0);
+    if (sig == SIGTERM || sig == SIGUSR1) {
+      for (const auto& c : children) kill(c.first, sig);
+    }
+    interrupted = interrupted || sig != 0;
+  };
   while (running > 0) {
+    forward();  // a signal that came while this loop was not waiting
     // A child that ended is looked at without being reaped (WNOWAIT): until waitpid below, its
     // pid stays taken, so a sibling worker cannot take its trial for a dead process's first;
     // the trial is released here, with the reason, and only then is the child reaped.
     siginfo_t info{};
     if (waitid(P_ALL, 0, &info, WEXITED | WNOWAIT) != 0) {
       if (errno != EINTR) break;
-      const int sig = g_forward_signal.exchange(0);
-      if (sig == SIGTERM || sig == SIGUSR1) {
-        for (const auto& c : children) kill(c.first, sig);
-      }
-      interrupted = interrupted || sig != 0;
+      forward();
       continue;
     }
     const pid_t pid = info.si_pid;
@@ -304,21 +312,25 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
       lost = harness::Store(run.db_path).release_trials_of(
           pid, fmt::format("its worker process (job {}, pid {}) {} while running it", child->second,
                            pid, how));
-    } catch (...) {
-      waitpid(pid, nullptr, 0);
-      throw;
+    } catch (const std::exception& e) {
+      // The other workers go on; their ends are still awaited (a trial left `running` by a dead
+      // process is resumed by the next run all the same).
+      if (store_error.empty()) store_error = e.what();
     }
     waitpid(pid, nullptr, 0);
+    const int64_t job = child->second;
+    children.erase(child);  // its pid is free now: no signal is forwarded to it again
     for (const auto& key : lost) {
       fmt::print(stderr,
                  "sweep {}: job {} (pid {}) {} while running trial {}: marked interrupted; it "
                  "resumes from its last checkpoint on the next run\n",
-                 spec.name, child->second, pid, how, key);
+                 spec.name, job, pid, how, key);
       abandoned = true;
     }
     if (code == kExitInterrupted) interrupted = true;
     if (code != kExitOk && code != kExitTrialsFailed && code != kExitInterrupted) worst = code;
   }
+  if (!store_error.empty()) throw StoreError(store_error);
   if (abandoned && worst == kExitOk) worst = kExitInternal;
   harness::Store store(run.db_path);
   std::vector<std::string> keys;

@@ -217,7 +217,7 @@ before=$(sha256sum <"$db")
 check "/../../../../etc/passwd" 404 'Not Found'
 check "/sweep/..%2F..%2F..%2Fetc%2Fpasswd" 404 'no sweep'
 check "/sweep/%3Cscript%3Ealert(1)%3C%2Fscript%3E" 404 '&lt;script&gt;'
-check "/sweep/$(head -c 300 /dev/zero | tr '\0' x)" 400 '1 to 256'
+check "/sweep/$(head -c 5000 /dev/zero | tr '\0' x)" 400 '1 to 4096 bytes'
 check /trial/zzz 400 '16 lowercase hex'
 check /trial/0123456789abcdef 404 'no trial'
 check "/api/trial/$key?after=abc" 400 'whole number'
