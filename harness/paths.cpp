@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "harness/errors.h"
 
@@ -65,6 +68,24 @@ void require_output_dir(const std::string& path, const std::string& what) {
   if (st.type() != fs::file_type::not_found && st.type() != fs::file_type::directory) {
     throw UsageError(fmt::format("{} {}: is {}; expected a folder (or a path to create one)",
                                  what, path, kind_of_path(path)));
+  }
+}
+
+void write_file_atomically(const std::string& path, const std::string& text,
+                           const std::string& what) {
+  require_output_file(path, what);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << text;
+    if (!f) throw DataError(fmt::format("{}: cannot write ({})", path, std::strerror(errno)));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(tmp, ec);
+    throw DataError(fmt::format("{}: cannot write ({})", path, why));
   }
 }
 

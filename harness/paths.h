@@ -19,6 +19,12 @@ void require_output_file(const std::string& path, const std::string& what);
 // any kind. Throws UsageError.
 void require_output_dir(const std::string& path, const std::string& what);
 
+// Writes `text` to `path`.tmp, then renames it over `path`: a reader never sees half a file.
+// Throws UsageError for a path require_output_file refuses (naming `what`), DataError when the
+// write fails (the .tmp file removed, an existing `path` untouched).
+void write_file_atomically(const std::string& path, const std::string& text,
+                           const std::string& what = "--out");
+
 // "a folder", "a FIFO", "a character device", ... for an existing path that is not a regular file.
 std::string kind_of_path(const std::string& path);
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "harness/errors.h"
+#include "harness/trainer.h"
 #include "harness/image_io.h"
 #include "harness/json.h"
 #include "harness/weights.h"
@@ -66,16 +67,33 @@ ArchPreset arch_preset(const std::string& arch, int64_t num_classes) {
   return p;
 }
 
+ArchPreset trial_preset(const harness::TrialConfig& config) {
+  ArchPreset p;
+  p.model = harness::retinanet_options(config);
+  const bool synthetic = config.data.kind != "coco";
+  p.transform.min_size = synthetic ? config.data.image_size : config.data.min_size;
+  p.transform.max_size = synthetic ? config.data.image_size : config.data.max_size;
+  p.transform.size_divisible = 128;  // harness::collate's padding
+  p.postprocess.score_thresh = config.model.score_thresh;
+  p.postprocess.topk_candidates = config.model.topk_candidates;
+  p.postprocess.nms_thresh = config.model.nms_thresh;
+  p.postprocess.detections_per_image = config.model.detections_per_image;
+  for (size_t i = 0; i < 4 && i < config.model.box_weights.size(); ++i) {
+    p.box_coder.weights[i] = config.model.box_weights[i];
+  }
+  return p;
+}
+
 models::Detections predict_image(models::RetinaNet& model, const torch::Tensor& image,
                                  const models::TransformOptions& transform,
                                  const models::PostprocessOptions& postprocess,
-                                 const torch::Device& device) {
+                                 const torch::Device& device, const models::BoxCoder& box_coder) {
   torch::NoGradGuard no_grad;
   auto batch = models::transform_images({image.to(device)}, transform);
   auto out = model->forward(batch.images);
   const auto [h, w] = batch.image_sizes[0];
   auto det = models::postprocess_detections(out.cls_logits[0], out.box_deltas[0], out.anchors,
-                                            out.anchors_per_level, h, w, models::BoxCoder(),
+                                            out.anchors_per_level, h, w, box_coder,
                                             postprocess);
   det.boxes = models::resize_boxes(det.boxes, batch.image_sizes[0], batch.original_sizes[0]);
   return {det.boxes.cpu(), det.scores.cpu(), det.labels.cpu()};
@@ -107,7 +125,8 @@ ImageDetections detect_file(PretrainedModel& m, const std::string& file, int64_t
   r.file = file;
   r.image_id = image_id;
   r.original_size = {image.size(1), image.size(2)};
-  r.detections = predict_image(m.model, image, m.preset.transform, m.preset.postprocess, device);
+  r.detections = predict_image(m.model, image, m.preset.transform, m.preset.postprocess, device,
+                               models::BoxCoder(m.preset.box_coder));
   return r;
 }
 

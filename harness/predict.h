@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "harness/torch_file.h"
+#include "harness/trial_config.h"
+#include "models/box_coder.h"
 #include "models/postprocess.h"
 #include "models/retinanet.h"
 #include "models/transform.h"
@@ -19,6 +21,7 @@ struct ArchPreset {
   models::RetinaNetOptions model;
   models::TransformOptions transform;
   models::PostprocessOptions postprocess;
+  models::BoxCoderOptions box_coder;  // torchvision's RetinaNet: weights (1, 1, 1, 1)
 };
 
 // Throws UsageError unless 1 <= min_size <= max_size <= 4096 (the --min-size / --max-size flags).
@@ -36,6 +39,12 @@ const std::vector<std::string>& arch_names();
 // Throws UsageError for other names.
 ArchPreset arch_preset(const std::string& arch, int64_t num_classes);
 
+// A trained trial's model as its evaluation ran it: the model options of `config` (REQUIRES:
+// data.num_classes set), the transform (synthetic data: the image side for both sizes; COCO data:
+// data.min_size / max_size; padding to 128 with the ImageNet mean, as training batches are), the
+// postprocessing and box coder of model.*.
+ArchPreset trial_preset(const harness::TrialConfig& config);
+
 struct ImageDetections {
   std::string file;
   int64_t image_id = 0;
@@ -48,7 +57,8 @@ struct ImageDetections {
 models::Detections predict_image(models::RetinaNet& model, const torch::Tensor& image,
                                  const models::TransformOptions& transform,
                                  const models::PostprocessOptions& postprocess,
-                                 const torch::Device& device);
+                                 const torch::Device& device,
+                                 const models::BoxCoder& box_coder = models::BoxCoder());
 
 // A torchvision-format checkpoint in focalab's rebuild of its architecture.
 struct PretrainedModel {

@@ -27,6 +27,8 @@
 #include "harness/coco_dataset_tools.h"
 #include "harness/coco_files.h"
 #include "harness/data_stats.h"
+#include "harness/dataset.h"
+#include "harness/export.h"
 #include "harness/progress.h"
 #include "harness/config.h"
 #include "harness/device.h"
@@ -41,6 +43,8 @@
 #include "harness/sqlite.h"
 #include "harness/store.h"
 #include "harness/sweep.h"
+#include "harness/trainer.h"
+#include "harness/trial_model.h"
 #include "reports/chart.h"
 #include "reports/plot.h"
 #include "reports/query.h"
@@ -55,24 +59,7 @@ using harness::TrialStatus;
 
 namespace {
 
-// Writes `text` to `path`.tmp, then renames it over `path`: a reader never sees half a file.
-void write_file_atomically(const std::string& path, const std::string& text,
-                           const std::string& option = "--out") {
-  harness::require_output_file(path, option);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << text;
-    if (!f) throw DataError(fmt::format("{}: cannot write ({})", path, std::strerror(errno)));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    std::filesystem::remove(tmp, ec);
-    throw DataError(fmt::format("{}: cannot write ({})", path, why));
-  }
-}
+using harness::write_file_atomically;
 
 std::string default_db() {
   const char* env = std::getenv("FOCALAB_DB");
@@ -775,6 +762,7 @@ int sweep_status(const Args& args) {
 
 const char* kPredictUsage = R"(Usage: focalab predict --arch NAME --weights W.pth --image PATH [--image PATH ...]
                        [--out dets.json] [options]
+       focalab predict --trial KEY --image PATH [--image PATH ...] [--db FILE] [options]
 
 Runs a RetinaNet checkpoint on images and writes COCO results JSON (image_id, category_id,
 bbox [x, y, w, h], score) in original-image pixels. The weights are a state_dict saved by
@@ -787,22 +775,97 @@ Architectures: retinanet_resnet50_fpn (torchvision v1: P6 from P5, no head norm)
 retinanet_resnet50_fpn_v2 (P6 from C5, GroupNorm heads); both as torchvision sets them
 (anchors, 800 / 1333 resize, padding to 32, 300 detections).
 
+--trial KEY runs a done trial of the results database instead: the model its config describes,
+with the weights of its final checkpoint, resized and postprocessed as the trial's evaluation
+was (synthetic data: the image side; COCO data: data.min_size / max_size; padding to 128; the
+trial's score threshold, candidates, NMS and detections). Labels map to the trial's category
+ids: 1..K for synthetic data (as `focalab data synth` writes them), the annotations' ids for
+COCO data (read from the trial's data.val; --data-root where it is not the trial's). The
+--min-size, --max-size, --score-thresh and --detections given override the trial's.
+
 Examples:
   focalab predict --arch retinanet_resnet50_fpn --weights retinanet_resnet50_fpn_coco.pth \
       --image 000000397133.jpg --out dets.json
   focalab predict --arch retinanet_resnet50_fpn --weights w.pth --image val2017/ --min-size 600
+  focalab predict --trial 0f6903c44ae08994 --image shapes/val/ --out dets.json
 
-Exit codes: 0 ok, 2 usage error, 3 unreadable weights or image, 70 internal error.
+Exit codes: 0 ok, 2 usage error (also: unknown trial, a trial not done), 3 unreadable weights,
+checkpoint or image, 4 database error, 70 internal error.
 )";
+
+// The model options shared by predict and eval: --arch/--weights, or --trial (one of them).
+void add_model_options(po::options_description& opts) {
+  opts.add_options()(
+      "arch", po::value<std::string>(),
+      "architecture: retinanet_resnet50_fpn | retinanet_resnet50_fpn_v2")(
+      "weights", po::value<std::string>(), "state_dict file written by torch.save")(
+      "trial", po::value<std::string>(),
+      "a done trial's key: its model and final checkpoint (instead of --arch and --weights)")(
+      "checkpoint", po::value<std::string>()->default_value(""),
+      "with --trial: this checkpoint file instead of the trial's own")(
+      "data-root", po::value<std::string>()->default_value(""),
+      "with --trial of COCO data: the dataset's data.root here (not stored with a trial)");
+}
+
+// Which model the flags name; checks that they name exactly one.
+struct ModelChoice {
+  std::string trial;  // "" = --arch / --weights
+  std::string arch, weights;
+};
+
+ModelChoice model_choice(const po::variables_map& vm) {
+  ModelChoice c;
+  const bool arch = vm.count("arch") > 0, weights = vm.count("weights") > 0;
+  if (vm.count("trial")) {
+    if (arch || weights) {
+      throw UsageError("--trial and --arch/--weights: give one of them (a trial's model, or an "
+                       "architecture and its weights)");
+    }
+    c.trial = vm["trial"].as<std::string>();
+    reports::check_trial_key(c.trial);
+    return c;
+  }
+  if (!vm["checkpoint"].defaulted() || !vm["data-root"].defaulted()) {
+    throw UsageError("--checkpoint and --data-root go with --trial KEY");
+  }
+  if (!arch || !weights) {
+    throw UsageError(fmt::format("the option '--{}' is required (or --trial KEY for a trained "
+                                 "trial)", arch ? "weights" : "arch"));
+  }
+  c.arch = vm["arch"].as<std::string>();
+  c.weights = vm["weights"].as<std::string>();
+  arch_preset(c.arch, 1);  // validates the name before the weights are read
+  harness::require_input_file(c.weights, "--weights");
+  return c;
+}
+
+// A trained trial as a PretrainedModel on `device`, with its category ids.
+PretrainedModel load_trial_model(const po::variables_map& vm, const std::string& key,
+                                 const torch::Device& device, std::vector<int64_t>* category_ids,
+                                 harness::TrialConfig* config = nullptr) {
+  const std::string db_path = vm["db"].as<std::string>();
+  reports::require_results_db(db_path);
+  harness::TrainedTrial t = harness::load_trained_trial(
+      db_path, key, vm["checkpoint"].as<std::string>(), vm["data-root"].as<std::string>());
+  if (category_ids) *category_ids = harness::trial_category_ids(t.config);
+  fmt::print(stderr, "trial {}: {}, {} classes, {} after {} iterations\n", key,
+             t.config.model.backbone, t.config.data.num_classes, t.checkpoint, t.iteration);
+  PretrainedModel m;
+  m.preset = trial_preset(t.config);
+  m.model = t.model;
+  m.model->to(device);
+  m.model->eval();
+  if (config) *config = t.config;
+  return m;
+}
 
 }  // namespace
 
 int predict_command(const Args& args) {
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "arch", po::value<std::string>()->required(),
-      "architecture: retinanet_resnet50_fpn | retinanet_resnet50_fpn_v2")(
-      "weights", po::value<std::string>()->required(), "state_dict file written by torch.save")(
+  opts.add_options()("help,h", "show this help");
+  add_model_options(opts);
+  opts.add_options()(
       "image", po::value<std::vector<std::string>>()->required(),
       "image file or directory (repeatable)")(
       "out", po::value<std::string>()->default_value("-"),
@@ -813,6 +876,7 @@ int predict_command(const Args& args) {
       "detections", po::value<int64_t>()->default_value(300), "detections kept per image")(
       "device", po::value<std::string>()->default_value("auto"), "auto | cpu | cuda | cuda:N")(
       "threads", po::value<int64_t>()->default_value(0), "CPU threads (default: all cores)");
+  opts.add(db_option());
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm, kPredictUsage)) return kExitOk;
   const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
@@ -823,20 +887,28 @@ int predict_command(const Args& args) {
   }
   const int64_t dets = vm["detections"].as<int64_t>();
   if (dets < 1) throw UsageError(fmt::format("--detections {}: must be >= 1", dets));
-  const std::string weights = vm["weights"].as<std::string>();
-  const std::string arch = vm["arch"].as<std::string>();
-  arch_preset(arch, 1);  // validates the name before the weights are read
-  harness::require_input_file(weights, "--weights");
+  const ModelChoice choice = model_choice(vm);
   if (vm["out"].as<std::string>() != "-") harness::require_output_file(vm["out"].as<std::string>(), "--out");
   const auto images = list_images(vm["image"].as<std::vector<std::string>>());
   for (const auto& [file, id] : images) probe_image(file);  // fail before loading the weights
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
 
-  PretrainedModel m =
-      load_pretrained(arch, read_state_dict(weights), weights, min_size, max_size, device);
-  m.preset.postprocess.score_thresh = score;
-  m.preset.postprocess.detections_per_image = dets;
+  PretrainedModel m;
+  std::vector<int64_t> category_ids;  // empty: labels are category ids (torchvision's COCO models)
+  if (choice.trial.empty()) {
+    m = load_pretrained(choice.arch, read_state_dict(choice.weights), choice.weights, min_size,
+                        max_size, device);
+    m.preset.postprocess.score_thresh = score;
+    m.preset.postprocess.detections_per_image = dets;
+  } else {
+    m = load_trial_model(vm, choice.trial, device, &category_ids);
+    if (!vm["min-size"].defaulted()) m.preset.transform.min_size = min_size;
+    if (!vm["max-size"].defaulted()) m.preset.transform.max_size = max_size;
+    check_transform_sizes(m.preset.transform.min_size, m.preset.transform.max_size);
+    if (!vm["score-thresh"].defaulted()) m.preset.postprocess.score_thresh = score;
+    if (!vm["detections"].defaulted()) m.preset.postprocess.detections_per_image = dets;
+  }
 
   std::vector<ImageDetections> results;
   const auto start = std::chrono::steady_clock::now();
@@ -850,7 +922,8 @@ int predict_command(const Args& args) {
                r.detections.scores.size(0), elapsed / static_cast<double>(i + 1));
     results.push_back(std::move(r));
   }
-  const std::string json = coco_results_json(results);
+  const std::string json = coco_results_json(results, category_ids);
+
   const std::string out = vm["out"].as<std::string>();
   if (out == "-") {
     fmt::print("{}", json);
@@ -906,6 +979,7 @@ int eval_json_command(const Args& args) {
 
 const char* kEvalUsage = R"(Usage: focalab eval --arch NAME --weights W.pth --annotations GT.json --images DIR
                     [--export-coco dets.json] [--json] [options]
+       focalab eval --trial KEY [--annotations GT.json --images DIR] [--json] [--db FILE] [options]
 
 Runs a RetinaNet checkpoint on every image of a COCO-format dataset and scores the detections
 against its annotations with focalab's COCO evaluator (eval-json's numbers, pycocotools'
@@ -915,23 +989,30 @@ predicts COCO category ids, as torchvision's COCO models do with 91 classes), `i
 the k-th category of the annotations in increasing id order), `auto` (category-id when the
 model has more classes than the largest category id, else index).
 
+--trial KEY evaluates a done trial's model (its config and final checkpoint, as `focalab predict
+--trial`): without --annotations on the trial's own val split, as its training evaluated it (the
+numbers the results database holds for it, recomputed); with --annotations and --images on that
+COCO dataset, resized as the trial's evaluation was unless --min-size / --max-size are given.
+
 Examples:
   focalab eval --arch retinanet_resnet50_fpn --weights retinanet_resnet50_fpn_coco.pth \
       --annotations instances_val2017.json --images val2017/ --export-coco dets.json
   focalab eval --arch retinanet_resnet50_fpn --weights w.pth --annotations gt.json \
       --images imgs/ --min-size 600 --max-size 1000 --limit 50
+  focalab eval --trial 0f6903c44ae08994 --json
+  focalab eval --trial 0f6903c44ae08994 --annotations other/instances_val.json --images other/val
 
-Exit codes: 0 ok, 2 usage error, 3 unreadable weights, annotations or image.
+Exit codes: 0 ok, 2 usage error (also: unknown trial, a trial not done), 3 unreadable weights,
+checkpoint, annotations or image, 4 database error.
 )";
 
 int eval_command(const Args& args) {
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "arch", po::value<std::string>()->required(),
-      "architecture: retinanet_resnet50_fpn | retinanet_resnet50_fpn_v2")(
-      "weights", po::value<std::string>()->required(), "state_dict file written by torch.save")(
-      "annotations", po::value<std::string>()->required(), "COCO instances JSON")(
-      "images", po::value<std::string>()->required(), "folder of the images' file_name")(
+  opts.add_options()("help,h", "show this help");
+  add_model_options(opts);
+  opts.add_options()(
+      "annotations", po::value<std::string>(), "COCO instances JSON")(
+      "images", po::value<std::string>(), "folder of the images' file_name")(
       "export-coco", po::value<std::string>()->default_value(""),
       "also write the detections as a COCO results JSON file")(
       "json", "print one JSON object instead of the 12 summary lines")(
@@ -942,6 +1023,7 @@ int eval_command(const Args& args) {
       "max-size", po::value<int64_t>()->default_value(1333), "longer side bound")(
       "device", po::value<std::string>()->default_value("auto"), "auto | cpu | cuda | cuda:N")(
       "threads", po::value<int64_t>()->default_value(0), "CPU threads (default: all cores)");
+  opts.add(db_option());
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm, kEvalUsage)) return kExitOk;
   const std::string labels_mode = vm["labels"].as<std::string>();
@@ -950,10 +1032,41 @@ int eval_command(const Args& args) {
   }
   const int64_t min_size = vm["min-size"].as<int64_t>(), max_size = vm["max-size"].as<int64_t>();
   check_transform_sizes(min_size, max_size);
-  const std::string arch = vm["arch"].as<std::string>();
-  arch_preset(arch, 1);  // validates the name first
+  const ModelChoice choice = model_choice(vm);
+  if (!choice.trial.empty() && !vm.count("annotations") && !vm.count("images")) {
+    // the trial's own val split, evaluated as its training did
+    if (!vm["export-coco"].as<std::string>().empty() || vm["limit"].as<int64_t>() != 0 ||
+        !vm["min-size"].defaulted() || !vm["max-size"].defaulted() ||
+        !vm["labels"].defaulted()) {
+      throw UsageError("--export-coco, --labels, --limit, --min-size and --max-size go with "
+                       "--annotations and --images (a trial's own val split is evaluated as its "
+                       "training did)");
+    }
+    harness::configure_threads(vm["threads"].as<int64_t>());
+    const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
+    std::vector<int64_t> ids;
+    harness::TrialConfig config;
+    PretrainedModel m = load_trial_model(vm, choice.trial, device, &ids, &config);
+    const auto val = harness::open_dataset(config.data, harness::Split::kVal);
+    const auto start = std::chrono::steady_clock::now();
+    CocoFileEval eval;
+    eval.summary = harness::evaluate_model(m.model, config, *val, device);
+    const auto names = val->class_names();
+    for (size_t k = 0; k < ids.size() && k < names.size(); ++k) eval.categories.push_back({ids[k], names[k]});
+    eval.num_images = val->size();
+    fmt::print(stderr, "eval: trial {} on its val split, {} images ({:.1f} s)\n", choice.trial,
+               val->size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    fmt::print("{}", vm.count("json") ? summary_json(eval) : summary_text(eval.summary));
+    return kExitOk;
+  }
+  if (!vm.count("annotations") || !vm.count("images")) {
+    throw UsageError(fmt::format("the option '--{}' is required{}",
+                                 vm.count("annotations") ? "images" : "annotations",
+                                 choice.trial.empty() ? "" : " with the other (or neither: the "
+                                                             "trial's own val split)"));
+  }
   const std::string gt_path = vm["annotations"].as<std::string>();
-  harness::require_input_file(vm["weights"].as<std::string>(), "--weights");
   harness::require_input_file(gt_path, "--annotations");
   if (!vm["export-coco"].as<std::string>().empty()) {
     harness::require_output_file(vm["export-coco"].as<std::string>(), "--export-coco");
@@ -974,11 +1087,24 @@ int eval_command(const Args& args) {
   }
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
-  const std::string weights = vm["weights"].as<std::string>();
-  const StateDict state = read_state_dict(weights);  // read once: head shape, then the model
-  const HeadShape head = infer_head_shape(state);
-  if (head.num_classes < 1) {
-    throw DataError(fmt::format("{}: no RetinaNet head in the state_dict", weights));
+  PretrainedModel m;
+  StateDict state;
+  int64_t num_classes = 0;
+  std::string model_name;  // in messages
+  if (choice.trial.empty()) {
+    model_name = choice.weights;
+    state = read_state_dict(choice.weights);  // read once: head shape, then the model
+    num_classes = infer_head_shape(state).num_classes;
+    if (num_classes < 1) {
+      throw DataError(fmt::format("{}: no RetinaNet head in the state_dict", choice.weights));
+    }
+  } else {
+    model_name = "trial " + choice.trial;
+    m = load_trial_model(vm, choice.trial, device, nullptr);
+    num_classes = m.preset.model.head.num_classes;
+    if (!vm["min-size"].defaulted()) m.preset.transform.min_size = min_size;
+    if (!vm["max-size"].defaulted()) m.preset.transform.max_size = max_size;
+    check_transform_sizes(m.preset.transform.min_size, m.preset.transform.max_size);
   }
   std::vector<int64_t> category_ids;
   for (const auto& c : gt.categories) category_ids.push_back(c.id);
@@ -986,14 +1112,16 @@ int eval_command(const Args& args) {
   category_ids.erase(std::unique(category_ids.begin(), category_ids.end()), category_ids.end());
   const int64_t max_id = category_ids.empty() ? 0 : category_ids.back();
   const bool by_index =
-      labels_mode == "index" || (labels_mode == "auto" && head.num_classes <= max_id);
-  if (by_index && head.num_classes != static_cast<int64_t>(category_ids.size())) {
+      labels_mode == "index" || (labels_mode == "auto" && num_classes <= max_id);
+  if (by_index && num_classes != static_cast<int64_t>(category_ids.size())) {
     throw DataError(fmt::format("{}: the model has {} classes, {} has {} categories; --labels "
                                 "index needs one class per category (or use --labels "
-                                "category-id)", weights, head.num_classes, gt_path,
+                                "category-id)", model_name, num_classes, gt_path,
                                 category_ids.size()));
   }
-  PretrainedModel m = load_pretrained(arch, state, weights, min_size, max_size, device);
+  if (choice.trial.empty()) {
+    m = load_pretrained(choice.arch, state, choice.weights, min_size, max_size, device);
+  }
 
   std::vector<ImageDetections> results;
   const auto start = std::chrono::steady_clock::now();
@@ -1382,6 +1510,72 @@ int query_command(const Args& args) {
   return kExitOk;
 }
 
+const char* kExportUsage = R"(Usage: focalab export --trial KEY --out model.pth [--layout auto|torchvision|focalab]
+                      [--checkpoint FILE] [--db FILE]
+
+Writes a done trial's trained weights (its final checkpoint) as a plain state_dict in torch.save's
+zip format, and the trial's config beside them as YAML (model.pth -> model.yaml: every key;
+`focalab train model.yaml` trains the trial again, `focalab sweep plan model.yaml` shows its key).
+
+Layouts:
+  torchvision  torchvision's parameter names (>= 0.13). The Python printed on stdout builds the
+               same model in torchvision — resnet_fpn_backbone, RetinaNetHead (GroupNorm with
+               model.head_norm gn), RetinaNet with the trial's anchors, image size and
+               postprocessing — and loads the file with load_state_dict(strict=True). For a
+               ResNet-18/34/50/101 backbone with 256 FPN channels and 4-conv heads: the paper's
+               RetinaNet (P6 from C5) and torchvision's retinanet_resnet50_fpn (model.p6_from
+               p5) and retinanet_resnet50_fpn_v2 (c5, head_norm gn).
+  focalab      focalab's names, any architecture: `focalab predict/eval --trial` or the
+               training code read them.
+  auto         torchvision where the architecture allows, else focalab (the reason on stderr).
+
+Examples:
+  focalab query "SELECT key, loss, gamma, alpha, AP FROM results WHERE status = 'done'"
+  focalab export --trial 0f6903c44ae08994 --out retinanet.pth > load_retinanet.py
+  python3 -c 'exec(open("load_retinanet.py").read()); print(model.head)'
+
+Exit codes: 0 ok, 2 usage error (also: unknown trial, a trial not done, --layout torchvision for
+an architecture torchvision lacks), 3 missing or unreadable checkpoint, 4 database error.
+)";
+
+int export_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "trial", po::value<std::string>()->required(),
+      "trial key (16 hex digits; focalab query trials)")(
+      "out", po::value<std::string>()->required(), "the state_dict file to write (model.pth)")(
+      "layout", po::value<std::string>()->default_value("auto"), "auto | torchvision | focalab")(
+      "checkpoint", po::value<std::string>()->default_value(""),
+      "this checkpoint file instead of the trial's own");
+  opts.add(db_option());
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm, kExportUsage)) return kExitOk;
+  const std::string key = vm["trial"].as<std::string>();
+  reports::check_trial_key(key);
+  const auto layout = harness::parse_export_layout(vm["layout"].as<std::string>(), "--layout");
+  const std::string out = vm["out"].as<std::string>();
+  harness::require_output_file(out, "--out");
+  const std::string db_path = vm["db"].as<std::string>();
+  reports::require_results_db(db_path);
+  harness::configure_threads(0);
+  harness::TrainedTrial t =
+      harness::load_trained_trial(db_path, key, vm["checkpoint"].as<std::string>());
+  const std::string header = fmt::format(
+      "focalab trial {} ({}), {} iterations; weights: {}\n"
+      "focalab train THIS_FILE trains it again; focalab sweep plan THIS_FILE shows its key",
+      key, db_path, t.iteration, out);
+  const auto r = harness::export_model(t.model, t.config, out, layout, header);
+  if (!r.why_not_torchvision.empty()) {
+    fmt::print(stderr, "focalab layout: {}\n", r.why_not_torchvision);
+  }
+  fmt::print(stderr, "wrote {} ({} tensors, {} layout; from {}) and {}\n", out, r.tensors,
+             harness::layout_name(r.layout), t.checkpoint, r.config_path);
+  if (!r.python.empty()) {
+    fmt::print("# focalab trial {}: load {} in torchvision\n{}", key, out, r.python);
+  }
+  return kExitOk;
+}
+
 const char* kAnalyzeUsage = R"(Usage: focalab analyze loss-cdf --trial KEY [--gammas 0,0.5,1,2] [--images N] [options]
 
 Figure 4 of the focal-loss paper from a done trial's final checkpoint: the model is run on the
@@ -1473,21 +1667,8 @@ int analyze_command(const Args& args) {
   std::string checkpoint = vm["checkpoint"].as<std::string>();
   std::error_code ec;
   if (checkpoint.empty()) {
-    checkpoint = trial->checkpoint_path;
-    // A path recorded relative to where the sweep ran: the default place beside this --db.
-    harness::RunOptions beside;
-    beside.db_path = db_path;
-    const std::string default_path = harness::checkpoint_path(beside, key);
-    if (!checkpoint.empty() && std::filesystem::path(checkpoint).is_relative() &&
-        !std::filesystem::exists(checkpoint, ec) && std::filesystem::exists(default_path, ec)) {
-      checkpoint = default_path;
-    }
-  }
-  if (checkpoint.empty()) {
-    throw DataError(fmt::format("{}: trial {} recorded no checkpoint (pass --checkpoint FILE)",
-                                db_path, key));
-  }
-  if (!std::filesystem::is_regular_file(checkpoint, ec)) {
+    checkpoint = harness::trial_checkpoint_file(db_path, key, trial->checkpoint_path);
+  } else if (!std::filesystem::is_regular_file(checkpoint, ec)) {
     throw DataError(fmt::format("{}: checkpoint of trial {} not found (moved? pass --checkpoint "
                                 "FILE)", checkpoint, key));
   }
@@ -1575,7 +1756,10 @@ Commands:
   query SQL|TABLE                  read-only SQL on the results database
   config keys                      every sweep key, its default and allowed values
   predict --arch A --weights W.pth --image I   detections of a checkpoint as COCO JSON
+          --trial KEY --image I                the same for a trained trial
   eval --arch A --weights W.pth --annotations GT.json --images DIR   COCO AP of a checkpoint
+       --trial KEY [--annotations GT.json --images DIR]   ... of a trained trial
+  export --trial KEY --out model.pth           a trial's weights for torchvision (+ its config)
   data synth --out DIR | data check --annotations A.json --images DIR   COCO datasets
   eval-json --gt GT.json --dt DT.json          COCO AP of a results file (pycocotools' numbers)
   bench loss|infer|json|data|store  fused focal loss, inference vs torchvision; JSON, data, DB

@@ -22,6 +22,7 @@ int bench_command(const Args& args);
 int predict_command(const Args& args);
 int eval_json_command(const Args& args);
 int eval_command(const Args& args);
+int export_command(const Args& args);
 int data_command(const Args& args);
 std::string version_text();
 std::string main_help();

@@ -74,9 +74,10 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "predict") return predict_command(rest);
   if (cmd == "eval-json") return eval_json_command(rest);
   if (cmd == "eval") return eval_command(rest);
+  if (cmd == "export") return export_command(rest);
   if (cmd == "data") return data_command(rest);
   throw focalab::UsageError(fmt::format(
-      "unknown command '{}' (commands: sweep, train, db, report, plot, serve, analyze, query, config, data, predict, eval, eval-json, bench; see focalab --help)", cmd));
+      "unknown command '{}' (commands: sweep, train, db, report, plot, serve, analyze, query, config, data, predict, eval, export, eval-json, bench; see focalab --help)", cmd));
 }
 
 }  // namespace
