@@ -128,9 +128,10 @@ std::string torchvision_python(const TrialConfig& config, const std::string& wei
       "backbone = resnet_fpn_backbone(backbone_name=\"{}\", weights=None, trainable_layers=5,\n"
       "                               returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7({}, 256))\n",
       m.backbone, p6_in);
-  py += fmt::format("anchor_generator = AnchorGenerator(sizes={},\n"
-                    "                                   aspect_ratios=({},) * {})\n",
-                    py_tuple(sizes), py_tuple(ratios), m.anchor_sizes.size());
+  // one level (P3, P4, ...) a line
+  py += fmt::format("anchor_generator = AnchorGenerator(\n    sizes=({}{}),\n    aspect_ratios=({},) * {})\n",
+                    fmt::join(sizes, ",\n           "), sizes.size() == 1 ? "," : "",
+                    py_tuple(ratios), m.anchor_sizes.size());
   py += fmt::format("head = RetinaNetHead(256, anchor_generator.num_anchors_per_location()[0], {}{})\n",
                     k, m.head_norm == "gn" ? ", norm_layer=partial(nn.GroupNorm, 32)" : "");
   py += fmt::format(
