@@ -581,6 +581,11 @@ class Unpickler {
         if (inner->kind == PyObj::Kind::kTensor) return inner;
       }
     }
+    if (name == "torch.jit._pickle.restore_type_tag") {
+      // (value, type string): LibTorch's pickler (torch::pickle_save) tags typed dicts and
+      // lists with their TorchScript type; the value is the object
+      if (!args->items.empty()) return args->items[0];
+    }
     if (name == "torch._utils._rebuild_parameter" ||
         name == "torch._utils._rebuild_parameter_with_state") {
       if (!args->items.empty() && args->items[0]->kind == PyObj::Kind::kTensor) {
@@ -897,74 +902,6 @@ PyRef load_legacy(const std::vector<uint8_t>& bytes) {
   return root;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Writer: pickle protocol 2, the way torch.save lays a state_dict out.
-
-class Pickler {
- public:
-  void proto() { op(0x80), byte(2); }
-  void op(uint8_t o) { out_.push_back(static_cast<char>(o)); }
-  void byte(uint8_t b) { out_.push_back(static_cast<char>(b)); }
-  void global(const char* module, const char* name) {
-    op(0x63);
-    out_ += module;
-    out_ += '\n';
-    out_ += name;
-    out_ += '\n';
-  }
-  void str(const std::string& s) {
-    op(0x58);
-    le(s.size(), 4);
-    out_ += s;
-  }
-  void integer(int64_t v) {
-    if (v >= 0 && v < 256) {
-      op(0x4b), le(static_cast<uint64_t>(v), 1);
-    } else if (v >= 0 && v < 65536) {
-      op(0x4d), le(static_cast<uint64_t>(v), 2);
-    } else if (v >= INT32_MIN && v <= INT32_MAX) {
-      op(0x4a), le(static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(v))), 4);
-    } else {
-      op(0x8a), byte(8), le(static_cast<uint64_t>(v), 8);
-    }
-  }
-  void ints(const std::vector<int64_t>& v) {
-    op(0x28);
-    for (int64_t x : v) integer(x);
-    op(0x74);
-  }
-  void ordered_dict() {
-    global("collections", "OrderedDict");
-    op(0x29);  // EMPTY_TUPLE
-    op(0x52);  // REDUCE
-  }
-  const std::string& bytes() const { return out_; }
-
- private:
-  void le(uint64_t v, int n) {
-    for (int k = 0; k < n; ++k) byte(static_cast<uint8_t>(v >> (8 * k)));
-  }
-  std::string out_;
-};
-
-const char* storage_name(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat: return "FloatStorage";
-    case torch::kDouble: return "DoubleStorage";
-    case torch::kHalf: return "HalfStorage";
-    case torch::kBFloat16: return "BFloat16Storage";
-    case torch::kLong: return "LongStorage";
-    case torch::kInt: return "IntStorage";
-    case torch::kShort: return "ShortStorage";
-    case torch::kChar: return "CharStorage";
-    case torch::kByte: return "ByteStorage";
-    case torch::kBool: return "BoolStorage";
-    default:
-      throw std::invalid_argument(fmt::format("write_state_dict: unsupported dtype {}",
-                                              c10::toString(t)));
-  }
-}
-
 }  // namespace
 
 StateDict read_state_dict(const std::string& path) {
@@ -1003,52 +940,15 @@ void write_state_dict(const std::string& path, const StateDict& state) {
   const std::string tmp = path + ".tmp";
   // The archive is built in memory and written with checked writes: PyTorchStreamWriter's own
   // file output throws from its destructor when a write fails (a full disk), which terminates.
-  std::string archive;
+  // torch::pickle_save writes torch.save's zip format; the bytes are written here with checked
+  // writes, then renamed into place.
+  std::vector<char> archive;
   try {
-    caffe2::serialize::PyTorchStreamWriter writer([&archive](const void* data, size_t n) {
-      archive.append(static_cast<const char*>(data), n);
-      return n;
-    });
-    Pickler p;
-    std::vector<torch::Tensor> storages;
-    p.proto();
-    p.ordered_dict();
-    p.op(0x28);  // MARK
+    c10::Dict<std::string, torch::Tensor> dict;
     for (const auto& [name, tensor] : state) {
-      auto t = tensor.detach().to(torch::kCPU).contiguous();
-      const std::string key = std::to_string(storages.size());
-      storages.push_back(t);
-      p.str(name);
-      p.global("torch._utils", "_rebuild_tensor_v2");
-      p.op(0x28);
-      {
-        p.op(0x28);
-        p.str("storage");
-        p.global("torch", storage_name(t.scalar_type()));
-        p.str(key);
-        p.str("cpu");
-        p.integer(t.numel());
-        p.op(0x74);  // TUPLE
-        p.op(0x51);  // BINPERSID
-      }
-      p.integer(0);
-      p.ints(t.sizes().vec());
-      p.ints(t.strides().vec());
-      p.op(0x89);  // NEWFALSE: requires_grad
-      p.ordered_dict();  // backward hooks
-      p.op(0x74);
-      p.op(0x52);  // REDUCE
+      dict.insert(name, tensor.detach().to(torch::kCPU).contiguous());
     }
-    p.op(0x75);  // SETITEMS
-    p.op(0x2e);  // STOP
-    writer.writeRecord("data.pkl", p.bytes().data(), p.bytes().size());
-    writer.writeRecord("byteorder", "little", 6);
-    for (size_t k = 0; k < storages.size(); ++k) {
-      const auto& t = storages[k];
-      writer.writeRecord("data/" + std::to_string(k), t.data_ptr(),
-                         static_cast<size_t>(t.numel()) * t.element_size());
-    }
-    writer.writeEndOfFile();
+    archive = torch::pickle_save(dict);
   } catch (const c10::Error& e) {
     throw DataError(fmt::format("{}: cannot write ({})", path, e.what_without_backtrace()));
   }

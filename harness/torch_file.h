@@ -5,7 +5,8 @@
 // for a state_dict is understood: dicts and OrderedDicts, lists, tuples, numbers, strings, tensors
 // rebuilt by torch._utils._rebuild_tensor_v2 / _rebuild_parameter over persistent storages. Any
 // other object (an argparse.Namespace in a training checkpoint, say) is kept as an opaque
-// placeholder, so the tensors around it still load.
+// placeholder, so the tensors around it still load. LibTorch's own writer's type tags
+// (torch.jit._pickle.restore_type_tag) are read through.
 //
 // LibTorch's own torch::pickle_load cannot be used for this: LibTorch 1.13 turns an OrderedDict,
 // which every state_dict is, into None.
@@ -28,8 +29,9 @@ using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
 // wrong (not a torch.save file, truncated, an unsupported pickle opcode, no tensors).
 StateDict read_state_dict(const std::string& path);
 
-// Writes `state` in torch.save's zip format (little-endian, pickle protocol 2): the file opens
-// with Python's torch.load as an OrderedDict of tensors. Tensors are saved contiguous, on CPU.
+// Writes `state` in torch.save's zip format through torch::pickle_save: the file opens with
+// Python's torch.load as a dict of tensors (in this order), which load_state_dict takes. Tensors
+// are saved contiguous, on CPU.
 // Writes to `path`.tmp and renames, so an interrupted save never leaves a truncated file.
 void write_state_dict(const std::string& path, const StateDict& state);
 

@@ -1,5 +1,8 @@
 #include "harness/train_step.h"
 
+#include <sstream>
+#include <type_traits>
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -21,30 +24,68 @@ double now_seconds() {
 
 }  // namespace
 
-Sgd::Sgd(std::vector<torch::Tensor> params, double momentum, double weight_decay)
-    : params_(std::move(params)), buffers_(params_.size()), momentum_(momentum),
-      weight_decay_(weight_decay) {}
+namespace {
 
-void Sgd::zero_grad() {
-  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+// The key of a parameter's state in Optimizer::state(): its TensorImpl's address, printed in
+// LibTorch 1.x (c10::guts::to_string of the pointer), the pointer itself in 2.x.
+template <typename Map>
+typename Map::key_type state_key(const Map&, const torch::Tensor& p) {
+  using Key = typename Map::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream os;
+    os << p.unsafeGetTensorImpl();
+    return os.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
 }
 
-void Sgd::step(double lr) {
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    auto& p = params_[i];
-    if (!p.grad().defined()) continue;
-    auto d_p = p.grad();
-    if (weight_decay_ != 0) d_p = d_p.add(p, weight_decay_);
-    if (momentum_ != 0) {
-      if (!buffers_[i].defined()) {
-        buffers_[i] = torch::clone(d_p).detach();
-      } else {
-        buffers_[i].mul_(momentum_).add_(d_p, 1);
-      }
-      d_p = buffers_[i];
+}  // namespace
+
+std::unique_ptr<Sgd> make_sgd(std::vector<torch::Tensor> params, double momentum,
+                              double weight_decay) {
+  return std::make_unique<Sgd>(
+      std::move(params), torch::optim::SGDOptions(0).momentum(momentum).weight_decay(weight_decay));
+}
+
+std::vector<torch::Tensor>& sgd_params(Sgd& sgd) { return sgd.param_groups().at(0).params(); }
+
+void set_learning_rate(Sgd& sgd, double lr) {
+  for (auto& group : sgd.param_groups()) {
+    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  }
+}
+
+void clear_grads(Sgd& sgd) {
+  for (auto& p : sgd_params(sgd)) p.mutable_grad() = torch::Tensor();
+}
+
+std::vector<torch::Tensor> momentum_buffers(Sgd& sgd) {
+  std::vector<torch::Tensor> out;
+  auto& state = sgd.state();
+  for (const auto& p : sgd_params(sgd)) {
+    auto it = state.find(state_key(state, p));
+    out.push_back(it == state.end()
+                      ? torch::Tensor()
+                      : static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer());
+  }
+  return out;
+}
+
+void set_momentum_buffers(Sgd& sgd, const std::vector<torch::Tensor>& buffers) {
+  auto& params = sgd_params(sgd);
+  TORCH_CHECK(buffers.size() == params.size(), "set_momentum_buffers: ", buffers.size(),
+              " buffers for ", params.size(), " parameters");
+  auto& state = sgd.state();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto key = state_key(state, params[i]);
+    if (!buffers[i].defined()) {
+      state.erase(key);
+      continue;
     }
-    p.add_(d_p, -lr);
+    auto s = std::make_unique<torch::optim::SGDParamState>();
+    s->momentum_buffer(buffers[i]);
+    state[key] = std::move(s);
   }
 }
 
@@ -168,11 +209,11 @@ void TrainStep::record_histogram(const StepLosses& step, losses::LossHistogram& 
 }
 
 bool TrainStep::update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* timer) const {
-  sgd.zero_grad();
+  clear_grads(sgd);
   if (amp_ == torch::kHalf) {
     (step.loss * scaler_.scale()).backward();
     if (timer) timer->mark("backward");
-    if (!scaler_.unscale_and_check(sgd.params())) {
+    if (!scaler_.unscale_and_check(sgd_params(sgd))) {
       if (timer) timer->mark("optimizer");
       return false;
     }
@@ -181,9 +222,10 @@ bool TrainStep::update(const StepLosses& step, Sgd& sgd, double lr, StageTimer* 
     if (timer) timer->mark("backward");
   }
   if (config_.train.clip_grad_norm > 0) {
-    torch::nn::utils::clip_grad_norm_(sgd.params(), config_.train.clip_grad_norm);
+    torch::nn::utils::clip_grad_norm_(sgd_params(sgd), config_.train.clip_grad_norm);
   }
-  sgd.step(lr);
+  set_learning_rate(sgd, lr);
+  sgd.step();
   if (timer) timer->mark("optimizer");
   return true;
 }

@@ -4,7 +4,10 @@
 // the SGD step. StageTimer splits the iteration's wall time into stages for `bench train
 // --profile`; without a timer nothing is synchronized or measured.
 
+#include <torch/optim/sgd.h>
 #include <torch/types.h>
+
+#include <memory>
 
 #include <optional>
 #include <string>
@@ -22,21 +25,20 @@
 
 namespace focalab::harness {
 
-// torch.optim.SGD (dampening 0, no Nesterov) with its momentum buffers in reach for checkpoints;
-// the same operations in the same order as LibTorch's, so results do not change.
-class Sgd {
- public:
-  Sgd(std::vector<torch::Tensor> params, double momentum, double weight_decay);
-  void zero_grad();  // gradients set to none
-  void step(double lr);
-  std::vector<torch::Tensor>& params() { return params_; }
-  std::vector<torch::Tensor>& buffers() { return buffers_; }
-
- private:
-  std::vector<torch::Tensor> params_;
-  std::vector<torch::Tensor> buffers_;  // momentum; undefined before a parameter's first step
-  double momentum_, weight_decay_;
-};
+// The optimizer: LibTorch's SGD, one parameter group (dampening 0, no Nesterov: the paper's).
+using Sgd = torch::optim::SGD;
+std::unique_ptr<Sgd> make_sgd(std::vector<torch::Tensor> params, double momentum,
+                              double weight_decay);
+// The parameters it updates, in order.
+std::vector<torch::Tensor>& sgd_params(Sgd& sgd);
+void set_learning_rate(Sgd& sgd, double lr);
+// Gradients to none (LibTorch 1.13's zero_grad() fills them with zeros, and SGD then steps
+// parameters that got no gradient).
+void clear_grads(Sgd& sgd);
+// The momentum buffer of each parameter, in order (undefined before the parameter's first
+// step): what a checkpoint keeps. set_momentum_buffers puts them back (an undefined one: none).
+std::vector<torch::Tensor> momentum_buffers(Sgd& sgd);
+void set_momentum_buffers(Sgd& sgd, const std::vector<torch::Tensor>& buffers);
 
 // Wall time per named stage, accumulated over iterations. mark(stage) charges the time since the
 // previous mark (or start()) to `stage`; on CUDA the device is synchronized first, so that each

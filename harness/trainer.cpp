@@ -170,9 +170,10 @@ void write_checkpoint(const std::string& path, models::RetinaNet& model, Sgd& sg
   for (const auto& item : model->named_buffers()) {
     state.emplace_back("model." + item.key(), item.value().detach().cpu());
   }
-  for (size_t i = 0; i < sgd.buffers().size(); ++i) {
-    if (sgd.buffers()[i].defined()) {
-      state.emplace_back(fmt::format("optimizer.momentum_buffer.{}", i), sgd.buffers()[i].cpu());
+  const auto buffers = momentum_buffers(sgd);
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    if (buffers[i].defined()) {
+      state.emplace_back(fmt::format("optimizer.momentum_buffer.{}", i), buffers[i].cpu());
     }
   }
   const std::vector<double> scalars = {
@@ -243,11 +244,13 @@ Progress read_checkpoint(const std::string& path, models::RetinaNet& model, Sgd&
   const auto scalars = checkpoint_scalars(state, path);
   const double* v = scalars.data_ptr<double>();
   copy_model_state(state, path, model);
-  for (size_t i = 0; i < sgd.buffers().size(); ++i) {
+  const auto& params = sgd_params(sgd);
+  std::vector<torch::Tensor> buffers(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
     auto it = state.find(fmt::format("optimizer.momentum_buffer.{}", i));
-    sgd.buffers()[i] = it == state.end() ? torch::Tensor()
-                                         : it->second.to(sgd.params()[i].device()).clone();
+    if (it != state.end()) buffers[i] = it->second.to(params[i].device()).clone();
   }
+  set_momentum_buffers(sgd, buffers);
   Progress p;
   p.iteration = static_cast<int64_t>(v[1]);
   p.ema_normalizer = v[2];
@@ -351,16 +354,16 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     for (auto& p : model->parameters()) {
       if (p.requires_grad()) params.push_back(p);
     }
-    return Sgd(params, tc.momentum, tc.weight_decay);
+    return make_sgd(params, tc.momentum, tc.weight_decay);
   };
-  Sgd optimizer = build_model();
+  std::unique_ptr<Sgd> optimizer = build_model();
 
   // Resume from the trial's checkpoint when there is one.
   Progress progress;
   std::error_code exists_ec;
   if (!checkpoint_path.empty() && std::filesystem::exists(checkpoint_path, exists_ec)) {
     try {
-      progress = read_checkpoint(checkpoint_path, model, optimizer, config.data.num_classes);
+      progress = read_checkpoint(checkpoint_path, model, *optimizer, config.data.num_classes);
     } catch (const DataError& e) {
       fmt::print(stderr, "warning: {}; the trial starts over\n", e.what());
       optimizer = build_model();
@@ -393,7 +396,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
     progress.interval_seconds = seconds_since(interval_start);
     progress.breakdown = breakdown.take();
     try {
-      write_checkpoint(checkpoint_path, model, optimizer, progress);
+      write_checkpoint(checkpoint_path, model, *optimizer, progress);
     } catch (const DataError& e) {
       // a full disk or a file size limit: storage failing, like the database (exit 4)
       throw StoreError(e.what());
@@ -452,7 +455,7 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
       outcome.train_seconds = seconds_since(start);
       return outcome;
     }
-    train_step.update(step, optimizer, lr);
+    train_step.update(step, *optimizer, lr);
 
     acc.lr = lr;
     acc.loss_cls += loss_cls.item<double>();

@@ -263,7 +263,8 @@ CaseResult run_case(const TrainCase& c, const torch::Device& device, int64_t thr
       r.focalab_params += p.numel();
     }
   }
-  harness::Sgd sgd(params, c.config.train.momentum, c.config.train.weight_decay);
+  auto sgd_ptr = harness::make_sgd(params, c.config.train.momentum, c.config.train.weight_decay);
+  harness::Sgd& sgd = *sgd_ptr;
   const harness::TrainStep step(c.config, c.config.data.num_classes);
   losses::LossBreakdown breakdown(c.config.data.num_classes, {c.config.loss.hard_score});
   losses::LossHistogram histogram;

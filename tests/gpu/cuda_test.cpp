@@ -72,7 +72,8 @@ TEST_F(Cuda, TrainingIterationsMatchCpu) {
     models::RetinaNet model(harness::retinanet_options(config));
     model->to(device);
     model->train();
-    harness::Sgd sgd(model->parameters(), 0.9, 1e-4);
+    auto sgd_ptr = harness::make_sgd(model->parameters(), 0.9, 1e-4);
+    harness::Sgd& sgd = *sgd_ptr;
     losses::LossBreakdown breakdown(4);
     double ema = 100;
     for (int it = 0; it < 2; ++it) {
@@ -103,7 +104,8 @@ TEST_F(Cuda, MixedPrecisionIterations) {
     models::RetinaNet model(harness::retinanet_options(config));
     model->to(cuda);
     model->train();
-    harness::Sgd sgd(model->parameters(), 0.9, 1e-4);
+    auto sgd_ptr = harness::make_sgd(model->parameters(), 0.9, 1e-4);
+    harness::Sgd& sgd = *sgd_ptr;
     double ema = 100;
     std::vector<double> losses_now;
     for (int it = 0; it < 2; ++it) {

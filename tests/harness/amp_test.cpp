@@ -24,7 +24,8 @@ std::vector<double> two_iterations(const std::string& amp, torch::ScalarType* lo
   torch::manual_seed(0);
   models::RetinaNet model(retinanet_options(config));
   model->train();
-  Sgd sgd(model->parameters(), 0.9, 1e-4);
+  auto sgd_ptr = make_sgd(model->parameters(), 0.9, 1e-4);
+  Sgd& sgd = *sgd_ptr;
   double ema = 100;
   std::vector<double> out;
   for (int it = 0; it < 2; ++it) {
