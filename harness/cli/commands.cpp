@@ -694,10 +694,22 @@ int sweep_plan(const Args& args) {
                                    trials.size() - 1));
     }
     std::string json = trials[static_cast<size_t>(n)].config_json;
+    // one key per line; lists and strings stay whole
     std::string pretty;
-    for (char c : json) {  // one key per line
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : json) {
       pretty += c;
-      if (c == '{' || c == ',') pretty += "\n  ";
+      if (in_string) {
+        if (escaped) escaped = false;
+        else if (c == '\\') escaped = true;
+        else if (c == '"') in_string = false;
+        continue;
+      }
+      if (c == '"') in_string = true;
+      if (c == '[') ++depth;
+      if (c == ']') --depth;
+      if (depth == 0 && (c == '{' || c == ',')) pretty += "\n  ";
     }
     fmt::print("{}\n", pretty);
     return kExitOk;

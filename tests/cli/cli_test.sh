@@ -28,6 +28,8 @@ expect 2 "command line: loss.gamma: 'x' is not a number" -- "$bin" sweep plan "$
 expect 2 "device" -- "$bin" sweep run "$src/experiments/quick.yaml" --device tpu --db "$tmp/x.db"
 expect 0 "  0  [0-9a-f]{16}  new +seed=1  loss.kind=ce" -- "$bin" sweep plan "$src/experiments/quick.yaml"
 expect 0 '"loss.kind":"ce"' -- "$bin" sweep plan "$src/experiments/quick.yaml" --print-config 0
+# one key per line, a list on its key's line
+expect 0 '^  "model.anchor_sizes":\[16,32,64,128,256\],$' -- "$bin" sweep plan "$src/experiments/quick.yaml" --print-config 0
 
 expect 4 "no such results database" -- "$bin" report --db "$tmp/none.db"
 echo "not a database, just some text that is long enough to not be empty" >"$tmp/junk.db"
