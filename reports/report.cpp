@@ -101,17 +101,6 @@ std::vector<double> bootstrap_of(const TrialData& t, const std::string& metric) 
   return v;
 }
 
-// Whether two trials were evaluated on the same images (the same data.* config): then their
-// bootstrap replicates are paired.
-bool same_data(const TrialData& a, const TrialData& b) {
-  for (const auto& [k, v] : a.config) {
-    if (k.rfind("data.", 0) != 0) continue;
-    const auto it = b.config.find(k);
-    if (it == b.config.end() || it->second != v) return false;
-  }
-  return true;
-}
-
 // One row of the report: the trials of one configuration over seeds.
 struct Group {
   std::vector<std::string> config;  // the varied keys' cells
@@ -749,30 +738,45 @@ int select_baseline(const std::string& filter, const std::vector<Group>& groups,
   return match.front();
 }
 
-// Every group's AP against the baseline group's: paired over seeds when both ran the same
-// seeds (2 or more), else Welch's interval.
-std::vector<Comparison> compare_to(const std::vector<Group>& groups, int baseline) {
-  std::vector<Comparison> out(groups.size());
-  const auto base = groups[static_cast<size_t>(baseline)].by_seed("AP");
-  for (size_t i = 0; i < groups.size(); ++i) {
+// Each group as the claims see it: its config, its metrics by seed and, with one done trial, that
+// trial's bootstrap replicates.
+std::vector<ClaimRow> claim_rows(const std::vector<Group>& groups) {
+  std::vector<ClaimRow> rows;
+  for (const auto& g : groups) {
+    ClaimRow row;
+    row.config = harness::config_from_json(g.trials.front()->config_json);
+    for (const auto* t : g.trials) {
+      ++row.trials;
+      row.done += t->status == "done";
+      row.diverged += t->status == "diverged";
+    }
+    for (const auto& m : harness::claim_metrics()) row.metric_by_seed[m] = g.by_seed(m);
+    if (row.done == 1) {
+      for (const char* m : {"AP", "AP50", "AP75"}) {
+        row.bootstrap[m] = bootstrap_of(*g.done_trial(), m);
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Every group's AP against the baseline group's (difference_interval: the claims' arithmetic).
+std::vector<Comparison> compare_to(const std::vector<ClaimRow>& rows, int baseline) {
+  std::vector<Comparison> out(rows.size());
+  const auto& base = rows[static_cast<size_t>(baseline)];
+  const auto& base_ap = base.metric_by_seed.at("AP");
+  for (size_t i = 0; i < rows.size(); ++i) {
     if (static_cast<int>(i) == baseline) continue;
-    const auto mine = groups[i].by_seed("AP");
-    if (mine.empty() || base.empty()) continue;
+    const auto& mine = rows[i].metric_by_seed.at("AP");
+    if (mine.empty() || base_ap.empty()) continue;
     auto mean = [](const std::map<int64_t, double>& v) {
       double s = 0;
       for (const auto& kv : v) s += kv.second;
       return s / static_cast<double>(v.size());
     };
-    out[i].diff = mean(mine) - mean(base);
-    out[i].ci = seed_interval(mine, base);
-    if (!out[i].ci && mine.size() == 1 && base.size() == 1) {
-      // One seed each: the paired bootstrap over the same val images.
-      const TrialData* a = groups[i].done_trial();
-      const TrialData* b = groups[static_cast<size_t>(baseline)].done_trial();
-      if (a && b && same_data(*a, *b)) {
-        out[i].ci = bootstrap_interval(*out[i].diff, bootstrap_of(*a, "AP"), bootstrap_of(*b, "AP"));
-      }
-    }
+    out[i].diff = mean(mine) - mean(base_ap);
+    out[i].ci = difference_interval(rows[i], base, "AP");
   }
   return out;
 }
@@ -877,30 +881,13 @@ std::string render_report(const ReportOptions& options, int64_t* failed_claims) 
   if (!options.baseline.empty()) {
     r.baseline = select_baseline(options.baseline, r.groups, varied, sweep_name);
     r.baseline_filter = options.baseline;
-    r.vs_base = compare_to(r.groups, r.baseline);
+    r.vs_base = compare_to(claim_rows(r.groups), r.baseline);
   }
   if (!data.claims.empty()) {
     try {
       const auto claims = harness::parse_claims(
           YAML::Load(data.claims), fmt::format("{} (sweep {})", options.db_path, sweep_name));
-      std::vector<ClaimRow> rows;
-      for (const auto& g : r.groups) {
-        ClaimRow row;
-        row.config = harness::config_from_json(g.trials.front()->config_json);
-        for (const auto* t : g.trials) {
-          ++row.trials;
-          row.done += t->status == "done";
-          row.diverged += t->status == "diverged";
-        }
-        for (const auto& m : harness::claim_metrics()) row.metric_by_seed[m] = g.by_seed(m);
-        if (row.done == 1) {
-          for (const char* m : {"AP", "AP50", "AP75"}) {
-            row.bootstrap[m] = bootstrap_of(*g.done_trial(), m);
-          }
-        }
-        rows.push_back(std::move(row));
-      }
-      r.verdicts = evaluate_claims(claims, rows);
+      r.verdicts = evaluate_claims(claims, claim_rows(r.groups));
     } catch (const std::exception& e) {  // claims or configs of another focalab version
       r.claims_note = fmt::format("\nClaims not evaluated: {}\n", e.what());
     }

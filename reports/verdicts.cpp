@@ -61,9 +61,10 @@ const std::vector<double>& bootstrap_of(const ClaimRow& row, const std::string& 
   return it == row.bootstrap.end() ? kNone : it->second;
 }
 
-// a's metric minus b's: over seeds, or (one seed a side) the paired bootstrap.
-std::optional<DiffInterval> row_interval(const ClaimRow& a, const ClaimRow& b,
-                                         const std::string& metric) {
+}  // namespace
+
+std::optional<DiffInterval> difference_interval(const ClaimRow& a, const ClaimRow& b,
+                                                const std::string& metric) {
   auto ci = seed_interval(values_of(a, metric), values_of(b, metric));
   if (ci) return ci;
   const auto &ba = bootstrap_of(a, metric), &bb = bootstrap_of(b, metric);
@@ -72,6 +73,8 @@ std::optional<DiffInterval> row_interval(const ClaimRow& a, const ClaimRow& b,
   }
   return std::nullopt;
 }
+
+namespace {
 
 // The rows a filter selects.
 std::vector<const ClaimRow*> select(const harness::ConfigFilter& f,
@@ -104,7 +107,7 @@ ClaimVerdict better(const Claim& c, const std::vector<ClaimRow>& rows) {
     v.evidence = "no finished trial on one side";
     return v;
   }
-  const auto ci = row_interval(*a[0], *b[0], c.metric);
+  const auto ci = difference_interval(*a[0], *b[0], c.metric);
   v.evidence = fmt::format("{} {}", c.metric, diff_text(va, vb, ci));
   if (ci && ci->lo > 0) v.verdict = Verdict::kHolds;
   if (ci && ci->hi < 0) v.verdict = Verdict::kFails;
@@ -136,7 +139,7 @@ ClaimVerdict peak(const Claim& c, const std::vector<ClaimRow>& rows) {
   const auto& vb = values_of(*sel[best], c.metric);
   auto above = [&](size_t other) {  // the best row's interval against another row
     const auto& vo = values_of(*sel[other], c.metric);
-    const auto ci = row_interval(*sel[best], *sel[other], c.metric);
+    const auto ci = difference_interval(*sel[best], *sel[other], c.metric);
     return std::make_pair(ci, diff_text(vb, vo, ci));
   };
   std::vector<std::string> parts = {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "harness/claims.h"
+#include "reports/stats.h"
 
 namespace focalab::reports {
 
@@ -35,6 +36,13 @@ struct ClaimRow {
   std::map<std::string, std::vector<double>> bootstrap;
   int64_t trials = 0, done = 0, diverged = 0;
 };
+
+// The 95% interval of a's metric minus b's: over seeds (paired when both ran the same seeds,
+// else Welch's; reports/stats.h seed_interval), or — one done trial a side, evaluated on the same
+// data — the paired bootstrap over the val images. None when neither applies. Shared by the
+// claims' verdicts and `report --baseline`.
+std::optional<DiffInterval> difference_interval(const ClaimRow& a, const ClaimRow& b,
+                                                const std::string& metric);
 
 enum class Verdict { kHolds, kFails, kInconclusive };
 const char* verdict_name(Verdict v);  // "holds", "fails", "inconclusive"
