@@ -1,5 +1,7 @@
 #include "harness/train_step.h"
 
+#include "harness/ohem_sampler.h"
+
 #include <sstream>
 #include <type_traits>
 
@@ -145,8 +147,11 @@ StepLosses TrainStep::losses(models::RetinaNet& model, const StepInput& input,
       torch::where(pos, targets.gt_classes, torch::full_like(targets.gt_classes, -1))
           .masked_fill(~valid, -2);  // [N, R]
   if (timer) timer->mark("matching");
-  anchor_labels =
-      cls_loss_.select(anchor_labels, out.cls_logits, out.box_deltas, out.anchors, box_coder_);
+  if (const auto* ohem = std::get_if<losses::OhemOptions>(&cls_loss_.options())) {
+    // the anchors OHEM selects; the others are ignored (-2)
+    anchor_labels = select_ohem(anchor_labels, out.cls_logits, out.box_deltas, out.anchors,
+                                box_coder_, *ohem);
+  }
   s.anchor_labels = anchor_labels;
   // Normalizers: one scale per image (1 / its share of the normalizer).
   auto cls_pos = (anchor_labels >= 0).sum(1).to(torch::kDouble).cpu().contiguous();  // [N]

@@ -93,15 +93,6 @@ ClassificationLoss::ClassificationLoss(ClassificationLossOptions options)
   }
 }
 
-torch::Tensor ClassificationLoss::select(const torch::Tensor& labels,
-                                         const torch::Tensor& cls_logits,
-                                         const torch::Tensor& box_deltas,
-                                         const torch::Tensor& anchors,
-                                         const models::BoxCoder& box_coder) const {
-  const auto* ohem = std::get_if<OhemOptions>(&options_);
-  return ohem ? select_ohem(labels, cls_logits, box_deltas, anchors, box_coder, *ohem) : labels;
-}
-
 torch::Tensor ClassificationLoss::sum(const torch::Tensor& cls_logits, const torch::Tensor& labels,
                                       const std::vector<double>& scales,
                                       LossBreakdown* breakdown) const {

@@ -6,7 +6,7 @@
 //   focal     -alpha_t (1 - p_t)^gamma log(p_t)           (paper §3.2, eq. 5)
 //   focal_star  alpha_t * -log(sigmoid(gamma* x_t + beta)) / gamma*   (FL*, paper Appendix A),
 //             x_t = y x with y = +1 for target 1 and -1 for target 0
-//   ohem      CE on the examples online hard example mining selects (ohem.h)
+//   ohem      CE on the examples online hard example mining selects (harness/ohem_sampler.h)
 // with p_t = p for target 1 and 1 - p for target 0, alpha_t = alpha for target 1 and 1 - alpha
 // for target 0. ClassificationLoss is what the trainer uses: one object per trial, whatever the
 // kind. The free functions below are the composed reference implementations (autograd
@@ -18,8 +18,6 @@
 #include <string>
 #include <variant>
 #include <vector>
-
-#include "losses/ohem.h"
 
 namespace focalab::losses {
 
@@ -37,6 +35,14 @@ struct FocalLossOptions {
   double gamma = 2.0;
   // Positive-class weight; < 0 disables alpha weighting. Default: 0.25 (paper).
   double alpha = 0.25;
+};
+
+// OHEM trains CE on the anchors it selects; which ones is the training side's choice
+// (harness/ohem_sampler.h), made with these.
+struct OhemOptions {
+  int64_t batch_size = 256;   // anchors kept per image
+  double nms_thresh = 0.7;    // IoU of the NMS over scored anchors
+  double pos_fraction = 0;    // 0: free; > 0: at most this fraction of positives, negatives fill
 };
 
 struct FocalStarOptions {
@@ -62,13 +68,6 @@ class ClassificationLoss {
   explicit ClassificationLoss(ClassificationLossOptions options);
   const ClassificationLossOptions& options() const { return options_; }
   std::string kind() const { return loss_kind(options_); }
-
-  // The anchors the loss scores: OHEM's selection (the others set to -2); every other kind
-  // scores all of them (labels returned as they are). labels [N, R]; cls_logits [N, R, K];
-  // box_deltas [N, R, 4]; anchors [R, 4].
-  torch::Tensor select(const torch::Tensor& labels, const torch::Tensor& cls_logits,
-                       const torch::Tensor& box_deltas, const torch::Tensor& anchors,
-                       const models::BoxCoder& box_coder) const;
 
   // sum_i scales[i] * (loss summed over image i's scored anchors x classes); cls_logits
   // [N, R, K], labels [N, R], scales: N values (1 / the normalizer, or per image). The raw

@@ -1,4 +1,4 @@
-#include "losses/ohem.h"
+#include "harness/ohem_sampler.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -8,11 +8,12 @@
 #include "losses/focal_loss.h"
 #include "models/box_ops.h"
 
-namespace focalab::losses {
+namespace focalab::harness {
 
 torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tensor& cls_logits,
                           const torch::Tensor& box_deltas, const torch::Tensor& anchors,
-                          const models::BoxCoder& box_coder, const OhemOptions& options) {
+                          const models::BoxCoder& box_coder,
+                          const losses::OhemOptions& options) {
   torch::NoGradGuard no_grad;
   const int64_t n = anchor_labels.size(0), k = cls_logits.size(2);
   auto selected = torch::full_like(anchor_labels, -2);
@@ -58,4 +59,4 @@ torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tenso
   return selected;
 }
 
-}  // namespace focalab::losses
+}  // namespace focalab::harness

@@ -1,8 +1,9 @@
-#include "losses/ohem.h"
+#include "harness/ohem_sampler.h"
 
 #include "test_util.h"
 
-namespace focalab::losses {
+namespace focalab::harness {
+using losses::OhemOptions;
 namespace {
 
 // One image, six anchors, one class. Zero deltas: the predicted boxes are the anchors.
@@ -73,4 +74,4 @@ TEST(Ohem, BatchRowsEqualSingleImages) {
 }
 
 }  // namespace
-}  // namespace focalab::losses
+}  // namespace focalab::harness

@@ -1,4 +1,8 @@
 #pragma once
+// The training side of loss.kind ohem: which anchors the loss scores. The loss itself is CE on
+// the selected anchors (losses::ClassificationLoss); the selection needs the predicted boxes
+// (decoding, NMS), so it lives here, beside the training step, and the losses know no boxes.
+//
 // Online hard example mining as Table 1(d) of the focal-loss paper describes it: "each example
 // is scored by its loss, NMS is then applied, and a minibatch is constructed with the
 // highest-loss examples". What the paper leaves open, and what focalab does (recorded with each
@@ -20,21 +24,17 @@
 
 #include <torch/types.h>
 
+#include "losses/classification_loss.h"
 #include "models/box_coder.h"
 
-namespace focalab::losses {
-
-struct OhemOptions {
-  int64_t batch_size = 256;   // anchors kept per image
-  double nms_thresh = 0.7;    // IoU of the NMS over scored anchors
-  double pos_fraction = 0;    // 0: free; > 0: at most this fraction of positives, negatives fill
-};
+namespace focalab::harness {
 
 // anchor_labels: [N, R] int64 (class k >= 0 positive, -1 negative, -2 ignored);
 // cls_logits [N, R, K]; box_deltas [N, R, 4]; anchors [R, 4]. Returns anchor_labels with every
 // anchor that is not selected set to -2.
 torch::Tensor select_ohem(const torch::Tensor& anchor_labels, const torch::Tensor& cls_logits,
                           const torch::Tensor& box_deltas, const torch::Tensor& anchors,
-                          const models::BoxCoder& box_coder, const OhemOptions& options);
+                          const models::BoxCoder& box_coder,
+                          const losses::OhemOptions& options);
 
-}  // namespace focalab::losses
+}  // namespace focalab::harness
