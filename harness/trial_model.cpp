@@ -39,18 +39,26 @@ std::string trial_checkpoint_file(const std::string& db_path, const std::string&
   return checkpoint;
 }
 
-TrainedTrial load_trained_trial(const std::string& db_path, const std::string& key,
-                                const std::string& checkpoint, const std::string& data_root) {
-  Store store(db_path);
-  const auto trial = store.find_trial(key);
+StoredTrial find_done_trial(Store& store, const std::string& db_path, const std::string& key,
+                            const std::string& who) {
+  auto trial = store.find_trial(key);
   if (!trial) {
     throw UsageError(fmt::format("--trial {}: no such trial in {} (focalab query trials lists "
                                  "them)", key, db_path));
   }
   if (trial->status != TrialStatus::kDone) {
-    throw UsageError(fmt::format("--trial {}: the trial is {}; a done trial is needed (its "
-                                 "final checkpoint)", key, status_name(trial->status)));
+    throw UsageError(fmt::format("--trial {}: the trial is {}; {} needs a done trial (its final "
+                                 "checkpoint)", key, status_name(trial->status), who));
   }
+  return *trial;
+}
+
+TrainedTrial load_trained_trial(const std::string& db_path, const std::string& key,
+                                const std::string& checkpoint, const std::string& data_root,
+                                const std::string& who) {
+  Store store(db_path);
+  const StoredTrial stored = find_done_trial(store, db_path, key, who);
+  const auto* trial = &stored;
   TrainedTrial t;
   t.key = key;
   t.checkpoint = checkpoint.empty() ? trial_checkpoint_file(db_path, key, trial->checkpoint_path)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/store.h"
 #include "harness/trial_config.h"
 #include "models/retinanet.h"
 
@@ -17,6 +18,12 @@ namespace focalab::harness {
 // when there is none or the file does not exist.
 std::string trial_checkpoint_file(const std::string& db_path, const std::string& key,
                                   const std::string& recorded);
+
+// Trial `key` of `store` (the results database at `db_path`), which must be done; `who` names the
+// command in the error ("analyze loss-cdf"). Throws UsageError for an unknown key or a trial in
+// another state.
+StoredTrial find_done_trial(Store& store, const std::string& db_path, const std::string& key,
+                            const std::string& who);
 
 struct TrainedTrial {
   std::string key;
@@ -33,7 +40,8 @@ struct TrainedTrial {
 // database that is not focalab's.
 TrainedTrial load_trained_trial(const std::string& db_path, const std::string& key,
                                 const std::string& checkpoint = {},
-                                const std::string& data_root = {});
+                                const std::string& data_root = {},
+                                const std::string& who = "this command");
 
 // The COCO category id of each of a trial's labels (label k -> ids[k]): 1..K for synthetic data
 // (as `focalab data synth` writes them), the annotations' ids in increasing order for COCO data

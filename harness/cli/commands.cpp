@@ -853,12 +853,13 @@ ModelChoice model_choice(const po::variables_map& vm) {
 
 // A trained trial as a PretrainedModel on `device`, with its category ids.
 PretrainedModel load_trial_model(const po::variables_map& vm, const std::string& key,
-                                 const torch::Device& device, std::vector<int64_t>* category_ids,
+                                 const std::string& who, const torch::Device& device,
+                                 std::vector<int64_t>* category_ids,
                                  harness::TrialConfig* config = nullptr) {
   const std::string db_path = vm["db"].as<std::string>();
   reports::require_results_db(db_path);
   harness::TrainedTrial t = harness::load_trained_trial(
-      db_path, key, vm["checkpoint"].as<std::string>(), vm["data-root"].as<std::string>());
+      db_path, key, vm["checkpoint"].as<std::string>(), vm["data-root"].as<std::string>(), who);
   if (category_ids) *category_ids = harness::trial_category_ids(t.config);
   fmt::print(stderr, "trial {}: {}, {} classes, {} after {} iterations\n", key,
              t.config.model.backbone, t.config.data.num_classes, t.checkpoint, t.iteration);
@@ -914,7 +915,7 @@ int predict_command(const Args& args) {
     m.preset.postprocess.score_thresh = score;
     m.preset.postprocess.detections_per_image = dets;
   } else {
-    m = load_trial_model(vm, choice.trial, device, &category_ids);
+    m = load_trial_model(vm, choice.trial, "predict", device, &category_ids);
     if (!vm["min-size"].defaulted()) m.preset.transform.min_size = min_size;
     if (!vm["max-size"].defaulted()) m.preset.transform.max_size = max_size;
     check_transform_sizes(m.preset.transform.min_size, m.preset.transform.max_size);
@@ -1058,7 +1059,7 @@ int eval_command(const Args& args) {
     const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
     std::vector<int64_t> ids;
     harness::TrialConfig config;
-    PretrainedModel m = load_trial_model(vm, choice.trial, device, &ids, &config);
+    PretrainedModel m = load_trial_model(vm, choice.trial, "eval", device, &ids, &config);
     const auto val = harness::open_dataset(config.data, harness::Split::kVal);
     const auto start = std::chrono::steady_clock::now();
     CocoFileEval eval;
@@ -1112,7 +1113,7 @@ int eval_command(const Args& args) {
     }
   } else {
     model_name = "trial " + choice.trial;
-    m = load_trial_model(vm, choice.trial, device, nullptr);
+    m = load_trial_model(vm, choice.trial, "eval", device, nullptr);
     num_classes = m.preset.model.head.num_classes;
     if (!vm["min-size"].defaulted()) m.preset.transform.min_size = min_size;
     if (!vm["max-size"].defaulted()) m.preset.transform.max_size = max_size;
@@ -1571,7 +1572,7 @@ int export_command(const Args& args) {
   reports::require_results_db(db_path);
   harness::configure_threads(0);
   harness::TrainedTrial t =
-      harness::load_trained_trial(db_path, key, vm["checkpoint"].as<std::string>());
+      harness::load_trained_trial(db_path, key, vm["checkpoint"].as<std::string>(), "", "export");
   const std::string header = fmt::format(
       "focalab trial {} ({}), {} iterations; weights: {}\n"
       "focalab train THIS_FILE trains it again; focalab sweep plan THIS_FILE shows its key",
@@ -1666,16 +1667,9 @@ int analyze_command(const Args& args) {
   const std::string db_path = vm["db"].as<std::string>();
   reports::require_results_db(db_path);
   harness::Store store(db_path);
-  const auto trial = store.find_trial(key);
-  if (!trial) {
-    throw UsageError(fmt::format("--trial {}: no such trial in {} (focalab query trials lists "
-                                 "them)", key, db_path));
-  }
-  if (trial->status != TrialStatus::kDone) {
-    throw UsageError(fmt::format("--trial {}: the trial is {}; analyze loss-cdf needs a done "
-                                 "trial (its final checkpoint)",
-                                 key, harness::status_name(trial->status)));
-  }
+  const harness::StoredTrial stored =
+      harness::find_done_trial(store, db_path, key, "analyze loss-cdf");
+  const auto* trial = &stored;
   std::string checkpoint = vm["checkpoint"].as<std::string>();
   std::error_code ec;
   if (checkpoint.empty()) {
