@@ -11,6 +11,7 @@
 #include <set>
 
 #include "harness/errors.h"
+#include "harness/train_step.h"
 #include "harness/trainer.h"
 #include "harness/image_io.h"
 #include "harness/json.h"
@@ -74,13 +75,8 @@ ArchPreset trial_preset(const harness::TrialConfig& config) {
   p.transform.min_size = synthetic ? config.data.image_size : config.data.min_size;
   p.transform.max_size = synthetic ? config.data.image_size : config.data.max_size;
   p.transform.size_divisible = 128;  // harness::collate's padding
-  p.postprocess.score_thresh = config.model.score_thresh;
-  p.postprocess.topk_candidates = config.model.topk_candidates;
-  p.postprocess.nms_thresh = config.model.nms_thresh;
-  p.postprocess.detections_per_image = config.model.detections_per_image;
-  for (size_t i = 0; i < 4 && i < config.model.box_weights.size(); ++i) {
-    p.box_coder.weights[i] = config.model.box_weights[i];
-  }
+  p.postprocess = harness::postprocess_options(config.model);
+  p.box_coder = harness::box_coder_for(config.model).options();
   return p;
 }
 

@@ -36,10 +36,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-models::PostprocessOptions postprocess_options(const ModelConfig& c) {
-  return {c.score_thresh, c.topk_candidates, c.nms_thresh, c.detections_per_image};
-}
-
 // Detectron's schedule: linear warmup from lr * warmup_factor, then steps.
 double learning_rate(const TrainConfig& t, int64_t iteration) {
   double lr = t.lr;
@@ -299,6 +295,10 @@ int64_t load_checkpoint_weights(const std::string& path, models::RetinaNet& mode
   const auto scalars = checkpoint_scalars(state, path);
   copy_model_state(state, path, model);
   return static_cast<int64_t>(scalars[1].item<double>());
+}
+
+models::PostprocessOptions postprocess_options(const ModelConfig& c) {
+  return {c.score_thresh, c.topk_candidates, c.nms_thresh, c.detections_per_image};
 }
 
 models::RetinaNetOptions retinanet_options(const TrialConfig& config) {

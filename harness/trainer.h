@@ -18,6 +18,7 @@
 #include "harness/train_step.h"
 #include "harness/trial_config.h"
 #include "losses/classification_loss.h"
+#include "models/postprocess.h"
 #include "losses/loss_breakdown.h"
 #include "losses/loss_histogram.h"
 #include "models/matcher.h"
@@ -57,6 +58,9 @@ struct TrialOutcome {
 
 // RetinaNet options from a trial config.
 models::RetinaNetOptions retinanet_options(const TrialConfig& config);
+
+// Inference postprocessing (score threshold, candidates per level, NMS, detections) of model.*.
+models::PostprocessOptions postprocess_options(const ModelConfig& config);
 
 // The anchor matcher's options from a trial config.
 models::MatcherOptions matcher_options(const ModelConfig& config);

@@ -57,11 +57,10 @@ TrainedTrial load_trained_trial(const std::string& db_path, const std::string& k
                                 const std::string& checkpoint, const std::string& data_root,
                                 const std::string& who) {
   Store store(db_path);
-  const StoredTrial stored = find_done_trial(store, db_path, key, who);
-  const auto* trial = &stored;
+  const StoredTrial trial = find_done_trial(store, db_path, key, who);
   TrainedTrial t;
   t.key = key;
-  t.checkpoint = checkpoint.empty() ? trial_checkpoint_file(db_path, key, trial->checkpoint_path)
+  t.checkpoint = checkpoint.empty() ? trial_checkpoint_file(db_path, key, trial.checkpoint_path)
                                     : checkpoint;
   if (!checkpoint.empty()) {
     std::error_code ec;
@@ -69,7 +68,7 @@ TrainedTrial load_trained_trial(const std::string& db_path, const std::string& k
       throw DataError(fmt::format("{}: --checkpoint: no such file", checkpoint));
     }
   }
-  t.config = config_from_json(trial->config_json);
+  t.config = config_from_json(trial.config_json);
   t.config.data.root = data_root;
   // Its input files (data, backbone weights) need not be here: the model is in the checkpoint.
   std::vector<std::string> missing_inputs;

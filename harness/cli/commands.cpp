@@ -1667,25 +1667,24 @@ int analyze_command(const Args& args) {
   const std::string db_path = vm["db"].as<std::string>();
   reports::require_results_db(db_path);
   harness::Store store(db_path);
-  const harness::StoredTrial stored =
+  const harness::StoredTrial trial =
       harness::find_done_trial(store, db_path, key, "analyze loss-cdf");
-  const auto* trial = &stored;
   std::string checkpoint = vm["checkpoint"].as<std::string>();
   std::error_code ec;
   if (checkpoint.empty()) {
-    checkpoint = harness::trial_checkpoint_file(db_path, key, trial->checkpoint_path);
+    checkpoint = harness::trial_checkpoint_file(db_path, key, trial.checkpoint_path);
   } else if (!std::filesystem::is_regular_file(checkpoint, ec)) {
     throw DataError(fmt::format("{}: checkpoint of trial {} not found (moved? pass --checkpoint "
                                 "FILE)", checkpoint, key));
   }
-  harness::TrialConfig config = harness::config_from_json(trial->config_json);
+  harness::TrialConfig config = harness::config_from_json(trial.config_json);
   config.data.root = vm["data-root"].as<std::string>();
   harness::finalize_config(config, fmt::format("{}: trial {}", db_path, key));
   harness::configure_threads(vm["threads"].as<int64_t>());
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
   const auto start = std::chrono::steady_clock::now();
   const auto result = harness::analyze_loss_cdf(config, checkpoint, options, device);
-  store.write_loss_cdf(trial->id, result);
+  store.write_loss_cdf(trial.id, result);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (result.iteration != config.train.iterations) {
