@@ -479,7 +479,7 @@ std::string read_text(const fs::path& path) {
 }
 
 const std::vector<std::string> kTopKeys = {"name", "description", "base", "reference", "claims",
-                                           "sweep", "threads", "device", "data", "model",
+                                           "sweep", "threads", "jobs", "device", "data", "model",
                                            "loss", "train", "seed"};
 
 void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& chain,
@@ -558,6 +558,11 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
       f.path = "threads";
       f.range = {0, 4096};
       spec.threads = static_cast<int64_t>(parse_number(value, f, origin, true));
+    } else if (key == "jobs") {
+      Field f;
+      f.path = "jobs";
+      f.range = {1, 256};
+      spec.jobs = static_cast<int64_t>(parse_number(value, f, origin, true));
     } else if (key == "seed") {
       set_value(spec.base, "seed", value, origin);
       spec.origins["seed"] = origin;
@@ -627,7 +632,8 @@ void apply_file(const fs::path& path, SweepSpec& spec, std::vector<fs::path>& ch
       }
     } else {
       fail(origin, key, fmt::format("unknown top-level key{}; allowed: name, description, base, "
-                                    "reference, claims, threads, device, seed, data, model, "
+                                    "reference, claims, threads, jobs, device, seed, data, "
+                                    "model, "
                                     "loss, train, sweep",
                                     did_you_mean(key, kTopKeys)));
     }

@@ -103,6 +103,7 @@ struct SweepSpec {
   std::vector<int64_t> seeds;                               // default {base.seed}
   std::vector<Override> overrides;                          // applied to every trial, last
   std::optional<int64_t> threads;                           // top-level `threads:`
+  std::optional<int64_t> jobs;                              // top-level `jobs:`
   std::optional<std::string> device;                        // top-level `device:`
   YAML::Node claims;         // the `claims:` list as written (harness/claims.h); else not a list
   std::string claims_file;   // the file that holds it

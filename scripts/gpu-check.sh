@@ -70,7 +70,7 @@ step configure cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DFOCALAB_WERRO
 step build cmake --build "$build" -j"$jobs" &&
 step tests ctest --test-dir "$build" -L 'unit|gpu' -j4 --output-on-failure
 step quick_sweep "$build/focalab" sweep run experiments/quick.yaml train.iterations=300 \
-  --device "$device" --db "$out/quick.db"
+  --jobs 1 --device "$device" --db "$out/quick.db"
 if [[ $device == cpu ]]; then amp_kinds=(bf16); else amp_kinds=(bf16 fp16); fi
 for amp in "${amp_kinds[@]}"; do
   step "amp_$amp" "$build/focalab" train experiments/configs/tiny.yaml train.iterations=300 \

@@ -205,14 +205,17 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
       run.threads > 0 ? run.threads
                       : static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
   harness::check_threads(total_threads);
+  // No more workers than trials: the threads go to the workers that have a trial to run.
+  if (devices.empty()) jobs = std::clamp<int64_t>(static_cast<int64_t>(trials.size()), 1, jobs);
   const int64_t per_job = std::max<int64_t>(1, total_threads / jobs);
+  // The database and its schema exist before the workers race to open it (and a database that
+  // cannot be opened is reported before anything is printed or started).
+  { harness::Store store(run.db_path); }
   fmt::print(stderr, "sweep {}: {} trials, {} worker processes{} -> {}\n", spec.name,
              trials.size(), jobs,
              devices.empty() ? fmt::format(" x {} threads", per_job)
                              : fmt::format(" on {}", fmt::join(devices, ", ")),
              run.db_path);
-  // The database and its schema exist before the workers race to open it.
-  { harness::Store store(run.db_path); }
   struct sigaction sa {};
   sa.sa_handler = on_parent_signal;
   sigemptyset(&sa.sa_mask);
@@ -347,9 +350,9 @@ int sweep_run(const Args& args) {
       "also rerun trials in these states: failed,diverged[,done]")(
       "checkpoint-dir", po::value<std::string>()->default_value(""),
       "where trial checkpoints go (default: DB-checkpoints/ next to the database)")(
-      "jobs,j", po::value<int64_t>()->default_value(1),
+      "jobs,j", po::value<int64_t>(),
       "run N trials at once, in N worker processes sharing the database, the CPU threads "
-      "divided between them")(
+      "divided between them (default: the sweep's `jobs:`, else 1)")(
       "devices", po::value<std::string>()->default_value(""),
       "comma list of devices (cuda:0,cuda:1,...): one worker process and trial per device")(
       "trial", po::value<std::string>()->default_value(""),
@@ -382,8 +385,9 @@ int sweep_run(const Args& args) {
       if (!d.empty()) devices.push_back(d);
     }
   }
-  const int64_t jobs = devices.empty() ? vm["jobs"].as<int64_t>()
-                                       : static_cast<int64_t>(devices.size());
+  const int64_t jobs = !devices.empty() ? static_cast<int64_t>(devices.size())
+                       : vm.count("jobs")  ? vm["jobs"].as<int64_t>()
+                                           : spec.jobs.value_or(1);
   if (jobs < 1 || jobs > 256) throw UsageError(fmt::format("--jobs {}: allowed 1..256", jobs));
   if (jobs > 1 && std::getenv("FOCALAB_JOB")) {
     throw UsageError(fmt::format("--jobs {}: this is a worker process of `sweep run --jobs` "

@@ -12,28 +12,32 @@ expect 0 "Example" -- "$bin" sweep plan --help
 expect 0 "Example" -- "$bin" report --help
 expect 0 "Example" -- "$bin" query --help
 expect 2 "unknown command 'trian'" -- "$bin" trian
-expect 2 "unrecognised option|unknown option" -- "$bin" sweep run "$src/experiments/quick.yaml" --bogus
-expect 2 "threads" -- "$bin" sweep run "$src/experiments/quick.yaml" --threads many
+expect 2 "unrecognised option|unknown option" -- "$bin" sweep run "$src/experiments/mini/quick.yaml" --bogus
+expect 2 "threads" -- "$bin" sweep run "$src/experiments/mini/quick.yaml" --threads many
 expect 2 "not found" -- "$bin" sweep plan "$tmp/missing.yaml"
 
 printf 'name: x\nloss:\n  kind: focal\n  gama: 2\n' >"$tmp/typo.yaml"
 expect 2 "typo.yaml:4: loss.gama: unknown key \(did you mean 'loss.gamma'\?\)" -- "$bin" sweep plan "$tmp/typo.yaml"
 printf 'loss: {alpha: 3}\n' >"$tmp/range.yaml"
 expect 2 "range.yaml:1: loss.alpha: 3 is out of range" -- "$bin" sweep plan "$tmp/range.yaml"
+printf 'jobs: 0\n' >"$tmp/jobs0.yaml"
+expect 2 "jobs0.yaml:1: jobs: 0 is out of range" -- "$bin" sweep plan "$tmp/jobs0.yaml"
 printf 'loss: [1, 2\n' >"$tmp/syntax.yaml"
 expect 2 "syntax.yaml:[0-9]+: YAML syntax error" -- "$bin" sweep plan "$tmp/syntax.yaml"
 printf '\x00\x01\x02binary' >"$tmp/binary.yaml"
 expect 2 "binary.yaml" -- "$bin" sweep plan "$tmp/binary.yaml"
-expect 2 "command line: loss.gamma: 'x' is not a number" -- "$bin" sweep plan "$src/experiments/quick.yaml" loss.gamma=x
-expect 2 "device" -- "$bin" sweep run "$src/experiments/quick.yaml" --device tpu --db "$tmp/x.db"
-expect 0 "  0  [0-9a-f]{16}  new +seed=1  loss.kind=ce" -- "$bin" sweep plan "$src/experiments/quick.yaml"
-expect 0 '"loss.kind":"ce"' -- "$bin" sweep plan "$src/experiments/quick.yaml" --print-config 0
+expect 2 "command line: loss.gamma: 'x' is not a number" -- "$bin" sweep plan "$src/experiments/mini/quick.yaml" loss.gamma=x
+expect 2 "device" -- "$bin" sweep run "$src/experiments/mini/quick.yaml" --device tpu --db "$tmp/x.db"
+expect 0 "  0  [0-9a-f]{16}  new +seed=1  loss.kind=ce" -- "$bin" sweep plan "$src/experiments/mini/quick.yaml"
+expect 0 '"loss.kind":"ce"' -- "$bin" sweep plan "$src/experiments/mini/quick.yaml" --print-config 0
 # one key per line, a list on its key's line
-expect 0 '^  "model.anchor_sizes":\[16,32,64,128,256\],$' -- "$bin" sweep plan "$src/experiments/quick.yaml" --print-config 0
+expect 0 '^  "model.anchor_sizes":\[16,32,64,128,256\],$' -- "$bin" sweep plan "$src/experiments/mini/quick.yaml" --print-config 0
 
 expect 4 "no such results database" -- "$bin" report --db "$tmp/none.db"
 echo "not a database, just some text that is long enough to not be empty" >"$tmp/junk.db"
 expect 4 "junk.db" -- "$bin" report --db "$tmp/junk.db"
+expect 4 "junk.db" -- "$bin" sweep run "$src/experiments/mini/quick.yaml" --db "$tmp/junk.db"
+# the same through the worker processes of `jobs: 3` (refused before any worker starts)
 expect 4 "junk.db" -- "$bin" sweep run "$src/experiments/quick.yaml" --db "$tmp/junk.db"
 expect 4 "no such results database" -- "$bin" query results --db "$tmp/none.db"
 expect 2 "format 'xml'" -- "$bin" query results --db "$tmp/junk.db" --format xml
@@ -54,20 +58,20 @@ expect 3 "tiny.ppm: not a readable image" -- "$bin" predict --arch retinanet_res
 expect 3 "empty.png: empty file" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/empty.png"
 mkdir -p "$tmp/noimages" && echo x >"$tmp/noimages/readme.txt"
 expect 3 "holds no image files" -- "$bin" predict --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --image "$tmp/noimages"
-expect 2 "model.backbone_weights.*no such file" -- "$bin" sweep plan "$src/experiments/quick.yaml" --require-data model.backbone_weights=/nonexistent/r50.pth
+expect 2 "model.backbone_weights.*no such file" -- "$bin" sweep plan "$src/experiments/mini/quick.yaml" --require-data model.backbone_weights=/nonexistent/r50.pth
 # torchvision://NAME: torchvision's ImageNet file in $TORCH_HOME/hub/checkpoints; never downloaded
 expect 2 "model.backbone_weights: torchvision://resnet50 is '$tmp/th/hub/checkpoints/resnet50-0676ba61.pth', which is missing \(focalab downloads nothing" -- \
-  env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/quick.yaml" --require-data model.backbone_weights=torchvision://resnet50
+  env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/mini/quick.yaml" --require-data model.backbone_weights=torchvision://resnet50
 expect 2 "model.backbone_weights: 'torchvision://resnet9': unknown torchvision weights; allowed: torchvision://resnet18, resnet34, resnet50, resnet101" -- \
-  "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet9
+  "$bin" sweep plan "$src/experiments/mini/quick.yaml" model.backbone_weights=torchvision://resnet9
 mkdir -p "$tmp/th/hub/checkpoints" "$tmp/xdg/torch/hub/checkpoints"
 touch "$tmp/th/hub/checkpoints/resnet50-0676ba61.pth" "$tmp/xdg/torch/hub/checkpoints/resnet50-0676ba61.pth"
-k1=$(env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet50 2>&1)
-k2=$(env -u TORCH_HOME XDG_CACHE_HOME="$tmp/xdg" "$bin" sweep plan "$src/experiments/quick.yaml" model.backbone_weights=torchvision://resnet50 2>&1)
+k1=$(env TORCH_HOME="$tmp/th" "$bin" sweep plan "$src/experiments/mini/quick.yaml" model.backbone_weights=torchvision://resnet50 2>&1)
+k2=$(env -u TORCH_HOME XDG_CACHE_HOME="$tmp/xdg" "$bin" sweep plan "$src/experiments/mini/quick.yaml" model.backbone_weights=torchvision://resnet50 2>&1)
 [[ $? == 0 && $k1 == "$k2" && $k1 == *"3 trials"* ]] &&
   ok "torchvision://resnet50 found in \$TORCH_HOME and in \$XDG_CACHE_HOME/torch; same trials" ||
   fail "torchvision:// lookup: '$k1' vs '$k2'"
-expect 2 "model.box_weights.*needs 4" -- "$bin" sweep plan "$src/experiments/quick.yaml" "model.box_weights=[1, 2]"
+expect 2 "model.box_weights.*needs 4" -- "$bin" sweep plan "$src/experiments/mini/quick.yaml" "model.box_weights=[1, 2]"
 # eval-json and eval: malformed and empty files are data errors (3)
 cat >"$tmp/gt.json" <<'JSON'
 {"images": [{"id": 1, "file_name": "x.png"}], "categories": [{"id": 1, "name": "a"}],
@@ -91,7 +95,7 @@ expect 2 "the option '--dt' is required" -- "$bin" eval-json --gt "$tmp/gt.json"
 expect 3 "x.png: no such image file" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp"
 expect 2 "--labels 'foo'" -- "$bin" eval --arch retinanet_resnet50_fpn --weights "$tmp/junk.pth" --annotations "$tmp/gt.json" --images "$tmp" --labels foo
 # data synth writes a COCO dataset that data check and eval-json read back
-expect 0 "wrote 20 images" -- "$bin" data synth --out "$tmp/shapes" "$src/experiments/quick.yaml" --max-images 10
+expect 0 "wrote 20 images" -- "$bin" data synth --out "$tmp/shapes" "$src/experiments/mini/quick.yaml" --max-images 10
 expect 0 "no problems found" -- "$bin" data check --annotations "$tmp/shapes/annotations/instances_val.json" --images "$tmp/shapes/val"
 /usr/bin/python3 -c "
 import json, sys

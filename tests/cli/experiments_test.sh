@@ -56,7 +56,7 @@ expect 2 "model.backbone_weights: torchvision://resnet101 is '.*resnet101-63fe22
 
 for f in "$src"/experiments/mini/*.yaml; do
   name=$(basename "$f")
-  [[ $name == base.yaml ]] && continue
+  [[ $name == base.yaml || $name == quick.yaml ]] && continue
   out=$("$bin" sweep plan "$f" --db "$tmp/plan.db" 2>&1)
   n=$(grep -oE ': [0-9]+ trials' <<<"$out" | grep -oE '[0-9]+')
   seeds=$(awk 'NR > 1' <<<"$out" | grep -oE 'seed=[0-9]+' | sort -u | wc -l)
@@ -66,6 +66,11 @@ for f in "$src"/experiments/mini/*.yaml; do
     fail "mini/$name: $(head -3 <<<"$out")"
   fi
 done
+
+# The quick sweeps (one seed): the paper's regime (README) and the mild benchmark's.
+plan quick.yaml 3 lin2017/table1a,lin2017/table1b
+grep -q "data.num_classes=102\|e09ca91a5c61a661" "$tmp/plan.txt" || fail "quick.yaml: not the paper-regime trials"
+plan mini/quick.yaml 3 lin2017/table1a,lin2017/table1b
 
 # The paper-regime sweeps: trial counts, 3 seeds, the reference of each table.
 for spec in "table1a_alpha 24 lin2017/table1a" "table1b_gamma 21 lin2017/table1b" \

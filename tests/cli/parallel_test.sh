@@ -74,6 +74,37 @@ else
   sqlite3 "$tmp/jobs.db" "SELECT key, status, attempts, pid, error FROM trials" | sed 's/^/  | /'
 fi
 
+# `jobs:` in the sweep file: the default for --jobs, never more workers than trials (the
+# threads go to the workers that have a trial), and --jobs on the command line wins.
+cat >"$tmp/jobs.yaml" <<YAML
+name: jobs_key
+base: $src/experiments/configs/tiny.yaml
+jobs: 8
+data: {train_images: 32, val_images: 8}
+train: {iterations: 6, batch_size: 2, warmup_iters: 2, lr_steps: [5], log_every: 3}
+sweep:
+  cases: [{loss.kind: ce}, {loss.kind: focal}]
+YAML
+out=$("$bin" sweep run "$tmp/jobs.yaml" --threads 2 --db "$tmp/jobs_key.db" 2>&1)
+rc=$?
+got=$(sqlite3 "$tmp/jobs_key.db" "SELECT count(*), sum(status = 'done') FROM trials")
+if [[ $rc == 0 && $got == "2|2" ]] && grep -q "2 worker processes x 1 threads" <<<"$out" &&
+   ! grep -q "^job 3: " <<<"$out"; then
+  ok "jobs: 8 in the file, 2 trials: 2 workers of 1 thread each, both trials done"
+else
+  fail "jobs: 8 in the file: exit $rc, trials $got; its output:"
+  sed 's/^/  | /' <<<"$out"
+fi
+out=$("$bin" sweep run "$tmp/jobs.yaml" --jobs 1 --threads 1 --db "$tmp/jobs_one.db" 2>&1)
+rc=$?
+if [[ $rc == 0 ]] && ! grep -q "worker processes" <<<"$out" &&
+   grep -q "2 trials: 2 done now" <<<"$out"; then
+  ok "--jobs 1 overrides the file's jobs: 8 (no worker processes)"
+else
+  fail "--jobs 1 over jobs: 8: exit $rc; its output:"
+  sed 's/^/  | /' <<<"$out"
+fi
+
 # A worker killed in the middle of a trial (kill -9): the parent names the job and the signal,
 # marks the trial interrupted (not left `running`) before the dead worker is reaped, exits 70;
 # the other worker (if it has not passed the trial yet) or the next run resumes it from its

@@ -28,7 +28,7 @@ std::vector<std::string> first_keys(const std::string& relative, size_t n) {
 }
 
 TEST(TrialKey, QuickSweepConfigJsonIsPinned) {
-  const auto trials = trials_of("experiments/quick.yaml");
+  const auto trials = trials_of("experiments/mini/quick.yaml");
   ASSERT_EQ(trials.size(), 3u);
   EXPECT_EQ(trials[2].config_json,
             R"({"data.kind":"synthetic","data.image_size":128,"data.num_classes":4,)"
@@ -57,6 +57,12 @@ TEST(TrialKey, QuickSweepConfigJsonIsPinned) {
   EXPECT_EQ(trials[0].key, "12b3a042596b4d59");
   EXPECT_EQ(trials[1].key, "3e5f5e9304b98d82");
   EXPECT_EQ(trials[2].key, "44f8a233d3e21a33");
+}
+
+TEST(TrialKey, PaperRegimeQuickSweepKeysArePinned) {
+  // experiments/quick.yaml on the paper-regime preset (`jobs:` stays out of the key)
+  EXPECT_EQ(first_keys("experiments/quick.yaml", 3),
+            (std::vector<std::string>{"e09ca91a5c61a661", "19b2fd49250eee82", "d746236d67e87085"}));
 }
 
 TEST(TrialKey, MiniAndRegimeSweepKeysArePinned) {
