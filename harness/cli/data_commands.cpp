@@ -1,0 +1,240 @@
+// `focalab data synth|check|stats`, `eval-json` and `config keys`.
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <boost/program_options.hpp>
+#include <algorithm>
+#include <unistd.h>
+#include <map>
+#include <thread>
+#include <atomic>
+#include <csignal>
+#include <sys/wait.h>
+#include <chrono>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "focalab/version.h"
+#include "harness/coco_dataset_tools.h"
+#include "harness/coco_files.h"
+#include "harness/data_stats.h"
+#include "harness/dataset.h"
+#include "harness/export.h"
+#include "harness/progress.h"
+#include "harness/config.h"
+#include "harness/device.h"
+#include "harness/errors.h"
+#include "harness/image_io.h"
+#include "harness/loss_cdf.h"
+#include "harness/paths.h"
+#include "harness/reference.h"
+#include "harness/predict.h"
+#include "harness/weights.h"
+#include "harness/scheduler.h"
+#include "harness/sqlite.h"
+#include "harness/store.h"
+#include "harness/sweep.h"
+#include "harness/trainer.h"
+#include "harness/trial_model.h"
+#include "reports/chart.h"
+#include "reports/plot.h"
+#include "reports/query.h"
+#include "reports/report.h"
+#include "reports/serve.h"
+#include "reports/sweep_data.h"
+#include "harness/cli/cli_common.h"
+
+namespace focalab::cli {
+
+namespace po = boost::program_options;
+using harness::TrialStatus;
+using harness::write_file_atomically;
+
+const char* kEvalJsonUsage = R"(Usage: focalab eval-json --gt GT.json --dt DT.json [--json]
+
+Scores a COCO results file (a list of {image_id, category_id, bbox [x, y, w, h], score}) against
+a COCO instances file with pycocotools' COCOeval semantics for bounding boxes, and prints the 12
+summary lines in pycocotools' format, or with --json one object with AP, AP50, AP75, APs, APm,
+APl, AR1, AR10, AR100, ARs, ARm, ARl and the per-class AP / AP50 (-1: no ground truth).
+Every image of the ground truth is evaluated; detections of categories the ground truth does
+not have are skipped (counted on stderr); a detection on an image it does not have is an error.
+
+Examples:
+  focalab eval-json --gt instances_val2017.json --dt detections.json
+  focalab eval-json --gt instances_val2017.json --dt detections.json --json | jq .AP
+
+Exit codes: 0 ok, 2 usage error, 3 missing, empty or malformed file.
+)";
+
+int eval_json_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "gt", po::value<std::string>()->required(), "COCO instances (ground-truth) JSON")(
+      "dt", po::value<std::string>()->required(), "COCO results (detections) JSON")(
+      "json", "print one JSON object instead of the 12 summary lines");
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm, kEvalJsonUsage)) return kExitOk;
+  harness::require_input_file(vm["gt"].as<std::string>(), "--gt");
+  harness::require_input_file(vm["dt"].as<std::string>(), "--dt");
+  const auto start = std::chrono::steady_clock::now();
+  const CocoFileEval eval =
+      evaluate_coco_files(vm["gt"].as<std::string>(), vm["dt"].as<std::string>());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(stderr, "eval-json: {} images, {} categories, {} annotations, {} detections{} "
+             "({:.2f} s)\n", eval.num_images, eval.categories.size(), eval.num_annotations,
+             eval.num_detections,
+             eval.detections_unknown_category
+                 ? fmt::format(" ({} of categories not in the ground truth skipped)",
+                               eval.detections_unknown_category)
+                 : std::string(),
+             seconds);
+  fmt::print("{}", vm.count("json") ? summary_json(eval) : summary_text(eval.summary));
+  return kExitOk;
+}
+
+
+const char* kDataUsage = R"(Usage: focalab data synth --out DIR [SWEEP.yaml [key=value ...]] [--max-images N]
+       focalab data check --annotations A.json --images DIR
+       focalab data stats SWEEP.yaml [key=value ...] [--images N] [--trial N]
+
+synth  writes focalab's synthetic dataset as a COCO dataset: DIR/train/*.png, DIR/val/*.png and
+       DIR/annotations/instances_{train,val}.json, readable by any COCO tool. The data.* settings
+       come from the sweep file's first trial (with overrides), else the defaults.
+check  validates a COCO instances file against its image folder and prints statistics: images
+       (without annotations, missing, unreadable), boxes per category, COCO small / medium /
+       large, crowd boxes; and problems: unknown image or category ids, repeated ids, boxes
+       without area or outside the image. Exit code 3 when it finds problems.
+stats  how imbalanced a config's data is for its detector, before training: images, objects,
+       classes, anchors per image, positive / ignored / negative anchors per image (matched
+       with the config's anchors and matcher, as in training), binary negatives per positive
+       (anchors x classes; the paper's COCO setting: ~80,000) and the share of the
+       classification loss that comes from negatives at the prior initialization (CE,
+       alpha-balanced CE, focal loss). Synthetic or COCO data; trial N of a sweep (default 0).
+
+Examples:
+  focalab data synth --out /tmp/shapes experiments/configs/tiny.yaml --max-images 200
+  focalab data check --annotations /tmp/shapes/annotations/instances_val.json --images /tmp/shapes/val
+  focalab data stats experiments/configs/paper_regime.yaml
+  focalab data stats my_coco.yaml --images 5000
+)";
+
+int data_command(const Args& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    fmt::print("{}", kDataUsage);
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  const Args rest(args.begin() + 1, args.end());
+  if (args[0] == "stats") {
+    po::options_description opts("Options");
+    opts.add_options()("help,h", "show this help")(
+        "images", po::value<int64_t>()->default_value(0), "count the first N training images (0 = all)")(
+        "trial", po::value<int64_t>()->default_value(0), "the sweep's trial N (as `sweep plan` lists)");
+    po::options_description hidden;
+    hidden.add_options()("file", po::value<std::string>()->required(), "")(
+        "overrides", po::value<std::vector<std::string>>(), "");
+    po::positional_options_description pos;
+    pos.add("file", 1).add("overrides", -1);
+    po::variables_map vm;
+    if (!parse(rest, opts, hidden, pos, vm, kDataUsage)) return kExitOk;
+    const int64_t max_images = vm["images"].as<int64_t>(), n = vm["trial"].as<int64_t>();
+    if (max_images < 0) throw UsageError("--images must be >= 0 (0 = all)");
+    const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
+    // The data must be here; backbone weights, which the statistics do not use, need not be.
+    const auto trials = harness::expand_sweep(spec, harness::InputCheck::kList);
+    if (n < 0 || n >= static_cast<int64_t>(trials.size())) {
+      throw UsageError(fmt::format("--trial {}: the sweep has trials 0..{}", n, trials.size() - 1));
+    }
+    const auto& config = trials[static_cast<size_t>(n)].config;
+    for (const auto& m : trials[static_cast<size_t>(n)].missing_inputs) {
+      if (m.find(": data.") != std::string::npos) throw DataError(m);
+    }
+    harness::Progress progress;
+    const auto stats = harness::compute_data_stats(config, max_images, [&](int64_t done, int64_t total) {
+      progress.status(fmt::format("data stats: {}/{} images", done, total));
+    });
+    progress.line(fmt::format("data stats: {} images counted", stats.images));
+    fmt::print("{}", stats.report(spec.source_path, config));
+    return kExitOk;
+  }
+  if (args[0] == "synth") {
+    po::options_description opts("Options");
+    opts.add_options()("help,h", "show this help")(
+        "out", po::value<std::string>()->required(), "output directory")(
+        "max-images", po::value<int64_t>()->default_value(0), "cap each split (0 = all)");
+    po::options_description hidden;
+    hidden.add_options()("file", po::value<std::string>(), "")(
+        "overrides", po::value<std::vector<std::string>>(), "");
+    po::positional_options_description pos;
+    pos.add("file", 1).add("overrides", -1);
+    po::variables_map vm;
+    if (!parse(rest, opts, hidden, pos, vm, kDataUsage)) return kExitOk;
+    harness::DataConfig data;
+    if (vm.count("file")) {
+      const auto spec = harness::load_sweep(vm["file"].as<std::string>(), overrides_of(vm));
+      data = harness::expand_sweep(spec).front().config.data;
+    } else if (vm.count("overrides")) {
+      throw UsageError("data synth: key=value overrides need a sweep or config file before them");
+    }
+    const int64_t max_images = vm["max-images"].as<int64_t>();
+    if (max_images < 0) throw UsageError("--max-images must be >= 0");
+    harness::require_output_dir(vm["out"].as<std::string>(), "--out");
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = write_synthetic_coco(data, vm["out"].as<std::string>(), max_images);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print("wrote {} images and {} boxes in {:.1f} s ({:.1f} ms/image): {}\n", result.images,
+               result.annotations, seconds,
+               1e3 * seconds / static_cast<double>(std::max<int64_t>(1, result.images)),
+               fmt::join(result.files, ", "));
+    return kExitOk;
+  }
+  if (args[0] == "check") {
+    po::options_description opts("Options");
+    opts.add_options()("help,h", "show this help")(
+        "annotations", po::value<std::string>()->required(), "COCO instances JSON")(
+        "images", po::value<std::string>()->required(), "folder of the images' file_name");
+    po::variables_map vm;
+    if (!parse(rest, opts, {}, {}, vm, kDataUsage)) return kExitOk;
+    harness::require_input_file(vm["annotations"].as<std::string>(), "--annotations");
+    const auto check = check_coco_dataset(vm["annotations"].as<std::string>(),
+                                          vm["images"].as<std::string>());
+    fmt::print("{}", check.report);
+    if (check.problems) {
+      std::fflush(stdout);
+      throw DataError(fmt::format("{}: {} problem(s), the first: {}",
+                                  vm["annotations"].as<std::string>(), check.problems,
+                                  check.first_problem));
+    }
+    return kExitOk;
+  }
+  throw UsageError(fmt::format("data: unknown subcommand '{}' (allowed: synth, check)", args[0]));
+}
+
+
+int config_command(const Args& args) {
+  if (args.empty() || args[0] != "keys") {
+    if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) {
+      fmt::print("Usage: focalab config keys\n\nLists every sweep key with its type, default, "
+                 "allowed values and meaning.\n\nExample:\n  focalab config keys | grep loss.\n");
+      return kExitOk;
+    }
+    throw UsageError("config: expected `focalab config keys`");
+  }
+  for (const auto& f : harness::config_fields()) {
+    fmt::print("{:<28} {:<14} default {:<22} {}; {}\n", f.path, f.type, f.default_value, f.help,
+               f.allowed);
+  }
+  return kExitOk;
+}
+
+}  // namespace focalab::cli
