@@ -238,8 +238,6 @@ torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& l
   return LabelFocalFn::apply(logits, labels, gamma, alpha, scale, breakdown);
 }
 
-bool fused_focal_vectorized() { return kernel::focal_kernel_vectorized(); }
-
 std::string fused_focal_kernel_name() {
   if (!kernel::focal_kernel_vectorized()) return "portable";
   return kernel::kernel_avx512() ? "AVX-512" : "AVX2";

@@ -38,9 +38,6 @@ torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& l
 torch::Tensor one_hot_targets(const torch::Tensor& labels, int64_t num_classes,
                               torch::ScalarType dtype);
 
-// True when the CPU kernel is vectorized (AVX-512 or AVX2) on this machine.
-bool fused_focal_vectorized();
-
 // The fused kernel in use on this CPU: "AVX-512", "AVX2" or "portable".
 std::string fused_focal_kernel_name();
 

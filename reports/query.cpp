@@ -12,6 +12,7 @@
 #include "harness/errors.h"
 #include "harness/json.h"
 #include "harness/sqlite.h"
+#include "reports/csv.h"
 
 namespace focalab::reports {
 
@@ -25,16 +26,6 @@ QueryFormat parse_query_format(const std::string& name) {
 }
 
 namespace {
-
-std::string csv_escape(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 // Set by SIGINT / SIGTERM while a query runs; the progress handler then interrupts SQLite.
 volatile std::sig_atomic_t g_query_signal = 0;
@@ -169,10 +160,10 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
   std::string out;
   switch (format) {
     case QueryFormat::kCsv: {
-      for (int i = 0; i < nc; ++i) out += (i ? "," : "") + csv_escape(names[static_cast<size_t>(i)]);
+      for (int i = 0; i < nc; ++i) out += (i ? "," : "") + csv_cell(names[static_cast<size_t>(i)]);
       out += "\n";
       for (const auto& r : rows) {
-        for (int i = 0; i < nc; ++i) out += (i ? "," : "") + csv_escape(r[static_cast<size_t>(i)]);
+        for (int i = 0; i < nc; ++i) out += (i ? "," : "") + csv_cell(r[static_cast<size_t>(i)]);
         out += "\n";
       }
       break;

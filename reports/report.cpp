@@ -21,6 +21,7 @@
 #include "harness/reference.h"
 #include "harness/sqlite.h"
 #include "reports/chart.h"
+#include "reports/csv.h"
 #include "reports/html.h"
 #include "reports/plot.h"
 #include "reports/stats.h"
@@ -386,13 +387,6 @@ std::string render_markdown(const Report& r) {
   }
   out += r.claims_note;
   return out;
-}
-
-std::string csv_cell(const std::string& v) {
-  if (v.find_first_of(",\"\n") == std::string::npos) return v;
-  std::string q = "\"";
-  for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
 }
 
 std::string csv_number(double v, bool ok) { return ok ? fmt::format("{:.4f}", v) : ""; }
