@@ -74,7 +74,8 @@ plan mini/quick.yaml 3 lin2017/table1a,lin2017/table1b
 
 # The paper-regime sweeps: trial counts, 3 seeds, the reference of each table.
 for spec in "table1a_alpha 24 lin2017/table1a" "table1b_gamma 21 lin2017/table1b" \
-            "prior_init 12 lin2017/prior_init" "imbalance 30 -"; do
+            "prior_init 12 lin2017/prior_init" "imbalance 30 -" \
+            "fl_vs_alpha_ce 9 lin2017/table1a,lin2017/table1b"; do
   read -r name n ref <<<"$spec"
   out=$("$bin" sweep plan "$src/experiments/regime/$name.yaml" --db "$tmp/plan.db" 2>&1)
   seeds=$(awk 'NR > 1' <<<"$out" | grep -oE 'seed=[0-9]+' | sort -u | wc -l)
@@ -85,5 +86,5 @@ for spec in "table1a_alpha 24 lin2017/table1a" "table1b_gamma 21 lin2017/table1b
     fail "regime/$name.yaml: expected $n trials, reference $ref: $(head -3 <<<"$out")"
   fi
 done
-[[ $(ls "$src"/experiments/regime/*.yaml | wc -l) == 4 ]] || fail "experiments/regime has a sweep this test does not check"
+[[ $(ls "$src"/experiments/regime/*.yaml | wc -l) == 5 ]] || fail "experiments/regime has a sweep this test does not check"
 finish
