@@ -6,7 +6,7 @@
 //   focal     -alpha_t (1 - p_t)^gamma log(p_t)           (paper §3.2, eq. 5)
 //   focal_star  alpha_t * -log(sigmoid(gamma* x_t + beta)) / gamma*   (FL*, paper Appendix A),
 //             x_t = y x with y = +1 for target 1 and -1 for target 0
-//   ohem      CE on the examples online hard example mining selects (harness/ohem_sampler.h)
+//   ohem      CE on the examples online hard example mining selects (harness/train/ohem_sampler.h)
 // with p_t = p for target 1 and 1 - p for target 0, alpha_t = alpha for target 1 and 1 - alpha
 // for target 0. ClassificationLoss is what the trainer uses: one object per trial, whatever the
 // kind. The free functions below are the composed reference implementations (autograd
@@ -38,7 +38,7 @@ struct FocalLossOptions {
 };
 
 // OHEM trains CE on the anchors it selects; which ones is the training side's choice
-// (harness/ohem_sampler.h), made with these.
+// (harness/train/ohem_sampler.h), made with these.
 struct OhemOptions {
   int64_t batch_size = 256;   // anchors kept per image
   double nms_thresh = 0.7;    // IoU of the NMS over scored anchors

@@ -7,7 +7,8 @@
 #include <mutex>
 #include <vector>
 
-#include "losses/focal_loss_kernel.h"
+#include "losses/focal_formula.h"
+#include "losses/kernel/focal_kernel.h"
 
 namespace focalab::losses {
 
@@ -16,9 +17,10 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-kernel::FocalParams params(double gamma, double alpha, double scale) {
+kernel::FocalParams params(double gamma, double alpha, double scale, int64_t path) {
   TORCH_CHECK(gamma >= 0, "focal loss: gamma must be >= 0, got ", gamma);
   kernel::FocalParams p;
+  p.path = static_cast<kernel::KernelPath>(path);
   p.gamma = static_cast<float>(gamma);
   p.use_alpha = alpha >= 0;
   p.alpha = static_cast<float>(alpha);
@@ -36,25 +38,18 @@ bool cpu_fast_path(const torch::Tensor& logits) {
 std::pair<torch::Tensor, torch::Tensor> composed(const torch::Tensor& x, const torch::Tensor& pos,
                                                  double gamma, double alpha, double scale) {
   TORCH_CHECK(gamma >= 0, "focal loss: gamma must be >= 0, got ", gamma);
-  auto z = torch::where(pos, x, -x);
-  auto e = torch::exp(-z.abs());
-  auto l = torch::log1p(e);
-  auto ce = torch::relu(-z) + l;
-  auto s = 1 / (1 + e);
-  auto nonneg = z >= 0;
-  auto pt = torch::where(nonneg, s, e * s);
-  auto q = torch::where(nonneg, e * s, s);
+  const FocalTerms<torch::Tensor> t = focal_terms(torch::where(pos, x, -x));
   torch::Tensor w;
   if (gamma == 0) {
     w = torch::full_like(x, scale);
   } else {
-    w = torch::exp(gamma * (-torch::relu(z) - l)) * scale;
+    w = torch::exp(gamma * t.log_q) * scale;
   }
   if (alpha >= 0) {
     w = w * torch::where(pos, torch::full_like(x, alpha), torch::full_like(x, 1 - alpha));
   }
-  auto g = w * (q + gamma * pt * ce);
-  return {w * ce, torch::where(pos, -g, g)};
+  auto g = w * (t.q + gamma * t.pt * t.ce);
+  return {w * t.ce, torch::where(pos, -g, g)};
 }
 
 // Partial results of at::parallel_for chunks, combined in the order of the chunks (not of
@@ -109,7 +104,7 @@ torch::Tensor scale_grad(const torch::Tensor& grad, const torch::Tensor& go) {
 struct DenseFocalFn : public torch::autograd::Function<DenseFocalFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
                                const torch::Tensor& targets, double gamma, double alpha,
-                               int64_t reduction) {
+                               int64_t reduction, int64_t path) {
     const auto red = static_cast<Reduction>(reduction);
     const double scale = red == Reduction::kMean ? 1.0 / std::max<int64_t>(1, logits.numel()) : 1.0;
     torch::Tensor out, grad;
@@ -118,7 +113,7 @@ struct DenseFocalFn : public torch::autograd::Function<DenseFocalFn> {
       auto t = targets.to(torch::kCPU, torch::kFloat).contiguous();
       grad = torch::empty_like(x);
       torch::Tensor loss = red == Reduction::kNone ? torch::empty_like(x) : torch::Tensor();
-      const auto p = params(gamma, alpha, scale);
+      const auto p = params(gamma, alpha, scale, path);
       const float* xp = x.data_ptr<float>();
       const float* tp = t.data_ptr<float>();
       float* gp = grad.data_ptr<float>();
@@ -140,7 +135,7 @@ struct DenseFocalFn : public torch::autograd::Function<DenseFocalFn> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     auto grad = ctx->get_saved_variables()[0];
     return {scale_grad(grad, grad_outputs[0]), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+            torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -148,7 +143,7 @@ struct DenseFocalFn : public torch::autograd::Function<DenseFocalFn> {
 struct LabelFocalFn : public torch::autograd::Function<LabelFocalFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
                                const torch::Tensor& labels, double gamma, double alpha,
-                               double scale, LossBreakdown* breakdown) {
+                               double scale, LossBreakdown* breakdown, int64_t path) {
     TORCH_CHECK(logits.dim() == 2, "focal_loss_sum: logits must be [M, K], got ", logits.sizes());
     TORCH_CHECK(labels.dim() == 1 && labels.size(0) == logits.size(0),
                 "focal_loss_sum: labels must be [M] with M = ", logits.size(0), ", got ",
@@ -165,7 +160,7 @@ struct LabelFocalFn : public torch::autograd::Function<LabelFocalFn> {
                     "), got values in [", lo, ", ", hi, "]");
       }
       grad = torch::empty_like(x);
-      const auto p = params(gamma, alpha, scale);
+      const auto p = params(gamma, alpha, scale, path);
       const float* xp = x.data_ptr<float>();
       const int64_t* lp = lab.data_ptr<int64_t>();
       float* gp = grad.data_ptr<float>();
@@ -213,7 +208,7 @@ struct LabelFocalFn : public torch::autograd::Function<LabelFocalFn> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     auto grad = ctx->get_saved_variables()[0];
     return {scale_grad(grad, grad_outputs[0]), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor()};
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -227,20 +222,23 @@ Reduction parse_reduction(const std::string& name) {
 }
 
 torch::Tensor sigmoid_focal_loss_fused(const torch::Tensor& logits, const torch::Tensor& targets,
-                                       double gamma, double alpha, Reduction reduction) {
+                                       double gamma, double alpha, Reduction reduction,
+                                       kernel::KernelPath path) {
   TORCH_CHECK(logits.sizes() == targets.sizes(), "sigmoid_focal_loss_fused: logits ",
               logits.sizes(), " and targets ", targets.sizes(), " must have the same shape");
-  return DenseFocalFn::apply(logits, targets, gamma, alpha, static_cast<int64_t>(reduction));
+  return DenseFocalFn::apply(logits, targets, gamma, alpha, static_cast<int64_t>(reduction),
+                             static_cast<int64_t>(path));
 }
 
 torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& labels,
-                             double gamma, double alpha, double scale, LossBreakdown* breakdown) {
-  return LabelFocalFn::apply(logits, labels, gamma, alpha, scale, breakdown);
+                             double gamma, double alpha, double scale, LossBreakdown* breakdown,
+                             kernel::KernelPath path) {
+  return LabelFocalFn::apply(logits, labels, gamma, alpha, scale, breakdown,
+                             static_cast<int64_t>(path));
 }
 
 std::string fused_focal_kernel_name() {
-  if (!kernel::focal_kernel_vectorized()) return "portable";
-  return kernel::kernel_avx512() ? "AVX-512" : "AVX2";
+  return kernel::path_name(kernel::KernelPath::kBest);
 }
 
 torch::Tensor one_hot_targets(const torch::Tensor& labels, int64_t num_classes,

@@ -1,7 +1,7 @@
 #pragma once
 // The fused sigmoid focal loss (and CE / alpha-CE as its gamma = 0 cases) as differentiable
 // LibTorch ops with the analytic gradient (custom autograd functions). On contiguous float32 CPU
-// tensors one multi-threaded pass computes loss and gradient together (focal_loss_kernel.h), and
+// tensors one multi-threaded pass computes loss and gradient together (kernel/focal_kernel.h), and
 // backward is a single scaling pass — or none when the upstream gradient is exactly 1. On other
 // devices and dtypes the same op is computed from composed ATen ops (loss and gradient in the
 // forward, so backward is again one multiply).
@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "losses/kernel/focal_kernel.h"
 #include "losses/loss_breakdown.h"
 
 namespace focalab::losses {
@@ -19,9 +20,11 @@ Reduction parse_reduction(const std::string& name);  // "none" | "sum" | "mean"
 
 // Same contract as torchvision.ops.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction):
 // logits and targets of one shape, targets in {0, 1}; alpha < 0 disables alpha weighting.
+// `path`: the CPU kernel's implementation (default: the best this CPU runs; the tests name each).
 torch::Tensor sigmoid_focal_loss_fused(const torch::Tensor& logits, const torch::Tensor& targets,
                                        double gamma, double alpha,
-                                       Reduction reduction = Reduction::kNone);
+                                       Reduction reduction = Reduction::kNone,
+                                       kernel::KernelPath path = kernel::KernelPath::kBest);
 
 // The trainer's form: scale * sum of the focal loss over every (row, class) element.
 //   logits: [M, K]; labels: [M] int64 — class k in [0, K) (target 1 for class k, 0 for the
@@ -31,7 +34,8 @@ torch::Tensor sigmoid_focal_loss_fused(const torch::Tensor& logits, const torch:
 // the iteration with LossBreakdown::finish_iteration.
 torch::Tensor focal_loss_sum(const torch::Tensor& logits, const torch::Tensor& labels,
                              double gamma, double alpha, double scale,
-                             LossBreakdown* breakdown = nullptr);
+                             LossBreakdown* breakdown = nullptr,
+                             kernel::KernelPath path = kernel::KernelPath::kBest);
 
 // Dense 0/1 targets from per-anchor labels (class k >= 0: one-hot; -1 and -2: all zero).
 // labels [...] int64 -> [..., K] of `dtype`.

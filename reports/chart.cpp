@@ -12,8 +12,8 @@
 #include <iterator>
 #include <limits>
 
-#include "harness/paths.h"
-#include "harness/errors.h"
+#include "harness/util/errors.h"
+#include "harness/util/paths.h"
 
 namespace focalab::reports {
 
@@ -534,7 +534,8 @@ std::string figure_svg(const Figure& figure) {
 void check_figure_path(const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext != ".svg" && ext != ".png") {
-    throw UsageError(fmt::format("--out {}: the file name must end in .svg or .png", path));
+    throw harness::UsageError(
+        fmt::format("--out {}: the file name must end in .svg or .png", path));
   }
   harness::require_output_file(path, "--out");
 }
@@ -547,18 +548,20 @@ void write_figure(const Figure& figure, const std::string& path) {
     {
       std::ofstream out(tmp, std::ios::binary);
       out << figure_svg(figure);
-      if (!out) throw DataError(fmt::format("{}: cannot write", path));
+      if (!out) throw harness::DataError(fmt::format("{}: cannot write", path));
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
-    if (ec) throw DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
+    if (ec) throw harness::DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
     return;
   }
   Font regular, bold;
   if (!load_font(regular, font_path(false))) {
-    throw DataError(fmt::format("{}: no font to draw text with for PNG output (install Debian's "
-                                "fonts-dejavu-core, set FOCALAB_FONT to a .ttf file, or write "
-                                ".svg)", font_path(false)));
+    throw harness::DataError(
+        fmt::format("{}: no font to draw text with for PNG output (install Debian's "
+                    "fonts-dejavu-core, set FOCALAB_FONT to a .ttf file, or write "
+                    ".svg)",
+                    font_path(false)));
   }
   load_font(bold, font_path(true));
   const auto [w, h] = figure_size(figure);
@@ -567,11 +570,11 @@ void write_figure(const Figure& figure, const std::string& path) {
   const auto rgb = p.rgb();
   const std::string tmp = path + ".tmp.png";
   if (!stbi_write_png(tmp.c_str(), w, h, 3, rgb.data(), w * 3)) {
-    throw DataError(fmt::format("{}: cannot write", path));
+    throw harness::DataError(fmt::format("{}: cannot write", path));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) throw DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
+  if (ec) throw harness::DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
 }
 
 }  // namespace focalab::reports

@@ -10,11 +10,11 @@
 #include <sstream>
 #include <variant>
 
-#include "harness/claims.h"
-#include "harness/data_stats.h"
-#include "harness/errors.h"
-#include "harness/reference.h"
-#include "harness/sqlite.h"
+#include "harness/analysis/data_stats.h"
+#include "harness/config/claims.h"
+#include "harness/config/reference.h"
+#include "harness/store/sqlite.h"
+#include "harness/util/errors.h"
 #include "reports/chart.h"
 #include "reports/stats.h"
 #include "reports/sweep_data.h"
@@ -147,7 +147,7 @@ Figure ap_vs(const SweepData& data, bool gamma) {
     }
   }
   if (c.series.empty()) {
-    throw UsageError(fmt::format(
+    throw harness::UsageError(fmt::format(
         "plot --kind {}: sweep {} has no finished {} trials to plot (it needs trials of loss.kind "
         "{} with their AP)",
         gamma ? "ap-vs-gamma" : "ap-vs-alpha", data.name, gamma ? "focal" : "alpha_ce / focal",
@@ -198,8 +198,10 @@ Figure loss_curves(Database& db, const SweepData& data) {
     box.series.push_back(std::move(b));
   }
   if (cls.series.empty()) {
-    throw UsageError(fmt::format("plot --kind loss-curves: sweep {} has no step log yet (run it "
-                                 "first)", data.name));
+    throw harness::UsageError(
+        fmt::format("plot --kind loss-curves: sweep {} has no step log yet (run it "
+                    "first)",
+                    data.name));
   }
   Figure f;
   f.title = fmt::format("Sweep {}: training losses", data.name);
@@ -266,8 +268,10 @@ Figure loss_share(Database& db, const SweepData& data) {
     f.panels.push_back(std::move(c));
   }
   if (f.panels.empty()) {
-    throw UsageError(fmt::format("plot --kind loss-share: sweep {} has no loss breakdown yet (run "
-                                 "it first)", data.name));
+    throw harness::UsageError(
+        fmt::format("plot --kind loss-share: sweep {} has no loss breakdown yet (run "
+                    "it first)",
+                    data.name));
   }
   if (f.panels.size() == 1) f.columns = 1;
   return f;
@@ -319,7 +323,7 @@ Figure loss_cdf(Database& db, const SweepData& data, const std::string& trial_ke
     analyzed.push_back(std::move(a));
   }
   if (analyzed.empty()) {
-    throw UsageError(fmt::format(
+    throw harness::UsageError(fmt::format(
         "plot --kind loss-cdf: {} has no loss-CDF results{} (`focalab analyze loss-cdf --trial "
         "KEY` computes them from a done trial's checkpoint)",
         trial_key.empty() ? "sweep " + data.name : "trial " + trial_key,
@@ -343,8 +347,9 @@ Figure loss_cdf(Database& db, const SweepData& data, const std::string& trial_ke
 Figure delta_vs_imbalance(const SweepData& data, const std::string& baseline_text,
                           std::string& details) {
   if (baseline_text.empty()) {
-    throw UsageError("plot --kind delta-vs-imbalance: needs --baseline KEY=VALUE[,...], the "
-                     "configuration each other one is compared with (e.g. loss.kind=alpha_ce)");
+    throw harness::UsageError(
+        "plot --kind delta-vs-imbalance: needs --baseline KEY=VALUE[,...], the "
+        "configuration each other one is compared with (e.g. loss.kind=alpha_ce)");
   }
   const auto baseline = harness::parse_filter_text(baseline_text, "--baseline");
   struct Row {
@@ -428,7 +433,7 @@ Figure delta_vs_imbalance(const SweepData& data, const std::string& baseline_tex
     ++compared;
   }
   if (compared == 0) {
-    throw UsageError(fmt::format(
+    throw harness::UsageError(fmt::format(
         "plot --kind delta-vs-imbalance: sweep {} has no configuration with finished trials "
         "beside a --baseline {} one of the same data and model ({} baseline configuration(s))",
         data.name, baseline.str(), baselines));
@@ -480,7 +485,8 @@ namespace {
 
 void check_kind(const PlotOptions& o) {
   if (std::find(plot_kinds().begin(), plot_kinds().end(), o.kind) == plot_kinds().end()) {
-    throw UsageError(fmt::format("--kind '{}': allowed {}", o.kind, fmt::join(plot_kinds(), ", ")));
+    throw harness::UsageError(
+        fmt::format("--kind '{}': allowed {}", o.kind, fmt::join(plot_kinds(), ", ")));
   }
 }
 
@@ -496,8 +502,10 @@ Figure build_figure(const PlotOptions& o, std::string& details) {
         "ON t.id = st.trial_id WHERE t.key = ?1 ORDER BY s.updated_at DESC, s.id DESC LIMIT 1");
     st.bind(1, o.trial);
     if (!st.step()) {
-      throw UsageError(fmt::format("--trial {}: no such trial in {} (focalab query trials lists "
-                                   "them)", o.trial, o.db_path));
+      throw harness::UsageError(
+          fmt::format("--trial {}: no such trial in {} (focalab query trials lists "
+                      "them)",
+                      o.trial, o.db_path));
     }
     sweep = st.get_text(0);
   }
@@ -513,7 +521,7 @@ Figure build_figure(const PlotOptions& o, std::string& details) {
 
 std::string make_plot(const PlotOptions& o) {
   check_kind(o);
-  if (o.out.empty()) throw UsageError("plot: --out FILE.svg|FILE.png is required");
+  if (o.out.empty()) throw harness::UsageError("plot: --out FILE.svg|FILE.png is required");
   std::string details;
   const Figure f = build_figure(o, details);
   write_figure(f, o.out);

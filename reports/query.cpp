@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <vector>
 
-#include "harness/errors.h"
-#include "harness/json.h"
-#include "harness/sqlite.h"
+#include "harness/store/sqlite.h"
+#include "harness/util/errors.h"
+#include "harness/util/json.h"
 #include "reports/csv.h"
 
 namespace focalab::reports {
@@ -22,7 +22,7 @@ QueryFormat parse_query_format(const std::string& name) {
   if (name == "table") return QueryFormat::kTable;
   if (name == "csv") return QueryFormat::kCsv;
   if (name == "json") return QueryFormat::kJson;
-  throw UsageError(fmt::format("--format '{}': allowed: table, csv, json", name));
+  throw harness::UsageError(fmt::format("--format '{}': allowed: table, csv, json", name));
 }
 
 namespace {
@@ -81,23 +81,23 @@ bool is_identifier(const std::string& s) {
 std::string run_query(const std::string& db_path, const std::string& sql, QueryFormat format,
                       const QueryLimits& limits) {
   if (!(limits.timeout_s > 0)) {
-    throw UsageError(fmt::format("--timeout {}: must be > 0 seconds", limits.timeout_s));
+    throw harness::UsageError(fmt::format("--timeout {}: must be > 0 seconds", limits.timeout_s));
   }
   if (limits.max_rows < 1) {
-    throw UsageError(fmt::format("--max-rows {}: must be >= 1", limits.max_rows));
+    throw harness::UsageError(fmt::format("--max-rows {}: must be >= 1", limits.max_rows));
   }
   if (db_path.empty()) harness::check_database_path(db_path, Database::Mode::kReadOnly);
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
-    throw StoreError(fmt::format("{}: no such results database (run a sweep first or pass --db)",
-                                 db_path));
+    throw harness::StoreError(
+        fmt::format("{}: no such results database (run a sweep first or pass --db)", db_path));
   }
   Database db(db_path, Database::Mode::kReadOnly);
   const std::string text = is_identifier(sql) ? fmt::format("SELECT * FROM \"{}\"", sql) : sql;
   auto st = db.prepare(text);
   if (!st.readonly()) {
-    throw UsageError(fmt::format("{}: query refused: focalab query is read-only (got '{}')",
-                                 db_path, sql));
+    throw harness::UsageError(
+        fmt::format("{}: query refused: focalab query is read-only (got '{}')", db_path, sql));
   }
   const int nc = st.columns();
   std::vector<std::string> names;
@@ -119,24 +119,26 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
   auto step = [&] {
     try {
       return st.step();
-    } catch (const StoreError&) {
+    } catch (const harness::StoreError&) {
       if (g_query_signal != 0) {
-        throw InterruptedError(fmt::format("{}: query interrupted (signal {})", db_path,
+        throw harness::InterruptedError(fmt::format("{}: query interrupted (signal {})", db_path,
                                            static_cast<int>(g_query_signal)));
       }
       if (deadline.expired) {
-        throw UsageError(fmt::format("{}: query stopped after {} s (--timeout; add a bound or "
-                                     "a LIMIT, or raise --timeout)",
-                                     db_path, limits.timeout_s));
+        throw harness::UsageError(
+            fmt::format("{}: query stopped after {} s (--timeout; add a bound or "
+                        "a LIMIT, or raise --timeout)",
+                        db_path, limits.timeout_s));
       }
       throw;
     }
   };
   while (step()) {
     if (static_cast<int64_t>(rows.size()) >= limits.max_rows) {
-      throw UsageError(fmt::format("{}: query returns more than {} rows (--max-rows; add a LIMIT "
-                                   "or raise --max-rows)",
-                                   db_path, limits.max_rows));
+      throw harness::UsageError(
+          fmt::format("{}: query returns more than {} rows (--max-rows; add a LIMIT "
+                      "or raise --max-rows)",
+                      db_path, limits.max_rows));
     }
     std::vector<std::string> row;
     std::vector<int> t;
@@ -146,15 +148,16 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
       result_bytes += row.back().size() + 8;
     }
     if (result_bytes > kMaxResultBytes) {
-      throw UsageError(fmt::format("{}: query result exceeds {} MiB (add a LIMIT or select fewer "
-                                   "columns)",
-                                   db_path, kMaxResultBytes >> 20));
+      throw harness::UsageError(
+          fmt::format("{}: query result exceeds {} MiB (add a LIMIT or select fewer "
+                      "columns)",
+                      db_path, kMaxResultBytes >> 20));
     }
     rows.push_back(std::move(row));
     types.push_back(std::move(t));
   }
   if (g_query_signal != 0) {  // arrived after the last row: the user still asked to stop
-    throw InterruptedError(fmt::format("{}: query interrupted (signal {})", db_path,
+    throw harness::InterruptedError(fmt::format("{}: query interrupted (signal {})", db_path,
                                        static_cast<int>(g_query_signal)));
   }
   std::string out;
@@ -179,9 +182,9 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
             case SQLITE_NULL: v = "null"; break;
             case SQLITE_INTEGER:
             case SQLITE_FLOAT: v = rows[r][ci]; break;
-            default: v = json_quote(rows[r][ci]);
+            default: v = harness::json_quote(rows[r][ci]);
           }
-          out += fmt::format("{}{}: {}", i ? ", " : "", json_quote(names[ci]), v);
+          out += fmt::format("{}{}: {}", i ? ", " : "", harness::json_quote(names[ci]), v);
         }
         out += "}";
       }
@@ -217,8 +220,10 @@ void check_trial_key(const std::string& key) {
   if (key.size() != 16 || !std::all_of(key.begin(), key.end(), [](char c) {
         return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
       })) {
-    throw UsageError(fmt::format("--trial '{}': a trial key is 16 hex digits (focalab query "
-                                 "trials lists them)", key));
+    throw harness::UsageError(
+        fmt::format("--trial '{}': a trial key is 16 hex digits (focalab query "
+                    "trials lists them)",
+                    key));
   }
 }
 
@@ -229,8 +234,8 @@ std::string named_query(const std::string& name, const std::string& trial_key) {
   }
   if (name != "steps" && name != "breakdown") return "";
   if (trial_key.empty()) {
-    throw UsageError(fmt::format("query {}: needs --trial KEY (the keys: focalab query trials)",
-                                 name));
+    throw harness::UsageError(
+        fmt::format("query {}: needs --trial KEY (the keys: focalab query trials)", name));
   }
   check_trial_key(trial_key);
   const std::string trial = fmt::format("(SELECT id FROM trials WHERE key = '{}')", trial_key);

@@ -8,7 +8,8 @@
 namespace focalab::reports {
 
 enum class QueryFormat { kTable, kCsv, kJson };
-QueryFormat parse_query_format(const std::string& name);  // table | csv | json (UsageError)
+// table | csv | json (anything else: harness::UsageError)
+QueryFormat parse_query_format(const std::string& name);
 
 // What one query may take: wall time (interrupted after it, and on SIGINT) and result rows.
 // The rows bound also bounds memory: rows are held until they are formatted.

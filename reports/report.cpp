@@ -14,19 +14,19 @@
 #include <sstream>
 #include <vector>
 
-#include "harness/claims.h"
-#include "harness/config.h"
-#include "harness/errors.h"
-#include "harness/json.h"
-#include "harness/reference.h"
-#include "harness/sqlite.h"
+#include "harness/config/claims.h"
+#include "harness/config/config.h"
+#include "harness/config/reference.h"
+#include "harness/store/sqlite.h"
+#include "harness/util/errors.h"
+#include "harness/util/json.h"
 #include "reports/chart.h"
 #include "reports/csv.h"
 #include "reports/html.h"
 #include "reports/plot.h"
 #include "reports/stats.h"
-#include "reports/verdicts.h"
 #include "reports/sweep_data.h"
+#include "reports/verdicts.h"
 
 namespace focalab::reports {
 
@@ -456,35 +456,34 @@ std::string render_csv(const Report& r) {
 }
 
 std::string render_json(const Report& r) {
-  using focalab::json_number;
-  using focalab::json_quote;
-  auto num = [](double v, bool ok) { return ok ? json_number(v) : std::string("null"); };
-  std::string out = fmt::format("{{\"sweep\": {}, \"db\": {}, \"trials\": {}, \"done\": {}, "
-                                "\"rows\": [",
-                                json_quote(r.sweep), json_quote(r.db_path), r.trials, r.done);
+  auto num = [](double v, bool ok) { return ok ? harness::json_number(v) : std::string("null"); };
+  std::string out = fmt::format(
+      "{{\"sweep\": {}, \"db\": {}, \"trials\": {}, \"done\": {}, "
+      "\"rows\": [",
+      harness::json_quote(r.sweep), harness::json_quote(r.db_path), r.trials, r.done);
   for (size_t gi = 0; gi < r.groups.size(); ++gi) {
     const Group& g = r.groups[gi];
     out += gi ? ",\n  {\"config\": {" : "\n  {\"config\": {";
     for (size_t k = 0; k < r.varied.size(); ++k) {
-      out += fmt::format("{}{}: {}", k ? ", " : "", json_quote(r.varied[k]),
-                         json_quote(g.config[k]));
+      out += fmt::format("{}{}: {}", k ? ", " : "", harness::json_quote(r.varied[k]),
+                         harness::json_quote(g.config[k]));
     }
     out += fmt::format("}}, \"n\": {}, \"status\": {}, \"trials\": [", g.trials.size(),
-                       json_quote(g.status()));
+                       harness::json_quote(g.status()));
     for (size_t t = 0; t < g.trials.size(); ++t) {
       out += fmt::format("{}{{\"key\": {}, \"seed\": {}, \"status\": {}}}", t ? ", " : "",
-                         json_quote(g.trials[t]->key), g.trials[t]->seed,
-                         json_quote(g.trials[t]->status));
+                         harness::json_quote(g.trials[t]->key), g.trials[t]->seed,
+                         harness::json_quote(g.trials[t]->status));
     }
     out += "], \"metrics\": {";
     for (size_t m = 0; m < r.metrics.size(); ++m) {
       const Stat s = g.stat(r.metrics[m]);
-      out += fmt::format("{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}{}}}", m ? ", " : "",
-                         json_quote(r.metrics[m]), num(s.mean, s.n > 0), num(s.std, s.n > 1),
-                         s.n,
-                         s.boot ? fmt::format(", \"bootstrap_lo\": {}, \"bootstrap_hi\": {}",
-                                              json_number(s.boot->lo), json_number(s.boot->hi))
-                                : std::string());
+      out += fmt::format(
+          "{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}{}}}", m ? ", " : "",
+          harness::json_quote(r.metrics[m]), num(s.mean, s.n > 0), num(s.std, s.n > 1), s.n,
+          s.boot ? fmt::format(", \"bootstrap_lo\": {}, \"bootstrap_hi\": {}",
+                               harness::json_number(s.boot->lo), harness::json_number(s.boot->hi))
+                 : std::string());
     }
     out += "}";
     if (r.baseline >= 0) {
@@ -494,13 +493,14 @@ std::string render_json(const Report& r) {
       } else if (!c.diff) {
         out += ", \"vs_baseline\": null";
       } else {
-        out += fmt::format(", \"vs_baseline\": {{\"delta_AP\": {}", json_number(*c.diff));
+        out += fmt::format(", \"vs_baseline\": {{\"delta_AP\": {}", harness::json_number(*c.diff));
         if (c.ci) {
-          out += fmt::format(", \"lo\": {}, \"hi\": {}, \"level\": 0.95, \"method\": {}, "
-                             "\"n\": {}, \"df\": {}, \"significant\": {}",
-                             json_number(c.ci->lo), json_number(c.ci->hi),
-                             json_quote(c.ci->method), c.ci->n, json_number(c.ci->df),
-                             c.ci->significant() ? "true" : "false");
+          out += fmt::format(
+              ", \"lo\": {}, \"hi\": {}, \"level\": 0.95, \"method\": {}, "
+              "\"n\": {}, \"df\": {}, \"significant\": {}",
+              harness::json_number(c.ci->lo), harness::json_number(c.ci->hi),
+              harness::json_quote(c.ci->method), c.ci->n, harness::json_number(c.ci->df),
+              c.ci->significant() ? "true" : "false");
         }
         out += "}";
       }
@@ -510,7 +510,8 @@ std::string render_json(const Report& r) {
         out += ", \"paper\": {";
         bool first = true;
         for (const auto& [m, v] : g.paper->metrics) {
-          out += fmt::format("{}{}: {}", first ? "" : ", ", json_quote(m), json_number(v));
+          out += fmt::format("{}{}: {}", first ? "" : ", ", harness::json_quote(m),
+                             harness::json_number(v));
           first = false;
         }
         const auto d = delta_ap(g);
@@ -526,8 +527,8 @@ std::string render_json(const Report& r) {
       out += fmt::format("{}\"{}\": ", p ? ", " : "", kPhases[p]);
       out += has[p] ? fmt::format("{{\"positive\": {}, \"hard_negative\": {}, "
                                   "\"easy_negative\": {}}}",
-                                  json_number(sh[p][0]), json_number(sh[p][1]),
-                                  json_number(sh[p][2]))
+                                  harness::json_number(sh[p][0]), harness::json_number(sh[p][1]),
+                                  harness::json_number(sh[p][2]))
                     : std::string("null");
     }
     out += fmt::format("}}, \"best\": {}}}", static_cast<int>(gi) == r.best ? "true" : "false");
@@ -535,9 +536,10 @@ std::string render_json(const Report& r) {
   out += "\n], \"claims\": [";
   for (size_t i = 0; i < r.verdicts.size(); ++i) {
     const auto& v = r.verdicts[i];
-    out += fmt::format("{}\n  {{\"claim\": {}, \"origin\": {}, \"verdict\": {}, \"evidence\": {}}}",
-                       i ? "," : "", json_quote(v.claim.text()), json_quote(v.claim.origin),
-                       json_quote(verdict_name(v.verdict)), json_quote(v.evidence));
+    out += fmt::format(
+        "{}\n  {{\"claim\": {}, \"origin\": {}, \"verdict\": {}, \"evidence\": {}}}", i ? "," : "",
+        harness::json_quote(v.claim.text()), harness::json_quote(v.claim.origin),
+        harness::json_quote(verdict_name(v.verdict)), harness::json_quote(v.evidence));
   }
   return out + "\n]}\n";
 }
@@ -661,7 +663,7 @@ std::string html_figures(const std::string& db_path, const std::string& sweep) {
       out += fmt::format("<figure id=\"plot-{}\">\n{}<figcaption>focalab plot --sweep {} --kind "
                          "{}</figcaption></figure>\n",
                          kind, plot_svg(po), xml_escape(sweep), kind);
-    } catch (const UsageError&) {
+    } catch (const harness::UsageError&) {
     }
   }
   return out.empty() ? out : "<h3>Plots</h3>\n" + out;
@@ -725,9 +727,10 @@ int select_baseline(const std::string& filter, const std::vector<Group>& groups,
     }
   }
   if (match.size() != 1) {
-    throw UsageError(fmt::format("--baseline '{}': selects {} configurations of sweep {}; it must "
-                                 "select one ({})",
-                                 filter, match.size(), sweep, have));
+    throw harness::UsageError(
+        fmt::format("--baseline '{}': selects {} configurations of sweep {}; it must "
+                    "select one ({})",
+                    filter, match.size(), sweep, have));
   }
   return match.front();
 }
@@ -831,11 +834,11 @@ std::string render_report(const ReportOptions& options, int64_t* failed_claims) 
         for (const auto* table : tables) {
           if ((t.paper = harness::match_reference(*table, config))) break;
         }
-      } catch (const ConfigError&) {
+      } catch (const harness::ConfigError&) {
         t.paper = nullptr;  // a config this focalab cannot read: no paper numbers for it
       }
     }
-  } catch (const ConfigError& e) {
+  } catch (const harness::ConfigError& e) {
     reference_note = fmt::format("\nReference not shown: {}\n", e.what());
     tables.clear();
   }
@@ -906,7 +909,7 @@ std::string render_report(const ReportOptions& options, int64_t* failed_claims) 
   if (f == "json") return render_json(r);
   if (f == "latex") return render_latex(r);
   if (f == "html") return render_html(r, options);
-  throw UsageError(fmt::format("--format '{}': allowed md, csv, latex, json, html", f));
+  throw harness::UsageError(fmt::format("--format '{}': allowed md, csv, latex, json, html", f));
 }
 
 }  // namespace focalab::reports

@@ -30,8 +30,8 @@ struct ReportOptions {
 // hard and easy negatives early, mid and late in training. Throws StoreError (no such DB /
 // sweep) with the names that exist, UsageError for an unknown format or a baseline that does not
 // select exactly one configuration.
-// The sweep's claims (harness/claims.h) end the report with a verdict each; `failed_claims`, when
-// given, is set to the number that fail.
+// The sweep's claims (harness/config/claims.h) end the report with a verdict each; `failed_claims`,
+// when given, is set to the number that fail.
 std::string render_report(const ReportOptions& options, int64_t* failed_claims = nullptr);
 
 }  // namespace focalab::reports

@@ -20,11 +20,11 @@
 #include <tuple>
 #include <vector>
 
-#include "harness/errors.h"
-#include "harness/json.h"
-#include "harness/progress.h"
-#include "harness/sqlite.h"
-#include "harness/store.h"
+#include "harness/run/progress.h"
+#include "harness/store/sqlite.h"
+#include "harness/store/store.h"
+#include "harness/util/errors.h"
+#include "harness/util/json.h"
 #include "reports/chart.h"
 #include "reports/html.h"
 #include "reports/plot.h"
@@ -102,7 +102,7 @@ std::optional<Counts> sweep_counts(Database& db, const std::string& name) {
 
 // How far a trial is: its last logged iteration, the iterations it runs, the last interval's
 // time per iteration and what remains of training at that pace.
-struct Progress {
+struct TrialProgress {
   std::string key, status, heartbeat_at, error;
   int64_t iteration = 0, iterations = 0;
   double ms_per_iter = NAN;
@@ -114,12 +114,13 @@ struct Progress {
     return fmt::format(
         "{{\"key\": {}, \"status\": {}, \"iteration\": {}, \"iterations\": {}, \"ms_per_iter\": "
         "{}, \"eta_seconds\": {}, \"heartbeat_at\": {}, \"error\": {}}}",
-        json_quote(key), json_quote(status), iteration, iterations, json_number(ms_per_iter),
-        json_number(eta_seconds()), json_quote(heartbeat_at), json_quote(error));
+        harness::json_quote(key), harness::json_quote(status), iteration, iterations,
+        harness::json_number(ms_per_iter), harness::json_number(eta_seconds()),
+        harness::json_quote(heartbeat_at), harness::json_quote(error));
   }
 };
 
-std::optional<Progress> trial_progress(Database& db, const std::string& key) {
+std::optional<TrialProgress> trial_progress(Database& db, const std::string& key) {
   auto st = db.prepare(
       "SELECT t.key, t.status, ifnull(t.heartbeat_at, ''), ifnull(t.error, ''), "
       "ifnull(json_extract(t.config_json, '$.\"train.iterations\"'), 0), "
@@ -128,7 +129,7 @@ std::optional<Progress> trial_progress(Database& db, const std::string& key) {
       "LIMIT 1) FROM trials t WHERE t.key = ?1");
   st.bind(1, key);
   if (!st.step()) return std::nullopt;
-  Progress p;
+  TrialProgress p;
   p.key = st.get_text(0);
   p.status = st.get_text(1);
   p.heartbeat_at = st.get_text(2);
@@ -139,14 +140,14 @@ std::optional<Progress> trial_progress(Database& db, const std::string& key) {
   return p;
 }
 
-std::vector<Progress> running_trials(Database& db, const std::string& sweep) {
+std::vector<TrialProgress> running_trials(Database& db, const std::string& sweep) {
   auto st = db.prepare(
       "SELECT t.key FROM sweeps s JOIN sweep_trials st ON st.sweep_id = s.id JOIN trials t ON "
       "t.id = st.trial_id WHERE s.name = ?1 AND t.status = 'running' ORDER BY st.position");
   st.bind(1, sweep);
   std::vector<std::string> keys;
   while (st.step()) keys.push_back(st.get_text(0));
-  std::vector<Progress> out;
+  std::vector<TrialProgress> out;
   for (const auto& k : keys) {
     if (auto p = trial_progress(db, k)) out.push_back(*p);
   }
@@ -209,7 +210,8 @@ std::string esc(const std::string& s) { return xml_escape(s); }
 // "</script>" in a name can end the script.
 std::string js_string(const std::string& s) {
   std::string out;
-  for (char c : json_quote(s)) out += c == '<' ? std::string("\\u003c") : std::string(1, c);
+  for (char c : harness::json_quote(s))
+    out += c == '<' ? std::string("\\u003c") : std::string(1, c);
   return out;
 }
 
@@ -272,7 +274,7 @@ std::string counts_json(const Counts& c) {
   std::string out = fmt::format("{{\"trials\": {}", c.trials);
   const auto v = count_values(c);
   for (size_t i = 0; i < v.size(); ++i) out += fmt::format(", \"{}\": {}", kCountNames[i], v[i]);
-  return out + fmt::format(", \"last_activity\": {}}}", json_quote(c.last_activity));
+  return out + fmt::format(", \"last_activity\": {}}}", harness::json_quote(c.last_activity));
 }
 
 // ---- the live part: shared by the pages --------------------------------------------------------
@@ -349,7 +351,7 @@ std::string sweeps_json(const ServeOptions& o) {
   std::string out = "{\"sweeps\": [";
   bool first = true;
   for (const auto& [name, c] : all_sweeps(*db)) {
-    out += fmt::format("{}{{\"name\": {}, {}", first ? "" : ", ", json_quote(name),
+    out += fmt::format("{}{{\"name\": {}, {}", first ? "" : ", ", harness::json_quote(name),
                        counts_json(c).substr(1));
     first = false;
   }
@@ -360,8 +362,8 @@ std::string sweep_json(const ServeOptions& o, const std::string& name) {
   auto db = open_db(o.db_path);
   const auto counts = sweep_counts(*db, name);
   if (!counts) throw HttpError(404, fmt::format("no sweep '{}' in {}", name.substr(0, 64), o.db_path));
-  std::string out = fmt::format("{{\"name\": {}, \"counts\": {}, \"running\": [", json_quote(name),
-                                counts_json(*counts));
+  std::string out = fmt::format("{{\"name\": {}, \"counts\": {}, \"running\": [",
+                                harness::json_quote(name), counts_json(*counts));
   bool first = true;
   for (const auto& p : running_trials(*db, name)) {
     out += (first ? "" : ", ") + p.json();
@@ -373,7 +375,7 @@ std::string sweep_json(const ServeOptions& o, const std::string& name) {
 std::string sweep_page(const ServeOptions& o, const std::string& name) {
   std::optional<Counts> counts;
   SweepData data;
-  std::vector<Progress> running;
+  std::vector<TrialProgress> running;
   {
     auto db = open_db(o.db_path);
     counts = sweep_counts(*db, name);
@@ -703,7 +705,7 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
       try {
         body += "<h3>Figure 4: how the loss spreads over the examples</h3>\n<figure "
                 "id=\"plot-loss-cdf\">\n" + plot_svg(po) + "</figure>\n";
-      } catch (const UsageError&) {  // a trial no sweep holds any more: no figure
+      } catch (const harness::UsageError&) {  // a trial no sweep holds any more: no figure
       }
     }
   }
@@ -756,7 +758,7 @@ std::string trial_json(const ServeOptions& o, const std::string& key,
       std::chrono::steady_clock::now() +
       std::chrono::seconds(params.count("wait") ? params.at("wait") : 0);
   for (;;) {
-    std::optional<Progress> p;
+    std::optional<TrialProgress> p;
     {
       auto db = open_db(o.db_path);
       p = trial_progress(*db, key);
@@ -826,10 +828,10 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
       } catch (const HttpError& e) {
         status = e.status;
         message = e.what();
-      } catch (const UsageError& e) {
+      } catch (const harness::UsageError& e) {
         status = 400;
         message = e.what();
-      } catch (const StoreError& e) {
+      } catch (const harness::StoreError& e) {
         status = 503;
         message = e.what();
       } catch (const std::exception& e) {
@@ -838,7 +840,7 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
       }
       res.status = status;
       if (json) {
-        res.set_content(fmt::format("{{\"error\": {}}}\n", json_quote(message)),
+        res.set_content(fmt::format("{{\"error\": {}}}\n", harness::json_quote(message)),
                         "application/json");
       } else {
         res.set_content(error_page(status, message), "text/html; charset=utf-8");
@@ -932,11 +934,12 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
   int port = o.port;
   if (port == 0) {
     port = server.bind_to_any_port(o.host.c_str());
-    if (port < 0) throw UsageError(fmt::format("--host {}: cannot listen there", o.host));
+    if (port < 0) throw harness::UsageError(fmt::format("--host {}: cannot listen there", o.host));
   } else if (!server.bind_to_port(o.host.c_str(), port)) {
-    throw UsageError(fmt::format("--port {}: cannot listen on {}:{} (in use by another program? "
-                                 "--port 0 takes a free one)",
-                                 port, o.host, port));
+    throw harness::UsageError(
+        fmt::format("--port {}: cannot listen on {}:{} (in use by another program? "
+                    "--port 0 takes a free one)",
+                    port, o.host, port));
   }
   const bool v6 = o.host.find(':') != std::string::npos;
   ready(fmt::format("http://{}:{}/", v6 ? "[" + o.host + "]" : o.host, port));

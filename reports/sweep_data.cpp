@@ -4,10 +4,10 @@
 
 #include <filesystem>
 
-#include "harness/config.h"
-#include "harness/errors.h"
-#include "harness/sqlite.h"
-#include "harness/store.h"
+#include "harness/config/config.h"
+#include "harness/store/sqlite.h"
+#include "harness/store/store.h"
+#include "harness/util/errors.h"
 
 namespace focalab::reports {
 
@@ -15,9 +15,10 @@ void require_results_db(const std::string& db_path) {
   if (db_path.empty()) harness::check_database_path(db_path, harness::Database::Mode::kReadOnly);
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
-    throw StoreError(fmt::format("{}: no such results database (run `focalab sweep run` first or "
-                                 "pass --db)",
-                                 db_path));
+    throw harness::StoreError(
+        fmt::format("{}: no such results database (run `focalab sweep run` first or "
+                    "pass --db)",
+                    db_path));
   }
   harness::Database db(db_path, harness::Database::Mode::kReadOnly);
   harness::results_schema_version(db);
@@ -54,7 +55,7 @@ SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
     std::vector<std::string> names;
     auto st = db.prepare("SELECT name FROM sweeps ORDER BY name");
     while (st.step()) names.push_back(st.get_text(0));
-    throw StoreError(fmt::format("{}: {} (sweeps in this database: {})", db_path,
+    throw harness::StoreError(fmt::format("{}: {} (sweeps in this database: {})", db_path,
                                  sweep.empty() ? "no sweep recorded"
                                                : "no sweep named '" + sweep + "'",
                                  names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/sqlite.h"
+#include "harness/store/sqlite.h"
 
 namespace focalab::reports {
 
@@ -30,7 +30,7 @@ struct TrialData {
 struct SweepData {
   std::string name;
   std::string reference;  // table ids, comma-separated
-  std::string claims;     // the sweep's `claims:` as YAML (harness/claims.h); empty: none
+  std::string claims;     // the sweep's `claims:` as YAML (harness/config/claims.h); empty: none
   std::vector<TrialData> trials;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
-// Verdicts on a sweep's claims (harness/claims.h) from its trials: holds, fails or inconclusive,
-// decided by 95% confidence intervals over the seeds (reports/stats.h), never by the means alone.
+// Verdicts on a sweep's claims (harness/config/claims.h) from its trials: holds, fails or
+// inconclusive, decided by 95% confidence intervals over the seeds (reports/stats.h), never by the
+// means alone.
 //
 //   better A than B  the interval of A's metric minus B's (paired t over shared seeds, else
 //                    Welch): above 0 holds, below 0 fails, else inconclusive.
@@ -23,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/claims.h"
+#include "harness/config/claims.h"
 #include "reports/stats.h"
 
 namespace focalab::reports {

@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 db=${1:-focalab.db}
 scripts/install-deps.sh --build-only
-scripts/build.sh
+scripts/build.sh --target focalab
 build/focalab sweep run experiments/quick.yaml --db "$db"
 build/focalab report --db "$db" --sweep quick

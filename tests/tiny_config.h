@@ -1,26 +1,16 @@
 #pragma once
-// The tiny preset's model keys (as experiments/configs/tiny.yaml) for tests that build the model
-// in code.
+// The tiny preset (experiments/configs/tiny.yaml, compiled in) and a small batch, for tests that
+// build the model in code.
 
 #include <torch/torch.h>
 
-#include "harness/train_step.h"
-#include "harness/trial_config.h"
+#include "harness/config/presets.h"
+#include "harness/config/trial_config.h"
+#include "harness/train/train_step.h"
 
 namespace focalab::test_presets {
 
-inline harness::TrialConfig tiny_config() {
-  harness::TrialConfig c;
-  c.model.backbone = "tiny";
-  c.model.norm = "bn";
-  c.model.frozen_stages = 0;
-  c.model.fpn_channels = 64;
-  c.model.head_convs = 2;
-  c.model.head_norm = "gn";
-  c.model.anchor_sizes = {16, 32, 64, 128, 256};
-  c.data.num_classes = 4;
-  return c;
-}
+inline harness::TrialConfig tiny_config() { return harness::preset_config("tiny"); }
 
 // Two images of 128 px with three objects.
 inline harness::StepInput tiny_batch(const torch::Device& device) {

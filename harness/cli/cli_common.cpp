@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "harness/config.h"
-#include "harness/errors.h"
+#include "harness/config/config.h"
+#include "harness/util/errors.h"
 
-namespace focalab::cli {
+namespace focalab::harness::cli {
 
 namespace po = boost::program_options;
 using harness::TrialStatus;
@@ -26,7 +26,8 @@ po::options_description db_option() {
 }
 
 // Parses `args` with `visible` options and positional names; prints help and returns false on -h.
-bool parse(const Args& args, po::options_description& visible, const po::options_description& hidden,
+bool parse(const Args& args, const po::options_description& visible,
+           const po::options_description& hidden,
            const po::positional_options_description& positional, po::variables_map& vm,
            const std::string& usage) {
   po::options_description all;
@@ -40,6 +41,12 @@ bool parse(const Args& args, po::options_description& visible, const po::options
   }
   po::notify(vm);
   return true;
+}
+
+bool parse(const Args& args, const po::options_description& visible, po::variables_map& vm,
+           const std::string& usage) {
+  return parse(args, visible, po::options_description(), po::positional_options_description(), vm,
+               usage);
 }
 
 std::vector<std::string> overrides_of(const po::variables_map& vm) {
@@ -78,4 +85,4 @@ std::set<TrialStatus> parse_rerun(const std::string& text) {
   return out;
 }
 
-}  // namespace focalab::cli
+}  // namespace focalab::harness::cli

@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "harness/cli/commands.h"
-#include "harness/config.h"
-#include "harness/scheduler.h"
-#include "harness/store.h"
+#include "harness/config/config.h"
+#include "harness/run/scheduler.h"
+#include "harness/store/store.h"
 
-namespace focalab::cli {
+namespace focalab::harness::cli {
 
 // $FOCALAB_DB, else ./focalab.db.
 std::string default_db();
@@ -23,9 +23,13 @@ std::string default_db();
 boost::program_options::options_description db_option();
 
 // Parses `args` with `visible` options and positional names; prints help and returns false on -h.
-bool parse(const Args& args, boost::program_options::options_description& visible,
+bool parse(const Args& args, const boost::program_options::options_description& visible,
            const boost::program_options::options_description& hidden,
            const boost::program_options::positional_options_description& positional,
+           boost::program_options::variables_map& vm, const std::string& usage);
+
+// The same for a command of options only (no positional arguments), e.g. the benchmarks.
+bool parse(const Args& args, const boost::program_options::options_description& visible,
            boost::program_options::variables_map& vm, const std::string& usage);
 
 // The `key=value` positional arguments after a sweep file.
@@ -46,4 +50,4 @@ int run_workers(const boost::program_options::variables_map& vm, const harness::
                 const harness::RunOptions& run, int64_t jobs,
                 const std::vector<std::string>& devices);
 
-}  // namespace focalab::cli
+}  // namespace focalab::harness::cli

@@ -1,11 +1,12 @@
 #pragma once
 // focalab's subcommands. Each takes the arguments after its name and returns an exit code;
-// errors are thrown (focalab::Error and friends) and mapped to exit codes by main.
+// errors are thrown (harness::Error and friends, harness/util/errors.h) and mapped to exit codes by
+// main.
 
 #include <string>
 #include <vector>
 
-namespace focalab::cli {
+namespace focalab::harness::cli {
 
 using Args = std::vector<std::string>;
 
@@ -27,4 +28,4 @@ int data_command(const Args& args);
 std::string version_text();
 std::string main_help();
 
-}  // namespace focalab::cli
+}  // namespace focalab::harness::cli

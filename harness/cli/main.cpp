@@ -16,7 +16,7 @@
 #endif
 
 #include "harness/cli/commands.h"
-#include "harness/errors.h"
+#include "harness/util/errors.h"
 
 namespace {
 
@@ -50,14 +50,14 @@ std::string first_line(const std::string& s) {
 }
 
 int dispatch(const std::vector<std::string>& argv) {
-  using namespace focalab::cli;
+  using namespace focalab::harness::cli;
   if (argv.empty() || argv[0] == "-h" || argv[0] == "--help" || argv[0] == "help") {
     fmt::print("{}", main_help());
-    return argv.empty() ? focalab::kExitUsage : focalab::kExitOk;
+    return argv.empty() ? focalab::harness::kExitUsage : focalab::harness::kExitOk;
   }
   if (argv[0] == "--version" || argv[0] == "version") {
     fmt::print("{}", version_text());
-    return focalab::kExitOk;
+    return focalab::harness::kExitOk;
   }
   const std::string cmd = argv[0];
   const Args rest(argv.begin() + 1, argv.end());
@@ -76,7 +76,7 @@ int dispatch(const std::vector<std::string>& argv) {
   if (cmd == "eval") return eval_command(rest);
   if (cmd == "export") return export_command(rest);
   if (cmd == "data") return data_command(rest);
-  throw focalab::UsageError(fmt::format(
+  throw focalab::harness::UsageError(fmt::format(
       "unknown command '{}' (commands: sweep, train, db, report, plot, serve, analyze, query, config, data, predict, eval, export, eval-json, bench; see focalab --help)", cmd));
 }
 
@@ -90,17 +90,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return dispatch(args);
-  } catch (const focalab::Error& e) {
+  } catch (const focalab::harness::Error& e) {
     fmt::print(stderr, "focalab: error: {}\n", first_line(e.what()));
     return e.exit_code();
   } catch (const boost::program_options::error& e) {
     fmt::print(stderr, "focalab: error: {} (see --help)\n", e.what());
-    return focalab::kExitUsage;
+    return focalab::harness::kExitUsage;
   } catch (const c10::Error& e) {
     fmt::print(stderr, "focalab: internal error: {}\n", first_line(e.what_without_backtrace()));
-    return focalab::kExitInternal;
+    return focalab::harness::kExitInternal;
   } catch (const std::exception& e) {
     fmt::print(stderr, "focalab: internal error: {}\n", first_line(e.what()));
-    return focalab::kExitInternal;
+    return focalab::harness::kExitInternal;
   }
 }

@@ -24,36 +24,36 @@
 #include <sstream>
 
 #include "focalab/version.h"
-#include "harness/coco_dataset_tools.h"
-#include "harness/coco_files.h"
-#include "harness/data_stats.h"
-#include "harness/dataset.h"
-#include "harness/export.h"
-#include "harness/progress.h"
-#include "harness/config.h"
-#include "harness/device.h"
-#include "harness/errors.h"
-#include "harness/image_io.h"
-#include "harness/loss_cdf.h"
-#include "harness/paths.h"
-#include "harness/reference.h"
-#include "harness/predict.h"
-#include "harness/weights.h"
-#include "harness/scheduler.h"
-#include "harness/sqlite.h"
-#include "harness/store.h"
-#include "harness/sweep.h"
-#include "harness/trainer.h"
-#include "harness/trial_model.h"
+#include "harness/analysis/data_stats.h"
+#include "harness/analysis/predict.h"
+#include "harness/analysis/trial_model.h"
+#include "harness/cli/cli_common.h"
+#include "harness/config/config.h"
+#include "harness/config/reference.h"
+#include "harness/config/sweep.h"
+#include "harness/data/coco_dataset_tools.h"
+#include "harness/data/dataset.h"
+#include "harness/data/image_io.h"
+#include "harness/eval/coco_files.h"
+#include "harness/eval/loss_cdf.h"
+#include "harness/interop/export.h"
+#include "harness/interop/weights.h"
+#include "harness/run/device.h"
+#include "harness/run/progress.h"
+#include "harness/run/scheduler.h"
+#include "harness/store/sqlite.h"
+#include "harness/store/store.h"
+#include "harness/train/trainer.h"
+#include "harness/util/errors.h"
+#include "harness/util/paths.h"
 #include "reports/chart.h"
 #include "reports/plot.h"
 #include "reports/query.h"
 #include "reports/report.h"
 #include "reports/serve.h"
 #include "reports/sweep_data.h"
-#include "harness/cli/cli_common.h"
 
-namespace focalab::cli {
+namespace focalab::harness::cli {
 
 namespace po = boost::program_options;
 using harness::TrialStatus;
@@ -230,4 +230,4 @@ int run_workers(const po::variables_map& vm, const harness::SweepSpec& spec,
                                                                        : kExitTrialsFailed;
 }
 
-}  // namespace focalab::cli
+}  // namespace focalab::harness::cli

@@ -11,7 +11,7 @@
 
 #include "fuzz_targets.h"
 
-namespace focalab::fuzz {
+namespace focalab::harness::fuzz {
 namespace {
 
 namespace fs = std::filesystem;
@@ -50,4 +50,4 @@ INSTANTIATE_TEST_SUITE_P(Fuzz, Corpus,
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
-}  // namespace focalab::fuzz
+}  // namespace focalab::harness::fuzz

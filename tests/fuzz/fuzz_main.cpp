@@ -10,6 +10,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  focalab::fuzz::FOCALAB_FUZZ_TARGET(data, size);
+  focalab::harness::fuzz::FOCALAB_FUZZ_TARGET(data, size);
   return 0;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // The entry points the fuzzers drive, one input at a time, the way the CLI does: the input is
 // written to a file and read by the same function a command uses. Each returns normally when the
-// input is handled — accepted, or rejected with a focalab::Error (the one-line errors with an
+// input is handled — accepted, or rejected with a harness::Error (the one-line errors with an
 // exit code). Any other exception, a crash, a hang or a sanitizer report is a bug. Used by the
 // libFuzzer binaries (tests/fuzz/CMakeLists.txt, scripts/fuzz.sh) and by the regression test
 // that replays the seed corpus and every crash found (tests/fuzz/corpus_test.cpp).
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace focalab::fuzz {
+namespace focalab::harness::fuzz {
 
 // A sweep file: the bytes before the first NUL are the YAML, the lines after it `key=value`
 // overrides; loaded (base: files, validation) and expanded into its trials.
@@ -44,4 +44,4 @@ struct InputFile {
   std::string path;
 };
 
-}  // namespace focalab::fuzz
+}  // namespace focalab::harness::fuzz

@@ -1,16 +1,16 @@
 #include "fuzz_targets.h"
 
-#include "harness/coco_json.h"
-#include "harness/errors.h"
+#include "harness/eval/coco_json.h"
+#include "harness/util/errors.h"
 
-namespace focalab::fuzz {
+namespace focalab::harness::fuzz {
 
 void coco_instances(const uint8_t* data, size_t size) {
   const InputFile file(data, size, ".json");
   try {
     read_coco_dataset(file.path);
-  } catch (const Error&) {
+  } catch (const harness::Error&) {
   }
 }
 
-}  // namespace focalab::fuzz
+}  // namespace focalab::harness::fuzz

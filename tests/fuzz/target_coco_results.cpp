@@ -1,10 +1,10 @@
 #include "fuzz_targets.h"
 
-#include "harness/coco_files.h"
-#include "harness/coco_json.h"
-#include "harness/errors.h"
+#include "harness/eval/coco_files.h"
+#include "harness/eval/coco_json.h"
+#include "harness/util/errors.h"
 
-namespace focalab::fuzz {
+namespace focalab::harness::fuzz {
 
 void coco_results(const uint8_t* data, size_t size) {
   // two images, categories 1 and 3, three boxes (one crowd)
@@ -20,8 +20,8 @@ void coco_results(const uint8_t* data, size_t size) {
   const InputFile file(data, size, ".json");
   try {
     evaluate_coco_data(gt, read_coco_results(file.path), "gt.json", file.path);
-  } catch (const Error&) {
+  } catch (const harness::Error&) {
   }
 }
 
-}  // namespace focalab::fuzz
+}  // namespace focalab::harness::fuzz

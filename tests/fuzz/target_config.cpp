@@ -2,11 +2,11 @@
 
 #include <cstring>
 
-#include "harness/config.h"
-#include "harness/sweep.h"
-#include "harness/errors.h"
+#include "harness/config/config.h"
+#include "harness/config/sweep.h"
+#include "harness/util/errors.h"
 
-namespace focalab::fuzz {
+namespace focalab::harness::fuzz {
 
 void config(const uint8_t* data, size_t size) {
   const auto* nul = size ? static_cast<const uint8_t*>(std::memchr(data, 0, size)) : nullptr;
@@ -25,8 +25,8 @@ void config(const uint8_t* data, size_t size) {
   try {
     const auto spec = harness::load_sweep(file.path, overrides);
     harness::expand_sweep(spec);
-  } catch (const Error&) {
+  } catch (const harness::Error&) {
   }
 }
 
-}  // namespace focalab::fuzz
+}  // namespace focalab::harness::fuzz

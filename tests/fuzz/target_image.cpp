@@ -1,17 +1,17 @@
 #include "fuzz_targets.h"
 
-#include "harness/image_io.h"
-#include "harness/errors.h"
+#include "harness/data/image_io.h"
+#include "harness/util/errors.h"
 
-namespace focalab::fuzz {
+namespace focalab::harness::fuzz {
 
 void image(const uint8_t* data, size_t size) {
   const InputFile file(data, size, ".img");
   try {
     probe_image(file.path);
     read_image(file.path);
-  } catch (const Error&) {
+  } catch (const harness::Error&) {
   }
 }
 
-}  // namespace focalab::fuzz
+}  // namespace focalab::harness::fuzz

@@ -8,14 +8,14 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/train_step.h"
-#include "harness/trainer.h"
+#include "harness/train/train_step.h"
+#include "harness/train/trainer.h"
 #include "losses/focal_loss.h"
 #include "losses/loss_breakdown.h"
 #include "models/postprocess.h"
 #include "tiny_config.h"
 
-namespace focalab {
+namespace focalab::harness {
 namespace {
 
 class Cuda : public ::testing::Test {
@@ -147,4 +147,4 @@ TEST_F(Cuda, PostprocessMatchesCpu) {
 }
 
 }  // namespace
-}  // namespace focalab
+}  // namespace focalab::harness

@@ -6,11 +6,11 @@
 
 #include <gtest/gtest.h>
 
-#include "harness/amp.h"
-#include "harness/config.h"
-#include "harness/errors.h"
-#include "harness/train_step.h"
-#include "harness/trainer.h"
+#include "harness/config/config.h"
+#include "harness/train/amp.h"
+#include "harness/train/train_step.h"
+#include "harness/train/trainer.h"
+#include "harness/util/errors.h"
 #include "tiny_config.h"
 
 namespace focalab::harness {

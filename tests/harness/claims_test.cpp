@@ -1,11 +1,11 @@
-// Claims in a sweep file (harness/claims.h): what parses, what each error says (file:line, the
-// key, what is allowed), and that a claim must name configurations the sweep has.
-#include "harness/claims.h"
+// Claims in a sweep file (harness/config/claims.h): what parses, what each error says (file:line,
+// the key, what is allowed), and that a claim must name configurations the sweep has.
+#include "harness/config/claims.h"
 
 #include <gtest/gtest.h>
 
-#include "harness/errors.h"
-#include "harness/sweep.h"
+#include "harness/config/sweep.h"
+#include "harness/util/errors.h"
 #include "test_util.h"
 
 namespace focalab::harness {

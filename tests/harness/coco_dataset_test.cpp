@@ -6,11 +6,11 @@
 
 #include <fstream>
 
-#include "harness/coco_json.h"
-#include "harness/config.h"
-#include "harness/dataset.h"
-#include "harness/errors.h"
-#include "harness/image_io.h"
+#include "harness/config/config.h"
+#include "harness/data/dataset.h"
+#include "harness/data/image_io.h"
+#include "harness/eval/coco_json.h"
+#include "harness/util/errors.h"
 #include "test_util.h"
 
 namespace focalab::harness {

@@ -1,10 +1,10 @@
-#include "harness/coco_eval.h"
+#include "harness/eval/coco_eval.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "harness/splitmix.h"
+#include "harness/util/splitmix.h"
 
 namespace focalab::harness {
 namespace {

@@ -1,9 +1,11 @@
-#include "harness/config.h"
+#include "harness/config/config.h"
 
+#include <algorithm>
 #include <filesystem>
 
-#include "harness/errors.h"
-#include "harness/sweep.h"
+#include "harness/config/presets.h"
+#include "harness/config/sweep.h"
+#include "harness/util/errors.h"
 #include "test_util.h"
 
 namespace focalab::harness {
@@ -207,6 +209,26 @@ TEST(Config, EveryFieldHasHelpAndDefault) {
     EXPECT_FALSE(f.help.empty()) << f.path;
     EXPECT_FALSE(f.default_value.empty()) << f.path;
   }
+}
+
+// The presets compiled into focalab are the files in experiments/configs/, byte for byte in
+// effect: each gives the same resolved config as loading its file (base: chain included).
+TEST(Presets, CompiledInEqualTheFiles) {
+  const auto names = preset_names();
+  ASSERT_GE(names.size(), 2u);
+  EXPECT_NE(std::find(names.begin(), names.end(), "tiny"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "paper_regime"), names.end());
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    const auto file =
+        load_sweep(std::string(FOCALAB_SOURCE_DIR) + "/experiments/configs/" + name + ".yaml");
+    EXPECT_EQ(config_to_json(preset_config(name)), config_to_json(file.base));
+  }
+  EXPECT_EQ(preset_config("tiny").model.backbone, "tiny");
+  // paper_regime.yaml names tiny.yaml as its base: its own keys over the tiny preset's.
+  EXPECT_EQ(preset_config("paper_regime").data.num_classes, 102);
+  EXPECT_EQ(preset_config("paper_regime").model.head_norm, "gn");
+  EXPECT_THROW(preset_config("nosuch"), UsageError);
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "harness/device.h"
-#include "harness/errors.h"
+#include "harness/run/device.h"
+#include "harness/util/errors.h"
 
 namespace focalab::harness {
 namespace {

@@ -6,11 +6,11 @@
 #include <regex>
 #include <tuple>
 
-#include "harness/errors.h"
-#include "harness/image_io.h"
+#include "harness/data/image_io.h"
+#include "harness/util/errors.h"
 #include "test_util.h"
 
-namespace focalab {
+namespace focalab::harness {
 namespace {
 
 std::string fixture(const std::string& name) {
@@ -216,4 +216,4 @@ TEST(ImageIo, BadFilesAreDataErrorsNamingTheFile) {
 }
 
 }  // namespace
-}  // namespace focalab
+}  // namespace focalab::harness

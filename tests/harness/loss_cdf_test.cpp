@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "harness/loss_cdf.h"
+#include "harness/eval/loss_cdf.h"
 #include "test_util.h"
 
 namespace focalab::harness {

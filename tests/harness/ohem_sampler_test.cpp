@@ -1,4 +1,4 @@
-#include "harness/ohem_sampler.h"
+#include "harness/train/ohem_sampler.h"
 
 #include "test_util.h"
 

@@ -1,7 +1,7 @@
-#include "harness/reference.h"
+#include "harness/config/reference.h"
 
-#include "harness/errors.h"
-#include "harness/sweep.h"
+#include "harness/config/sweep.h"
+#include "harness/util/errors.h"
 #include "test_util.h"
 
 namespace focalab::harness {

@@ -21,9 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include "harness/errors.h"
-#include "harness/sqlite.h"
-#include "harness/store.h"
+#include "harness/store/sqlite.h"
+#include "harness/store/store.h"
+#include "harness/util/errors.h"
 #include "test_util.h"
 
 namespace focalab::harness {

@@ -1,4 +1,4 @@
-#include "harness/synthetic_dataset.h"
+#include "harness/data/synthetic_dataset.h"
 
 #include "test_util.h"
 

@@ -7,12 +7,12 @@
 #include <fstream>
 #include <regex>
 
-#include "harness/errors.h"
-#include "harness/torch_file.h"
-#include "harness/weights.h"
+#include "harness/interop/torch_file.h"
+#include "harness/interop/weights.h"
+#include "harness/util/errors.h"
 #include "test_util.h"
 
-namespace focalab {
+namespace focalab::harness {
 namespace {
 
 std::map<std::string, torch::Tensor> as_map(const StateDict& state) {
@@ -384,4 +384,4 @@ TEST(Weights, FocalabCheckpointRoundTripAndShapeErrors) {
 }
 
 }  // namespace
-}  // namespace focalab
+}  // namespace focalab::harness

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/config.h"
-#include "harness/sweep.h"
+#include "harness/config/config.h"
+#include "harness/config/sweep.h"
 
 namespace focalab::harness {
 namespace {

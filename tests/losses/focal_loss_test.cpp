@@ -1,7 +1,7 @@
 #include "losses/focal_loss.h"
 
 #include "losses/classification_loss.h"
-#include "losses/focal_loss_kernel.h"
+#include "losses/kernel/focal_kernel.h"
 #include "test_util.h"
 
 #include <cmath>
@@ -25,10 +25,11 @@ std::pair<torch::Tensor, torch::Tensor> inputs(int64_t m, int64_t k, uint64_t se
 
 // Element-wise loss and gradient of the fused op equal the composed reference (the paper's
 // formula as ATen ops, whose gradient is autograd's) in double precision.
-void expect_matches_reference(double gamma, double alpha, Reduction reduction) {
+void expect_matches_reference(double gamma, double alpha, Reduction reduction,
+                              kernel::KernelPath path) {
   auto [x, t] = inputs(37, 13, 7);  // 13 classes: exercises the vector tail
   auto xf = x.clone().requires_grad_(true);
-  auto out = sigmoid_focal_loss_fused(xf, t, gamma, alpha, reduction);
+  auto out = sigmoid_focal_loss_fused(xf, t, gamma, alpha, reduction, path);
   auto xd = x.to(torch::kDouble).requires_grad_(true);
   auto ref_elem = sigmoid_focal_loss(xd, t.to(torch::kDouble), gamma, alpha);
   torch::Tensor ref = reduction == Reduction::kNone  ? ref_elem
@@ -54,24 +55,18 @@ void expect_matches_reference(double gamma, double alpha, Reduction reduction) {
   EXPECT_TRUE(torch::isfinite(xf.grad()).all().item<bool>());
 }
 
-// 0: the CPU's best kernel (AVX-512 where available), 1: AVX2 throughout, 2: portable.
-class FusedFocalLoss : public ::testing::TestWithParam<int> {
+// Each kernel path this CPU runs: its best (AVX-512 where available), AVX2, portable (a path
+// the CPU lacks falls back to the best below it).
+class FusedFocalLoss : public ::testing::TestWithParam<kernel::KernelPath> {
  protected:
-  void SetUp() override {
-    kernel::force_avx2_kernel(GetParam() == 1);
-    kernel::force_portable_kernel(GetParam() == 2);
-  }
-  void TearDown() override {
-    kernel::force_avx2_kernel(false);
-    kernel::force_portable_kernel(false);
-  }
+  kernel::KernelPath path() const { return GetParam(); }
 };
 
 TEST_P(FusedFocalLoss, MatchesReferenceAcrossGammaAlphaReduction) {
   for (double gamma : {0.0, 0.5, 1.0, 2.0, 5.0}) {
     for (double alpha : {-1.0, 0.25, 0.75}) {
       for (auto r : {Reduction::kNone, Reduction::kSum, Reduction::kMean}) {
-        expect_matches_reference(gamma, alpha, r);
+        expect_matches_reference(gamma, alpha, r, path());
       }
     }
   }
@@ -93,10 +88,10 @@ TEST_P(FusedFocalLoss, LabelFormEqualsDenseForm) {
     if (l >= 0) onehot[i][l] = 1;
   }
   auto xa = x.clone().requires_grad_(true);
-  auto sum = focal_loss_sum(xa, labels, 2.0, 0.25, 0.5);
+  auto sum = focal_loss_sum(xa, labels, 2.0, 0.25, 0.5, nullptr, path());
   sum.backward();
   auto xb = x.clone().requires_grad_(true);
-  auto dense = sigmoid_focal_loss_fused(xb, onehot, 2.0, 0.25, Reduction::kNone);
+  auto dense = sigmoid_focal_loss_fused(xb, onehot, 2.0, 0.25, Reduction::kNone, path());
   auto expected = (dense * keep.unsqueeze(1)).sum() * 0.5;
   expected.backward();
   EXPECT_NEAR(sum.item<double>(), expected.item<double>(), 1e-4 * expected.item<double>());
@@ -111,7 +106,7 @@ TEST_P(FusedFocalLoss, BreakdownInThePassMatchesSeparateAccounting) {
   auto [x, t_unused] = inputs(m, k, 5);
   auto labels = torch::randint(-2, k, {m}, torch::kLong);
   LossBreakdown fused(k, {0.05}), separate(k, {0.05});
-  auto total = focal_loss_sum(x, labels, 2.0, 0.25, 0.25, &fused);
+  auto total = focal_loss_sum(x, labels, 2.0, 0.25, 0.25, &fused, path());
   fused.finish_iteration((labels == -2).sum().item<int64_t>(), 4.0);
   auto keep = labels != -2;
   auto onehot = torch::zeros({m, k});
@@ -156,7 +151,7 @@ TEST_P(FusedFocalLoss, BreakdownOverManyRowsMatchesSeparateAccounting) {
                         torch::randint(0, k, {60}, torch::kLong));
       labels.index_put_({torch::randint(0, m, {40}, torch::kLong)}, -2);
       LossBreakdown fused(k, {0.05}), separate(k, {0.05});
-      auto total = focal_loss_sum(x, labels, gamma, 0.25, 1.0, &fused);
+      auto total = focal_loss_sum(x, labels, gamma, 0.25, 1.0, &fused, path());
       fused.finish_iteration(0, 1.0);
       auto keep = labels != -2;
       auto onehot = one_hot_targets(labels, k, torch::kFloat);
@@ -184,9 +179,9 @@ TEST_P(FusedFocalLoss, NoClassesGiveZeroLoss) {
   auto x = torch::zeros({5, 0}).requires_grad_(true);
   auto labels = torch::tensor({-1L, -2L, -1L, -1L, -2L});
   LossBreakdown breakdown(0, {0.05});
-  auto loss = focal_loss_sum(x, labels, 2.0, 0.25, 1.0, &breakdown);
+  auto loss = focal_loss_sum(x, labels, 2.0, 0.25, 1.0, &breakdown, path());
   EXPECT_EQ(loss.item<double>(), 0.0);
-  EXPECT_EQ(focal_loss_sum(x, labels, 2.0, 0.25, 1.0).item<double>(), 0.0);
+  EXPECT_EQ(focal_loss_sum(x, labels, 2.0, 0.25, 1.0, nullptr, path()).item<double>(), 0.0);
   loss.backward();
   EXPECT_EQ(x.grad().sizes(), x.sizes());
   breakdown.finish_iteration(2, 1.0);
@@ -197,7 +192,7 @@ TEST_P(FusedFocalLoss, NoClassesGiveZeroLoss) {
 
 // Extreme logits through the vector paths (rows of 40 classes: two whole vectors and a partial
 // one), label and dense form, for each compiled modulating factor: finite loss and gradient, equal
-// to the portable path's (which computes the header's formulas one element at a time).
+// to the portable path's (which computes losses/focal_formula.h one element at a time).
 TEST_P(FusedFocalLoss, ExtremeLogitsMatchThePortablePath) {
   const std::vector<float> values = {-1e4f, -100.f, -88.5f, -87.5f, -50.f, -17.f, 0.f,
                                      17.f,  50.f,   87.5f,  88.5f,  100.f, 1e4f};
@@ -211,15 +206,14 @@ TEST_P(FusedFocalLoss, ExtremeLogitsMatchThePortablePath) {
   for (const double gamma : {2.0, 0.0, 1.0, 1.5}) {
     SCOPED_TRACE(gamma);
     const auto run = [&](bool portable) {
-      kernel::force_portable_kernel(portable || GetParam() == 2);
+      const auto p = portable ? kernel::KernelPath::kPortable : path();
       auto xl = x.clone().requires_grad_(true);
       auto xd = x.clone().requires_grad_(true);
       LossBreakdown breakdown(k, {0.05});
-      auto sum = focal_loss_sum(xl, labels, gamma, 0.25, 1.0, &breakdown);
+      auto sum = focal_loss_sum(xl, labels, gamma, 0.25, 1.0, &breakdown, p);
       sum.backward();
-      auto elem = sigmoid_focal_loss_fused(xd, dense, gamma, 0.25, Reduction::kNone);
+      auto elem = sigmoid_focal_loss_fused(xd, dense, gamma, 0.25, Reduction::kNone, p);
       elem.sum().backward();
-      kernel::force_portable_kernel(GetParam() == 2);
       return std::make_tuple(sum.detach(), xl.grad(), elem.detach(), xd.grad());
     };
     const auto [sum, gl, elem, gd] = run(false);
@@ -230,6 +224,26 @@ TEST_P(FusedFocalLoss, ExtremeLogitsMatchThePortablePath) {
     EXPECT_TRUE(torch::allclose(elem, elem_p, 1e-5, 1e-30));
     EXPECT_TRUE(torch::allclose(gd, gd_p, 1e-5, 1e-30));
   }
+}
+
+// A named path runs where the CPU has it and falls back to the best one below it otherwise; the
+// default is the best.
+TEST(FusedFocalLoss, PathsResolveToWhatTheCpuRuns) {
+  using kernel::KernelPath;
+  EXPECT_EQ(kernel::resolve_path(KernelPath::kPortable), KernelPath::kPortable);
+  EXPECT_NE(kernel::resolve_path(KernelPath::kBest), KernelPath::kBest);
+  EXPECT_EQ(fused_focal_kernel_name(), kernel::path_name(KernelPath::kBest));
+#if defined(__x86_64__)
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+  EXPECT_EQ(kernel::resolve_path(KernelPath::kAvx2),
+            avx2 ? KernelPath::kAvx2 : KernelPath::kPortable);
+  EXPECT_EQ(kernel::resolve_path(KernelPath::kBest),
+            avx512 ? KernelPath::kAvx512 : avx2 ? KernelPath::kAvx2 : KernelPath::kPortable);
+  EXPECT_STREQ(kernel::path_name(KernelPath::kAvx512), avx512 ? "AVX-512"
+                                                       : avx2 ? "AVX2"
+                                                              : "portable");
+#endif
 }
 
 // x >= hard_logit_threshold(s) is sigmoid(x) >= s, sigmoid in float as LibTorch computes it,
@@ -253,20 +267,27 @@ TEST_P(FusedFocalLoss, NanPropagatesAndBadLabelsAreRejected) {
   auto x = torch::zeros({3, 10});
   x[1][4] = std::numeric_limits<float>::quiet_NaN();
   auto xr = x.clone().requires_grad_(true);
-  auto loss = focal_loss_sum(xr, torch::tensor({-1L, 4L, 2L}), 2.0, 0.25, 1.0);
+  auto loss = focal_loss_sum(xr, torch::tensor({-1L, 4L, 2L}), 2.0, 0.25, 1.0, nullptr, path());
   EXPECT_TRUE(std::isnan(loss.item<float>()));
   loss.backward();
   EXPECT_TRUE(std::isnan(xr.grad()[1][4].item<float>()));
   EXPECT_TRUE(torch::isfinite(xr.grad()[0]).all().item<bool>());
-  auto dense = sigmoid_focal_loss_fused(x, torch::zeros({3, 10}), 2.0, 0.25);
+  auto dense =
+      sigmoid_focal_loss_fused(x, torch::zeros({3, 10}), 2.0, 0.25, Reduction::kNone, path());
   EXPECT_TRUE(std::isnan(dense[1][4].item<float>()));
-  EXPECT_THROW(focal_loss_sum(x, torch::tensor({-1L, 10L, 2L}), 2.0, 0.25, 1.0), c10::Error);
-  EXPECT_THROW(focal_loss_sum(x, torch::tensor({-3L, 0L, 2L}), 2.0, 0.25, 1.0), c10::Error);
+  EXPECT_THROW(focal_loss_sum(x, torch::tensor({-1L, 10L, 2L}), 2.0, 0.25, 1.0, nullptr, path()),
+               c10::Error);
+  EXPECT_THROW(focal_loss_sum(x, torch::tensor({-3L, 0L, 2L}), 2.0, 0.25, 1.0, nullptr, path()),
+               c10::Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, FusedFocalLoss, ::testing::Values(0, 1, 2),
+INSTANTIATE_TEST_SUITE_P(Kernels, FusedFocalLoss,
+                         ::testing::Values(kernel::KernelPath::kBest, kernel::KernelPath::kAvx2,
+                                           kernel::KernelPath::kPortable),
                          [](const auto& info) {
-                           return info.param == 0 ? "Native" : info.param == 1 ? "Avx2" : "Portable";
+                           return info.param == kernel::KernelPath::kBest   ? "Native"
+                                  : info.param == kernel::KernelPath::kAvx2 ? "Avx2"
+                                                                            : "Portable";
                          });
 
 // Analytic gradient against finite differences (double precision takes the composed path).

@@ -10,13 +10,13 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "harness/image_io.h"
-#include "harness/predict.h"
-#include "harness/torch_file.h"
-#include "harness/weights.h"
+#include "harness/analysis/predict.h"
+#include "harness/data/image_io.h"
+#include "harness/interop/torch_file.h"
+#include "harness/interop/weights.h"
 #include "test_util.h"
 
-namespace focalab {
+namespace focalab::harness {
 namespace {
 
 constexpr const char* kPython = "/usr/bin/python3";
@@ -205,4 +205,4 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, RetinaNetParity, ::testing::Values("v1", "
 INSTANTIATE_TEST_SUITE_P(Torchvision, RetinaNetV1Parity, ::testing::Values("v1"));
 
 }  // namespace
-}  // namespace focalab
+}  // namespace focalab::harness

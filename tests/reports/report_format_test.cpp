@@ -13,13 +13,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "harness/config.h"
-#include "harness/data_stats.h"
-#include "harness/errors.h"
-#include "harness/image_io.h"
-#include "harness/sqlite.h"
-#include "harness/store.h"
-#include "harness/sweep.h"
+#include "harness/analysis/data_stats.h"
+#include "harness/config/config.h"
+#include "harness/config/sweep.h"
+#include "harness/data/image_io.h"
+#include "harness/store/sqlite.h"
+#include "harness/store/store.h"
+#include "harness/util/errors.h"
 #include "reports/plot.h"
 #include "reports/report.h"
 #include "test_util.h"
@@ -226,7 +226,7 @@ TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
             std::string::npos) << json;
   const std::string html = render(path, "html");
   EXPECT_NE(html.find("<td class=\"num\"><b>31.0 ± 1.4</b></td>"), std::string::npos) << html;
-  EXPECT_THROW(render(path, "docx"), UsageError);
+  EXPECT_THROW(render(path, "docx"), harness::UsageError);
 }
 
 // Plots from the fixture: the series each figure must have, SVG and PNG written and non-empty.
@@ -328,7 +328,7 @@ TEST(ReportFormats, BaselineDifferencesWithPairedAndWelchIntervals) {
     try {
       render_baseline(db, "md", bad);
       ADD_FAILURE() << bad << " accepted";
-    } catch (const UsageError& e) {
+    } catch (const harness::UsageError& e) {
       EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
     }
   }
@@ -454,15 +454,15 @@ TEST(Plots, EachKindDrawsItsSeries) {
   // PNG (needs DejaVu Sans from fonts-dejavu-core)
   if (std::filesystem::exists("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")) {
     plot("loss-share", "s.png");
-    EXPECT_EQ(probe_image(dir.file("s.png")), (std::pair<int64_t, int64_t>{434, 560}));
-    const auto img = read_image(dir.file("s.png"));
+    EXPECT_EQ(harness::probe_image(dir.file("s.png")), (std::pair<int64_t, int64_t>{434, 560}));
+    const auto img = harness::read_image(dir.file("s.png"));
     // not blank: the stacked areas cover part of the plot
     EXPECT_LT(img.mean().item<float>(), 0.95f);
     EXPECT_GT((img < 0.5).sum().item<int64_t>(), 10000);
   }
-  EXPECT_THROW(plot("loss-cdf", "x.svg"), UsageError);
-  EXPECT_THROW(plot("histogram", "x.svg"), UsageError);
-  EXPECT_THROW(plot("loss-share", "x.gif"), UsageError);
+  EXPECT_THROW(plot("loss-cdf", "x.svg"), harness::UsageError);
+  EXPECT_THROW(plot("histogram", "x.svg"), harness::UsageError);
+  EXPECT_THROW(plot("loss-share", "x.gif"), harness::UsageError);
 }
 
 // delta-vs-imbalance: alpha-CE (the baseline) and FL at 6 and at 24 classes, seeds 1-3. At 6
@@ -526,11 +526,11 @@ TEST(Plots, DeltaVsImbalancePairsEachConfigurationWithItsBaseline) {
             std::string::npos);
   EXPECT_NE(svg.find(">1,000<"), std::string::npos);  // decade ticks
   o.baseline = "";
-  EXPECT_THROW(make_plot(o), UsageError);
+  EXPECT_THROW(make_plot(o), harness::UsageError);
   o.baseline = "loss.kind=ohem";
-  EXPECT_THROW(make_plot(o), UsageError);  // no baseline rows: nothing to compare
+  EXPECT_THROW(make_plot(o), harness::UsageError);  // no baseline rows: nothing to compare
   o.baseline = "loss.kindd=ce";
-  EXPECT_THROW(make_plot(o), UsageError);
+  EXPECT_THROW(make_plot(o), harness::UsageError);
 }
 
 }  // namespace

@@ -7,10 +7,10 @@
 
 #include <sstream>
 
-#include "harness/config.h"
-#include "harness/errors.h"
-#include "harness/scheduler.h"
-#include "harness/sqlite.h"
+#include "harness/config/config.h"
+#include "harness/run/scheduler.h"
+#include "harness/store/sqlite.h"
+#include "harness/util/errors.h"
 #include "reports/query.h"
 #include "reports/report.h"
 #include "test_util.h"
@@ -124,7 +124,7 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
                                       reports::QueryFormat::kCsv);
   EXPECT_EQ(csv, "loss,status\nce,done\nfocal,done\n");
   EXPECT_THROW(reports::run_query(db_path, "DELETE FROM trials", reports::QueryFormat::kCsv),
-               UsageError);
+               harness::UsageError);
 
   // Second run: nothing to do.
   auto again = harness::run_sweep(harness::load_sweep(yaml), run);
@@ -187,9 +187,9 @@ TEST(SweepIntegration, RejectsForeignDatabase) {
     Database db(db_path, Database::Mode::kReadWriteCreate);
     db.exec("CREATE TABLE customers (id INTEGER)");
   }
-  EXPECT_THROW(harness::Store{db_path}, StoreError);
+  EXPECT_THROW(harness::Store{db_path}, harness::StoreError);
   const auto junk = dir.write("junk.db", "this is not sqlite at all, just text...........");
-  EXPECT_THROW(harness::Store{junk}, StoreError);
+  EXPECT_THROW(harness::Store{junk}, harness::StoreError);
 }
 
 }  // namespace

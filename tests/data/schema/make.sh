@@ -610,7 +610,7 @@ SQL
 }
 
 # Schema version 6: version 5, a sweep's claims and the evaluations' bootstrap replicates
-# (harness/store.cpp kSchemaV6), added as focalab adds them — by rows(), after the sweep row of
+# (harness/store/store.cpp kSchemaV6), added as focalab adds them — by rows(), after the sweep row of
 # version 5's shape.
 schema_v6() {
   schema_v5

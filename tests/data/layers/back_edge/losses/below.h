@@ -1,0 +1,3 @@
+#pragma once
+// A loss may use the models below it.
+#include "models/box_ops.h"

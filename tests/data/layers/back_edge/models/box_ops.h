@@ -1,0 +1,2 @@
+#pragma once
+#include "models/box_ops.h"
