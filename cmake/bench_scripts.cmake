@@ -1,16 +1,6 @@
-# Generates ${PROJECT_BINARY_DIR}/generated/bench_scripts.cpp: `focalab bench`'s Python twins
-# (harness/cli/bench/*.py) as string literals, so that the benchmarks run from any directory;
-# bench_script(name) returns one (harness/cli/bench/bench_common.h).
+# `focalab bench`'s Python twins (harness/cli/bench/*.py), compiled in so that the benchmarks run
+# from any directory: run_python(name) in harness/cli/bench/bench_common.h.
+include(${FOCALAB_SOURCE_DIR}/cmake/embed_files.cmake)
 file(GLOB FOCALAB_BENCH_SCRIPTS CONFIGURE_DEPENDS ${FOCALAB_SOURCE_DIR}/harness/cli/bench/*.py)
-set(FOCALAB_BENCH_SCRIPT_STRINGS "")
-set(FOCALAB_BENCH_SCRIPT_NAMES "")
-list(LENGTH FOCALAB_BENCH_SCRIPTS FOCALAB_BENCH_SCRIPT_COUNT)
-foreach(script ${FOCALAB_BENCH_SCRIPTS})
-  file(READ ${script} script_content)
-  get_filename_component(script_name ${script} NAME)
-  string(APPEND FOCALAB_BENCH_SCRIPT_STRINGS "R\"focalab_py(${script_content})focalab_py\",\n")
-  string(APPEND FOCALAB_BENCH_SCRIPT_NAMES "\"${script_name}\",\n")
-endforeach()
-configure_file(${FOCALAB_SOURCE_DIR}/cmake/bench_scripts.cpp.in
-               ${PROJECT_BINARY_DIR}/generated/bench_scripts.cpp @ONLY)
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${FOCALAB_BENCH_SCRIPTS})
+focalab_embed_files(OUTPUT ${PROJECT_BINARY_DIR}/generated/bench_scripts.cpp NAME BenchScript
+                    NAMESPACES focalab::harness::cli FILES ${FOCALAB_BENCH_SCRIPTS})

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "models/box_ops.h"
+#include "models/anchors/box_ops.h"
 
 namespace focalab::models {
 

@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "models/box_coder.h"
+#include "models/anchors/box_coder.h"
 
 namespace focalab::models {
 

@@ -1,7 +1,7 @@
 #pragma once
 // RetinaNet = ResNet backbone + FPN P3..P7 + shared heads + anchors. The model only maps images to
 // per-anchor outputs; labelling anchors, losses and postprocessing are separate (label_anchors in
-// models/anchor_labels.h, losses/, models/postprocess.h) so the loss stays the ablation axis.
+// models/anchors/anchor_labels.h, losses/, models/postprocess.h) so the loss stays the ablation axis.
 
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "models/anchor_generator.h"
-#include "models/fpn.h"
-#include "models/resnet.h"
+#include "models/anchors/anchor_generator.h"
+#include "models/backbone/fpn.h"
+#include "models/backbone/resnet.h"
 #include "models/retinanet_head.h"
 
 namespace focalab::models {

@@ -20,13 +20,13 @@
 #include "harness/store/sqlite.h"
 #include "harness/util/errors.h"
 #include "harness/util/json.h"
-#include "reports/chart.h"
 #include "reports/csv.h"
-#include "reports/html.h"
-#include "reports/plot.h"
+#include "reports/plots/chart.h"
+#include "reports/plots/plot.h"
 #include "reports/stats.h"
 #include "reports/sweep_data.h"
 #include "reports/verdicts.h"
+#include "reports/web/html.h"
 
 namespace focalab::reports {
 

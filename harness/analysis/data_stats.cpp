@@ -9,9 +9,9 @@
 
 #include "harness/data/dataset.h"
 #include "harness/train/trainer.h"
-#include "models/anchor_generator.h"
-#include "models/anchor_labels.h"
-#include "models/matcher.h"
+#include "models/anchors/anchor_generator.h"
+#include "models/anchors/anchor_labels.h"
+#include "models/anchors/matcher.h"
 
 namespace focalab::harness {
 inline namespace analysis {

@@ -9,7 +9,7 @@
 #include "harness/data/dataset.h"
 #include "harness/train/trainer.h"
 #include "harness/util/errors.h"
-#include "models/anchor_labels.h"
+#include "models/anchors/anchor_labels.h"
 #include "models/retinanet.h"
 
 namespace focalab::harness {

@@ -10,7 +10,7 @@
 
 #include "harness/config/trial_config.h"
 #include "harness/interop/torch_file.h"
-#include "models/box_coder.h"
+#include "models/anchors/box_coder.h"
 #include "models/postprocess.h"
 #include "models/retinanet.h"
 #include "models/transform.h"

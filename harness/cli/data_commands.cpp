@@ -46,12 +46,12 @@
 #include "harness/train/trainer.h"
 #include "harness/util/errors.h"
 #include "harness/util/paths.h"
-#include "reports/chart.h"
-#include "reports/plot.h"
+#include "reports/plots/chart.h"
+#include "reports/plots/plot.h"
 #include "reports/query.h"
 #include "reports/report.h"
-#include "reports/serve.h"
 #include "reports/sweep_data.h"
+#include "reports/web/serve.h"
 
 namespace focalab::harness::cli {
 

@@ -10,20 +10,20 @@
 namespace focalab::harness {
 inline namespace config {
 
-// Generated from experiments/reference/*.yaml by CMake (cmake/reference_data.cpp.in).
-extern const char* const kReferenceYaml[];
+// Generated from experiments/reference/*.yaml by CMake (cmake/reference_data.cmake).
+extern const char* const kReferenceTexts[];
 extern const char* const kReferenceNames[];
-extern const int kNumReferenceFiles;
+extern const int kNumReference;
 
 namespace {
 
 std::vector<ReferenceTable> parse_all() {
   std::vector<ReferenceTable> out;
-  for (int f = 0; f < kNumReferenceFiles; ++f) {
+  for (int f = 0; f < kNumReference; ++f) {
     const std::string file = fmt::format("experiments/reference/{}", kReferenceNames[f]);
     YAML::Node root;
     try {
-      root = YAML::Load(kReferenceYaml[f]);
+      root = YAML::Load(kReferenceTexts[f]);
     } catch (const YAML::Exception& e) {
       throw ConfigError(fmt::format("{}:{}: {}", file, e.mark.line + 1, e.msg));
     }

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "harness/interop/torch_file.h"
-#include "models/resnet.h"
+#include "models/backbone/resnet.h"
 #include "models/retinanet.h"
 
 namespace focalab::harness {

@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "losses/focal_loss.h"
-#include "models/box_ops.h"
+#include "models/anchors/box_ops.h"
 
 namespace focalab::harness {
 inline namespace train {

@@ -25,7 +25,7 @@
 #include <torch/types.h>
 
 #include "losses/classification_loss.h"
-#include "models/box_coder.h"
+#include "models/anchors/box_coder.h"
 
 namespace focalab::harness {
 inline namespace train {

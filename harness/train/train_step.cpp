@@ -13,7 +13,7 @@
 #include "harness/train/trainer.h"
 #include "losses/box_loss.h"
 #include "losses/focal_loss.h"
-#include "models/anchor_labels.h"
+#include "models/anchors/anchor_labels.h"
 
 namespace focalab::harness {
 inline namespace train {

@@ -19,8 +19,8 @@
 #include "losses/classification_loss.h"
 #include "losses/loss_breakdown.h"
 #include "losses/loss_histogram.h"
-#include "models/box_coder.h"
-#include "models/matcher.h"
+#include "models/anchors/box_coder.h"
+#include "models/anchors/matcher.h"
 #include "models/retinanet.h"
 
 namespace focalab::harness {

@@ -20,7 +20,7 @@
 #include "losses/classification_loss.h"
 #include "losses/loss_breakdown.h"
 #include "losses/loss_histogram.h"
-#include "models/matcher.h"
+#include "models/anchors/matcher.h"
 #include "models/postprocess.h"
 #include "models/retinanet.h"
 

@@ -1,4 +1,4 @@
-#include "models/anchor_generator.h"
+#include "models/anchors/anchor_generator.h"
 
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-#include "models/box_coder.h"
+#include "models/anchors/box_coder.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "models/box_ops.h"
+#include "models/anchors/box_ops.h"
 
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-#include "models/matcher.h"
+#include "models/anchors/matcher.h"
 
 #include "test_util.h"
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "models/anchor_labels.h"
-#include "models/box_ops.h"
+#include "models/anchors/anchor_labels.h"
+#include "models/anchors/box_ops.h"
 #include "models/postprocess.h"
 #include "test_util.h"
 

@@ -20,7 +20,7 @@
 #include "harness/store/sqlite.h"
 #include "harness/store/store.h"
 #include "harness/util/errors.h"
-#include "reports/plot.h"
+#include "reports/plots/plot.h"
 #include "reports/report.h"
 #include "test_util.h"
 

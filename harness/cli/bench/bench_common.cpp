@@ -84,16 +84,16 @@ const char* const kKeepFreedMemoryEnv =
     "MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647 "
     "MALLOC_TOP_PAD_=67108864 ";
 
-// Generated from harness/cli/bench/*.py by CMake (cmake/bench_scripts.cpp.in).
-extern const char* const kBenchScripts[];
+// Generated from harness/cli/bench/*.py by CMake (cmake/bench_scripts.cmake).
+extern const char* const kBenchScriptTexts[];
 extern const char* const kBenchScriptNames[];
-extern const int kNumBenchScripts;
+extern const int kNumBenchScript;
 
 std::optional<std::string> run_python(const std::string& script_name, const std::string& args,
                                       std::string& why, const std::string& env) {
   const char* script_text = nullptr;
-  for (int i = 0; i < kNumBenchScripts; ++i) {
-    if (script_name == kBenchScriptNames[i]) script_text = kBenchScripts[i];
+  for (int i = 0; i < kNumBenchScript; ++i) {
+    if (script_name == kBenchScriptNames[i]) script_text = kBenchScriptTexts[i];
   }
   if (!script_text) throw std::logic_error("no benchmark script " + script_name);
   std::string tmpl = (std::filesystem::temp_directory_path() / "focalab-bench-XXXXXX.py").string();

@@ -1,3 +1,3 @@
 #pragma once
 // A loss may use the models below it.
-#include "models/box_ops.h"
+#include "models/anchors/box_ops.h"

@@ -1,2 +1,2 @@
 #pragma once
-#include "models/box_ops.h"
+#include "models/anchors/box_ops.h"

@@ -1,4 +1,4 @@
-#include "reports/plot.h"
+#include "reports/plots/plot.h"
 
 #include <fmt/format.h>
 
@@ -15,11 +15,12 @@
 #include "harness/config/reference.h"
 #include "harness/store/sqlite.h"
 #include "harness/util/errors.h"
-#include "reports/chart.h"
+#include "reports/plots/chart.h"
 #include "reports/stats.h"
 #include "reports/sweep_data.h"
 
 namespace focalab::reports {
+inline namespace plots {
 
 namespace {
 
@@ -537,4 +538,5 @@ std::string plot_svg(const PlotOptions& o) {
   return figure_svg(build_figure(o, details));
 }
 
+}  // namespace plots
 }  // namespace focalab::reports

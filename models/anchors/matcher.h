@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 namespace focalab::models {
+inline namespace anchors {
 
 enum class LowQualityMatches {
   kNone,      // no rescue of GTs whose best anchor is below fg_iou
@@ -43,4 +44,5 @@ class Matcher {
   MatcherOptions options_;
 };
 
+}  // namespace anchors
 }  // namespace focalab::models

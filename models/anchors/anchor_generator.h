@@ -13,6 +13,7 @@
 #include <vector>
 
 namespace focalab::models {
+inline namespace anchors {
 
 struct AnchorGeneratorOptions {
   // Base anchor size (pixels) per pyramid level, P3..P7. Default: 32..512 (paper, Detectron).
@@ -51,4 +52,5 @@ class AnchorGenerator {
   std::vector<torch::Tensor> cell_anchors_;  // per level [A, 4], float, CPU
 };
 
+}  // namespace anchors
 }  // namespace focalab::models

@@ -1,4 +1,4 @@
-#include "reports/chart.h"
+#include "reports/plots/chart.h"
 
 #include <fmt/format.h>
 #include <stb_image_write.h>
@@ -16,6 +16,7 @@
 #include "harness/util/paths.h"
 
 namespace focalab::reports {
+inline namespace plots {
 
 namespace {
 
@@ -577,4 +578,5 @@ void write_figure(const Figure& figure, const std::string& path) {
   if (ec) throw harness::DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
 }
 
+}  // namespace plots
 }  // namespace focalab::reports

@@ -19,6 +19,7 @@
 #include <vector>
 
 namespace focalab::reports {
+inline namespace plots {
 
 struct PlotOptions {
   std::string db_path = "focalab.db";
@@ -39,4 +40,5 @@ std::string make_plot(const PlotOptions& options);
 // make_plot does.
 std::string plot_svg(const PlotOptions& options);
 
+}  // namespace plots
 }  // namespace focalab::reports

@@ -1,8 +1,9 @@
-#include "reports/html.h"
+#include "reports/web/html.h"
 
-#include "reports/chart.h"
+#include "reports/plots/chart.h"
 
 namespace focalab::reports {
+inline namespace web {
 
 namespace {
 
@@ -30,4 +31,5 @@ std::string html_page(const std::string& title, const std::string& body,
   return out + "</body></html>\n";
 }
 
+}  // namespace web
 }  // namespace focalab::reports

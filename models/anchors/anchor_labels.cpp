@@ -1,10 +1,11 @@
-#include "models/anchor_labels.h"
+#include "models/anchors/anchor_labels.h"
 
 #include <torch/torch.h>
 
-#include "models/box_ops.h"
+#include "models/anchors/box_ops.h"
 
 namespace focalab::models {
+inline namespace anchors {
 
 AnchorTargets label_anchors(const torch::Tensor& anchors,
                             const std::vector<torch::Tensor>& gt_boxes,
@@ -47,4 +48,5 @@ AnchorTargets label_anchors(const torch::Tensor& anchors,
   return {torch::stack(labels), torch::stack(classes), torch::stack(boxes), torch::stack(max_ious)};
 }
 
+}  // namespace anchors
 }  // namespace focalab::models

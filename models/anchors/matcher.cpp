@@ -1,8 +1,9 @@
-#include "models/matcher.h"
+#include "models/anchors/matcher.h"
 
 #include <torch/torch.h>
 
 namespace focalab::models {
+inline namespace anchors {
 
 Matcher::Matcher(MatcherOptions options) : options_(options) {
   TORCH_CHECK(options_.bg_iou <= options_.fg_iou, "Matcher: bg_iou (", options_.bg_iou,
@@ -35,4 +36,5 @@ MatchResult Matcher::operator()(const torch::Tensor& iou) const {
   return {matched_idx, labels};
 }
 
+}  // namespace anchors
 }  // namespace focalab::models

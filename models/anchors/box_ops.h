@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 namespace focalab::models {
+inline namespace anchors {
 
 // Area of each box. boxes: [N, 4] -> [N].
 torch::Tensor box_area(const torch::Tensor& boxes);
@@ -27,4 +28,5 @@ torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, doubl
 torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& scores,
                           const torch::Tensor& idxs, double iou_threshold);
 
+}  // namespace anchors
 }  // namespace focalab::models

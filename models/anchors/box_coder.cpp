@@ -1,8 +1,9 @@
-#include "models/box_coder.h"
+#include "models/anchors/box_coder.h"
 
 #include <torch/torch.h>
 
 namespace focalab::models {
+inline namespace anchors {
 
 namespace {
 struct CentreSize {
@@ -44,4 +45,5 @@ torch::Tensor BoxCoder::decode(const torch::Tensor& deltas, const torch::Tensor&
   return torch::stack({cx - 0.5 * pw, cy - 0.5 * ph, cx + 0.5 * pw, cy + 0.5 * ph}, 1);
 }
 
+}  // namespace anchors
 }  // namespace focalab::models

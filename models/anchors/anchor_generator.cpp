@@ -1,10 +1,11 @@
-#include "models/anchor_generator.h"
+#include "models/anchors/anchor_generator.h"
 
 #include <torch/torch.h>
 
 #include <cmath>
 
 namespace focalab::models {
+inline namespace anchors {
 
 AnchorGenerator::AnchorGenerator(AnchorGeneratorOptions options) : options_(std::move(options)) {
   TORCH_CHECK(!options_.sizes.empty(), "AnchorGenerator: sizes must not be empty");
@@ -69,4 +70,5 @@ torch::Tensor AnchorGenerator::grid_anchors(
   return torch::cat(per_level, 0);
 }
 
+}  // namespace anchors
 }  // namespace focalab::models

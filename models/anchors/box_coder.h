@@ -9,6 +9,7 @@
 #include <cmath>
 
 namespace focalab::models {
+inline namespace anchors {
 
 struct BoxCoderOptions {
   // Weights (wx, wy, ww, wh). Default: (1, 1, 1, 1) (RetinaNet, all implementations).
@@ -31,4 +32,5 @@ class BoxCoder {
   BoxCoderOptions options_;
 };
 
+}  // namespace anchors
 }  // namespace focalab::models

@@ -1,4 +1,4 @@
-#include "reports/serve.h"
+#include "reports/web/serve.h"
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -25,14 +25,15 @@
 #include "harness/store/store.h"
 #include "harness/util/errors.h"
 #include "harness/util/json.h"
-#include "reports/chart.h"
-#include "reports/html.h"
-#include "reports/plot.h"
+#include "reports/plots/chart.h"
+#include "reports/plots/plot.h"
 #include "reports/report.h"
 #include "reports/stats.h"
 #include "reports/sweep_data.h"
+#include "reports/web/html.h"
 
 namespace focalab::reports {
+inline namespace web {
 
 namespace {
 
@@ -946,4 +947,5 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
   server.listen_after_bind();
 }
 
+}  // namespace web
 }  // namespace focalab::reports

@@ -10,9 +10,10 @@
 
 #include <vector>
 
-#include "models/resnet.h"
+#include "models/backbone/resnet.h"
 
 namespace focalab::models {
+inline namespace backbone {
 
 enum class P6Source {
   kC5,  // paper, Detectron
@@ -39,4 +40,5 @@ class FpnImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Fpn);
 
+}  // namespace backbone
 }  // namespace focalab::models

@@ -28,6 +28,7 @@
 #include <string>
 
 namespace focalab::reports {
+inline namespace web {
 
 struct ServeOptions {
   std::string db_path = "focalab.db";
@@ -42,4 +43,5 @@ struct ServeOptions {
 // UsageError when the address cannot be bound.
 void serve(const ServeOptions& options, const std::function<void(const std::string&)>& ready);
 
+}  // namespace web
 }  // namespace focalab::reports

@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace focalab::reports {
+inline namespace plots {
 
 struct Series {
   std::string name;          // legend entry; "" = not in the legend
@@ -50,4 +51,5 @@ std::string figure_svg(const Figure& figure);
 // Text for XML / HTML content and attribute values: < > & " escaped.
 std::string xml_escape(const std::string& s);
 
+}  // namespace plots
 }  // namespace focalab::reports

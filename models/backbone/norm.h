@@ -11,6 +11,7 @@
 #include <utility>
 
 namespace focalab::models {
+inline namespace backbone {
 
 enum class NormKind {
   kFrozenBatchNorm,  // statistics and affine parameters fixed (torchvision detection default)
@@ -40,4 +41,5 @@ TORCH_MODULE(BatchNorm2d);
 torch::Tensor conv_norm(const torch::Tensor& x, const torch::Tensor& conv_weight, int64_t stride,
                         int64_t padding, BatchNorm2dImpl& norm);
 
+}  // namespace backbone
 }  // namespace focalab::models

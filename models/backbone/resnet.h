@@ -12,9 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "models/norm.h"
+#include "models/backbone/norm.h"
 
 namespace focalab::models {
+inline namespace backbone {
 
 struct ResNetOptions {
   // Preset: "tiny", "resnet18", "resnet34", "resnet50", "resnet101". Default: "resnet50" (paper).
@@ -47,4 +48,5 @@ class ResNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ResNet);
 
+}  // namespace backbone
 }  // namespace focalab::models

@@ -1,8 +1,9 @@
-#include "models/resnet.h"
+#include "models/backbone/resnet.h"
 
 #include <torch/torch.h>
 
 namespace focalab::models {
+inline namespace backbone {
 
 namespace {
 
@@ -139,4 +140,5 @@ BackboneFeatures ResNetImpl::forward(const torch::Tensor& images) {
   return {c3, c4, c5};
 }
 
+}  // namespace backbone
 }  // namespace focalab::models

@@ -6,9 +6,10 @@
 
 #include <vector>
 
-#include "models/matcher.h"
+#include "models/anchors/matcher.h"
 
 namespace focalab::models {
+inline namespace anchors {
 
 struct AnchorTargets {
   torch::Tensor labels;       // [N, R] int8: 1 positive, 0 negative, -1 ignored (see Matcher)
@@ -27,4 +28,5 @@ AnchorTargets label_anchors(const torch::Tensor& anchors,
                             const std::vector<torch::Tensor>& crowd_boxes = {},
                             double crowd_ioa = 0.7);
 
+}  // namespace anchors
 }  // namespace focalab::models

@@ -1,4 +1,4 @@
-#include "models/box_ops.h"
+#include "models/anchors/box_ops.h"
 
 #include <torch/torch.h>
 
@@ -7,6 +7,7 @@
 #include <vector>
 
 namespace focalab::models {
+inline namespace anchors {
 
 torch::Tensor box_area(const torch::Tensor& boxes) {
   return (boxes.select(1, 2) - boxes.select(1, 0)) * (boxes.select(1, 3) - boxes.select(1, 1));
@@ -85,4 +86,5 @@ torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& score
   return nms(boxes + offsets.unsqueeze(1), scores, iou_threshold);
 }
 
+}  // namespace anchors
 }  // namespace focalab::models

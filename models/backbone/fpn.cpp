@@ -1,8 +1,9 @@
-#include "models/fpn.h"
+#include "models/backbone/fpn.h"
 
 #include <torch/torch.h>
 
 namespace focalab::models {
+inline namespace backbone {
 
 namespace nn = torch::nn;
 
@@ -52,4 +53,5 @@ std::vector<torch::Tensor> FpnImpl::forward(const BackboneFeatures& c) {
   return results;
 }
 
+}  // namespace backbone
 }  // namespace focalab::models

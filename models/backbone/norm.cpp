@@ -1,8 +1,9 @@
-#include "models/norm.h"
+#include "models/backbone/norm.h"
 
 #include <torch/torch.h>
 
 namespace focalab::models {
+inline namespace backbone {
 
 BatchNorm2dImpl::BatchNorm2dImpl(int64_t channels, NormKind kind) : kind_(kind) {
   weight_ = register_parameter("weight", torch::ones({channels}),
@@ -39,4 +40,5 @@ torch::Tensor conv_norm(const torch::Tensor& x, const torch::Tensor& conv_weight
   return torch::conv2d(x, conv_weight * scale.view({-1, 1, 1, 1}), shift, stride, padding);
 }
 
+}  // namespace backbone
 }  // namespace focalab::models

@@ -1,0 +1,81 @@
+#pragma once
+// The config's field table and the parsing of one value, shared by the files of harness/config/
+// (fields.cpp: the table; loader.cpp: sweep files, presets and overrides; config.cpp: the checks
+// across fields). Not part of the interface: the rest of focalab uses config.h.
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "harness/config/config.h"
+
+namespace focalab::harness {
+inline namespace config {
+namespace detail {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+enum class Kind { kInt, kFloat, kBool, kString, kFloatList, kIntList };
+
+const char* kind_name(Kind k);
+
+struct Range {
+  double lo = -kInf;
+  double hi = kInf;
+  bool lo_open = false;  // lo itself excluded
+};
+
+struct Field {
+  std::string path;
+  Kind kind = Kind::kInt;
+  std::string help;
+  Range range;
+  std::vector<std::string> choices;
+  std::function<ConfigValue(const TrialConfig&)> get;
+  std::function<void(TrialConfig&, const ConfigValue&)> set;
+
+  std::string allowed() const {
+    if (!choices.empty()) {
+      std::string s = "one of ";
+      for (size_t i = 0; i < choices.size(); ++i) s += (i ? ", " : "") + choices[i];
+      return s;
+    }
+    if (kind == Kind::kBool) return "true or false";
+    if (kind == Kind::kString) return "a string";
+    std::string what = (kind == Kind::kInt || kind == Kind::kIntList) ? "an integer" : "a number";
+    if (kind == Kind::kFloatList || kind == Kind::kIntList) what = "a list of " + what.substr(what.find(' ') + 1) + "s";
+    if (range.lo > -kInf && range.hi < kInf) {
+      return fmt::format("{} in {}{}, {}]", what, range.lo_open ? "(" : "[", range.lo, range.hi);
+    }
+    if (range.lo > -kInf) return fmt::format("{} {} {}", what, range.lo_open ? ">" : ">=", range.lo);
+    if (range.hi < kInf) return fmt::format("{} <= {}", what, range.hi);
+    return what;
+  }
+};
+
+// Every key of a trial config, in the order of `focalab config keys`.
+const std::vector<Field>& fields();
+const Field* find_field(const std::string& path);  // null when unknown
+std::vector<std::string> field_paths();
+
+// Throws ConfigError "ORIGIN: KEY: MSG".
+[[noreturn]] void fail(const Origin& origin, const std::string& key, const std::string& msg);
+// " (did you mean 'x'?)" for the closest candidate, or "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+// A node as flow YAML text, for messages.
+std::string node_text(const YAML::Node& node);
+Origin origin_of(const YAML::Node& node, const std::string& file);
+// A mapping key as a string (ConfigError at its line when it is not a scalar).
+std::string key_text(const YAML::Node& key, const std::string& file, const std::string& where);
+// A number of field f (an integer when `integer`) in f's range, or ConfigError at origin.
+double parse_number(const YAML::Node& node, const Field& f, const Origin& origin, bool integer);
+// A value of field f from its YAML node, checked (kind, range, choices), or ConfigError.
+ConfigValue parse_value(const Field& f, const YAML::Node& node, const Origin& origin);
+
+}  // namespace detail
+}  // namespace config
+}  // namespace focalab::harness
