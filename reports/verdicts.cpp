@@ -95,22 +95,44 @@ const ClaimRow* the_row(const harness::ConfigFilter& f, const std::vector<ClaimR
   return nullptr;
 }
 
-ClaimVerdict better(const Claim& c, const std::vector<ClaimRow>& rows) {
-  ClaimVerdict v{c, Verdict::kInconclusive, ""};
+// A better / close claim's two configurations: "METRIC DIFF [LO, HI] (method, n)" and the
+// interval of the difference; nullopt, the reason in v.evidence, when there is no pair.
+std::optional<std::pair<std::string, std::optional<DiffInterval>>> pair_difference(
+    const Claim& c, const std::vector<ClaimRow>& rows, ClaimVerdict& v) {
   const auto a = select(c.subject, rows), b = select(c.than, rows);
   if (a.size() != 1 || b.size() != 1) {
     v.evidence = fmt::format("the sweep has {} and {} such configurations", a.size(), b.size());
-    return v;
+    return std::nullopt;
   }
   const auto &va = values_of(*a[0], c.metric), &vb = values_of(*b[0], c.metric);
   if (va.empty() || vb.empty()) {
     v.evidence = "no finished trial on one side";
-    return v;
+    return std::nullopt;
   }
   const auto ci = difference_interval(*a[0], *b[0], c.metric);
-  v.evidence = fmt::format("{} {}", c.metric, diff_text(va, vb, ci));
+  return std::make_pair(fmt::format("{} {}", c.metric, diff_text(va, vb, ci)), ci);
+}
+
+ClaimVerdict better(const Claim& c, const std::vector<ClaimRow>& rows) {
+  ClaimVerdict v{c, Verdict::kInconclusive, ""};
+  const auto d = pair_difference(c, rows, v);
+  if (!d) return v;
+  const auto& [text, ci] = *d;
+  v.evidence = text;
   if (ci && ci->lo > 0) v.verdict = Verdict::kHolds;
   if (ci && ci->hi < 0) v.verdict = Verdict::kFails;
+  return v;
+}
+
+// close: the difference's interval inside [-within, +within] holds, entirely outside it fails.
+ClaimVerdict close(const Claim& c, const std::vector<ClaimRow>& rows) {
+  ClaimVerdict v{c, Verdict::kInconclusive, ""};
+  const auto d = pair_difference(c, rows, v);
+  if (!d) return v;
+  const auto& [text, ci] = *d;
+  v.evidence = fmt::format("{}; close: within ±{:g}", text, c.within);
+  if (ci && ci->lo >= -c.within && ci->hi <= c.within) v.verdict = Verdict::kHolds;
+  if (ci && (ci->lo > c.within || ci->hi < -c.within)) v.verdict = Verdict::kFails;
   return v;
 }
 
@@ -249,6 +271,7 @@ std::vector<ClaimVerdict> evaluate_claims(const std::vector<harness::Claim>& cla
       case ClaimKind::kPeak: out.push_back(peak(c, rows)); break;
       case ClaimKind::kCollapses: out.push_back(collapses(c, rows)); break;
       case ClaimKind::kDiverges: out.push_back(diverges(c, rows)); break;
+      case ClaimKind::kClose: out.push_back(close(c, rows)); break;
     }
   }
   return out;

@@ -12,7 +12,7 @@ inline namespace config {
 
 namespace {
 
-const std::vector<std::string> kKinds = {"better", "peak", "collapses", "diverges"};
+const std::vector<std::string> kKinds = {"better", "peak", "collapses", "diverges", "close"};
 
 std::string where_of(const YAML::Node& node, const std::string& file) {
   const auto mark = node.Mark();
@@ -125,6 +125,9 @@ std::string Claim::text() const {
       return fmt::format("{} collapses ({} below {:g} x the best)", subject.str(), metric, below);
     case ClaimKind::kDiverges:
       return fmt::format("{} diverges", subject.str());
+    case ClaimKind::kClose:
+      return fmt::format("{} close to {} ({} within {:g})", subject.str(), than.str(), metric,
+                         within);
   }
   return {};
 }
@@ -133,6 +136,24 @@ const std::vector<std::string>& claim_metrics() {
   static const std::vector<std::string> m = {"AP", "AP50", "AP75", "APs", "APm", "APl"};
   return m;
 }
+
+namespace {
+
+// A number strictly between lo and hi, or ConfigError "FILE:LINE: KEY: 'VALUE': expected WHAT".
+double number_in(const YAML::Node& node, const std::string& file, const std::string& key,
+                 double lo, double hi, const std::string& what) {
+  double v = lo;
+  try {
+    v = node.as<double>();
+  } catch (const YAML::Exception&) {
+  }
+  if (!(v > lo && v < hi)) {
+    fail(where_of(node, file), key, fmt::format("'{}': expected {}", flow_text(node), what));
+  }
+  return v;
+}
+
+}  // namespace
 
 std::vector<Claim> parse_claims(const YAML::Node& node, const std::string& file) {
   if (!node.IsSequence()) {
@@ -167,6 +188,7 @@ std::vector<Claim> parse_claims(const YAML::Node& node, const std::string& file)
       case ClaimKind::kPeak: allowed = {"where", "at", "metric"}; break;
       case ClaimKind::kCollapses: allowed = {"below", "metric"}; break;
       case ClaimKind::kDiverges: break;
+      case ClaimKind::kClose: allowed = {"to", "within", "metric"}; break;
     }
     for (const auto& kv : item) {
       const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : flow_text(kv.first);
@@ -204,6 +226,16 @@ std::vector<Claim> parse_claims(const YAML::Node& node, const std::string& file)
       if (!item["than"]) fail(where, key, "needs than: {the configuration it beats}");
       c.than = parse_filter(item["than"], file, key + ".than", false);
     }
+    if (c.kind == ClaimKind::kClose) {
+      if (!item["to"]) fail(where, key, "needs to: {the configuration it is close to}");
+      c.than = parse_filter(item["to"], file, key + ".to", false);
+    }
+    if (item["within"]) {
+      c.within = number_in(item["within"], file, key + ".within", 0, 100,
+                           fmt::format("the largest difference in {} that counts as close, a "
+                                       "number in (0, 100)",
+                                       c.metric));
+    }
     if (item["metric"]) {
       const auto m = item["metric"];
       const auto& ms = claim_metrics();
@@ -214,18 +246,9 @@ std::vector<Claim> parse_claims(const YAML::Node& node, const std::string& file)
       c.metric = m.Scalar();
     }
     if (item["below"]) {
-      const auto b = item["below"];
-      double v = -1;
-      try {
-        v = b.as<double>();
-      } catch (const YAML::Exception&) {
-      }
-      if (!(v > 0 && v < 1)) {
-        fail(where_of(b, file), key + ".below",
-             fmt::format("'{}': expected a fraction of the best configuration's {}, in (0, 1)",
-                         flow_text(b), c.metric));
-      }
-      c.below = v;
+      c.below = number_in(item["below"], file, key + ".below", 0, 1,
+                          fmt::format("a fraction of the best configuration's {}, in (0, 1)",
+                                      c.metric));
     }
     out.push_back(std::move(c));
   }
@@ -246,6 +269,7 @@ void check_claims(const std::vector<Claim>& claims, const std::vector<TrialConfi
     if (c.kind != ClaimKind::kPeak) {
       exactly_one(c.subject, "");
       if (c.kind == ClaimKind::kBetter) exactly_one(c.than, ".than");
+      if (c.kind == ClaimKind::kClose) exactly_one(c.than, ".to");
       continue;
     }
     // peak: a numeric key, one configuration per value, 3 values or more.

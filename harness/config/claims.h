@@ -14,6 +14,9 @@
 //     - collapses: {loss.kind: alpha_ce, loss.alpha: 0.1}  # AP below `below` x the best row's
 //       below: 0.1                                         # (default 0.1)
 //     - diverges: {loss.kind: ce, model.prior_prob: 0}     # its trials diverge
+//     - close: {loss.kind: focal_star, loss.gamma_star: 2} # within `within` of
+//       to: {loss.kind: focal, loss.gamma: 2}              # this one's AP, either side
+//       within: 1.0                                        # (default 1.0, in the metric's units)
 
 #include <yaml-cpp/yaml.h>
 
@@ -39,15 +42,16 @@ struct ConfigFilter {
 // field table). Throws UsageError naming `option`, the item and what is allowed.
 ConfigFilter parse_filter_text(const std::string& text, const std::string& option);
 
-enum class ClaimKind { kBetter, kPeak, kCollapses, kDiverges };
+enum class ClaimKind { kBetter, kPeak, kCollapses, kDiverges, kClose };
 
 struct Claim {
   ClaimKind kind = ClaimKind::kBetter;
   ConfigFilter subject;  // better / collapses / diverges: the configuration; peak: `where`
-  ConfigFilter than;     // better: the configuration it beats
+  ConfigFilter than;     // better: the configuration it beats; close: the one it is close to
   std::string key;       // peak: the key the metric rises and falls over
   std::optional<ConfigValue> at;  // peak: where the metric should be highest
   double below = 0.1;    // collapses: the fraction of the best configuration's metric
+  double within = 1.0;   // close: the largest difference either way that counts as close
   std::string metric = "AP";
   std::string origin;    // "sweep.yaml:12"
   std::string text() const;  // one line, as the report shows it
@@ -59,8 +63,8 @@ const std::vector<std::string>& claim_metrics();
 // Parses a `claims:` list. Throws ConfigError naming file:line, the key and what is allowed.
 std::vector<Claim> parse_claims(const YAML::Node& node, const std::string& file);
 
-// Whether each claim names configurations the sweep has (seeds aside): better, collapses and
-// diverges exactly one each; peak, 3 or more values of its key among `where`'s configurations
+// Whether each claim names configurations the sweep has (seeds aside): better, close, collapses
+// and diverges exactly one each (better and close: and one for `than` / `to`); peak, 3 or more values of its key among `where`'s configurations
 // (one configuration per value), and its `at` one of them. Throws ConfigError at the claim.
 // (expand_sweep calls it; after command-line overrides a miss is a warning, not an error.)
 void check_claims(const std::vector<Claim>& claims, const std::vector<TrialConfig>& configs);

@@ -49,11 +49,14 @@ TEST(Claims, ParseEachKindWithItsOptions) {
   - collapses: {loss.kind: alpha_ce, loss.alpha: 0.25}
     below: 0.2
   - diverges: {loss.kind: focal, loss.gamma: 0}
+  - close: {loss.kind: focal, loss.gamma: 1}
+    to: {loss.kind: focal, loss.gamma: 2}
+    within: 1.5
 )");
   const auto spec = load_sweep(path);
   ASSERT_TRUE(spec.claims.IsSequence());
   const auto claims = parse_claims(spec.claims, spec.claims_file);
-  ASSERT_EQ(claims.size(), 4u);
+  ASSERT_EQ(claims.size(), 5u);
   EXPECT_EQ(claims[0].kind, ClaimKind::kBetter);
   EXPECT_EQ(claims[0].metric, "AP50");
   EXPECT_EQ(claims[0].text(),
@@ -63,6 +66,10 @@ TEST(Claims, ParseEachKindWithItsOptions) {
   EXPECT_EQ(claims[2].text(), "loss.kind=alpha_ce, loss.alpha=0.25 collapses (AP below 0.2 x the best)");
   EXPECT_DOUBLE_EQ(claims[2].below, 0.2);
   EXPECT_EQ(claims[3].text(), "loss.kind=focal, loss.gamma=0 diverges");
+  EXPECT_EQ(claims[4].kind, ClaimKind::kClose);
+  EXPECT_DOUBLE_EQ(claims[4].within, 1.5);
+  EXPECT_EQ(claims[4].text(),
+            "loss.kind=focal, loss.gamma=1 close to loss.kind=focal, loss.gamma=2 (AP within 1.5)");
   EXPECT_EQ(expand_sweep(spec, InputCheck::kList).size(), 10u);  // check_claims passes
   // Typed matching: .75 is 0.75; a focal trial's gamma 2 is 2.0.
   TrialConfig c;
@@ -77,10 +84,10 @@ TEST(Claims, ErrorsNameFileLineKeyAndWhatIsAllowed) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"claims: {better: x}\n", "s.yaml:10: claims: expected a list of claims"},
       {"claims:\n  - {than: {loss.kind: ce}}\n",
-       "s.yaml:11: claims: a claim has exactly one of better, peak, collapses, diverges (this "
+       "s.yaml:11: claims: a claim has exactly one of better, peak, collapses, diverges, close (this "
        "one: none)"},
       {"claims:\n  - {better: {loss.kind: ce}, peak: loss.gamma}\n",
-       "a claim has exactly one of better, peak, collapses, diverges (this one: better, peak)"},
+       "a claim has exactly one of better, peak, collapses, diverges, close (this one: better, peak)"},
       {"claims:\n  - better: {loss.kind: focal, loss.gamma: 2}\n",
        "s.yaml:11: claims.better: needs than: {the configuration it beats}"},
       {"claims:\n  - diverges: {loss.kind: focal, loss.gamma: 0}\n    below: 0.1\n",
@@ -90,6 +97,14 @@ TEST(Claims, ErrorsNameFileLineKeyAndWhatIsAllowed) {
       {"claims:\n  - collapses: {loss.kind: focal, loss.gamma: 0}\n    below: 2\n",
        "claims.collapses.below: '2': expected a fraction of the best configuration's AP, in (0, 1)"},
       {"claims:\n  - diverges: {loss.gama: 0}\n", "loss.gama"},
+      {"claims:\n  - close: {loss.kind: focal, loss.gamma: 2}\n",
+       "s.yaml:11: claims.close: needs to: {the configuration it is close to}"},
+      {"claims:\n  - close: {loss.kind: focal, loss.gamma: 2}\n    to: {loss.kind: ce}\n"
+       "    within: -1\n",
+       "claims.close.within: '-1': expected the largest difference in AP that counts as close, a "
+       "number in (0, 100)"},
+      {"claims:\n  - close: {loss.kind: focal, loss.gamma: 2}\n    than: {loss.kind: ce}\n",
+       "claims.close: unknown key 'than'; allowed with close: to, within, metric"},
       {"claims:\n  - diverges: {loss.kind: sgd}\n", "(in claims: claims.diverges)"},
       {"claims:\n  - diverges: [loss.kind]\n",
        "s.yaml:11: claims.diverges: expected a mapping of config keys to values"},

@@ -83,6 +83,30 @@ TEST(Verdicts, BetterByThePairedInterval) {
   EXPECT_EQ(v[3].evidence, "the sweep has 0 and 1 such configurations");
 }
 
+// close: the paired interval of focal gamma 2 minus alpha-CE .75, [0.761, 4.239] (scipy, above),
+// inside +-5 holds, wholly beyond 0.5 fails, straddling 2 is inconclusive; either order of the
+// two configurations gives the same verdicts.
+TEST(Verdicts, CloseByThePairedInterval) {
+  const auto close = [](ConfigFilter a, ConfigFilter b, double within) {
+    Claim c = better(std::move(a), std::move(b));
+    c.kind = ClaimKind::kClose;
+    c.within = within;
+    return c;
+  };
+  const auto fl = filter("focal", 2.0), ace = filter("alpha_ce", {}, 0.75);
+  const auto v = evaluate_claims({close(fl, ace, 5), close(fl, ace, 0.5), close(fl, ace, 2),
+                                  close(ace, fl, 5), close(ace, fl, 0.5), close(ace, fl, 2)},
+                                 kRows);
+  ASSERT_EQ(v.size(), 6u);
+  EXPECT_EQ(v[0].verdict, Verdict::kHolds);
+  EXPECT_EQ(v[0].evidence, "AP +2.5 [+0.8, +4.2] (paired, n 3); close: within ±5");
+  EXPECT_EQ(v[1].verdict, Verdict::kFails);
+  EXPECT_EQ(v[2].verdict, Verdict::kInconclusive);
+  EXPECT_EQ(v[3].verdict, Verdict::kHolds);
+  EXPECT_EQ(v[4].verdict, Verdict::kFails);
+  EXPECT_EQ(v[5].verdict, Verdict::kInconclusive);
+}
+
 TEST(Verdicts, PeakInteriorAndAtItsValue) {
   const auto v = evaluate_claims({peak(std::nullopt), peak(2.0), peak(1.0)}, kRows);
   EXPECT_EQ(v[0].verdict, Verdict::kHolds) << v[0].evidence;
