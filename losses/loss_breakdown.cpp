@@ -6,26 +6,6 @@
 
 namespace focalab::losses {
 
-const char* category_name(LossCategory category) {
-  switch (category) {
-    case LossCategory::kPositive: return "positive";
-    case LossCategory::kHardNegative: return "hard_negative";
-    case LossCategory::kEasyNegative: return "easy_negative";
-  }
-  return "unknown";
-}
-
-double LossBreakdownSums::total_count(LossCategory c) const {
-  double s = 0;
-  for (int64_t k = 0; k < num_classes; ++k) s += count_at(c, k);
-  return s;
-}
-
-double LossBreakdownSums::total_loss(LossCategory c) const {
-  double s = 0;
-  for (int64_t k = 0; k < num_classes; ++k) s += loss_at(c, k);
-  return s;
-}
 
 LossBreakdown::LossBreakdown(int64_t num_classes, LossBreakdownOptions options)
     : num_classes_(num_classes), options_(options) {}

@@ -11,37 +11,19 @@
 
 #include <torch/types.h>
 
+#include "losses/loss_sums.h"
+
 #include <array>
 #include <vector>
 
 namespace focalab::losses {
 
-enum class LossCategory { kPositive = 0, kHardNegative = 1, kEasyNegative = 2 };
-inline constexpr int kNumLossCategories = 3;
-const char* category_name(LossCategory category);  // "positive", "hard_negative", "easy_negative"
 
 struct LossBreakdownOptions {
   // Probability at or above which a negative is hard. Default: 0.05 (the inference threshold).
   double hard_score = 0.05;
 };
 
-struct LossBreakdownSums {
-  int64_t iterations = 0;
-  int64_t ignored_anchors = 0;
-  double normalizer_sum = 0;          // sum of the per-iteration normalizers
-  std::vector<double> count;          // [3 * K] row-major (category, class)
-  std::vector<double> loss_sum;       // [3 * K]
-  int64_t num_classes = 0;
-  double count_at(LossCategory c, int64_t k) const { return count[index(c, k)]; }
-  double loss_at(LossCategory c, int64_t k) const { return loss_sum[index(c, k)]; }
-  double total_count(LossCategory c) const;
-  double total_loss(LossCategory c) const;
-
- private:
-  size_t index(LossCategory c, int64_t k) const {
-    return static_cast<size_t>(static_cast<int64_t>(c) * num_classes + k);
-  }
-};
 
 class LossBreakdown {
  public:

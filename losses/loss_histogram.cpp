@@ -4,14 +4,6 @@
 
 namespace focalab::losses {
 
-const char* group_name(HistogramGroup group) {
-  switch (group) {
-    case HistogramGroup::kPositive: return "positive";
-    case HistogramGroup::kBackground: return "background";
-    case HistogramGroup::kNearObject: return "near_object";
-  }
-  return "unknown";
-}
 
 void LossHistogram::add(const torch::Tensor& elem_loss, const torch::Tensor& logits,
                         const torch::Tensor& targets, const torch::Tensor& max_iou) {

@@ -12,30 +12,13 @@
 
 #include <torch/types.h>
 
+#include "losses/loss_sums.h"
+
 #include <array>
 #include <vector>
 
 namespace focalab::losses {
 
-// Bin edges on q; bin b covers [edge[b], edge[b + 1]) (the last includes 1).
-inline constexpr std::array<double, 16> kHistogramEdges = {
-    0.0, 1e-4, 1e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
-inline constexpr int kHistogramBins = static_cast<int>(kHistogramEdges.size()) - 1;
-
-enum class HistogramGroup { kPositive = 0, kBackground = 1, kNearObject = 2 };
-inline constexpr int kHistogramGroups = 3;
-const char* group_name(HistogramGroup group);  // "positive", "background", "near_object"
-
-struct LossHistogramSums {
-  int64_t iterations = 0;     // iterations that contributed
-  std::vector<double> count;  // [groups * bins] row-major
-  std::vector<double> loss_sum;
-  double count_at(HistogramGroup g, int bin) const { return count[index(g, bin)]; }
-  double loss_at(HistogramGroup g, int bin) const { return loss_sum[index(g, bin)]; }
-  static size_t index(HistogramGroup g, int bin) {
-    return static_cast<size_t>(static_cast<int>(g) * kHistogramBins + bin);
-  }
-};
 
 class LossHistogram {
  public:

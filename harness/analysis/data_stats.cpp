@@ -33,7 +33,7 @@ std::string DataStats::report(const std::string& source, const TrialConfig& conf
   const double n = std::max<double>(1, static_cast<double>(images));
   std::string out;
   out += fmt::format("data stats: {} ({} data, {} training images counted)\n", source,
-                     config.data.kind, images);
+                     name_of(config.data.kind), images);
   out += fmt::format("  classes                          {}\n", classes);
   out += fmt::format("  objects per image                {:.2f}\n", static_cast<double>(objects) / n);
   out += fmt::format("  anchors per image                {:.0f}\n", anchors / n);

@@ -77,7 +77,7 @@ LossCdfResult analyze_loss_cdf(const TrialConfig& trial_config, const std::strin
   if (positives.empty() || negatives.empty()) {
     throw DataError(fmt::format("{}: the first {} val images have no {} anchors; nothing to "
                                 "analyze (give more --images)",
-                                config.data.kind == "coco"
+                                config.data.kind == DataKind::kCoco
                                     ? config.data.resolve(config.data.val_annotations)
                                     : std::string("synthetic val set"),
                                 result.images, positives.empty() ? "foreground" : "background"));

@@ -72,7 +72,7 @@ ArchPreset arch_preset(const std::string& arch, int64_t num_classes) {
 ArchPreset trial_preset(const harness::TrialConfig& config) {
   ArchPreset p;
   p.model = harness::retinanet_options(config);
-  const bool synthetic = config.data.kind != "coco";
+  const bool synthetic = config.data.kind != DataKind::kCoco;
   p.transform.min_size = synthetic ? config.data.image_size : config.data.min_size;
   p.transform.max_size = synthetic ? config.data.image_size : config.data.max_size;
   p.transform.size_divisible = 128;  // harness::collate's padding

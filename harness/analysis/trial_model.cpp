@@ -92,7 +92,7 @@ TrainedTrial load_trained_trial(const std::string& db_path, const std::string& k
 
 std::vector<int64_t> trial_category_ids(const TrialConfig& config) {
   std::vector<int64_t> ids;
-  if (config.data.kind != "coco") {
+  if (config.data.kind != DataKind::kCoco) {
     for (int64_t k = 0; k < config.data.num_classes; ++k) ids.push_back(k + 1);
     return ids;
   }

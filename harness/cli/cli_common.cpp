@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <boost/program_options/errors.hpp>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <sstream>
 
 #include "harness/config/config.h"
@@ -12,6 +16,42 @@ namespace focalab::harness::cli {
 
 namespace po = boost::program_options;
 using harness::TrialStatus;
+
+namespace {
+
+// The first line of an error, with control characters (from binary junk in a file that was
+// quoted) shown as \xNN so that the message stays one readable line.
+std::string first_line(const std::string& s) {
+  const auto nl = s.find('\n');
+  std::string out;
+  for (char c : nl == std::string::npos ? s : s.substr(0, nl)) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_main(const std::function<int()>& dispatch) {
+  std::signal(SIGXFSZ, SIG_IGN);
+  try {
+    return dispatch();
+  } catch (const Error& e) {
+    fmt::print(stderr, "focalab: error: {}\n", first_line(e.what()));
+    return e.exit_code();
+  } catch (const po::error& e) {
+    fmt::print(stderr, "focalab: error: {} (see --help)\n", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "focalab: internal error: {}\n", first_line(e.what()));
+    return kExitInternal;
+  }
+}
 
 std::string default_db() {
   const char* env = std::getenv("FOCALAB_DB");

@@ -59,50 +59,6 @@ namespace po = boost::program_options;
 using harness::TrialStatus;
 using harness::write_file_atomically;
 
-const char* kEvalJsonUsage = R"(Usage: focalab eval-json --gt GT.json --dt DT.json [--json]
-
-Scores a COCO results file (a list of {image_id, category_id, bbox [x, y, w, h], score}) against
-a COCO instances file with pycocotools' COCOeval semantics for bounding boxes, and prints the 12
-summary lines in pycocotools' format, or with --json one object with AP, AP50, AP75, APs, APm,
-APl, AR1, AR10, AR100, ARs, ARm, ARl and the per-class AP / AP50 (-1: no ground truth).
-Every image of the ground truth is evaluated; detections of categories the ground truth does
-not have are skipped (counted on stderr); a detection on an image it does not have is an error.
-
-Examples:
-  focalab eval-json --gt instances_val2017.json --dt detections.json
-  focalab eval-json --gt instances_val2017.json --dt detections.json --json | jq .AP
-
-Exit codes: 0 ok, 2 usage error, 3 missing, empty or malformed file.
-)";
-
-int eval_json_command(const Args& args) {
-  po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "gt", po::value<std::string>()->required(), "COCO instances (ground-truth) JSON")(
-      "dt", po::value<std::string>()->required(), "COCO results (detections) JSON")(
-      "json", "print one JSON object instead of the 12 summary lines");
-  po::variables_map vm;
-  if (!parse(args, opts, {}, {}, vm, kEvalJsonUsage)) return kExitOk;
-  harness::require_input_file(vm["gt"].as<std::string>(), "--gt");
-  harness::require_input_file(vm["dt"].as<std::string>(), "--dt");
-  const auto start = std::chrono::steady_clock::now();
-  const CocoFileEval eval =
-      evaluate_coco_files(vm["gt"].as<std::string>(), vm["dt"].as<std::string>());
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print(stderr, "eval-json: {} images, {} categories, {} annotations, {} detections{} "
-             "({:.2f} s)\n", eval.num_images, eval.categories.size(), eval.num_annotations,
-             eval.num_detections,
-             eval.detections_unknown_category
-                 ? fmt::format(" ({} of categories not in the ground truth skipped)",
-                               eval.detections_unknown_category)
-                 : std::string(),
-             seconds);
-  fmt::print("{}", vm.count("json") ? summary_json(eval) : summary_text(eval.summary));
-  return kExitOk;
-}
-
-
 const char* kDataUsage = R"(Usage: focalab data synth --out DIR [SWEEP.yaml [key=value ...]] [--max-images N]
        focalab data check --annotations A.json --images DIR
        focalab data stats SWEEP.yaml [key=value ...] [--images N] [--trial N]
@@ -220,21 +176,5 @@ int data_command(const Args& args) {
   throw UsageError(fmt::format("data: unknown subcommand '{}' (allowed: synth, check)", args[0]));
 }
 
-
-int config_command(const Args& args) {
-  if (args.empty() || args[0] != "keys") {
-    if (!args.empty() && (args[0] == "-h" || args[0] == "--help")) {
-      fmt::print("Usage: focalab config keys\n\nLists every sweep key with its type, default, "
-                 "allowed values and meaning.\n\nExample:\n  focalab config keys | grep loss.\n");
-      return kExitOk;
-    }
-    throw UsageError("config: expected `focalab config keys`");
-  }
-  for (const auto& f : harness::config_fields()) {
-    fmt::print("{:<28} {:<14} default {:<22} {}; {}\n", f.path, f.type, f.default_value, f.help,
-               f.allowed);
-  }
-  return kExitOk;
-}
 
 }  // namespace focalab::harness::cli

@@ -1,71 +1,41 @@
-// `focalab --version` and `focalab --help`.
+// `focalab --help`, `focalab --version`, and the table of the commands that need no model.
 
 #include <fmt/format.h>
-#include <torch/torch.h>
 #include <torch/version.h>
 
-#include <boost/program_options.hpp>
-#include <algorithm>
-#include <unistd.h>
-#include <map>
-#include <thread>
-#include <atomic>
-#include <csignal>
-#include <sys/wait.h>
-#include <chrono>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <iostream>
-#include <fstream>
-#include <optional>
-#include <set>
-#include <sstream>
+#include <string>
 
 #include "focalab/version.h"
-#include "harness/analysis/data_stats.h"
-#include "harness/analysis/predict.h"
-#include "harness/analysis/trial_model.h"
-#include "harness/cli/cli_common.h"
-#include "harness/config/config.h"
-#include "harness/config/reference.h"
-#include "harness/config/sweep.h"
-#include "harness/data/coco_dataset_tools.h"
-#include "harness/data/dataset.h"
-#include "harness/data/image_io.h"
-#include "harness/eval/coco_files.h"
-#include "harness/eval/loss_cdf.h"
-#include "harness/interop/export.h"
-#include "harness/interop/weights.h"
-#include "harness/run/device.h"
-#include "harness/run/progress.h"
-#include "harness/run/scheduler.h"
-#include "harness/store/sqlite.h"
-#include "harness/store/store.h"
-#include "harness/train/trainer.h"
+#include "harness/cli/commands.h"
 #include "harness/util/errors.h"
-#include "harness/util/paths.h"
-#include "reports/plots/chart.h"
-#include "reports/plots/plot.h"
-#include "reports/query.h"
-#include "reports/report.h"
-#include "reports/sweep_data.h"
-#include "reports/web/serve.h"
 
 namespace focalab::harness::cli {
 
-namespace po = boost::program_options;
-using harness::TrialStatus;
-using harness::write_file_atomically;
-
 std::string version_text() {
-  return fmt::format("focalab {} (git {})\nLibTorch {}.{}.{}\nCUDA: {}\n", FOCALAB_VERSION,
+  return fmt::format("focalab {} (git {})\nLibTorch {}.{}.{}\n", FOCALAB_VERSION,
                      FOCALAB_GIT_REVISION, TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR,
-                     TORCH_VERSION_PATCH,
-                     torch::cuda::is_available()
-                         ? fmt::format("usable ({} device(s))", torch::cuda::device_count())
-                         : std::string("not usable (CPU only)"));
+                     TORCH_VERSION_PATCH);
+}
+
+CommandFn light_command(const std::string& name) {
+  if (name == "report") return report_command;
+  if (name == "query") return query_command;
+  if (name == "db") return db_merge_command;
+  if (name == "eval-json") return eval_json_command;
+  if (name == "config") return config_command;
+  return nullptr;
+}
+
+int help_or_version(const Args& argv) {
+  if (argv.empty() || argv[0] == "-h" || argv[0] == "--help" || argv[0] == "help") {
+    fmt::print("{}", main_help());
+    return argv.empty() ? kExitUsage : kExitOk;
+  }
+  if (argv[0] == "--version" || argv[0] == "version") {
+    fmt::print("{}", version_text());
+    return kExitOk;
+  }
+  return -1;
 }
 
 std::string main_help() {
@@ -95,7 +65,8 @@ Commands:
   data synth --out DIR | data check --annotations A.json --images DIR   COCO datasets
   eval-json --gt GT.json --dt DT.json          COCO AP of a results file (pycocotools' numbers)
   bench loss|infer|json|data|store  fused focal loss, inference vs torchvision; JSON, data, DB
-  --version                        focalab, LibTorch and CUDA versions
+  devices                          CPU threads and CUDA devices LibTorch can use
+  --version                        focalab's version and the LibTorch it was built with
 
 Examples:
   focalab sweep run experiments/quick.yaml && focalab report

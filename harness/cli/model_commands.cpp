@@ -151,7 +151,7 @@ PretrainedModel load_trial_model(const po::variables_map& vm, const std::string&
       db_path, key, vm["checkpoint"].as<std::string>(), vm["data-root"].as<std::string>(), who);
   if (category_ids) *category_ids = harness::trial_category_ids(t.config);
   fmt::print(stderr, "trial {}: {}, {} classes, {} after {} iterations\n", key,
-             t.config.model.backbone, t.config.data.num_classes, t.checkpoint, t.iteration);
+             name_of(t.config.model.backbone), t.config.data.num_classes, t.checkpoint, t.iteration);
   PretrainedModel m;
   m.preset = trial_preset(t.config);
   m.model = t.model;
@@ -625,6 +625,29 @@ int analyze_command(const Args& args) {
     po.trial = key;
     fmt::print(stderr, "{}\n", reports::make_plot(po));
   }
+  return kExitOk;
+}
+
+}  // namespace focalab::harness::cli
+
+namespace focalab::harness::cli {
+
+int devices_command(const Args& args) {
+  if (!args.empty()) {
+    if (args[0] == "-h" || args[0] == "--help") {
+      fmt::print("Usage: focalab devices\n\nWhat this machine offers focalab: CPU threads (the "
+                 "default of `threads:`) and whether LibTorch can use CUDA, and how many "
+                 "devices (`device: cuda:N`, `sweep run --devices`).\n\nExample:\n  focalab "
+                 "devices\n");
+      return kExitOk;
+    }
+    throw UsageError(fmt::format("devices: unexpected argument '{}' (see focalab devices --help)",
+                                 args[0]));
+  }
+  fmt::print("CPU: {} threads\nCUDA: {}\n", max_threads(),
+             torch::cuda::is_available()
+                 ? fmt::format("usable ({} device(s))", torch::cuda::device_count())
+                 : std::string("not usable (CPU only)"));
   return kExitOk;
 }
 

@@ -1,63 +1,26 @@
-// `focalab report`, `plot`, `serve`, `query` and `db merge`: the results database, read.
+// `focalab report`, `query`, `db merge` and `eval-json`: results read (the database, or COCO
+// results files) — commands of the light front, which does not load LibTorch.
 
 #include <fmt/format.h>
-#include <torch/torch.h>
-#include <torch/version.h>
 
 #include <boost/program_options.hpp>
-#include <algorithm>
-#include <unistd.h>
-#include <map>
-#include <thread>
-#include <atomic>
-#include <csignal>
-#include <sys/wait.h>
 #include <chrono>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
+#include <cstdio>
 #include <filesystem>
-#include <iostream>
-#include <fstream>
-#include <optional>
-#include <set>
-#include <sstream>
+#include <string>
+#include <vector>
 
-#include "focalab/version.h"
-#include "harness/analysis/data_stats.h"
-#include "harness/analysis/predict.h"
-#include "harness/analysis/trial_model.h"
 #include "harness/cli/cli_common.h"
-#include "harness/config/config.h"
-#include "harness/config/reference.h"
-#include "harness/config/sweep.h"
-#include "harness/data/coco_dataset_tools.h"
-#include "harness/data/dataset.h"
-#include "harness/data/image_io.h"
 #include "harness/eval/coco_files.h"
-#include "harness/eval/loss_cdf.h"
-#include "harness/interop/export.h"
-#include "harness/interop/weights.h"
-#include "harness/run/device.h"
-#include "harness/run/progress.h"
-#include "harness/run/scheduler.h"
-#include "harness/store/sqlite.h"
 #include "harness/store/store.h"
-#include "harness/train/trainer.h"
 #include "harness/util/errors.h"
 #include "harness/util/paths.h"
-#include "reports/plots/chart.h"
-#include "reports/plots/plot.h"
 #include "reports/query.h"
 #include "reports/report.h"
-#include "reports/sweep_data.h"
-#include "reports/web/serve.h"
 
 namespace focalab::harness::cli {
 
 namespace po = boost::program_options;
-using harness::TrialStatus;
-using harness::write_file_atomically;
 
 namespace {
 
@@ -170,105 +133,6 @@ int report_command(const Args& args) {
   return vm.count("check") && failed > 0 ? kExitTrialsFailed : kExitOk;
 }
 
-int plot_command(const Args& args) {
-  po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "sweep", po::value<std::string>()->default_value(""),
-      "sweep name (default: the most recently run sweep)")(
-      "kind", po::value<std::string>()->required(),
-      "ap-vs-gamma | ap-vs-alpha | loss-share | loss-curves | loss-cdf | delta-vs-imbalance")(
-      "out", po::value<std::string>()->required(), "FILE.svg or FILE.png")(
-      "trial", po::value<std::string>()->default_value(""),
-      "loss-cdf: only this trial (default: every analyzed trial of the sweep)")(
-      "baseline", po::value<std::string>()->default_value(""),
-      "delta-vs-imbalance: key=value[,...] selecting the configurations compared against");
-  opts.add(db_option());
-  po::variables_map vm;
-  if (!parse(args, opts, {}, {}, vm,
-             "Usage: focalab plot --kind KIND --out FILE.svg|FILE.png [--sweep NAME] [--db FILE]\n\n"
-             "Draws a figure from the results database:\n"
-             "  ap-vs-gamma  AP (mean, 95% interval over seeds) of the focal-loss trials against gamma,\n"
-             "               one line per alpha, beside the paper's Table 1(b) curve\n"
-             "  ap-vs-alpha  AP against alpha for alpha-balanced CE (and focal loss per gamma),\n"
-             "               beside the paper's Table 1(a)\n"
-             "  loss-share   per configuration, the share of the classification loss from\n"
-             "               positives, hard and easy negatives over training (stacked)\n"
-             "  loss-curves  classification and box loss of every trial over training\n"
-             "  loss-cdf     Figure 4: cumulative normalized loss of positive and negative\n"
-             "               examples per gamma, for trials `focalab analyze loss-cdf` ran on\n"
-             "  delta-vs-imbalance\n"
-             "               each configuration's AP minus that of the --baseline configuration\n"
-             "               with the same data, model and schedule (every key outside loss.*),\n"
-             "               with its 95% interval over seeds (paired t, else Welch), against the\n"
-             "               data's binary negatives per positive (`focalab data stats` on 512\n"
-             "               training images), log x axis\n"
-             "PNG text uses DejaVu Sans (Debian's fonts-dejavu-core; FOCALAB_FONT overrides).\n\n"
-             "Examples:\n  focalab plot --sweep quick --kind loss-share --out share.png\n"
-             "  focalab plot --sweep table1b --kind ap-vs-gamma --out gamma.svg\n"
-             "  focalab plot --sweep regime_imbalance --kind delta-vs-imbalance \\\n"
-             "      --baseline loss.kind=alpha_ce --out imbalance.svg\n")) {
-    return kExitOk;
-  }
-  reports::PlotOptions options;
-  options.db_path = vm["db"].as<std::string>();
-  options.sweep = vm["sweep"].as<std::string>();
-  options.kind = vm["kind"].as<std::string>();
-  options.out = vm["out"].as<std::string>();
-  options.trial = vm["trial"].as<std::string>();
-  options.baseline = vm["baseline"].as<std::string>();
-  fmt::print(stderr, "{}\n", reports::make_plot(options));
-  return kExitOk;
-}
-
-int serve_command(const Args& args) {
-  po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "port", po::value<int>()->default_value(8050), "TCP port (0: a free one, printed)")(
-      "host", po::value<std::string>()->default_value("127.0.0.1"),
-      "address to listen on (default: this machine only; 0.0.0.0: every interface)")(
-      "max-wait", po::value<int>()->default_value(20),
-      "seconds a page's long poll for a running trial may wait, 1..300");
-  opts.add(db_option());
-  po::variables_map vm;
-  if (!parse(args, opts, {}, {}, vm,
-             "Usage: focalab serve [--db FILE] [--port 8050] [--host 127.0.0.1]\n\n"
-             "The results database in a browser, read-only, live while sweeps write to it:\n"
-             "  /              every sweep: trials done, running, pending, failed, diverged\n"
-             "  /sweep/NAME    the comparison table, loss shares and claims as `focalab report`\n"
-             "                 prints them, the sweep's plots, running trials with ETA\n"
-             "  /trial/KEY     config, status, loss curves, where the classification loss came\n"
-             "                 from (over training and per class), evaluations, per-class AP\n"
-             "Pages of running sweeps and trials update themselves (JSON under /api/). The\n"
-             "database is opened read-only for every request; nothing is written. Every asset\n"
-             "is in the binary. Ctrl-C (or SIGTERM) stops the server (exit 0).\n\n"
-             "Examples:\n  focalab serve --db runs.db            # then open http://127.0.0.1:8050/\n"
-             "  focalab sweep run experiments/quick.yaml --db runs.db & focalab serve --db runs.db\n"
-             "  ssh -L 8050:127.0.0.1:8050 cluster   # a database on another machine, served there\n\n"
-             "Exit codes: 0 stopped, 2 usage error (port in use), 4 database error.\n")) {
-    return kExitOk;
-  }
-  reports::ServeOptions so;
-  so.db_path = vm["db"].as<std::string>();
-  so.host = vm["host"].as<std::string>();
-  so.port = vm["port"].as<int>();
-  so.max_wait_seconds = vm["max-wait"].as<int>();
-  if (so.port < 0 || so.port > 65535) {
-    throw UsageError(fmt::format("--port {}: allowed 0..65535 (0: a free port)", so.port));
-  }
-  if (so.max_wait_seconds < 1 || so.max_wait_seconds > 300) {
-    throw UsageError(fmt::format("--max-wait {}: allowed 1..300 seconds", so.max_wait_seconds));
-  }
-  reports::serve(so, [&](const std::string& url) {
-    fmt::print(stderr, "focalab serve: {} -> {} (read-only; Ctrl-C stops)\n", so.db_path, url);
-    if (so.host != "127.0.0.1" && so.host != "localhost" && so.host != "::1") {
-      fmt::print(stderr, "focalab serve: listening on {}: anyone who can reach this machine "
-                         "can read the results\n", so.host);
-    }
-    std::fflush(stderr);
-  });
-  return kExitOk;
-}
-
 int query_command(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
@@ -306,6 +170,49 @@ int query_command(const Args& args) {
   fmt::print("{}", reports::run_query(vm["db"].as<std::string>(), named.empty() ? sql : named,
                                       reports::parse_query_format(vm["format"].as<std::string>()),
                                       limits));
+  return kExitOk;
+}
+
+const char* kEvalJsonUsage = R"(Usage: focalab eval-json --gt GT.json --dt DT.json [--json]
+
+Scores a COCO results file (a list of {image_id, category_id, bbox [x, y, w, h], score}) against
+a COCO instances file with pycocotools' COCOeval semantics for bounding boxes, and prints the 12
+summary lines in pycocotools' format, or with --json one object with AP, AP50, AP75, APs, APm,
+APl, AR1, AR10, AR100, ARs, ARm, ARl and the per-class AP / AP50 (-1: no ground truth).
+Every image of the ground truth is evaluated; detections of categories the ground truth does
+not have are skipped (counted on stderr); a detection on an image it does not have is an error.
+
+Examples:
+  focalab eval-json --gt instances_val2017.json --dt detections.json
+  focalab eval-json --gt instances_val2017.json --dt detections.json --json | jq .AP
+
+Exit codes: 0 ok, 2 usage error, 3 missing, empty or malformed file.
+)";
+
+int eval_json_command(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "gt", po::value<std::string>()->required(), "COCO instances (ground-truth) JSON")(
+      "dt", po::value<std::string>()->required(), "COCO results (detections) JSON")(
+      "json", "print one JSON object instead of the 12 summary lines");
+  po::variables_map vm;
+  if (!parse(args, opts, {}, {}, vm, kEvalJsonUsage)) return kExitOk;
+  harness::require_input_file(vm["gt"].as<std::string>(), "--gt");
+  harness::require_input_file(vm["dt"].as<std::string>(), "--dt");
+  const auto start = std::chrono::steady_clock::now();
+  const CocoFileEval eval =
+      evaluate_coco_files(vm["gt"].as<std::string>(), vm["dt"].as<std::string>());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(stderr, "eval-json: {} images, {} categories, {} annotations, {} detections{} "
+             "({:.2f} s)\n", eval.num_images, eval.categories.size(), eval.num_annotations,
+             eval.num_detections,
+             eval.detections_unknown_category
+                 ? fmt::format(" ({} of categories not in the ground truth skipped)",
+                               eval.detections_unknown_category)
+                 : std::string(),
+             seconds);
+  fmt::print("{}", vm.count("json") ? summary_json(eval) : summary_text(eval.summary));
   return kExitOk;
 }
 

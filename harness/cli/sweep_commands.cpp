@@ -309,7 +309,10 @@ int sweep_slurm(const Args& args) {
                               ? fs::path(out.string() + "-shards")
                               : fs::absolute(vm["shards-dir"].as<std::string>());
   std::string binary = vm["focalab"].as<std::string>();
-  if (binary.empty()) binary = fs::read_symlink("/proc/self/exe").string();
+  if (binary.empty()) {  // the `focalab` that handed this command over, else this program
+    const char* front = std::getenv("FOCALAB_FRONT");
+    binary = front && *front ? std::string(front) : fs::read_symlink("/proc/self/exe").string();
+  }
   // Trials already done in --db are left out.
   std::set<std::string> done;
   const std::string db_path = vm["db"].as<std::string>();
@@ -385,14 +388,7 @@ int sweep_slurm(const Args& args) {
   script += "exit $rc\n";
   fs::create_directories(shards / "logs", ec);
   if (ec) throw DataError(fmt::format("{}: cannot create ({})", shards.string(), ec.message()));
-  const std::string tmp = out.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << script;
-    if (!f) throw DataError(fmt::format("{}: cannot write", out.string()));
-  }
-  fs::rename(tmp, out, ec);
-  if (ec) throw DataError(fmt::format("{}: cannot write ({})", out.string(), ec.message()));
+  harness::write_file_atomically(out.string(), script, "--out");
   fs::permissions(out, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add, ec);
   fmt::print(stderr, "wrote {}: {} array tasks ({} trials done already); shards in {}\n",
              out.string(), keys.size(), trials.size() - keys.size(), shards.string());

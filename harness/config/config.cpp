@@ -50,7 +50,7 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
   auto check = [&](bool ok, const std::string& keys, const std::string& msg) {
     if (!ok) throw ConfigError(fmt::format("{}: {}: {}", at(keys), keys, msg));
   };
-  if (c.data.kind == "coco") {
+  if (c.data.kind == DataKind::kCoco) {
     for (const auto& [key, value] :
          {std::pair<const char*, const std::string*>{"data.train.annotations",
                                                      &c.data.train_annotations},
@@ -80,14 +80,12 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
           fmt::format("min_size ({}) must be <= max_size ({})", c.data.min_size,
                       c.data.max_size));
   }
-  // Canonical form: the data.* keys of the other dataset kind (help "synthetic: ..." or
-  // "coco: ...") are reset to their defaults, so that they neither change the trial key nor
-  // show up as varied.
+  // Canonical form: the data.* keys of the other dataset kind are reset to their defaults, so
+  // that they neither change the trial key nor show up as varied.
   {
     const TrialConfig defaults;
-    const std::string other = c.data.kind == "coco" ? "synthetic:" : "coco:";
     for (const auto& f : fields()) {
-      if (f.path.rfind("data.", 0) == 0 && f.help.rfind(other, 0) == 0) f.set(c, f.get(defaults));
+      if (f.dataset && *f.dataset != c.data.kind) f.set(c, f.get(defaults));
     }
   }
   check(c.data.image_size % 128 == 0, "data.image_size",
@@ -105,7 +103,7 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
         fmt::format("{} exceeds data.image_size {}", c.data.max_object_size, c.data.image_size));
   check(c.model.anchor_sizes.size() == 5, "model.anchor_sizes",
         fmt::format("needs 5 sizes (P3..P7), got {}", c.model.anchor_sizes.size()));
-  check(c.model.head_norm != "gn" || c.model.fpn_channels % 32 == 0,
+  check(c.model.head_norm != HeadNormKind::kGroupNorm || c.model.fpn_channels % 32 == 0,
         "model.head_norm, model.fpn_channels",
         fmt::format("GroupNorm(32) needs fpn_channels divisible by 32, got {}",
                     c.model.fpn_channels));
@@ -143,44 +141,35 @@ void finalize_config(TrialConfig& c, const std::string& where_default,
     check(c.train.lr_steps[i] > c.train.lr_steps[i - 1], "train.lr_steps",
           fmt::format("must be increasing, got [{}]", fmt::join(c.train.lr_steps, ", ")));
   }
-  check(c.loss.kind != "alpha_ce" || c.loss.alpha >= 0, "loss.alpha",
+  check(c.loss.kind != LossKind::kAlphaCe || c.loss.alpha >= 0, "loss.alpha",
         fmt::format("alpha_ce needs alpha in [0, 1], got {}", c.loss.alpha));
-  // Canonical form: the loss.* parameters a loss kind does not use (loss_key_applies) are reset
-  // — gamma to 0 and alpha to -1 (no focusing, no weighting), the others to their defaults — so
-  // that equivalent configurations get equal trial keys and the report's columns stay honest.
+  // Canonical form: the parameters a loss kind does not use are reset — gamma to 0 and alpha to
+  // -1 (no focusing, no weighting: the table's `unused`), the others to their defaults — so that
+  // equivalent configurations get equal trial keys and the report's columns stay honest.
   const TrialConfig defaults;
   for (const auto& f : fields()) {
-    if (f.path.rfind("loss.", 0) != 0 || loss_key_applies(c.loss.kind, f.path)) continue;
-    if (f.path == "loss.gamma") {
-      c.loss.gamma = 0;
-    } else if (f.path == "loss.alpha") {
-      c.loss.alpha = -1;
-    } else {
-      f.set(c, f.get(defaults));
-    }
+    if (f.applies_to(c.loss.kind)) continue;
+    f.set(c, f.unused ? *f.unused : f.get(defaults));
   }
 }
 
+bool loss_key_applies(LossKind kind, const std::string& key) {
+  const Field* f = find_field(key);
+  return !f || f->applies_to(kind);
+}
+
 bool loss_key_applies(const std::string& kind, const std::string& key) {
-  if (key == "loss.gamma") return kind == "focal";
-  if (key == "loss.alpha") return kind == "alpha_ce" || kind == "focal" || kind == "focal_star";
-  if (key == "loss.gamma_star" || key == "loss.beta") return kind == "focal_star";
-  if (key.rfind("loss.ohem_", 0) == 0) return kind == "ohem";
-  return true;
+  const auto k = enum_named<LossKind>(kind);
+  return !k || loss_key_applies(*k, key);
 }
 
 std::string config_to_json(const TrialConfig& config) {
   std::string out = "{";
   bool first = true;
+  const TrialConfig defaults;
   for (const auto& f : fields()) {
-    // how fast or how safely, not what: not part of the trial key
-    if (f.path == "data.workers" || f.path == "data.root" ||
-        f.path == "train.checkpoint_every" || f.path == "train.eval_every") {
-      continue;
-    }
-    // Added after trials were recorded: the default leaves their keys as they were.
-    if (f.path == "train.amp" && config.train.amp == "off") continue;
-    if (f.path == "data.class_colors" && config.data.class_colors == 1) continue;
+    if (f.in_key == InKey::kNever) continue;
+    if (f.in_key == InKey::kUnlessDefault && f.get(config) == f.get(defaults)) continue;
     out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
     first = false;
   }

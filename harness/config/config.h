@@ -33,6 +33,7 @@ struct FieldInfo {
   std::string help;     // one line: meaning, default's source
   std::string allowed;  // "one of ce, alpha_ce, focal" / ">= 0" / ...
   std::string default_value;
+  std::string applies;  // "synthetic", "coco", "focal_star", "alpha_ce/focal/focal_star"; "": all
 };
 // Every trial key, in table order.
 std::vector<FieldInfo> config_fields();
@@ -51,9 +52,11 @@ struct Origin {
 void set_value(TrialConfig& config, const std::string& path, const YAML::Node& node,
                const Origin& origin);
 
-// Whether a loss.* key is a parameter of the given loss kind ("loss.gamma" of "focal": yes; of
-// "ce": no). Keys outside loss.* and the shared ones (normalizer, box_beta, hard_score) apply
-// to every kind. finalize_config resets the keys that do not apply to canonical values.
+// Whether a key is a parameter of the given loss kind ("loss.gamma" of focal: yes; of ce: no),
+// from the field table. Keys outside loss.* and the shared ones (normalizer, box_beta,
+// hard_score) apply to every kind. finalize_config resets the keys that do not apply to
+// canonical values. The string form takes a spelling as stored ("focal"); an unknown one: true.
+bool loss_key_applies(LossKind kind, const std::string& key);
 bool loss_key_applies(const std::string& kind, const std::string& key);
 
 // Cross-field checks and canonicalization (ce: gamma 0, alpha -1; alpha_ce: gamma 0).

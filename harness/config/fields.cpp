@@ -37,6 +37,32 @@ constexpr Kind kind_of() {
   else return Kind::kIntList;
 }
 
+std::string Field::applies_to() const {
+  if (dataset) return name_of(*dataset);
+  std::string out;
+  for (const LossKind k : losses) out += (out.empty() ? "" : "/") + std::string(name_of(k));
+  return out;
+}
+
+// A field of a closed set: the YAML spelling in and out, the enum inside.
+template <class S, class E>
+Field enum_field(std::string path, S TrialConfig::*section, E S::*member, std::string help) {
+  Field f;
+  f.path = std::move(path);
+  f.kind = Kind::kString;
+  f.help = std::move(help);
+  f.choices = names_of<E>();
+  f.get = [section, member](const TrialConfig& c) -> ConfigValue {
+    return std::string(name_of((c.*section).*member));
+  };
+  f.set = [section, member, path = f.path](TrialConfig& c, const ConfigValue& v) {
+    const auto value = enum_named<E>(std::get<std::string>(v));
+    if (!value) throw ConfigError(fmt::format("{}: '{}' is not a value of the key", path, std::get<std::string>(v)));
+    (c.*section).*member = *value;
+  };
+  return f;
+}
+
 template <class S, class T>
 Field field(std::string path, S TrialConfig::*section, T S::*member, std::string help,
             Range range = {}, std::vector<std::string> choices = {}) {
@@ -58,82 +84,104 @@ const std::vector<Field>& fields() {
     using C = TrialConfig;
     std::vector<Field> t;
     // data
-    t.push_back(field("data.kind", &C::data, &DataConfig::kind,
+    t.push_back(enum_field("data.kind", &C::data, &DataConfig::kind,
                       "dataset: the built-in synthetic benchmark, or a COCO-format dataset "
-                      "(instances JSON + image folder)", {}, {"synthetic", "coco"}));
+                      "(instances JSON + image folder)"));
     t.push_back(field("data.image_size", &C::data, &DataConfig::image_size,
-                      "synthetic: square image side in pixels, a multiple of 128", {128, 4096}));
+                      "square image side in pixels, a multiple of 128", {128, 4096})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.num_classes", &C::data, &DataConfig::num_classes,
-                      "synthetic: number of object classes: shapes (6), or shape x hue with "
-                      "data.class_colors > 1 (at most 6 x class_colors)", {1, 6 * 24}));
+                      "number of object classes: shapes (6), or shape x hue with "
+                      "data.class_colors > 1 (at most 6 x class_colors)", {1, 6 * 24})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.class_colors", &C::data, &DataConfig::class_colors,
-                      "synthetic: hues that tell classes apart: class k is shape k mod 6 in hue "
+                      "hues that tell classes apart: class k is shape k mod 6 in hue "
                       "floor(k / 6) of this many evenly spaced hues; 1 = any hue (shape only)",
-                      {1, 24}));
+                      {1, 24})
+                    .only_for(DataKind::kSynthetic).key(InKey::kUnlessDefault));
     t.push_back(field("data.train_images", &C::data, &DataConfig::train_images,
-                      "synthetic: images in the train split", {1, 1e9}));
+                      "images in the train split", {1, 1e9})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.val_images", &C::data, &DataConfig::val_images,
-                      "synthetic: images in the val split", {1, 1e7}));
+                      "images in the val split", {1, 1e7})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.min_objects", &C::data, &DataConfig::min_objects,
-                      "synthetic: objects per image, lower bound", {0, 100}));
+                      "objects per image, lower bound", {0, 100})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.max_objects", &C::data, &DataConfig::max_objects,
-                      "synthetic: objects per image, upper bound", {0, 100}));
+                      "objects per image, upper bound", {0, 100})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.min_object_size", &C::data, &DataConfig::min_object_size,
-                      "synthetic: object side lower bound, pixels", {4, 4096}));
+                      "object side lower bound, pixels", {4, 4096})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.max_object_size", &C::data, &DataConfig::max_object_size,
-                      "synthetic: object side upper bound, pixels", {4, 4096}));
+                      "object side upper bound, pixels", {4, 4096})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.clutter", &C::data, &DataConfig::clutter,
-                      "synthetic: background clutter strength", {0, 1}));
+                      "background clutter strength", {0, 1})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.noise", &C::data, &DataConfig::noise,
-                      "synthetic: std of per-pixel Gaussian noise", {0, 1}));
+                      "std of per-pixel Gaussian noise", {0, 1})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.class_imbalance", &C::data, &DataConfig::class_imbalance,
-                      "synthetic: class k is drawn with weight (k + 1)^-this (Zipf); 0 = "
-                      "uniform", {0, 4}));
+                      "class k is drawn with weight (k + 1)^-this (Zipf); 0 = "
+                      "uniform", {0, 4})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.distractors", &C::data, &DataConfig::distractors,
-                      "synthetic: saturated object-like shapes of no class per image (hard "
-                      "negatives)", {0, 100}));
+                      "saturated object-like shapes of no class per image (hard "
+                      "negatives)", {0, 100})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.max_overlap", &C::data, &DataConfig::max_overlap,
-                      "synthetic: max IoU between objects; later objects occlude earlier ones",
-                      {0, 1}));
+                      "max IoU between objects; later objects occlude earlier ones",
+                      {0, 1})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.seed", &C::data, &DataConfig::seed,
-                      "synthetic: dataset seed (same data for every trial)", {0, 9.0e15}));
+                      "dataset seed (same data for every trial)", {0, 9.0e15})
+                    .only_for(DataKind::kSynthetic));
     t.push_back(field("data.root", &C::data, &DataConfig::root,
-                      "coco: folder the relative data.train / data.val paths are under (e.g. "
+                      "folder the relative data.train / data.val paths are under (e.g. "
                       "data.root=/data/coco); empty = the working directory; not part of the "
-                      "trial key"));
+                      "trial key")
+                    .only_for(DataKind::kCoco).key(InKey::kNever));
     t.push_back(field("data.train.annotations", &C::data, &DataConfig::train_annotations,
-                      "coco: train instances JSON (relative paths: to data.root)"));
+                      "train instances JSON (relative paths: to data.root)")
+                    .only_for(DataKind::kCoco));
     t.push_back(field("data.train.images", &C::data, &DataConfig::train_image_dir,
-                      "coco: folder of the train images (file_name is relative to it)"));
+                      "folder of the train images (file_name is relative to it)")
+                    .only_for(DataKind::kCoco));
     t.push_back(field("data.val.annotations", &C::data, &DataConfig::val_annotations,
-                      "coco: val instances JSON, evaluated after training"));
+                      "val instances JSON, evaluated after training")
+                    .only_for(DataKind::kCoco));
     t.push_back(field("data.val.images", &C::data, &DataConfig::val_image_dir,
-                      "coco: folder of the val images"));
+                      "folder of the val images")
+                    .only_for(DataKind::kCoco));
     t.push_back(field("data.min_size", &C::data, &DataConfig::min_size,
-                      "coco: shorter image side after resizing (Detectron 800; paper Table 1 "
-                      "600)", {32, 4096}));
+                      "shorter image side after resizing (Detectron 800; paper Table 1 "
+                      "600)", {32, 4096})
+                    .only_for(DataKind::kCoco));
     t.push_back(field("data.max_size", &C::data, &DataConfig::max_size,
-                      "coco: longer image side bound after resizing (Detectron 1333)",
-                      {32, 8192}));
+                      "longer image side bound after resizing (Detectron 1333)",
+                      {32, 8192})
+                    .only_for(DataKind::kCoco));
     t.push_back(field("data.keep_empty", &C::data, &DataConfig::keep_empty,
-                      "coco: keep train images without annotations (Detectron and detectron2 "
-                      "drop them; val keeps all)"));
-    t.push_back(field("data.on_bad", &C::data, &DataConfig::on_bad,
-                      "coco: missing/unreadable images and invalid annotations: skip them "
-                      "(counted and reported) or stop with an error (exit 3)", {},
-                      {"skip", "error"}));
+                      "keep train images without annotations (Detectron and detectron2 "
+                      "drop them; val keeps all)")
+                    .only_for(DataKind::kCoco));
+    t.push_back(enum_field("data.on_bad", &C::data, &DataConfig::on_bad,
+                      "missing/unreadable images and invalid annotations: skip them "
+                      "(counted and reported) or stop with an error (exit 3)")
+                    .only_for(DataKind::kCoco));
     t.push_back(field("data.flip", &C::data, &DataConfig::flip,
                       "probability of a horizontal flip of each training image (the paper's "
                       "only augmentation)", {0, 1}));
     t.push_back(field("data.workers", &C::data, &DataConfig::workers,
                       "batches loaded ahead by background threads; 0 = load in the training "
-                      "thread (not part of the trial key)", {0, 64}));
+                      "thread (not part of the trial key)", {0, 64})
+                    .key(InKey::kNever));
     // model
-    t.push_back(field("model.backbone", &C::model, &ModelConfig::backbone, "ResNet preset", {},
-                      {"tiny", "resnet18", "resnet34", "resnet50", "resnet101"}));
-    t.push_back(field("model.norm", &C::model, &ModelConfig::norm,
-                      "backbone batch norm: frozen (torchvision detection) or trained", {},
-                      {"frozen_bn", "bn"}));
+    t.push_back(enum_field("model.backbone", &C::model, &ModelConfig::backbone, "ResNet preset"));
+    t.push_back(enum_field("model.norm", &C::model, &ModelConfig::norm,
+                      "backbone batch norm: frozen (torchvision detection) or trained"));
     t.push_back(field("model.frozen_stages", &C::model, &ModelConfig::frozen_stages,
                       "frozen backbone stages: 0 none, 1 stem, k stem + layer1..k-1", {0, 5}));
     t.push_back(field("model.backbone_weights", &C::model, &ModelConfig::backbone_weights,
@@ -143,14 +191,13 @@ const std::vector<Field>& fields() {
                       "empty = random init (paper: ImageNet)", {}, {}));
     t.push_back(field("model.fpn_channels", &C::model, &ModelConfig::fpn_channels,
                       "channels of P3..P7 and the heads (paper 256)", {1, 4096}));
-    t.push_back(field("model.p6_from", &C::model, &ModelConfig::p6_from,
-                      "input of the P6 conv: c5 (paper) or p5 (torchvision)", {}, {"c5", "p5"}));
+    t.push_back(enum_field("model.p6_from", &C::model, &ModelConfig::p6_from,
+                      "input of the P6 conv: c5 (paper) or p5 (torchvision)"));
     t.push_back(field("model.head_convs", &C::model, &ModelConfig::head_convs,
                       "hidden 3x3 convs per head subnet (paper 4)", {0, 16}));
-    t.push_back(field("model.head_norm", &C::model, &ModelConfig::head_norm,
+    t.push_back(enum_field("model.head_norm", &C::model, &ModelConfig::head_norm,
                       "normalization in the head subnets: none (paper) or gn (GroupNorm 32, "
-                      "detectron2 RETINANET.NORM)",
-                      {}, {"none", "gn"}));
+                      "detectron2 RETINANET.NORM)"));
     t.push_back(field("model.prior_prob", &C::model, &ModelConfig::prior_prob,
                       "classification bias prior pi (paper 0.01); 0 disables the prior init",
                       {0, 1, false}));
@@ -170,10 +217,9 @@ const std::vector<Field>& fields() {
     t.push_back(field("model.box_weights", &C::model, &ModelConfig::box_weights,
                       "box coder weights (wx, wy, ww, wh) (paper, all implementations: 1, 1, 1, 1)",
                       {1e-3, 1e3}));
-    t.push_back(field("model.low_quality", &C::model, &ModelConfig::low_quality,
+    t.push_back(enum_field("model.low_quality", &C::model, &ModelConfig::low_quality,
                       "rescue of GTs whose best anchor is below fg_iou: above_bg (Detectron, "
-                      "paper: if IoU >= bg_iou), any (torchvision, detectron2), none",
-                      {}, {"none", "any", "above_bg"}));
+                      "paper: if IoU >= bg_iou), any (torchvision, detectron2), none"));
     t.push_back(field("model.score_thresh", &C::model, &ModelConfig::score_thresh,
                       "inference score threshold (paper 0.05)", {0, 1}));
     t.push_back(field("model.topk_candidates", &C::model, &ModelConfig::topk_candidates,
@@ -184,32 +230,37 @@ const std::vector<Field>& fields() {
                       &ModelConfig::detections_per_image, "detections kept per image (paper 100)",
                       {1, 1e5}));
     // loss
-    t.push_back(field("loss.kind", &C::loss, &LossConfig::kind, "classification loss", {},
-                      {"ce", "alpha_ce", "focal", "focal_star", "ohem"}));
+    t.push_back(enum_field("loss.kind", &C::loss, &LossConfig::kind, "classification loss"));
     t.push_back(field("loss.gamma", &C::loss, &LossConfig::gamma,
-                      "focal: focusing parameter (paper 2)", {0, 20}));
+                      "focusing parameter (paper 2)", {0, 20})
+                    .only_for({LossKind::kFocal}, 0.0));
     t.push_back(field("loss.alpha", &C::loss, &LossConfig::alpha,
-                      "alpha_ce/focal: positive weight (paper 0.25); < 0 disables", {-1, 1}));
+                      "positive weight (paper 0.25); < 0 disables", {-1, 1})
+                    .only_for({LossKind::kAlphaCe, LossKind::kFocal, LossKind::kFocalStar}, -1.0));
     t.push_back(field("loss.gamma_star", &C::loss, &LossConfig::gamma_star,
-                      "focal_star: gamma* of FL* = -log(sigmoid(gamma* x_t + beta)) / gamma* "
+                      "gamma* of FL* = -log(sigmoid(gamma* x_t + beta)) / gamma* "
                       "(paper Table 3: 4 or 2)",
-                      {0, 100, true}));
+                      {0, 100, true})
+                    .only_for({LossKind::kFocalStar}));
     t.push_back(field("loss.beta", &C::loss, &LossConfig::beta,
-                      "focal_star: beta of FL* (paper Table 3: 0 with gamma* 4, 1 with 2)",
-                      {-100, 100}));
+                      "beta of FL* (paper Table 3: 0 with gamma* 4, 1 with 2)",
+                      {-100, 100})
+                    .only_for({LossKind::kFocalStar}));
     t.push_back(field("loss.ohem_batch_size", &C::loss, &LossConfig::ohem_batch_size,
-                      "ohem: highest-CE anchors kept per image after NMS (paper 128/256/512)",
-                      {1, 1e7}));
+                      "highest-CE anchors kept per image after NMS (paper 128/256/512)",
+                      {1, 1e7})
+                    .only_for({LossKind::kOhem}));
     t.push_back(field("loss.ohem_nms", &C::loss, &LossConfig::ohem_nms,
-                      "ohem: NMS IoU over scored anchors' predicted boxes (paper .7/.5)", {0, 1}));
+                      "NMS IoU over scored anchors' predicted boxes (paper .7/.5)", {0, 1})
+                    .only_for({LossKind::kOhem}));
     t.push_back(field("loss.ohem_pos_fraction", &C::loss, &LossConfig::ohem_pos_fraction,
-                      "ohem: 0 = free; 0.25 = the OHEM 1:3 variant: positives first, at most a "
+                      "0 = free; 0.25 = the OHEM 1:3 variant: positives first, at most a "
                       "quarter of the batch",
-                      {0, 1}));
-    t.push_back(field("loss.normalizer", &C::loss, &LossConfig::normalizer,
+                      {0, 1})
+                    .only_for({LossKind::kOhem}));
+    t.push_back(enum_field("loss.normalizer", &C::loss, &LossConfig::normalizer,
                       "divisor of the losses: num_pos (paper: positives in the batch), detectron "
-                      "(sum of num_fg + 1 per image), per_image (torchvision), ema (detectron2)",
-                      {}, {"num_pos", "detectron", "per_image", "ema"}));
+                      "(sum of num_fg + 1 per image), per_image (torchvision), ema (detectron2)"));
     t.push_back(field("loss.box_beta", &C::loss, &LossConfig::box_beta,
                       "smooth-L1 beta of the box loss (Detectron 0.11); 0 = L1", {0, 10}));
     t.push_back(field("loss.hard_score", &C::loss, &LossConfig::hard_score,
@@ -237,22 +288,24 @@ const std::vector<Field>& fields() {
                       "clip the global gradient L2 norm to this; 0 = off (paper: off; "
                       "mmdetection RetinaNet: 35)",
                       {0, 1e9}));
-    t.push_back(field("train.amp", &C::train, &TrainConfig::amp,
+    t.push_back(enum_field("train.amp", &C::train, &TrainConfig::amp,
                       "mixed precision: autocast of the forward pass to bf16 (CPU or CUDA) or "
                       "fp16 (CUDA, with dynamic loss scaling); the losses stay float32; off = "
-                      "float32 throughout (part of the trial key only when not off)",
-                      {}, {"off", "bf16", "fp16"}));
+                      "float32 throughout (part of the trial key only when not off)")
+                    .key(InKey::kUnlessDefault));
     t.push_back(field("train.log_every", &C::train, &TrainConfig::log_every,
                       "iterations between step logs and loss-breakdown flushes (iteration 1 is "
                       "logged alone: the state at init)", {1, 1e9}));
     t.push_back(field("train.checkpoint_every", &C::train, &TrainConfig::checkpoint_every,
                       "iterations between checkpoints, written at the end of a logging "
                       "interval (and at the end, and on SIGINT/SIGTERM/SIGUSR1); 0 = only those; "
-                      "not part of the trial key", {0, 1e9}));
+                      "not part of the trial key", {0, 1e9})
+                    .key(InKey::kNever));
     t.push_back(field("train.eval_every", &C::train, &TrainConfig::eval_every,
                       "iterations between COCO evaluations on val during training (at the end "
                       "of a logging interval; stored with their iteration); 0 = only the final "
-                      "one; not part of the trial key", {0, 1e9}));
+                      "one; not part of the trial key", {0, 1e9})
+                    .key(InKey::kNever));
     // seed
     Field seed;
     seed.path = "seed";
@@ -450,7 +503,9 @@ std::vector<FieldInfo> config_fields() {
   for (const auto& f : fields()) {
     std::string value = format_value(f.get(defaults));
     if (value.empty()) value = "\"\"";
-    out.push_back({f.path, kind_name(f.kind), f.help, f.allowed(), value});
+    const std::string applies = f.applies_to();
+    out.push_back({f.path, kind_name(f.kind), applies.empty() ? f.help : applies + ": " + f.help,
+                   f.allowed(), value, applies});
   }
   return out;
 }

@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <functional>
+#include <optional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -29,14 +31,48 @@ struct Range {
   bool lo_open = false;  // lo itself excluded
 };
 
+// Whether a field is part of the trial key.
+enum class InKey {
+  kAlways,
+  kNever,          // how fast or how safely, not what (data.workers, train.checkpoint_every, ...)
+  kUnlessDefault,  // added after trials were recorded: at its default, old keys stay as they were
+};
+
 struct Field {
   std::string path;
   Kind kind = Kind::kInt;
-  std::string help;
+  std::string help;  // without the "synthetic: " / "focal: " prefix, which `applies_to` writes
   Range range;
   std::vector<std::string> choices;
   std::function<ConfigValue(const TrialConfig&)> get;
   std::function<void(TrialConfig&, const ConfigValue&)> set;
+  // The dataset kind whose data.* key this is (nullopt: every kind). finalize_config resets the
+  // other kind's keys to their defaults, so that they change neither the trial key nor the report.
+  std::optional<DataKind> dataset;
+  // The loss kinds whose parameter this is (empty: every kind). finalize_config sets the
+  // parameters a loss does not use to `unused` (or the default when unset).
+  std::vector<LossKind> losses;
+  std::optional<ConfigValue> unused;
+  InKey in_key = InKey::kAlways;
+
+  Field& only_for(DataKind kind) {
+    dataset = kind;
+    return *this;
+  }
+  Field& only_for(std::vector<LossKind> kinds, std::optional<ConfigValue> when_unused = {}) {
+    losses = std::move(kinds);
+    unused = std::move(when_unused);
+    return *this;
+  }
+  Field& key(InKey rule) {
+    in_key = rule;
+    return *this;
+  }
+  bool applies_to(LossKind kind) const {
+    return losses.empty() || std::find(losses.begin(), losses.end(), kind) != losses.end();
+  }
+  // "synthetic", "coco", "alpha_ce/focal/focal_star", or "" for every dataset and loss.
+  std::string applies_to() const;
 
   std::string allowed() const {
     if (!choices.empty()) {

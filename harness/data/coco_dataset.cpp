@@ -103,7 +103,7 @@ CocoDetectionDataset::CocoDetectionDataset(const DataConfig& config, Split split
     : annotations_(config.resolve(split == Split::kTrain ? config.train_annotations
                                                          : config.val_annotations)),
       split_(split),
-      skip_bad_(config.on_bad == "skip"),
+      skip_bad_(config.on_bad == OnBad::kSkip),
       min_size_(config.min_size),
       max_size_(config.max_size) {
   const std::string images_dir =
@@ -356,7 +356,7 @@ std::shared_ptr<const DetectionDataset> open_coco_dataset(const DataConfig& conf
                         config.resolve(config.train_image_dir), config.keep_empty)
           : fmt::format("val\n{}\n{}", config.resolve(config.val_annotations),
                         config.resolve(config.val_image_dir));
-  const std::string full_key = fmt::format("{}\n{}\n{}\n{}", key, config.on_bad, config.min_size,
+  const std::string full_key = fmt::format("{}\n{}\n{}\n{}", key, name_of(config.on_bad), config.min_size,
                                            config.max_size);
   std::lock_guard<std::mutex> lock(mutex);
   auto& slot = cache[full_key];

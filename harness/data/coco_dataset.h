@@ -24,7 +24,7 @@
 namespace focalab::harness {
 inline namespace data {
 
-// REQUIRES: config.kind == "coco" and finalize_config() passed. Cached per process.
+// REQUIRES: config.kind == DataKind::kCoco and finalize_config() passed. Cached per process.
 std::shared_ptr<const DetectionDataset> open_coco_dataset(const DataConfig& config, Split split);
 
 }  // namespace data

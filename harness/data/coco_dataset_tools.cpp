@@ -22,9 +22,9 @@ namespace fs = std::filesystem;
 
 SynthExport write_synthetic_coco(const harness::DataConfig& data, const std::string& out,
                                  int64_t max_images) {
-  if (data.kind != "synthetic") {
+  if (data.kind != DataKind::kSynthetic) {
     throw UsageError(fmt::format("data synth: data.kind is '{}'; only the synthetic dataset can "
-                                 "be generated", data.kind));
+                                 "be generated", name_of(data.kind)));
   }
   SynthExport result;
   std::error_code ec;

@@ -74,7 +74,7 @@ Batch collate(const std::vector<Sample>& samples) {
 }
 
 std::shared_ptr<const DetectionDataset> open_dataset(const DataConfig& config, Split split) {
-  if (config.kind == "coco") return open_coco_dataset(config, split);
+  if (config.kind == DataKind::kCoco) return open_coco_dataset(config, split);
   return std::make_shared<SyntheticDataset>(config, split);
 }
 

@@ -24,8 +24,8 @@ bool starts_with(const std::string& s, const std::string& prefix) {
 }
 
 // The channels of C5 in a torchvision ResNet: 512 (basic blocks), 2048 (bottlenecks).
-int64_t c5_channels(const std::string& backbone) {
-  return backbone == "resnet18" || backbone == "resnet34" ? 512 : 2048;
+int64_t c5_channels(BackboneKind backbone) {
+  return backbone == BackboneKind::kResNet18 || backbone == BackboneKind::kResNet34 ? 512 : 2048;
 }
 
 // A Python literal of a number: ints as ints, others with the digits that round-trip.
@@ -58,10 +58,9 @@ const char* layout_name(ExportLayout layout) {
 }
 
 std::string torchvision_unsupported(const ModelConfig& m) {
-  if (m.backbone != "resnet18" && m.backbone != "resnet34" && m.backbone != "resnet50" &&
-      m.backbone != "resnet101") {
+  if (m.backbone == BackboneKind::kTiny) {
     return fmt::format("model.backbone {}: torchvision builds RetinaNet on resnet18, resnet34, "
-                       "resnet50 and resnet101", m.backbone);
+                       "resnet50 and resnet101", name_of(m.backbone));
   }
   if (m.fpn_channels != 256) {
     return fmt::format("model.fpn_channels {}: torchvision's resnet_fpn_backbone has 256",
@@ -113,13 +112,13 @@ std::string torchvision_python(const TrialConfig& config, const std::string& wei
     sizes.push_back(py_tuple(level));
   }
   for (double r : m.aspect_ratios) ratios.push_back(py_number(r));
-  const bool synthetic = config.data.kind == "synthetic";
+  const bool synthetic = config.data.kind == DataKind::kSynthetic;
   const int64_t min_size = synthetic ? config.data.image_size : config.data.min_size;
   const int64_t max_size = synthetic ? config.data.image_size : config.data.max_size;
-  const int64_t p6_in = m.p6_from == "p5" ? 256 : c5_channels(m.backbone);
+  const int64_t p6_in = m.p6_from == P6From::kP5 ? 256 : c5_channels(m.backbone);
   std::string py;
   py += "import torch\n";
-  if (m.head_norm == "gn") py += "from functools import partial\nfrom torch import nn\n";
+  if (m.head_norm == HeadNormKind::kGroupNorm) py += "from functools import partial\nfrom torch import nn\n";
   py += "from torchvision.models.detection import RetinaNet\n";
   py += "from torchvision.models.detection.anchor_utils import AnchorGenerator\n";
   py += "from torchvision.models.detection.backbone_utils import resnet_fpn_backbone\n";
@@ -128,13 +127,13 @@ std::string torchvision_python(const TrialConfig& config, const std::string& wei
   py += fmt::format(
       "backbone = resnet_fpn_backbone(backbone_name=\"{}\", weights=None, trainable_layers=5,\n"
       "                               returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7({}, 256))\n",
-      m.backbone, p6_in);
+      name_of(m.backbone), p6_in);
   // one level (P3, P4, ...) a line
   py += fmt::format("anchor_generator = AnchorGenerator(\n    sizes=({}{}),\n    aspect_ratios=({},) * {})\n",
                     fmt::join(sizes, ",\n           "), sizes.size() == 1 ? "," : "",
                     py_tuple(ratios), m.anchor_sizes.size());
   py += fmt::format("head = RetinaNetHead(256, anchor_generator.num_anchors_per_location()[0], {}{})\n",
-                    k, m.head_norm == "gn" ? ", norm_layer=partial(nn.GroupNorm, 32)" : "");
+                    k, m.head_norm == HeadNormKind::kGroupNorm ? ", norm_layer=partial(nn.GroupNorm, 32)" : "");
   py += fmt::format(
       "model = RetinaNet(backbone, {}, anchor_generator=anchor_generator, head=head,\n"
       "                  min_size={}, max_size={}, size_divisible=128, score_thresh={},\n"
@@ -223,7 +222,7 @@ ExportResult export_model(models::RetinaNet& model, const TrialConfig& config,
   result.config_path = exported_config_path(out);
   require_output_file(out, "--out");
   require_output_file(result.config_path, "--out (its config file)");
-  const bool gn = config.model.head_norm == "gn";
+  const bool gn = config.model.head_norm == HeadNormKind::kGroupNorm;
   StateDict state;
   auto add = [&](const std::string& name, const torch::Tensor& t) {
     std::string target = name;

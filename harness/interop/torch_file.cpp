@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "harness/util/errors.h"
+#include "harness/util/paths.h"
 
 namespace focalab::harness {
 inline namespace interop {
@@ -938,11 +939,10 @@ StateDict read_state_dict(const std::string& path) {
 }
 
 void write_state_dict(const std::string& path, const StateDict& state) {
-  const std::string tmp = path + ".tmp";
   // The archive is built in memory and written with checked writes: PyTorchStreamWriter's own
   // file output throws from its destructor when a write fails (a full disk), which terminates.
-  // torch::pickle_save writes torch.save's zip format; the bytes are written here with checked
-  // writes, then renamed into place.
+  // torch::pickle_save writes torch.save's zip format; the bytes are written by
+  // write_file_atomically, renamed into place.
   std::vector<char> archive;
   try {
     c10::Dict<std::string, torch::Tensor> dict;
@@ -953,23 +953,7 @@ void write_state_dict(const std::string& path, const StateDict& state) {
   } catch (const c10::Error& e) {
     throw DataError(fmt::format("{}: cannot write ({})", path, e.what_without_backtrace()));
   }
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(archive.data(), static_cast<std::streamsize>(archive.size()));
-    f.flush();
-    if (!f) {
-      const std::string why = std::strerror(errno);
-      f.close();
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw DataError(fmt::format("{}: cannot write {} bytes ({})", path, archive.size(), why));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    throw DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
-  }
+  write_file_atomically(path, std::string_view(archive.data(), archive.size()), "torch.save file");
 }
 
 }  // namespace interop

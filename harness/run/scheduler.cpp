@@ -175,7 +175,7 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
   // So is every backbone weights file, loaded into the trial's backbone: a file that cannot be
   // read or does not fit fails here, once, instead of in every trial after it was claimed.
   {
-    std::set<std::pair<std::string, std::string>> checked;  // (file, backbone preset)
+    std::set<std::pair<std::string, BackboneKind>> checked;  // (file, backbone preset)
     for (const auto& t : trials) {
       const auto& m = t.config.model;
       if (m.backbone_weights.empty() || !checked.insert({m.backbone_weights, m.backbone}).second) {

@@ -16,8 +16,7 @@
 #include "harness/eval/coco_eval.h"
 #include "harness/eval/loss_cdf.h"
 #include "harness/store/sqlite.h"
-#include "losses/loss_breakdown.h"
-#include "losses/loss_histogram.h"
+#include "losses/loss_sums.h"
 
 namespace focalab::harness {
 inline namespace store {

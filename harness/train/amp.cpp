@@ -16,15 +16,17 @@
 namespace focalab::harness {
 inline namespace train {
 
-std::optional<torch::ScalarType> amp_dtype(const std::string& amp) {
-  if (amp == "off") return std::nullopt;
-  if (amp == "bf16") return torch::kBFloat16;
-  if (amp == "fp16") return torch::kHalf;
-  throw ConfigError(fmt::format("train.amp: '{}' is not one of off, bf16, fp16", amp));
+std::optional<torch::ScalarType> amp_dtype(AmpMode amp) {
+  switch (amp) {
+    case AmpMode::kOff: return std::nullopt;
+    case AmpMode::kBf16: return torch::kBFloat16;
+    case AmpMode::kFp16: return torch::kHalf;
+  }
+  return std::nullopt;
 }
 
-std::string amp_unsupported(const std::string& amp, const torch::Device& device) {
-  if (amp == "fp16" && !device.is_cuda()) {
+std::string amp_unsupported(AmpMode amp, const torch::Device& device) {
+  if (amp == AmpMode::kFp16 && !device.is_cuda()) {
     return fmt::format("fp16 needs a CUDA device, this run's is {} (use bf16 or off)",
                        device.str());
   }

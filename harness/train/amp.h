@@ -7,15 +7,16 @@
 #include <optional>
 #include <string>
 
+#include "harness/config/trial_config.h"
+
 namespace focalab::harness {
 inline namespace train {
 
-// "off" | "bf16" | "fp16" -> the autocast dtype (nullopt for "off"). Throws ConfigError for
-// anything else.
-std::optional<torch::ScalarType> amp_dtype(const std::string& amp);
+// The autocast dtype of `amp` (nullopt for off).
+std::optional<torch::ScalarType> amp_dtype(AmpMode amp);
 
 // Why `amp` cannot run on `device` ("" when it can): fp16 autocast needs CUDA.
-std::string amp_unsupported(const std::string& amp, const torch::Device& device);
+std::string amp_unsupported(AmpMode amp, const torch::Device& device);
 
 // Autocast for `device` with `dtype` while alive (nothing when dtype is nullopt); restores the
 // previous state and clears the cast cache when the outermost guard ends.

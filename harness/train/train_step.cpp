@@ -162,19 +162,19 @@ StepLosses TrainStep::losses(models::RetinaNet& model, const StepInput& input,
   std::vector<double> scales(static_cast<size_t>(n));
   const auto& kind = config_.loss.normalizer;
   double normalizer = std::max(1.0, num_pos);
-  if (kind == "detectron") {
+  if (kind == LossNormalizer::kDetectron) {
     normalizer = num_pos + static_cast<double>(n);
-  } else if (kind == "ema") {
+  } else if (kind == LossNormalizer::kEma) {
     ema_normalizer = 0.9 * ema_normalizer + 0.1 * std::max(1.0, num_pos);
     normalizer = ema_normalizer;
   }
   for (int64_t i = 0; i < n; ++i) {
     scales[static_cast<size_t>(i)] =
-        kind == "per_image"
+        kind == LossNormalizer::kPerImage
             ? 1.0 / (static_cast<double>(n) * std::max(1.0, per_image_pos[i]))
             : 1.0 / normalizer;
   }
-  if (kind == "per_image") {
+  if (kind == LossNormalizer::kPerImage) {
     normalizer = 0;  // the equivalent single divisor, for the log
     for (double sc : scales) normalizer += sc;
     normalizer = 1.0 / normalizer;

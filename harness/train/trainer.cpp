@@ -285,9 +285,11 @@ models::MatcherOptions matcher_options(const ModelConfig& c) {
   models::MatcherOptions m;
   m.fg_iou = c.fg_iou;
   m.bg_iou = c.bg_iou;
-  m.low_quality = c.low_quality == "none"       ? models::LowQualityMatches::kNone
-                  : c.low_quality == "above_bg" ? models::LowQualityMatches::kAboveBg
-                                                : models::LowQualityMatches::kAny;
+  switch (c.low_quality) {
+    case LowQuality::kNone: m.low_quality = models::LowQualityMatches::kNone; break;
+    case LowQuality::kAny: m.low_quality = models::LowQualityMatches::kAny; break;
+    case LowQuality::kAboveBg: m.low_quality = models::LowQualityMatches::kAboveBg; break;
+  }
   return m;
 }
 
@@ -305,14 +307,16 @@ models::PostprocessOptions postprocess_options(const ModelConfig& c) {
 models::RetinaNetOptions retinanet_options(const TrialConfig& config) {
   const auto& m = config.model;
   models::RetinaNetOptions o;
-  o.backbone.preset = m.backbone;
-  o.backbone.norm = m.norm == "bn" ? models::NormKind::kBatchNorm : models::NormKind::kFrozenBatchNorm;
+  o.backbone.preset = name_of(m.backbone);
+  o.backbone.norm = m.norm == BackboneNorm::kBn ? models::NormKind::kBatchNorm
+                                                : models::NormKind::kFrozenBatchNorm;
   o.backbone.frozen_stages = m.frozen_stages;
   o.fpn.out_channels = m.fpn_channels;
-  o.fpn.p6_source = m.p6_from == "p5" ? models::P6Source::kP5 : models::P6Source::kC5;
+  o.fpn.p6_source = m.p6_from == P6From::kP5 ? models::P6Source::kP5 : models::P6Source::kC5;
   o.head.num_classes = config.data.num_classes;
   o.head.num_convs = m.head_convs;
-  o.head.norm = m.head_norm == "gn" ? models::HeadNorm::kGroupNorm : models::HeadNorm::kNone;
+  o.head.norm = m.head_norm == HeadNormKind::kGroupNorm ? models::HeadNorm::kGroupNorm
+                                                        : models::HeadNorm::kNone;
   o.head.prior_prob = m.prior_prob;
   o.anchors.sizes = m.anchor_sizes;
   o.anchors.integer_sizes = m.anchor_integer_sizes;
@@ -499,17 +503,17 @@ TrialOutcome train_trial(const TrialConfig& trial_config, const torch::Device& d
 }
 
 losses::ClassificationLossOptions classification_loss_options(const LossConfig& loss) {
-  if (loss.kind == "ce") return losses::CrossEntropyOptions{};
-  if (loss.kind == "alpha_ce") return losses::AlphaBalancedCrossEntropyOptions{loss.alpha};
-  if (loss.kind == "focal") return losses::FocalLossOptions{loss.gamma, loss.alpha};
-  if (loss.kind == "focal_star") {
-    return losses::FocalStarOptions{loss.gamma_star, loss.beta, loss.alpha};
+  switch (loss.kind) {
+    case LossKind::kCe: return losses::CrossEntropyOptions{};
+    case LossKind::kAlphaCe: return losses::AlphaBalancedCrossEntropyOptions{loss.alpha};
+    case LossKind::kFocal: return losses::FocalLossOptions{loss.gamma, loss.alpha};
+    case LossKind::kFocalStar:
+      return losses::FocalStarOptions{loss.gamma_star, loss.beta, loss.alpha};
+    case LossKind::kOhem:
+      return losses::OhemOptions{loss.ohem_batch_size, loss.ohem_nms, loss.ohem_pos_fraction};
   }
-  if (loss.kind == "ohem") {
-    return losses::OhemOptions{loss.ohem_batch_size, loss.ohem_nms, loss.ohem_pos_fraction};
-  }
-  throw ConfigError(fmt::format("loss.kind: '{}' is not one of ce, alpha_ce, focal, focal_star, "
-                                "ohem", loss.kind));
+  throw ConfigError(fmt::format("loss.kind: {} has no classification loss",
+                                static_cast<int>(loss.kind)));
 }
 
 CocoSummary evaluate_model(models::RetinaNet& model, const TrialConfig& config,

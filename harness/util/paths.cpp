@@ -72,14 +72,21 @@ void require_output_dir(const std::string& path, const std::string& what) {
   }
 }
 
-void write_file_atomically(const std::string& path, const std::string& text,
+void write_file_atomically(const std::string& path, std::string_view bytes,
                            const std::string& what) {
   require_output_file(path, what);
   const std::string tmp = path + ".tmp";
   {
-    std::ofstream f(tmp);
-    f << text;
-    if (!f) throw DataError(fmt::format("{}: cannot write ({})", path, std::strerror(errno)));
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    if (!f) {
+      const std::string why = std::strerror(errno);
+      f.close();
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      throw DataError(fmt::format("{}: cannot write {} bytes ({})", path, bytes.size(), why));
+    }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

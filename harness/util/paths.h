@@ -4,6 +4,7 @@
 // another program) are refused with one line naming the option and what it allows.
 
 #include <string>
+#include <string_view>
 
 namespace focalab::harness {
 inline namespace util {
@@ -20,10 +21,11 @@ void require_output_file(const std::string& path, const std::string& what);
 // any kind. Throws UsageError.
 void require_output_dir(const std::string& path, const std::string& what);
 
-// Writes `text` to `path`.tmp, then renames it over `path`: a reader never sees half a file.
+// Writes `bytes` to `path`.tmp, then renames it over `path`: a reader never sees half a file.
 // Throws UsageError for a path require_output_file refuses (naming `what`), DataError when the
-// write fails (the .tmp file removed, an existing `path` untouched).
-void write_file_atomically(const std::string& path, const std::string& text,
+// write fails (the .tmp file removed, an existing `path` untouched). Every file focalab writes
+// whole (figures, scripts, checkpoints, exported weights, reports) goes through here.
+void write_file_atomically(const std::string& path, std::string_view bytes,
                            const std::string& what = "--out");
 
 // "a folder", "a FIFO", "a character device", ... for an existing path that is not a regular file.

@@ -318,24 +318,16 @@ double rows(const float* logits, const int64_t* labels, float* grad, int64_t rb,
 
 double rows_avx2(const float* logits, const int64_t* labels, float* grad, int64_t rb, int64_t re,
                  int64_t k, const FocalParams& p, Accounting* acc) {
-  switch (mod_kind(p.gamma)) {
-    case kModOne: return rows<kModOne>(logits, labels, grad, rb, re, k, p, acc);
-    case kModQ: return rows<kModQ>(logits, labels, grad, rb, re, k, p, acc);
-    case kModQ2: return rows<kModQ2>(logits, labels, grad, rb, re, k, p, acc);
-    case kModPow: break;
-  }
-  return rows<kModPow>(logits, labels, grad, rb, re, k, p, acc);
+  return with_mod(p.gamma, [&](auto mod) {
+    return rows<decltype(mod)::value>(logits, labels, grad, rb, re, k, p, acc);
+  });
 }
 
 double dense_avx2(const float* logits, const float* targets, float* loss, float* grad,
                   int64_t begin, int64_t end, const FocalParams& p) {
-  switch (mod_kind(p.gamma)) {
-    case kModOne: return dense_rows<kModOne>(logits, targets, loss, grad, begin, end, p);
-    case kModQ: return dense_rows<kModQ>(logits, targets, loss, grad, begin, end, p);
-    case kModQ2: return dense_rows<kModQ2>(logits, targets, loss, grad, begin, end, p);
-    case kModPow: break;
-  }
-  return dense_rows<kModPow>(logits, targets, loss, grad, begin, end, p);
+  return with_mod(p.gamma, [&](auto mod) {
+    return dense_rows<decltype(mod)::value>(logits, targets, loss, grad, begin, end, p);
+  });
 }
 
 }  // namespace focalab::losses::kernel::detail

@@ -4,6 +4,7 @@
 // accounting. Not part of the losses library's interface.
 
 #include <cstdint>
+#include <type_traits>
 
 #include "losses/kernel/focal_kernel.h"
 
@@ -33,6 +34,19 @@ enum Mod { kModOne, kModQ, kModQ2, kModPow };
 
 inline Mod mod_kind(float gamma) {
   return gamma == 0.f ? kModOne : gamma == 1.f ? kModQ : gamma == 2.f ? kModQ2 : kModPow;
+}
+
+// f(std::integral_constant<Mod, M>{}) for gamma's case M: a path's loops are instantiated once
+// per case, and the case is chosen here, once per call.
+template <class F>
+double with_mod(float gamma, F&& f) {
+  switch (mod_kind(gamma)) {
+    case kModOne: return f(std::integral_constant<Mod, kModOne>{});
+    case kModQ: return f(std::integral_constant<Mod, kModQ>{});
+    case kModQ2: return f(std::integral_constant<Mod, kModQ2>{});
+    case kModPow: break;
+  }
+  return f(std::integral_constant<Mod, kModPow>{});
 }
 
 // The positives' sums of the accounting path: a positive's loss goes to these and not into the

@@ -545,15 +545,7 @@ void write_figure(const Figure& figure, const std::string& path) {
   check_figure_path(path);
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".svg") {
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary);
-      out << figure_svg(figure);
-      if (!out) throw harness::DataError(fmt::format("{}: cannot write", path));
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw harness::DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
+    harness::write_file_atomically(path, figure_svg(figure), "--out");
     return;
   }
   Font regular, bold;
@@ -569,13 +561,15 @@ void write_figure(const Figure& figure, const std::string& path) {
   PngPainter p(w, h, regular, bold);
   draw_figure(p, figure, w);
   const auto rgb = p.rgb();
-  const std::string tmp = path + ".tmp.png";
-  if (!stbi_write_png(tmp.c_str(), w, h, 3, rgb.data(), w * 3)) {
-    throw harness::DataError(fmt::format("{}: cannot write", path));
+  std::string png;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                               static_cast<size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &png, w, h, 3, rgb.data(), w * 3)) {
+    throw harness::DataError(fmt::format("{}: cannot encode the PNG", path));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw harness::DataError(fmt::format("{}: cannot write ({})", path, ec.message()));
+  harness::write_file_atomically(path, png, "--out");
 }
 
 }  // namespace plots

@@ -10,7 +10,6 @@
 #include <sstream>
 #include <variant>
 
-#include "harness/analysis/data_stats.h"
 #include "harness/config/claims.h"
 #include "harness/config/reference.h"
 #include "harness/store/sqlite.h"
@@ -346,7 +345,12 @@ Figure loss_cdf(Database& db, const SweepData& data, const std::string& trial_ke
 // Each configuration's AP minus its baseline's (the --baseline configuration with the same value
 // of every key outside loss.*), against binary negatives per positive of its data.
 Figure delta_vs_imbalance(const SweepData& data, const std::string& baseline_text,
+                          const std::function<double(const harness::TrialConfig&)>& imbalance_of,
                           std::string& details) {
+  if (!imbalance_of) {
+    throw harness::UsageError("plot --kind delta-vs-imbalance: no measure of the data's "
+                              "imbalance was given (focalab plot measures it)");
+  }
   if (baseline_text.empty()) {
     throw harness::UsageError(
         "plot --kind delta-vs-imbalance: needs --baseline KEY=VALUE[,...], the "
@@ -387,8 +391,7 @@ Figure delta_vs_imbalance(const SweepData& data, const std::string& baseline_tex
     std::string key;
     for (const auto& k : outside_loss) key += harness::format_value(harness::get_value(r.config, k)) + "|";
     if (!imbalance.count(key)) {
-      harness::TrialConfig c = r.config;
-      imbalance[key] = harness::compute_data_stats(c, 512).negatives_per_positive();
+      imbalance[key] = imbalance_of(r.config);
     }
     return imbalance[key];
   };
@@ -514,7 +517,7 @@ Figure build_figure(const PlotOptions& o, std::string& details) {
   if (o.kind == "ap-vs-gamma" || o.kind == "ap-vs-alpha") return ap_vs(data, o.kind == "ap-vs-gamma");
   if (o.kind == "loss-curves") return loss_curves(db, data);
   if (o.kind == "loss-share") return loss_share(db, data);
-  if (o.kind == "delta-vs-imbalance") return delta_vs_imbalance(data, o.baseline, details);
+  if (o.kind == "delta-vs-imbalance") return delta_vs_imbalance(data, o.baseline, o.negatives_per_positive, details);
   return loss_cdf(db, data, o.trial);
 }
 

@@ -15,8 +15,11 @@
 //                 interval over seeds, against the data's binary negatives per positive
 //                 (`focalab data stats`, on 512 training images), log x axis
 
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "harness/config/trial_config.h"
 
 namespace focalab::reports {
 inline namespace plots {
@@ -28,6 +31,10 @@ struct PlotOptions {
   std::string out;    // .svg or .png
   std::string trial;  // loss-cdf: only this trial (key); its sweep when `sweep` is empty
   std::string baseline;  // delta-vs-imbalance: key=value[,...] selecting the baseline rows
+  // delta-vs-imbalance: the binary negatives per positive of a trial's data with its anchors,
+  // the x axis (`focalab plot` measures them with harness/analysis/data_stats, which needs the
+  // model code: reports/ itself reads only the database). Unset: that kind is refused.
+  std::function<double(const harness::TrialConfig&)> negatives_per_positive;
 };
 
 const std::vector<std::string>& plot_kinds();

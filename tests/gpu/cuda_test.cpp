@@ -98,7 +98,7 @@ TEST_F(Cuda, MixedPrecisionIterations) {
   std::vector<double> reference;
   for (const char* amp : {"off", "bf16", "fp16"}) {
     auto config = tiny_config();
-    config.train.amp = amp;
+    config.train.amp = *harness::enum_named<harness::AmpMode>(amp);
     const harness::TrainStep step(config, 4);
     torch::manual_seed(0);
     models::RetinaNet model(harness::retinanet_options(config));

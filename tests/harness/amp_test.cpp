@@ -19,7 +19,7 @@ namespace {
 // Two SGD iterations of the tiny preset; returns the four losses (cls, box per iteration).
 std::vector<double> two_iterations(const std::string& amp, torch::ScalarType* logits_dtype) {
   auto config = test_presets::tiny_config();
-  config.train.amp = amp;
+  config.train.amp = *enum_named<AmpMode>(amp);
   const TrainStep step(config, 4);
   torch::manual_seed(0);
   models::RetinaNet model(retinanet_options(config));
@@ -67,14 +67,22 @@ TEST(Amp, AutocastGuardCastsConvolutionsAndRestores) {
 }
 
 TEST(Amp, Fp16NeedsCudaAndOffStaysOutOfTheKey) {
-  EXPECT_EQ(amp_unsupported("fp16", torch::kCPU),
+  EXPECT_EQ(amp_unsupported(AmpMode::kFp16, torch::kCPU),
             "fp16 needs a CUDA device, this run's is cpu (use bf16 or off)");
-  EXPECT_EQ(amp_unsupported("bf16", torch::kCPU), "");
-  EXPECT_EQ(amp_unsupported("off", torch::kCPU), "");
-  EXPECT_THROW(amp_dtype("fp8"), ConfigError);
+  EXPECT_EQ(amp_unsupported(AmpMode::kBf16, torch::kCPU), "");
+  EXPECT_EQ(amp_unsupported(AmpMode::kOff, torch::kCPU), "");
   TrialConfig c;
+  // a value outside the set is refused where it is read, naming the key and what is allowed
+  try {
+    set_value(c, "train.amp", YAML::Node("fp8"), {"command line", 0});
+    FAIL() << "train.amp=fp8 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "command line: train.amp: 'fp8' is not allowed; allowed: one of off, bf16, fp16 "
+              "(did you mean 'fp16'?)");
+  }
   EXPECT_EQ(config_to_json(c).find("train.amp"), std::string::npos);
-  c.train.amp = "bf16";
+  c.train.amp = AmpMode::kBf16;
   EXPECT_NE(config_to_json(c).find("\"train.amp\":\"bf16\""), std::string::npos);
 }
 

@@ -73,7 +73,7 @@ TEST(Claims, ParseEachKindWithItsOptions) {
   EXPECT_EQ(expand_sweep(spec, InputCheck::kList).size(), 10u);  // check_claims passes
   // Typed matching: .75 is 0.75; a focal trial's gamma 2 is 2.0.
   TrialConfig c;
-  c.loss.kind = "alpha_ce";
+  c.loss.kind = LossKind::kAlphaCe;
   c.loss.alpha = 0.75;
   finalize_config(c, "test");
   EXPECT_TRUE(claims[0].than.matches(c));

@@ -35,7 +35,7 @@ DataConfig write_dataset(const testing::TempDir& dir, const std::string& extra =
               "iscrowd": 1})"
       << extra << "]}";
   DataConfig c;
-  c.kind = "coco";
+  c.kind = DataKind::kCoco;
   c.train_annotations = c.val_annotations = dir.file("instances.json");
   c.train_image_dir = c.val_image_dir = dir.file("");
   c.min_size = 80;
@@ -104,7 +104,7 @@ TEST(CocoDataset, BadDataIsSkippedAndCountedOrAnError) {
       {"id": 17, "image_id": 2, "category_id": 3, "bbox": [-0.5, 2, 31, 5]})";
   const std::string missing = R"(, {"id": 3, "file_name": "gone.png", "width": 8, "height": 8})";
   DataConfig c = write_dataset(dir, bad, missing);
-  c.on_bad = "skip";
+  c.on_bad = OnBad::kSkip;
   auto train = open_dataset(c, Split::kTrain);
   // kept: annotation 10 on image 1, and 17 (half a pixel outside: clipped) on image 2
   ASSERT_EQ(train->size(), 2);
@@ -115,7 +115,7 @@ TEST(CocoDataset, BadDataIsSkippedAndCountedOrAnError) {
   EXPECT_FLOAT_EQ(s2.boxes[0][0].item<float>(), 0.0f);
   EXPECT_FLOAT_EQ(s2.boxes[0][2].item<float>(), 80.0f);
 
-  c.on_bad = "error";
+  c.on_bad = OnBad::kError;
   c.min_size = 81;  // another cache entry
   try {
     open_dataset(c, Split::kTrain);
@@ -142,7 +142,7 @@ TEST(CocoDataset, BadDataIsSkippedAndCountedOrAnError) {
   for (size_t i = 0; i < cases.size(); ++i) {
     testing::TempDir d;
     DataConfig ci = write_dataset(d, cases[i].first);
-    ci.on_bad = "error";
+    ci.on_bad = OnBad::kError;
     try {
       open_dataset(ci, Split::kTrain);
       ADD_FAILURE() << "no error for case " << i;
@@ -166,7 +166,7 @@ TEST(CocoDataset, TruncatedImageIsFoundBeforeTraining) {
   c.keep_empty = true;
   const std::string bytes = file_bytes(dir.file("2.png"));
   std::ofstream(dir.file("2.png"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  c.on_bad = "error";
+  c.on_bad = OnBad::kError;
   try {
     open_dataset(c, Split::kTrain);
     FAIL() << "expected a DataError";
@@ -177,7 +177,7 @@ TEST(CocoDataset, TruncatedImageIsFoundBeforeTraining) {
     EXPECT_NE(what.find("instances.json"), std::string::npos) << what;
     EXPECT_EQ(what.find('\n'), std::string::npos) << what;
   }
-  c.on_bad = "skip";
+  c.on_bad = OnBad::kSkip;
   auto train = open_dataset(c, Split::kTrain);
   ASSERT_EQ(train->size(), 1);  // image 2 left out
   EXPECT_EQ(train->get(0).image_id, 1);
@@ -202,7 +202,7 @@ TEST(CocoDataset, CorruptImageIsSkippedInTrainingOrNamedAsError) {
   auto train = open_dataset(c, Split::kTrain);
   ASSERT_EQ(train->size(), 2);
   EXPECT_EQ(train->get(1).image_id, 1);  // replaced by the next image
-  c.on_bad = "error";
+  c.on_bad = OnBad::kError;
   auto strict = open_dataset(c, Split::kTrain);
   try {
     strict->get(1);
@@ -310,7 +310,7 @@ TEST(Dataset, FlipAndCollatePadWithTheMean) {
 TEST(Config, CocoKeysAreCheckedAndCanonical) {
   testing::TempDir dir;
   TrialConfig c;
-  c.data.kind = "coco";
+  c.data.kind = DataKind::kCoco;
   try {
     finalize_config(c, "x.yaml");
     FAIL() << "expected a ConfigError";

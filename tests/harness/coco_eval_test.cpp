@@ -3,8 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
+#include "harness/eval/coco_files.h"
+#include "harness/eval/coco_synth.h"
+#include "harness/util/errors.h"
 #include "harness/util/splitmix.h"
+#include "test_util.h"
 
 namespace focalab::harness {
 namespace {
@@ -202,6 +208,72 @@ TEST(CocoEval, BootstrapReplicatesEqualTheResampledSetEvaluated) {
     some_differ = some_differ || std::fabs(b[0] - full.ap()) > 1e-6;
   }
   EXPECT_TRUE(some_differ);  // the resamples are not the full set again
+}
+
+}  // namespace
+}  // namespace focalab::harness
+
+namespace focalab::harness {
+namespace {
+
+// The generators of `focalab bench eval|json` (harness/eval/coco_synth), read back by the reader
+// and scored by the evaluation the benchmarks time.
+TEST(CocoSynth, ValPairReadsBackAndItsGroundTruthScoresOne) {
+  const focalab::testing::TempDir dir;
+  const CocoValPair pair = generate_coco_val_pair(120, 30, 5);
+  std::ofstream(dir.file("gt.json")) << pair.gt_json;
+  std::ofstream(dir.file("dt.json")) << pair.dt_json;
+  const CocoDataset gt = read_coco_dataset(dir.file("gt.json"));
+  ASSERT_EQ(gt.images.size(), 120u);
+  EXPECT_EQ(static_cast<int64_t>(gt.annotations.size()), pair.gt_boxes);
+  EXPECT_GT(pair.gt_boxes, 120 * 5);  // 1..14 a image, mean ~7.3
+  EXPECT_LT(pair.gt_boxes, 120 * 10);
+  ASSERT_EQ(gt.categories.size(), 80u);  // COCO 2017's ids: 1..90 without the 10 unused
+  EXPECT_EQ(gt.categories.front().id, 1);
+  EXPECT_EQ(gt.categories.back().id, 90);
+  for (const auto& c : gt.categories) EXPECT_NE(c.id, 12);
+  const auto dt = read_coco_results(dir.file("dt.json"));
+  EXPECT_EQ(dt.size(), 120u * 30u);
+  // The non-crowd GT boxes as detections: every category with GT at AP 1.
+  std::vector<CocoResult> perfect;
+  int64_t crowd = 0;
+  for (const auto& a : gt.annotations) {
+    if (a.iscrowd) {
+      ++crowd;
+      continue;
+    }
+    perfect.push_back({a.image_id, a.category_id, a.bbox, 1.0});
+  }
+  EXPECT_LT(crowd, pair.gt_boxes / 20);  // 1%
+  const auto exact = evaluate_coco_data(gt, perfect, "gt.json", "perfect");
+  EXPECT_DOUBLE_EQ(exact.summary.stats[0], 1.0);
+  EXPECT_DOUBLE_EQ(exact.summary.stats[1], 1.0);
+  // The generated detections: 60% near a GT of the image's, so AP50 well above AP and both in
+  // (0, 1); the same seed gives the same files.
+  const auto scored = evaluate_coco_files(dir.file("gt.json"), dir.file("dt.json"));
+  EXPECT_GT(scored.summary.stats[0], 0.01);
+  EXPECT_LT(scored.summary.stats[0], scored.summary.stats[1]);
+  EXPECT_LT(scored.summary.stats[1], 0.9);
+  EXPECT_EQ(generate_coco_val_pair(120, 30, 5).dt_json, pair.dt_json);
+  EXPECT_NE(generate_coco_val_pair(120, 30, 6).dt_json, pair.dt_json);
+}
+
+TEST(CocoSynth, TrainShapedFileHasTheAskedSizeAndCounts) {
+  const focalab::testing::TempDir dir;
+  const std::string path = dir.file("instances.json");
+  const int64_t bytes = write_coco_train_shaped(path, 3, 400, 2500, 1);
+  EXPECT_EQ(bytes, static_cast<int64_t>(std::filesystem::file_size(path)));
+  EXPECT_GT(bytes, 2'700'000);  // about 3 MB
+  EXPECT_LT(bytes, 3'300'000);
+  const CocoDataset data = read_coco_dataset(path);
+  EXPECT_EQ(data.images.size(), 400u);
+  EXPECT_EQ(data.annotations.size(), 2500u);
+  EXPECT_EQ(data.categories.size(), 80u);
+  for (const auto& a : data.annotations) {
+    ASSERT_GE(a.image_id, 1);
+    ASSERT_LE(a.image_id, 400);
+  }
+  EXPECT_THROW(write_coco_train_shaped(dir.file("no/such/dir/x.json"), 1, 1, 1, 1), DataError);
 }
 
 }  // namespace

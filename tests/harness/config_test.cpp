@@ -45,7 +45,7 @@ sweep:
   auto trials = expand_sweep(spec);
   ASSERT_EQ(trials.size(), 2u * 2u * 2u);
   // CE is canonicalized: no gamma, no alpha.
-  EXPECT_EQ(trials[0].config.loss.kind, "ce");
+  EXPECT_EQ(trials[0].config.loss.kind, LossKind::kCe);
   EXPECT_EQ(trials[0].config.loss.gamma, 0.0);
   EXPECT_EQ(trials[0].config.loss.alpha, -1.0);
   EXPECT_DOUBLE_EQ(trials[0].config.model.prior_prob, 0.01);
@@ -105,7 +105,7 @@ TEST(Config, BaseInheritanceAndCycles) {
   auto spec = load_sweep(dir.write("child.yaml", "base: base.yaml\ntrain: {lr: 0.1}\n"));
   EXPECT_EQ(spec.base.train.iterations, 77);
   EXPECT_DOUBLE_EQ(spec.base.train.lr, 0.1);
-  EXPECT_EQ(spec.base.loss.kind, "alpha_ce");
+  EXPECT_EQ(spec.base.loss.kind, LossKind::kAlphaCe);
   dir.write("a.yaml", "base: b.yaml\n");
   dir.write("b.yaml", "base: a.yaml\n");
   auto msg = config_error([&] { load_sweep(dir.file("a.yaml")); });
@@ -224,10 +224,10 @@ TEST(Presets, CompiledInEqualTheFiles) {
         load_sweep(std::string(FOCALAB_SOURCE_DIR) + "/experiments/configs/" + name + ".yaml");
     EXPECT_EQ(config_to_json(preset_config(name)), config_to_json(file.base));
   }
-  EXPECT_EQ(preset_config("tiny").model.backbone, "tiny");
+  EXPECT_EQ(preset_config("tiny").model.backbone, BackboneKind::kTiny);
   // paper_regime.yaml names tiny.yaml as its base: its own keys over the tiny preset's.
   EXPECT_EQ(preset_config("paper_regime").data.num_classes, 102);
-  EXPECT_EQ(preset_config("paper_regime").model.head_norm, "gn");
+  EXPECT_EQ(preset_config("paper_regime").model.head_norm, HeadNormKind::kGroupNorm);
   EXPECT_THROW(preset_config("nosuch"), UsageError);
 }
 

@@ -20,7 +20,7 @@ TEST(Reference, ShippedTablesHoldThePapersNumbers) {
   EXPECT_EQ(find_reference("lin2017/table1d").rows.size(), 10u);
   // OHEM 1:3 at batch 256: 28.3 AP.
   TrialConfig ohem;
-  ohem.loss.kind = "ohem";
+  ohem.loss.kind = LossKind::kOhem;
   ohem.loss.ohem_batch_size = 256;
   ohem.loss.ohem_nms = 0.5;
   ohem.loss.ohem_pos_fraction = 0.25;
@@ -29,20 +29,20 @@ TEST(Reference, ShippedTablesHoldThePapersNumbers) {
   EXPECT_DOUBLE_EQ(match_reference(find_reference("lin2017/table1d"), ohem)->metrics.at("AP"), 28.3);
   // A CE trial is not an anchor-ablation row of Table 1(c) (those are FL, gamma 2).
   TrialConfig ce;
-  ce.loss.kind = "ce";
+  ce.loss.kind = LossKind::kCe;
   finalize_config(ce, "test");
   EXPECT_EQ(match_reference(find_reference("lin2017/table1c"), ce), nullptr);
   EXPECT_DOUBLE_EQ(find_reference("lin2017/table1e").rows[9].metrics.at("ms"), 198);
   EXPECT_EQ(find_reference("lin2017/table3").rows.size(), 4u);
   // Table 1(e) rows match by depth and scale; the prior-init rows by the prior.
   TrialConfig r101;
-  r101.data.kind = "coco";
-  r101.model.backbone = "resnet101";
+  r101.data.kind = DataKind::kCoco;
+  r101.model.backbone = BackboneKind::kResNet101;
   r101.data.min_size = 700;
   ASSERT_NE(match_reference(find_reference("lin2017/table1e"), r101), nullptr);
   EXPECT_DOUBLE_EQ(match_reference(find_reference("lin2017/table1e"), r101)->metrics.at("ms"), 154);
   TrialConfig ce_no_prior;
-  ce_no_prior.loss.kind = "ce";
+  ce_no_prior.loss.kind = LossKind::kCe;
   ce_no_prior.model.prior_prob = 0;
   const auto* row = match_reference(find_reference("lin2017/prior_init"), ce_no_prior);
   ASSERT_NE(row, nullptr);
@@ -54,7 +54,7 @@ TEST(Reference, ShippedTablesHoldThePapersNumbers) {
 TEST(Reference, MatchesTrialsByConfig) {
   const auto& t1b = find_reference("lin2017/table1b");
   TrialConfig focal;
-  focal.loss.kind = "focal";
+  focal.loss.kind = LossKind::kFocal;
   focal.loss.gamma = 2.0;
   focal.loss.alpha = 0.25;
   const auto* row = match_reference(t1b, focal);
@@ -62,7 +62,7 @@ TEST(Reference, MatchesTrialsByConfig) {
   EXPECT_EQ(row->label, "gamma 2.0, alpha .25");
   // alpha-balanced CE at .75 is the gamma = 0 row (canonical gamma 0).
   TrialConfig ace;
-  ace.loss.kind = "alpha_ce";
+  ace.loss.kind = LossKind::kAlphaCe;
   ace.loss.alpha = 0.75;
   finalize_config(ace, "test");
   ASSERT_NE(match_reference(t1b, ace), nullptr);
@@ -98,7 +98,7 @@ TEST(Reference, UnknownTableIsAConfigErrorWithSuggestion) {
 // Configs survive the round trip through the database's JSON.
 TEST(Reference, ConfigFromJsonRoundTrips) {
   TrialConfig c;
-  c.loss.kind = "ce";
+  c.loss.kind = LossKind::kCe;
   c.model.anchor_sizes = {16, 32, 64, 128, 256};
   c.train.lr_steps = {5, 9};
   c.seed = 7;

@@ -6,7 +6,8 @@ Generates N random ground-truth / results pairs that exercise every rule of COCO
 crowd GTs, GT `area` different from the box area and spanning the small / medium / large ranges,
 more than 100 detections on an image (maxDets), tied scores, integer boxes (IoU ties at the
 thresholds), images without GT or without detections, categories without GT, non-contiguous
-category ids, detections of categories the GT does not have, GT id 0 and repeated GT ids. Each
+category ids, detections of categories the GT does not have, GT id 0 and repeated GT ids; and
+the COCO-val-shaped pair `focalab bench eval --keep` generates (harness/eval/coco_synth). Each
 is scored by `focalab eval-json --json` and by cocoeval_reference.py (and by pycocotools when it
 is importable); the 12 stats and the per-class AP must agree within 1e-6.
 """
@@ -108,13 +109,29 @@ def main():
     failures = 0
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        for case in range(n):
-            gt, dt = make_case(rng)
+        for case in range(n + 1):
             gt_path, dt_path = f"{tmp}/gt{case}.json", f"{tmp}/dt{case}.json"
-            with open(gt_path, "w") as f:
-                json.dump(gt, f)
-            with open(dt_path, "w") as f:
-                json.dump(dt, f)
+            if case < n:
+                gt, dt = make_case(rng)
+                with open(gt_path, "w") as f:
+                    json.dump(gt, f)
+                with open(dt_path, "w") as f:
+                    json.dump(dt, f)
+            else:
+                # the last case: the COCO-val-shaped pair `focalab bench eval` times, on 150 images
+                kept = f"{tmp}/bench"
+                bench = subprocess.run([focalab, "bench", "eval", "--images", "150", "--dets", "40",
+                                        "--threads", "1", "--keep", kept],
+                                       capture_output=True, text=True)
+                if bench.returncode != 0:
+                    print(f"bench eval --keep exited {bench.returncode}: {bench.stderr}")
+                    failures += 1
+                    continue
+                gt_path, dt_path = f"{kept}/gt.json", f"{kept}/dt.json"
+                with open(gt_path) as f:
+                    gt = json.load(f)
+                with open(dt_path) as f:
+                    dt = json.load(f)
             out = subprocess.run([focalab, "eval-json", "--gt", gt_path, "--dt", dt_path, "--json"],
                                  capture_output=True, text=True)
             if out.returncode != 0:
@@ -142,7 +159,7 @@ def main():
                             print(f"case {case} ({name}): class {c['category_id']} AP "
                                   f"{c['AP']} vs {classes[k]}")
                             failures += 1
-    print(f"eval_json_parity: {n} cases, largest difference {worst:.2e}, "
+    print(f"eval_json_parity: {n} random cases and bench eval's, largest difference {worst:.2e}, "
           f"{'with' if have_pycocotools else 'without'} pycocotools, {failures} failures")
     sys.exit(1 if failures else 0)
 

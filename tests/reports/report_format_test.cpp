@@ -37,7 +37,7 @@ std::string fixture(const testing::TempDir& dir, const std::string& name = "fx")
   for (const char* kind : {"focal", "ce"}) {
     for (int64_t seed : {1, 2}) {
       harness::TrialConfig c;
-      c.loss.kind = kind;
+      c.loss.kind = *harness::enum_named<harness::LossKind>(kind);
       c.seed = seed;
       harness::finalize_config(c, "fixture");
       const std::string json = harness::config_to_json(c);
@@ -262,7 +262,7 @@ std::string baseline_fixture(const testing::TempDir& dir) {
                                  {"ce", 1, .375},       {"ce", 2, .409}};
   for (const auto& d : data) {
     harness::TrialConfig c;
-    c.loss.kind = d.kind;
+    c.loss.kind = *harness::enum_named<harness::LossKind>(d.kind);
     if (std::string(d.kind) == "alpha_ce") c.loss.alpha = 0.75;
     c.seed = d.seed;
     harness::finalize_config(c, "fixture");
@@ -350,7 +350,7 @@ TEST(ReportFormats, OneSeedRowsGetBootstrapIntervals) {
     std::vector<harness::TrialSpec> trials;
     for (const char* kind : {"alpha_ce", "focal"}) {
       harness::TrialConfig c;
-      c.loss.kind = kind;
+      c.loss.kind = *harness::enum_named<harness::LossKind>(kind);
       if (std::string(kind) == "alpha_ce") c.loss.alpha = 0.75;
       harness::finalize_config(c, "fixture");
       trials.push_back({c, harness::config_to_json(c), kind, {}});
@@ -483,7 +483,7 @@ TEST(Plots, DeltaVsImbalancePairsEachConfigurationWithItsBaseline) {
         c.data.num_classes = settings[s].first;
         c.data.class_colors = settings[s].second;
         c.data.train_images = 64;
-        c.loss.kind = loss == 0 ? "alpha_ce" : "focal";
+        c.loss.kind = loss == 0 ? harness::LossKind::kAlphaCe : harness::LossKind::kFocal;
         c.loss.alpha = loss == 0 ? 0.75 : 0.25;
         c.seed = seed;
         harness::finalize_config(c, "fixture");
@@ -499,6 +499,10 @@ TEST(Plots, DeltaVsImbalancePairsEachConfigurationWithItsBaseline) {
   o.kind = "delta-vs-imbalance";
   o.out = dir.file("imb.svg");
   o.baseline = "loss.kind=alpha_ce";
+  EXPECT_THROW(make_plot(o), harness::UsageError);  // no measure of imbalance given
+  o.negatives_per_positive = [](const harness::TrialConfig& c) {  // as `focalab plot` measures
+    return harness::compute_data_stats(c, 512).negatives_per_positive();
+  };
   const std::string said = make_plot(o);
   EXPECT_NE(said.find("1 panel(s), 2 series"), std::string::npos) << said;  // FL, and the 0 line
   // The x values: focalab data stats of each data setting (64 training images).

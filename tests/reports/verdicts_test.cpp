@@ -18,7 +18,7 @@ using harness::ConfigFilter;
 ClaimRow row(const std::string& kind, double gamma, double alpha, std::vector<double> ap,
              int64_t diverged = 0) {
   ClaimRow r;
-  r.config.loss.kind = kind;
+  r.config.loss.kind = *harness::enum_named<harness::LossKind>(kind);
   r.config.loss.gamma = gamma;
   r.config.loss.alpha = alpha;
   for (size_t i = 0; i < ap.size(); ++i) r.metric_by_seed["AP"][static_cast<int64_t>(i + 1)] = ap[i];

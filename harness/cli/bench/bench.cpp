@@ -22,7 +22,10 @@
 #include <optional>
 #include <sstream>
 #include <random>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness/analysis/predict.h"
@@ -35,11 +38,13 @@
 #include "harness/data/image_io.h"
 #include "harness/eval/coco_files.h"
 #include "harness/eval/coco_json.h"
+#include "harness/eval/coco_synth.h"
 #include "harness/interop/weights.h"
 #include "harness/run/device.h"
 #include "harness/run/progress.h"
 #include "harness/store/store.h"
 #include "harness/util/errors.h"
+#include "harness/util/paths.h"
 #include "losses/classification_loss.h"
 #include "losses/focal_loss.h"
 #include "losses/loss_breakdown.h"
@@ -265,7 +270,8 @@ int bench_eval(const Args& args) {
       "images", po::value<int64_t>()->default_value(5000), "images (COCO val2017: 5000)")(
       "dets", po::value<int64_t>()->default_value(100), "detections per image")(
       "threads", po::value<int64_t>()->default_value(0), "threads (0 = all cores)")(
-      "seed", po::value<int64_t>()->default_value(0), "generator seed");
+      "seed", po::value<int64_t>()->default_value(0), "generator seed")(
+      "keep", po::value<std::string>(), "write gt.json and dt.json into this folder and keep them");
   po::variables_map vm;
   if (!parse(args, opts, vm,
         "Usage: focalab bench eval [options]\n\n"
@@ -281,71 +287,23 @@ int bench_eval(const Args& args) {
   if (n_images < 1 || n_images > 1000000 || n_dets < 1 || n_dets > 1000) {
     throw UsageError("--images must be in [1, 1000000], --dets in [1, 1000]");
   }
-  std::mt19937_64 rng(static_cast<uint64_t>(vm["seed"].as<int64_t>()));
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  std::vector<int64_t> cat_ids;
-  for (int64_t c = 1; c <= 90 && cat_ids.size() < 80; ++c) {
-    if (c == 12 || c == 26 || c == 29 || c == 30 || c == 45 || c == 66 || c == 68 || c == 69 ||
-        c == 71 || c == 83) {
-      continue;  // the ids COCO 2017 does not use
-    }
-    cat_ids.push_back(c);
+  CocoValPair pair = generate_coco_val_pair(n_images, n_dets,
+                                            static_cast<uint64_t>(vm["seed"].as<int64_t>()));
+  std::string& gt = pair.gt_json;
+  std::string& dt = pair.dt_json;
+  const int64_t n_gt = pair.gt_boxes;
+  std::optional<ScratchDir> scratch;
+  std::string dir;
+  if (vm.count("keep")) {
+    dir = vm["keep"].as<std::string>();
+    harness::require_output_dir(dir, "--keep");
+    std::filesystem::create_directories(dir);
+  } else {
+    scratch.emplace("eval");
+    dir = scratch->path();
   }
-  auto box = [&] {
-    const double side = std::exp(std::log(4.0) + u(rng) * (std::log(400.0) - std::log(4.0)));
-    const double w = side * (0.5 + u(rng)), h = side * (0.5 + u(rng));
-    return std::array<double, 4>{u(rng) * (640 - w), u(rng) * (480 - h), w, h};
-  };
-  std::string gt = "{\"images\": [";
-  for (int64_t i = 0; i < n_images; ++i) {
-    gt += fmt::format("{}{{\"id\": {}, \"width\": 640, \"height\": 480, \"file_name\": "
-                      "\"{:012d}.jpg\"}}", i ? ", " : "", i + 1, i + 1);
-  }
-  gt += "], \"categories\": [";
-  for (size_t k = 0; k < cat_ids.size(); ++k) {
-    gt += fmt::format("{}{{\"id\": {}, \"name\": \"class{}\"}}", k ? ", " : "", cat_ids[k],
-                      cat_ids[k]);
-  }
-  gt += "], \"annotations\": [";
-  std::string dt = "[";
-  int64_t ann_id = 1, n_gt = 0;
-  for (int64_t i = 0; i < n_images; ++i) {
-    const int64_t count = 1 + static_cast<int64_t>(u(rng) * 13.6);  // mean ~7.3 per image
-    std::vector<std::pair<int64_t, std::array<double, 4>>> objects;
-    for (int64_t j = 0; j < count; ++j) {
-      const int64_t cat = cat_ids[static_cast<size_t>(u(rng) * 80) % 80];
-      const auto b = box();
-      objects.emplace_back(cat, b);
-      gt += fmt::format("{}{{\"id\": {}, \"image_id\": {}, \"category_id\": {}, \"bbox\": "
-                        "[{:.2f}, {:.2f}, {:.2f}, {:.2f}], \"area\": {:.2f}, \"iscrowd\": {}, "
-                        "\"segmentation\": [[{:.1f}, {:.1f}, {:.1f}, {:.1f}]]}}",
-                        n_gt ? ", " : "", ann_id++, i + 1, cat, b[0], b[1], b[2], b[3],
-                        0.7 * b[2] * b[3], u(rng) < 0.01 ? 1 : 0, b[0], b[1], b[2], b[3]);
-      ++n_gt;
-    }
-    for (int64_t d = 0; d < n_dets; ++d) {
-      int64_t cat;
-      std::array<double, 4> b;
-      if (u(rng) < 0.6) {
-        const auto& [c, g] = objects[static_cast<size_t>(u(rng) * static_cast<double>(objects.size())) % objects.size()];
-        cat = c;
-        b = {g[0] + (u(rng) - 0.5) * 0.3 * g[2], g[1] + (u(rng) - 0.5) * 0.3 * g[3],
-             g[2] * (0.8 + 0.4 * u(rng)), g[3] * (0.8 + 0.4 * u(rng))};
-      } else {
-        cat = cat_ids[static_cast<size_t>(u(rng) * 80) % 80];
-        b = box();
-      }
-      dt += fmt::format("{}{{\"image_id\": {}, \"category_id\": {}, \"bbox\": [{:.2f}, {:.2f}, "
-                        "{:.2f}, {:.2f}], \"score\": {:.5f}}}",
-                        (i || d) ? ", " : "", i + 1, cat, b[0], b[1], b[2], b[3], u(rng));
-    }
-  }
-  gt += "]}";
-  dt += "]";
-  const ScratchDir scratch("eval");
-  const std::string& dir = scratch.path();
-  std::ofstream(dir + "/gt.json") << gt;
-  std::ofstream(dir + "/dt.json") << dt;
+  harness::write_file_atomically(dir + "/gt.json", gt, "--keep");
+  harness::write_file_atomically(dir + "/dt.json", dt, "--keep");
   const size_t gt_bytes = gt.size(), dt_bytes = dt.size();
   gt.clear(), gt.shrink_to_fit(), dt.clear(), dt.shrink_to_fit();
 
@@ -369,7 +327,7 @@ int bench_eval(const Args& args) {
   getrusage(RUSAGE_SELF, &usage);
   fmt::print("COCO-val-sized evaluation: {} images, {} GT boxes, {} categories, {} detections; "
              "gt.json {:.1f} MB, dt.json {:.1f} MB; {} threads\n\n",
-             n_images, n_gt, cat_ids.size(), dt_data.size(), gt_bytes / 1e6, dt_bytes / 1e6,
+             n_images, n_gt, pair.categories, dt_data.size(), gt_bytes / 1e6, dt_bytes / 1e6,
              threads);
   fmt::print("| {:<44} | {:>8} |\n|{:-<46}|{:->9}:|\n", "focalab", "seconds", "", "");
   fmt::print("| {:<44} | {:>8.2f} |\n", "parse both files (simdjson)", secs(t0, t1));
@@ -452,66 +410,8 @@ int bench_json(const Args& args) {
     path = scratch->path() + "/instances.json";
   }
 
-  // Generation, streamed: images first (fixed size), then annotations whose polygons take the
-  // remaining bytes.
-  std::mt19937_64 rng(static_cast<uint64_t>(vm["seed"].as<int64_t>()));
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw DataError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
-  std::string buf;
-  auto flush = [&](bool force) {
-    if (buf.size() > (1 << 20) || force) {
-      std::fwrite(buf.data(), 1, buf.size(), f);
-      buf.clear();
-    }
-  };
-  int64_t written = 0;
-  auto put = [&](const std::string& text) {
-    buf += text;
-    written += static_cast<int64_t>(text.size());
-    flush(false);
-  };
-  put("{\"info\": {\"description\": \"focalab bench json\", \"version\": \"1.0\", \"year\": "
-      "2017}, \"licenses\": [{\"url\": \"http://creativecommons.org/licenses/by/2.0/\", "
-      "\"id\": 1, \"name\": \"Attribution License\"}], \"images\": [");
-  for (int64_t i = 0; i < n_images; ++i) {
-    put(fmt::format("{}{{\"license\": {}, \"file_name\": \"{:012d}.jpg\", \"coco_url\": "
-                    "\"http://images.cocodataset.org/train2017/{:012d}.jpg\", \"height\": {}, "
-                    "\"width\": 640, \"date_captured\": \"2013-11-14 11:18:45\", \"flickr_url\": "
-                    "\"http://farm4.staticflickr.com/3153/2970773875_164f0c0b83_z.jpg\", "
-                    "\"id\": {}}}",
-                    i ? ", " : "", 1 + i % 8, i + 1, i + 1, 360 + (i % 5) * 30, i + 1));
-  }
-  put("], \"annotations\": [");
-  const int64_t target = mb * 1000 * 1000;
-  for (int64_t a = 0; a < n_ann; ++a) {
-    const double per_ann = static_cast<double>(target - written - 8000) /
-                           static_cast<double>(n_ann - a);
-    const int64_t points = std::max<int64_t>(3, static_cast<int64_t>((per_ann - 190) / 14));
-    const double w = 4 + u(rng) * 300, h = 4 + u(rng) * 300;
-    const double x = u(rng) * (640 - w), y = u(rng) * (360 - h);
-    std::string poly;
-    poly.reserve(static_cast<size_t>(points) * 15);
-    for (int64_t p = 0; p < points; ++p) {
-      const double t = 6.283185307179586 * static_cast<double>(p) / static_cast<double>(points);
-      poly += fmt::format("{}{:.2f},{:.2f}", p ? "," : "", x + w * (0.5 + 0.5 * std::cos(t)),
-                          y + h * (0.5 + 0.5 * std::sin(t)));
-    }
-    put(fmt::format("{}{{\"segmentation\": [[{}]], \"area\": {:.4f}, \"iscrowd\": 0, "
-                    "\"image_id\": {}, \"bbox\": [{:.2f},{:.2f},{:.2f},{:.2f}], "
-                    "\"category_id\": {}, \"id\": {}}}",
-                    a ? ", " : "", poly, 0.78 * w * h,
-                    1 + static_cast<int64_t>(u(rng) * static_cast<double>(n_images)) % n_images,
-                    x, y, w, h, 1 + static_cast<int64_t>(u(rng) * 80), a + 1));
-  }
-  put("], \"categories\": [");
-  for (int64_t k = 1; k <= 80; ++k) {
-    put(fmt::format("{}{{\"supercategory\": \"thing\", \"id\": {}, \"name\": \"class{}\"}}",
-                    k > 1 ? ", " : "", k, k));
-  }
-  put("]}");
-  flush(true);
-  std::fclose(f);
+  const int64_t written = write_coco_train_shaped(path, mb, n_images, n_ann,
+                                                  static_cast<uint64_t>(vm["seed"].as<int64_t>()));
 
   const double before = resident_mb();
   const auto t0 = std::chrono::steady_clock::now();
@@ -615,7 +515,7 @@ int bench_data(const Args& args) {
   const double per_batch = per_sample * static_cast<double>(batch) + 1000 * collate_s / batches;
   fmt::print("data.kind {}: {} train images ({} opening it), {} samples of {:.0f} x {:.0f} px "
              "on average\n\n",
-             config.data.kind, dataset->size(), harness::format_duration(open_s), samples,
+             name_of(config.data.kind), dataset->size(), harness::format_duration(open_s), samples,
              std::sqrt(static_cast<double>(pixels) / static_cast<double>(samples)),
              std::sqrt(static_cast<double>(pixels) / static_cast<double>(samples)));
   fmt::print("| {:<36} | {:>10} |\n|{:-<38}|{:->11}:|\n", "one thread", "ms", "", "");
@@ -714,21 +614,100 @@ int bench_store(const Args& args) {
 
 }  // namespace
 
+// Runs `argv` with stdout and stderr to /dev/null and waits for it; its exit status, or -1.
+int run_quietly(const std::vector<std::string>& argv) {
+  std::vector<char*> raw;
+  for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
+  raw.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int err = posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+int bench_startup(const Args& args) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "runs", po::value<int>()->default_value(20), "runs of each command and program (>= 3)");
+  opts.add(db_option());
+  po::variables_map vm;
+  if (!parse(args, opts, vm,
+        "Usage: focalab bench startup [--runs N] [--db FILE]\n\n"
+        "Times the commands that need no model as users run them — `focalab`, the light front\n"
+        "without LibTorch — against the same commands in focalab-torch (LibTorch linked, the\n"
+        "program that runs training): --version, config keys, report / query --help (start-up\n"
+        "and option parsing alone), and query trials / report (the most recent sweep) on --db\n"
+        "when it holds one. Runs alternate between the two programs; median wall time of each\n"
+        "(process start to exit) and the median ratio. For scale, the start of Python with\n"
+        "torchvision imported (/usr/bin/python3 -c 'import torchvision').\n\n"
+        "Example:\n  focalab bench startup --db runs.db\n")) {
+    return kExitOk;
+  }
+  const int runs = vm["runs"].as<int>();
+  if (runs < 3 || runs > 10000) throw UsageError(fmt::format("--runs {}: allowed 3..10000", runs));
+  namespace fs = std::filesystem;
+  const fs::path torch_program = fs::read_symlink("/proc/self/exe");
+  const char* front_env = std::getenv("FOCALAB_FRONT");
+  const fs::path front = front_env && *front_env ? fs::path(front_env)
+                                                 : torch_program.parent_path() / "focalab";
+  const std::string db = vm["db"].as<std::string>();
+  std::vector<std::vector<std::string>> commands = {
+      {"--version"}, {"config", "keys"}, {"report", "--help"}, {"query", "--help"}};
+  if (run_quietly({front.string(), "report", "--db", db}) == 0) {
+    commands.push_back({"query", "trials", "--db", db});
+    commands.push_back({"report", "--db", db});
+  } else {
+    fmt::print("(query and report not timed: --db {} holds no sweep to report)\n", db);
+  }
+  fmt::print("Start-up to exit, median of {} runs each, runs alternated:\n\n"
+             "| command | focalab ms | focalab-torch ms | focalab-torch / focalab |\n"
+             "|---|---:|---:|---:|\n", runs);
+  for (const auto& command : commands) {
+    auto with = [&](const fs::path& program) {
+      std::vector<std::string> argv = {program.string()};
+      argv.insert(argv.end(), command.begin(), command.end());
+      return argv;
+    };
+    const auto a = with(front), b = with(torch_program);
+    const PairedTimes t = paired_median_seconds(
+        runs, [&] { run_quietly(a); }, [&] { run_quietly(b); });
+    std::string shown;
+    for (const auto& word : command) shown += (shown.empty() ? "" : " ") + (word == db ? "FILE" : word);
+    fmt::print("| `{}` | {:.1f} | {:.0f} | {:.0f}x [{:.0f}, {:.0f}] |\n", shown, t.a * 1e3,
+               t.b * 1e3, t.ratio, t.ratio_q1, t.ratio_q3);
+  }
+  if (fs::exists("/usr/bin/python3")) {
+    const double py = median_seconds(std::max(3, runs / 4), [] {
+      run_quietly({"/usr/bin/python3", "-c", "import torchvision"});
+    });
+    fmt::print("\nPython with torchvision imported: {:.0f} ms\n", py * 1e3);
+  }
+  return kExitOk;
+}
+
 int bench_command(const Args& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    fmt::print("Usage: focalab bench train|loss|infer|eval|json|data|store [options]\n\n"
+    fmt::print("Usage: focalab bench train|loss|infer|eval|json|data|store|startup [options]\n\n"
                "  train  RetinaNet training iterations against torchvision (--profile: stages)\n"
                "  loss   focal loss forward + backward against torchvision\n"
                "  infer  RetinaNet-R50-FPN inference per image against torchvision\n"
                "  eval   COCO evaluation of a COCO-val-sized results file\n"
                "  json   loading a 448 MB COCO-2017-train-shaped instances file\n"
                "  data   the data pipeline of a config (load, flip, batch) per sample\n"
-               "  store  the results-database writes of a logging interval\n\n"
+               "  store  the results-database writes of a logging interval\n"
+               "  startup  the commands that need no model: focalab against focalab-torch\n\n"
                "Examples:\n  focalab bench train --threads 2 --profile\n"
                "  focalab bench loss --threads 2\n  focalab bench infer --threads 2\n"
                "  focalab bench eval\n  focalab bench json --mb 448\n"
                "  focalab bench data experiments/configs/tiny.yaml\n"
-               "  focalab bench store\n");
+               "  focalab bench store\n  focalab bench startup --db runs.db\n");
     return args.empty() ? kExitUsage : kExitOk;
   }
   if (args[0] == "train") return bench_train(Args(args.begin() + 1, args.end()));
@@ -738,8 +717,9 @@ int bench_command(const Args& args) {
   if (args[0] == "json") return bench_json(Args(args.begin() + 1, args.end()));
   if (args[0] == "data") return bench_data(Args(args.begin() + 1, args.end()));
   if (args[0] == "store") return bench_store(Args(args.begin() + 1, args.end()));
-  throw UsageError(fmt::format(
-      "bench: unknown benchmark '{}' (allowed: train, loss, infer, eval, json, data, store)", args[0]));
+  if (args[0] == "startup") return bench_startup(Args(args.begin() + 1, args.end()));
+  throw UsageError(fmt::format("bench: unknown benchmark '{}' (allowed: train, loss, infer, "
+                               "eval, json, data, store, startup)", args[0]));
 }
 
 }  // namespace focalab::harness::cli

@@ -47,13 +47,13 @@ TrainCase r50_case(int64_t size, int64_t batch) {
   c.id = "r50";
   c.label = "RetinaNet-R50-FPN, 91 classes";
   auto& m = c.config.model;  // torchvision's retinanet_resnet50_fpn with an ImageNet backbone
-  m.backbone = "resnet50";
-  m.norm = "frozen_bn";
+  m.backbone = harness::BackboneKind::kResNet50;
+  m.norm = harness::BackboneNorm::kFrozenBn;
   m.frozen_stages = 2;  // trainable_backbone_layers = 3
   m.fpn_channels = 256;
-  m.p6_from = "p5";
+  m.p6_from = harness::P6From::kP5;
   m.head_convs = 4;
-  m.head_norm = "none";
+  m.head_norm = harness::HeadNormKind::kNone;
   m.anchor_sizes = {32, 64, 128, 256, 512};
   m.anchor_integer_sizes = true;
   c.config.data.num_classes = 91;
@@ -127,7 +127,7 @@ CaseResult run_case(const TrainCase& c, const torch::Device& device, int64_t thr
     }
     const std::string script_args =
         fmt::format("{} {} {} {} {} {} {} {} {}", threads, c.id, c.size, c.batch, c.reps, warmup,
-                    file, device.is_cuda() ? "cuda" : "cpu", c.config.train.amp);
+                    file, device.is_cuda() ? "cuda" : "cpu", harness::name_of(c.config.train.amp));
     auto measure = [&](const std::string& env) -> std::optional<double> {
       std::string why;
       auto last = run_python("train_torchvision.py", script_args, why, env);
@@ -277,10 +277,9 @@ int bench_train(const Args& args) {
   const torch::Device device = harness::resolve_device(vm["device"].as<std::string>());
   const bool profile = vm.count("profile") > 0;
   const std::string amp = vm["amp"].as<std::string>();
-  if (amp != "off" && amp != "bf16" && amp != "fp16") {
-    throw UsageError(fmt::format("--amp: '{}' is not one of off, bf16, fp16", amp));
-  }
-  if (const auto why = harness::amp_unsupported(amp, device); !why.empty()) {
+  const auto amp_mode = harness::enum_named<harness::AmpMode>(amp);
+  if (!amp_mode) throw UsageError(fmt::format("--amp: '{}' is not one of off, bf16, fp16", amp));
+  if (const auto why = harness::amp_unsupported(*amp_mode, device); !why.empty()) {
     throw UsageError("--amp: " + why);
   }
 
@@ -289,7 +288,7 @@ int bench_train(const Args& args) {
   if (which != "r50") cases.push_back(tiny_case());
   for (auto& c : cases) {
     if (reps > 0) c.reps = reps;
-    c.config.train.amp = amp;
+    c.config.train.amp = *amp_mode;
   }
   fmt::print("RetinaNet training iteration (forward, matching, losses + accounting, backward, SGD "
              "step) on {} with {} threads, mixed precision {}; median of the timed iterations "
