@@ -19,6 +19,7 @@
 #include "harness/config/reference.h"
 #include "harness/store/sqlite.h"
 #include "harness/util/errors.h"
+#include "harness/util/paths.h"
 #include "harness/util/json.h"
 #include "reports/csv.h"
 #include "reports/plots/chart.h"
@@ -575,7 +576,50 @@ std::string latex_escape(const std::string& s) {
   return out;
 }
 
-std::string render_latex(const Report& r) {
+// The kinds of `focalab plot` a report draws for its sweep (those it has the trials for).
+constexpr const char* kFigureKinds[] = {"ap-vs-gamma", "ap-vs-alpha", "loss-share", "loss-curves",
+                                        "loss-cdf"};
+
+// A name that \label and \includegraphics take as it is: other characters become '-'.
+std::string latex_name(const std::string& text) {
+  std::string out = text;
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != ':') c = '-';
+  }
+  return out;
+}
+
+// The sweep's figures as PDF files in `dir` (SWEEP-KIND.pdf), each in a figure environment.
+std::string latex_figures(const std::string& db_path, const std::string& sweep,
+                          const std::string& dir) {
+  harness::require_output_dir(dir, "--figures");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    throw harness::DataError(fmt::format("--figures {}: cannot create ({})", dir, ec.message()));
+  }
+  std::string out;
+  for (const char* kind : kFigureKinds) {
+    PlotOptions po;
+    po.db_path = db_path;
+    po.sweep = sweep;
+    po.kind = kind;
+    po.out = (std::filesystem::path(dir) / fmt::format("{}-{}.pdf", latex_name(sweep), kind))
+                 .string();
+    try {
+      make_plot(po);
+    } catch (const harness::UsageError&) {
+      continue;  // the sweep lacks the trials this kind plots
+    }
+    out += fmt::format("\\begin{{figure}}[t]\n\\centering\n\\includegraphics[width=\\linewidth]"
+                       "{{{}}}\n\\caption{{\\texttt{{focalab plot --sweep {} --kind {}}}}}\n"
+                       "\\label{{fig:{}-{}}}\n\\end{{figure}}\n",
+                       po.out, latex_escape(sweep), kind, latex_name(sweep), kind);
+  }
+  return out;
+}
+
+std::string render_latex(const Report& r, const ReportOptions& options) {
   const size_t nv = r.varied.size(), nm = r.metrics.size();
   const size_t nb = r.baseline >= 0 ? 1 : 0;
   std::string cols = std::string(nv, 'l') + "lr" + std::string(nm + nb, 'r') +
@@ -624,11 +668,8 @@ std::string render_latex(const Report& r) {
       (r.with_paper ? " Paper: Lin et al., Focal Loss for Dense Object Detection, ICCV 2017; "
                      "$\\Delta$AP: measured minus paper."
                    : ""));
-  std::string label = r.sweep;  // \label takes no escapes: other characters become '-'
-  for (char& c : label) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != ':') c = '-';
-  }
-  out += fmt::format("\\label{{tab:{}}}\n\\end{{table}}\n", label);
+  out += fmt::format("\\label{{tab:{}}}\n\\end{{table}}\n", latex_name(r.sweep));
+  if (!options.figures_dir.empty()) out += latex_figures(r.db_path, r.sweep, options.figures_dir);
   return out;
 }
 
@@ -654,7 +695,7 @@ std::string html_table(const std::vector<std::string>& header,
 // (a kind it lacks them for is left out).
 std::string html_figures(const std::string& db_path, const std::string& sweep) {
   std::string out;
-  for (const char* kind : {"ap-vs-gamma", "ap-vs-alpha", "loss-share", "loss-curves", "loss-cdf"}) {
+  for (const char* kind : kFigureKinds) {
     PlotOptions po;
     po.db_path = db_path;
     po.sweep = sweep;
@@ -907,7 +948,7 @@ std::string render_report(const ReportOptions& options, int64_t* failed_claims) 
   if (f == "md") return render_markdown(r);
   if (f == "csv") return render_csv(r);
   if (f == "json") return render_json(r);
-  if (f == "latex") return render_latex(r);
+  if (f == "latex") return render_latex(r, options);
   if (f == "html") return render_html(r, options);
   throw harness::UsageError(fmt::format("--format '{}': allowed md, csv, latex, json, html", f));
 }

@@ -21,6 +21,9 @@ struct ReportOptions {
   bool plots = true;
   // html: the page's content only, for a page of `focalab serve` to wrap.
   bool fragment = false;
+  // latex: a folder for the sweep's figures as PDF (SWEEP-KIND.pdf, every `focalab plot` kind it
+  // has the trials for), each included after the table in a figure environment. Empty: none.
+  std::string figures_dir;
 };
 
 // One row per distinct configuration of the sweep (its varied config values), AP / AP50 / AP75 as

@@ -22,7 +22,7 @@ done
 packages=(
   build-essential cmake pkg-config git
   libtorch-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libfmt-dev libboost-program-options-dev
-  libstb-dev libsimdjson-dev googletest libgtest-dev libcpp-httplib-dev
+  libstb-dev libsimdjson-dev googletest libgtest-dev libcpp-httplib-dev libcairo2-dev
   fonts-dejavu-core
 )
 if [[ $want_test == 1 ]]; then
@@ -30,6 +30,8 @@ if [[ $want_test == 1 ]]; then
   packages+=(slurmctld slurmd slurm-client munge)
   # pdflatex and booktabs: `report --format latex` is compiled in a test
   packages+=(texlive-latex-base texlive-latex-recommended)
+  # pdftoppm renders the PDF figures in a test (tests/reports/report_format_test.cpp)
+  packages+=(poppler-utils)
   # `focalab serve` is tested in a headless browser (tests/cli/serve_test.sh), with curl beside
   packages+=(chromium curl)
 fi

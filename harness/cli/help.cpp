@@ -51,7 +51,7 @@ Commands:
   sweep slurm FILE --out job.sbatch    an sbatch array script, one task per unfinished trial
   db merge SHARD.db ... --into DB  fold results databases (shards) into one
   report [--sweep NAME] [--format F]   comparison table of a sweep (md, csv, latex, json, html)
-  plot --kind K --out F.svg|F.png  AP vs gamma/alpha with the paper's, loss share, loss curves,
+  plot --kind K --out F.svg|png|pdf AP vs gamma/alpha with the paper's, loss share, loss curves,
                                    the loss CDF (Figure 4)
   serve [--port 8050]              the results in a browser, live while sweeps run (read-only)
   analyze loss-cdf --trial KEY     Figure 4: how the loss spreads over examples, per gamma

@@ -560,7 +560,7 @@ int analyze_command(const Args& args) {
       "checkpoint file (default: the one the trial recorded)")(
       "data-root", po::value<std::string>()->default_value(""),
       "coco trials: the dataset's data.root here (data.root is not stored with the trial)")(
-      "out", po::value<std::string>()->default_value(""), "also plot the curves: FILE.svg|FILE.png")(
+      "out", po::value<std::string>()->default_value(""), "also plot the curves: FILE.svg|.png|.pdf")(
       "device", po::value<std::string>()->default_value("auto"), "auto | cpu | cuda | cuda:N")(
       "threads", po::value<int64_t>()->default_value(0), "CPU threads (default: all cores)");
   opts.add(db_option());

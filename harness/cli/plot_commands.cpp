@@ -25,7 +25,7 @@ int plot_command(const Args& args) {
       "sweep name (default: the most recently run sweep)")(
       "kind", po::value<std::string>()->required(),
       "ap-vs-gamma | ap-vs-alpha | loss-share | loss-curves | loss-cdf | delta-vs-imbalance")(
-      "out", po::value<std::string>()->required(), "FILE.svg or FILE.png")(
+      "out", po::value<std::string>()->required(), "FILE.svg, FILE.png or FILE.pdf")(
       "trial", po::value<std::string>()->default_value(""),
       "loss-cdf: only this trial (default: every analyzed trial of the sweep)")(
       "baseline", po::value<std::string>()->default_value(""),
@@ -33,7 +33,7 @@ int plot_command(const Args& args) {
   opts.add(db_option());
   po::variables_map vm;
   if (!parse(args, opts, {}, {}, vm,
-             "Usage: focalab plot --kind KIND --out FILE.svg|FILE.png [--sweep NAME] [--db FILE]\n\n"
+             "Usage: focalab plot --kind KIND --out FILE.svg|.png|.pdf [--sweep NAME] [--db FILE]\n\n"
              "Draws a figure from the results database:\n"
              "  ap-vs-gamma  AP (mean, 95% interval over seeds) of the focal-loss trials against gamma,\n"
              "               one line per alpha, beside the paper's Table 1(b) curve\n"
@@ -50,9 +50,10 @@ int plot_command(const Args& args) {
              "               with its 95% interval over seeds (paired t, else Welch), against the\n"
              "               data's binary negatives per positive (`focalab data stats` on 512\n"
              "               training images), log x axis\n"
-             "PNG text uses DejaVu Sans (Debian's fonts-dejavu-core; FOCALAB_FONT overrides).\n\n"
+             "Drawn with cairo; text in DejaVu Sans (Debian's fonts-dejavu-core; FOCALAB_FONT=FAMILY\n"
+             "sets another font family). PDF is vector output for papers and LaTeX.\n\n"
              "Examples:\n  focalab plot --sweep quick --kind loss-share --out share.png\n"
-             "  focalab plot --sweep table1b --kind ap-vs-gamma --out gamma.svg\n"
+             "  focalab plot --sweep table1b --kind ap-vs-gamma --out gamma.pdf\n"
              "  focalab plot --sweep regime_imbalance --kind delta-vs-imbalance \\\n"
              "      --baseline loss.kind=alpha_ce --out imbalance.svg\n")) {
     return kExitOk;

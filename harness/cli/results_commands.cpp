@@ -87,7 +87,9 @@ int report_command(const Args& args) {
       "key=value[,key=value...] selecting one configuration: every other row gets its AP minus "
       "the baseline's with a 95% confidence interval (paired t over shared seeds, else Welch)")(
       "check", "exit 1 when one of the sweep's claims fails (for scripts; the report is printed "
-               "either way)");
+               "either way)")(
+      "figures", po::value<std::string>()->default_value(""),
+      "latex: write the sweep's plots as PDF into this folder and include each after the table");
   opts.add(db_option());
   po::variables_map vm;
   po::positional_options_description pos;
@@ -101,7 +103,8 @@ int report_command(const Args& args) {
              "paper's numbers and ΔAP when the sweep names a `reference:`, the best AP marked;\n"
              "then the share of the classification loss from positives, hard and easy negatives\n"
              "early, mid and late in training. LaTeX is a booktabs table (shrunk to the line\n"
-             "width when wider; \\usepackage{booktabs,graphicx}); CSV and JSON carry\n"
+             "width when wider; \\usepackage{booktabs,graphicx}), with --figures DIR the sweep's\n"
+             "plots as PDF files in DIR, each in a figure environment; CSV and JSON carry\n"
              "every number unrounded for your own plots.\n\n"
              "With --baseline, each row also shows its AP minus the baseline row's and the 95%\n"
              "confidence interval of that difference: a paired t interval over the seeds when\n"
@@ -119,6 +122,7 @@ int report_command(const Args& args) {
              "  focalab report table1b_gamma --check || echo 'a claim of the paper failed'\n"
              "  focalab report table1b_gamma --baseline loss.kind=alpha_ce\n"
              "  focalab report --sweep quick --format latex > table1.tex\n"
+             "  focalab report --sweep quick --format latex --figures figs > quick.tex\n"
              "  focalab report --format json | jq '.rows[] | select(.best)'\n")) {
     return kExitOk;
   }
@@ -128,6 +132,11 @@ int report_command(const Args& args) {
   ro.format = vm["format"].as<std::string>();
   ro.all_metrics = vm.count("all-metrics") > 0;
   ro.baseline = vm["baseline"].as<std::string>();
+  ro.figures_dir = vm["figures"].as<std::string>();
+  if (!ro.figures_dir.empty() && ro.format != "latex") {
+    throw UsageError(fmt::format("--figures goes with --format latex (the html report has its "
+                                 "figures inline), not --format {}", ro.format));
+  }
   int64_t failed = 0;
   fmt::print("{}", reports::render_report(ro, &failed));
   return vm.count("check") && failed > 0 ? kExitTrialsFailed : kExitOk;

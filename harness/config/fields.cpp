@@ -55,9 +55,14 @@ Field enum_field(std::string path, S TrialConfig::*section, E S::*member, std::s
   f.get = [section, member](const TrialConfig& c) -> ConfigValue {
     return std::string(name_of((c.*section).*member));
   };
+  // parse_value has checked the spelling against `choices`; this check guards other callers.
   f.set = [section, member, path = f.path](TrialConfig& c, const ConfigValue& v) {
-    const auto value = enum_named<E>(std::get<std::string>(v));
-    if (!value) throw ConfigError(fmt::format("{}: '{}' is not a value of the key", path, std::get<std::string>(v)));
+    const std::string& text = std::get<std::string>(v);
+    const auto value = enum_named<E>(text);
+    if (!value) {
+      throw ConfigError(fmt::format("{}: '{}' is not allowed; allowed: one of {}", path, text,
+                                    fmt::join(names_of<E>(), ", ")));
+    }
     (c.*section).*member = *value;
   };
   return f;

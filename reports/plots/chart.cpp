@@ -1,15 +1,16 @@
 #include "reports/plots/chart.h"
 
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
 #include <fmt/format.h>
-#include <stb_image_write.h>
-#include <stb_truetype.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 
 #include "harness/util/errors.h"
@@ -32,25 +33,6 @@ Rgb palette(int i) { return kPalette[((i % 10) + 10) % 10]; }
 
 using Pt = std::pair<double, double>;
 
-// Unicode code points of a UTF-8 string (invalid bytes become '?').
-std::vector<int> code_points(const std::string& s) {
-  std::vector<int> out;
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + static_cast<size_t>(n) > s.size()) {
-      out.push_back('?');
-      ++i;
-      continue;
-    }
-    int cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
-    for (int k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0x3f);
-    out.push_back(cp);
-    i += static_cast<size_t>(n);
-  }
-  return out;
-}
-
 class Painter {
  public:
   virtual ~Painter() = default;
@@ -64,230 +46,70 @@ class Painter {
   virtual double text_width(const std::string& s, double size, bool bold) = 0;
 };
 
-// ---------------------------------------------------------------------------------------- SVG
+// ------------------------------------------------------------------------------------ cairo
 
-std::string svg_color(Rgb c) { return fmt::format("rgb({:.0f},{:.0f},{:.0f})", c.r, c.g, c.b); }
-
-std::string svg_points(const std::vector<Pt>& pts) {
-  std::string s;
-  for (const auto& [x, y] : pts) s += fmt::format("{}{:.2f},{:.2f}", s.empty() ? "" : " ", x, y);
-  return s;
-}
-
-class SvgPainter : public Painter {
+// One painter for every format: cairo draws the same paths and text on an image (PNG), SVG or
+// PDF surface. Text is set in the font family of $FOCALAB_FONT (default DejaVu Sans, Debian's
+// fonts-dejavu-core), found through fontconfig.
+class CairoPainter : public Painter {
  public:
-  std::string body;
+  explicit CairoPainter(cairo_t* cr) : cr_(cr) {
+    const char* env = std::getenv("FOCALAB_FONT");
+    family_ = env && *env ? env : "DejaVu Sans";
+  }
   void fill(const std::vector<Pt>& pts, Rgb c, double opacity) override {
-    body += fmt::format("<polygon points=\"{}\" fill=\"{}\" fill-opacity=\"{:.2f}\" "
-                        "stroke=\"none\"/>\n", svg_points(pts), svg_color(c), opacity);
+    if (pts.empty()) return;
+    path(pts);
+    cairo_close_path(cr_);
+    cairo_set_source_rgba(cr_, c.r / 255, c.g / 255, c.b / 255, opacity);
+    cairo_fill(cr_);
   }
   void polyline(const std::vector<Pt>& pts, Rgb c, double width, bool dashed) override {
-    body += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" "
-                        "stroke-width=\"{:.1f}\" stroke-linejoin=\"round\"{}/>\n",
-                        svg_points(pts), svg_color(c), width,
-                        dashed ? " stroke-dasharray=\"7,4\"" : "");
+    if (pts.size() < 2) return;
+    path(pts);
+    cairo_set_source_rgb(cr_, c.r / 255, c.g / 255, c.b / 255);
+    cairo_set_line_width(cr_, width);
+    cairo_set_line_join(cr_, CAIRO_LINE_JOIN_ROUND);
+    const double dash[] = {7, 4};
+    cairo_set_dash(cr_, dash, dashed ? 2 : 0, 0);
+    cairo_stroke(cr_);
+    cairo_set_dash(cr_, nullptr, 0, 0);
   }
   void circle(double x, double y, double r, Rgb c) override {
-    body += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"{:.1f}\" fill=\"{}\"/>\n", x, y,
-                        r, svg_color(c));
+    cairo_new_path(cr_);
+    cairo_arc(cr_, x, y, r, 0, 2 * M_PI);
+    cairo_set_source_rgb(cr_, c.r / 255, c.g / 255, c.b / 255);
+    cairo_fill(cr_);
   }
   void text(double x, double y, const std::string& s, double size, Rgb c, int anchor,
             bool vertical, bool bold) override {
-    body += fmt::format(
-        "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"{:.0f}\" fill=\"{}\" text-anchor=\"{}\"{}{}>"
-        "{}</text>\n",
-        x, y, size, svg_color(c), anchor < 0 ? "start" : anchor == 0 ? "middle" : "end",
-        bold ? " font-weight=\"bold\"" : "",
-        vertical ? fmt::format(" transform=\"rotate(-90 {:.1f} {:.1f})\"", x, y) : std::string(),
-        xml_escape(s));
-  }
-  double text_width(const std::string& s, double size, bool bold) override {
-    return 0.58 * size * static_cast<double>(code_points(s).size()) * (bold ? 1.05 : 1.0);
-  }
-};
-
-// ---------------------------------------------------------------------------------------- PNG
-
-struct Font {
-  std::vector<unsigned char> data;
-  stbtt_fontinfo info{};
-  bool ok = false;
-};
-
-bool load_font(Font& f, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  f.data.assign(std::istreambuf_iterator<char>(in), {});
-  f.ok = !f.data.empty() && stbtt_InitFont(&f.info, f.data.data(),
-                                           stbtt_GetFontOffsetForIndex(f.data.data(), 0)) != 0;
-  return f.ok;
-}
-
-class PngPainter : public Painter {
- public:
-  PngPainter(int width, int height, const Font& regular, const Font& bold)
-      : w_(width * kSs), h_(height * kSs), width_(width), height_(height), regular_(regular),
-        bold_(bold.ok ? bold : regular), px_(static_cast<size_t>(w_) * h_ * 3, 255.0f) {}
-
-  void fill(const std::vector<Pt>& pts, Rgb c, double opacity) override {
-    if (pts.size() < 3) return;
-    double ymin = 1e300, ymax = -1e300;
-    for (const auto& p : pts) {
-      ymin = std::min(ymin, p.second * kSs);
-      ymax = std::max(ymax, p.second * kSs);
-    }
-    const int y0 = std::max(0, static_cast<int>(std::floor(ymin)));
-    const int y1 = std::min(h_ - 1, static_cast<int>(std::ceil(ymax)));
-    std::vector<double> xs;
-    for (int y = y0; y <= y1; ++y) {
-      const double sy = y + 0.5;
-      xs.clear();
-      for (size_t i = 0; i < pts.size(); ++i) {
-        const auto& a = pts[i];
-        const auto& b = pts[(i + 1) % pts.size()];
-        const double ay = a.second * kSs, by = b.second * kSs;
-        if ((ay <= sy && by > sy) || (by <= sy && ay > sy)) {
-          xs.push_back(a.first * kSs + (sy - ay) / (by - ay) * (b.first - a.first) * kSs);
-        }
-      }
-      std::sort(xs.begin(), xs.end());
-      for (size_t i = 0; i + 1 < xs.size(); i += 2) {
-        const int x0 = std::max(0, static_cast<int>(std::ceil(xs[i] - 0.5)));
-        const int x1 = std::min(w_ - 1, static_cast<int>(std::floor(xs[i + 1] - 0.5)));
-        for (int x = x0; x <= x1; ++x) blend(x, y, c, opacity);
-      }
-    }
-  }
-  void polyline(const std::vector<Pt>& pts, Rgb c, double width, bool dashed) override {
-    for (size_t i = 0; i + 1 < pts.size(); ++i) {
-      if (!dashed) {
-        segment(pts[i], pts[i + 1], c, width);
-        continue;
-      }
-      const double dx = pts[i + 1].first - pts[i].first, dy = pts[i + 1].second - pts[i].second;
-      const double len = std::hypot(dx, dy);
-      for (double t = dash_phase_; t < len; t += 11) {
-        const double e = std::min(len, t + 7);
-        if (e > t) {
-          segment({pts[i].first + dx * t / len, pts[i].second + dy * t / len},
-                  {pts[i].first + dx * e / len, pts[i].second + dy * e / len}, c, width);
-        }
-      }
-    }
-    if (!dashed) {
-      for (size_t i = 1; i + 1 < pts.size(); ++i) circle(pts[i].first, pts[i].second, width / 2, c);
-    }
-  }
-  void circle(double x, double y, double r, Rgb c) override {
-    std::vector<Pt> poly;
-    for (int k = 0; k < 24; ++k) {
-      const double a = 2 * M_PI * k / 24;
-      poly.emplace_back(x + r * std::cos(a), y + r * std::sin(a));
-    }
-    fill(poly, c, 1.0);
-  }
-  void text(double x, double y, const std::string& s, double size, Rgb c, int anchor,
-            bool vertical, bool bold) override {
-    const Font& f = bold ? bold_ : regular_;
-    const double scale = stbtt_ScaleForPixelHeight(&f.info, static_cast<float>(size * kSs * 1.2));
-    int ascent = 0, descent = 0, gap = 0;
-    stbtt_GetFontVMetrics(&f.info, &ascent, &descent, &gap);
-    const double width = text_width(s, size, bold) * kSs;
+    const double width = text_width(s, size, bold);
     const double shift = anchor < 0 ? 0 : anchor == 0 ? width / 2 : width;
-    // Coverage of the string, horizontal, baseline at row `base`.
-    const int base = static_cast<int>(std::ceil(ascent * scale));
-    const int rows = base + static_cast<int>(std::ceil(-descent * scale)) + 1;
-    const int cols = static_cast<int>(std::ceil(width)) + 2;
-    std::vector<float> cov(static_cast<size_t>(rows) * cols, 0.f);
-    double pen = 0;
-    const auto cps = code_points(s);
-    for (size_t i = 0; i < cps.size(); ++i) {
-      int adv = 0, lsb = 0;
-      stbtt_GetCodepointHMetrics(&f.info, cps[i], &adv, &lsb);
-      int gw = 0, gh = 0, gx = 0, gy = 0;
-      unsigned char* bmp = stbtt_GetCodepointBitmap(&f.info, 0, static_cast<float>(scale), cps[i],
-                                                    &gw, &gh, &gx, &gy);
-      const int ox = static_cast<int>(std::lround(pen)) + gx, oy = base + gy;
-      for (int v = 0; v < gh; ++v) {
-        for (int u = 0; u < gw; ++u) {
-          const int cx = ox + u, cy = oy + v;
-          if (cx < 0 || cy < 0 || cx >= cols || cy >= rows) continue;
-          auto& dst = cov[static_cast<size_t>(cy) * cols + cx];
-          dst = std::min(1.f, dst + bmp[v * gw + u] / 255.f);
-        }
-      }
-      stbtt_FreeBitmap(bmp, nullptr);
-      pen += adv * scale;
-      if (i + 1 < cps.size()) pen += stbtt_GetCodepointKernAdvance(&f.info, cps[i], cps[i + 1]) * scale;
-    }
-    const double X = x * kSs, Y = y * kSs;
-    for (int v = 0; v < rows; ++v) {
-      for (int u = 0; u < cols; ++u) {
-        const float a = cov[static_cast<size_t>(v) * cols + u];
-        if (a <= 0) continue;
-        const double tu = u - shift, tv = v - base;  // along the text, below the baseline
-        const int px = static_cast<int>(std::lround(vertical ? X + tv : X + tu));
-        const int py = static_cast<int>(std::lround(vertical ? Y - tu : Y + tv));
-        if (px >= 0 && py >= 0 && px < w_ && py < h_) blend(px, py, c, a);
-      }
-    }
+    cairo_save(cr_);
+    cairo_translate(cr_, x, y);
+    if (vertical) cairo_rotate(cr_, -M_PI / 2);
+    cairo_move_to(cr_, -shift, 0);
+    cairo_set_source_rgb(cr_, c.r / 255, c.g / 255, c.b / 255);
+    cairo_show_text(cr_, s.c_str());
+    cairo_restore(cr_);
   }
   double text_width(const std::string& s, double size, bool bold) override {
-    const Font& f = bold ? bold_ : regular_;
-    const double scale = stbtt_ScaleForPixelHeight(&f.info, static_cast<float>(size * 1.2));
-    double w = 0;
-    const auto cps = code_points(s);
-    for (size_t i = 0; i < cps.size(); ++i) {
-      int adv = 0, lsb = 0;
-      stbtt_GetCodepointHMetrics(&f.info, cps[i], &adv, &lsb);
-      w += adv * scale;
-      if (i + 1 < cps.size()) w += stbtt_GetCodepointKernAdvance(&f.info, cps[i], cps[i + 1]) * scale;
-    }
-    return w;
-  }
-
-  // 8-bit RGB at the output size (the supersampled canvas averaged down).
-  std::vector<unsigned char> rgb() const {
-    std::vector<unsigned char> out(static_cast<size_t>(width_) * height_ * 3);
-    for (int y = 0; y < height_; ++y) {
-      for (int x = 0; x < width_; ++x) {
-        for (int ch = 0; ch < 3; ++ch) {
-          double sum = 0;
-          for (int dy = 0; dy < kSs; ++dy) {
-            for (int dx = 0; dx < kSs; ++dx) {
-              sum += px_[(static_cast<size_t>(y * kSs + dy) * w_ + (x * kSs + dx)) * 3 + ch];
-            }
-          }
-          out[(static_cast<size_t>(y) * width_ + x) * 3 + ch] =
-              static_cast<unsigned char>(std::clamp(sum / (kSs * kSs), 0.0, 255.0) + 0.5);
-        }
-      }
-    }
-    return out;
+    cairo_select_font_face(cr_, family_.c_str(), CAIRO_FONT_SLANT_NORMAL,
+                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr_, size);
+    cairo_text_extents_t e;
+    cairo_text_extents(cr_, s.c_str(), &e);
+    return e.x_advance;
   }
 
  private:
-  static constexpr int kSs = 3;  // supersampling per axis
-  void blend(int x, int y, Rgb c, double a) {
-    float* p = &px_[(static_cast<size_t>(y) * w_ + x) * 3];
-    p[0] = static_cast<float>(p[0] * (1 - a) + c.r * a);
-    p[1] = static_cast<float>(p[1] * (1 - a) + c.g * a);
-    p[2] = static_cast<float>(p[2] * (1 - a) + c.b * a);
+  void path(const std::vector<Pt>& pts) {
+    cairo_new_path(cr_);
+    cairo_move_to(cr_, pts[0].first, pts[0].second);
+    for (size_t i = 1; i < pts.size(); ++i) cairo_line_to(cr_, pts[i].first, pts[i].second);
   }
-  void segment(Pt a, Pt b, Rgb c, double width) {
-    const double dx = b.first - a.first, dy = b.second - a.second;
-    const double len = std::hypot(dx, dy);
-    if (len <= 0) return;
-    const double nx = -dy / len * width / 2, ny = dx / len * width / 2;
-    fill({{a.first + nx, a.second + ny}, {b.first + nx, b.second + ny},
-          {b.first - nx, b.second - ny}, {a.first - nx, a.second - ny}},
-         c, 1.0);
-  }
-  int w_, h_, width_, height_;
-  const Font& regular_;
-  const Font& bold_;
-  std::vector<float> px_;
-  double dash_phase_ = 0;
+  cairo_t* cr_;
+  std::string family_;
 };
 
 // ------------------------------------------------------------------------------------- layout
@@ -497,12 +319,6 @@ std::pair<int, int> figure_size(const Figure& f) {
           static_cast<int>(kPanelH) * rows + (f.title.empty() ? 0 : static_cast<int>(kTitleH))};
 }
 
-std::string font_path(bool bold) {
-  if (const char* env = std::getenv(bold ? "FOCALAB_FONT_BOLD" : "FOCALAB_FONT")) return env;
-  return bold ? "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
-              : "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-}
-
 }  // namespace
 
 std::string xml_escape(const std::string& s) {
@@ -519,24 +335,88 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::string figure_svg(const Figure& figure) {
+namespace {
+
+enum class Format { kSvg, kPng, kPdf };
+
+cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+
+// The figure drawn by cairo, as the bytes of an SVG, PNG or PDF file.
+std::string render(const Figure& figure, Format format) {
   const auto [w, h] = figure_size(figure);
-  SvgPainter p;
-  draw_figure(p, figure, w);
+  std::string out;
+  cairo_surface_t* surface = nullptr;
+  if (format == Format::kSvg) {
+    surface = cairo_svg_surface_create_for_stream(append_bytes, &out, w, h);
+    cairo_svg_surface_set_document_unit(surface, CAIRO_SVG_UNIT_PX);
+  } else if (format == Format::kPdf) {
+    surface = cairo_pdf_surface_create_for_stream(append_bytes, &out, w, h);
+    cairo_pdf_surface_set_metadata(surface, CAIRO_PDF_METADATA_CREATOR, "focalab");
+  } else {
+    surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+  }
+  cairo_t* cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  CairoPainter painter(cr);
+  draw_figure(painter, figure, w);
+  cairo_status_t status = cairo_status(cr);
+  cairo_destroy(cr);
+  if (status == CAIRO_STATUS_SUCCESS && format == Format::kPng) {
+    status = cairo_surface_write_to_png_stream(surface, append_bytes, &out);
+  }
+  cairo_surface_finish(surface);
+  if (status == CAIRO_STATUS_SUCCESS) status = cairo_surface_status(surface);
+  cairo_surface_destroy(surface);
+  if (status != CAIRO_STATUS_SUCCESS) {
+    throw harness::DataError(
+        fmt::format("cannot draw the figure: {}", cairo_status_to_string(status)));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string figure_svg(const Figure& figure) {
+  std::string svg = render(figure, Format::kSvg);
+  // Inline in an HTML page beside other figures: no XML declaration, and ids (cairo's glyph0-1,
+  // clip1, ...) unique to this figure, or a page's second figure would draw the first one's
+  // glyphs.
+  static std::atomic<int64_t> figures{0};
+  const std::string prefix = fmt::format("f{}-", figures++);
+  if (svg.rfind("<?xml", 0) == 0) svg.erase(0, svg.find('\n') + 1);
   size_t series = 0;  // data-series: how many series the panels draw (for tests and scripts)
   for (const auto& c : figure.panels) series += c.series.size();
-  return fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
-      "{1}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" data-series=\"{3}\">\n"
-      "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n{2}</svg>\n",
-      w, h, p.body, series);
+  std::string out;
+  out.reserve(svg.size() + svg.size() / 16);
+  for (size_t i = 0; i < svg.size();) {
+    bool matched = false;
+    for (const char* token : {"id=\"", "href=\"#", "url(#"}) {
+      const size_t n = std::strlen(token);
+      if (svg.compare(i, n, token) == 0) {
+        out.append(token).append(prefix);
+        i += n;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) out += svg[i++];
+  }
+  const size_t root = out.find("<svg");
+  if (root != std::string::npos) {
+    out.insert(root + 4, fmt::format(" data-series=\"{}\"", series));
+  }
+  return out;
 }
 
 void check_figure_path(const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
-  if (ext != ".svg" && ext != ".png") {
+  if (ext != ".svg" && ext != ".png" && ext != ".pdf") {
     throw harness::UsageError(
-        fmt::format("--out {}: the file name must end in .svg or .png", path));
+        fmt::format("--out {}: the file name must end in .svg, .png or .pdf", path));
   }
   harness::require_output_file(path, "--out");
 }
@@ -544,32 +424,10 @@ void check_figure_path(const std::string& path) {
 void write_figure(const Figure& figure, const std::string& path) {
   check_figure_path(path);
   const std::string ext = std::filesystem::path(path).extension().string();
-  if (ext == ".svg") {
-    harness::write_file_atomically(path, figure_svg(figure), "--out");
-    return;
-  }
-  Font regular, bold;
-  if (!load_font(regular, font_path(false))) {
-    throw harness::DataError(
-        fmt::format("{}: no font to draw text with for PNG output (install Debian's "
-                    "fonts-dejavu-core, set FOCALAB_FONT to a .ttf file, or write "
-                    ".svg)",
-                    font_path(false)));
-  }
-  load_font(bold, font_path(true));
-  const auto [w, h] = figure_size(figure);
-  PngPainter p(w, h, regular, bold);
-  draw_figure(p, figure, w);
-  const auto rgb = p.rgb();
-  std::string png;
-  const auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data),
-                                               static_cast<size_t>(size));
-  };
-  if (!stbi_write_png_to_func(append, &png, w, h, 3, rgb.data(), w * 3)) {
-    throw harness::DataError(fmt::format("{}: cannot encode the PNG", path));
-  }
-  harness::write_file_atomically(path, png, "--out");
+  const std::string bytes = ext == ".svg"   ? figure_svg(figure)
+                            : ext == ".pdf" ? render(figure, Format::kPdf)
+                                            : render(figure, Format::kPng);
+  harness::write_file_atomically(path, bytes, "--out");
 }
 
 }  // namespace plots

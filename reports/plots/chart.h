@@ -1,9 +1,8 @@
 #pragma once
-// Line, point and stacked-area charts for `focalab plot`, drawn once against a small painter
-// interface and written either as SVG (text) or as PNG (rasterized here, 2x supersampled, text
-// through stb_truetype with the DejaVu Sans font of Debian's fonts-dejavu-core). No plotting
-// library: the figure is a grid of panels, each with its title, axes with ticks, axis labels and
-// a legend.
+// Line, point and stacked-area charts for `focalab plot`: the figure is a grid of panels, each
+// with its title, axes with ticks, axis labels and a legend, drawn once through cairo onto an
+// SVG, PNG or PDF surface (text in DejaVu Sans, Debian's fonts-dejavu-core, through fontconfig;
+// $FOCALAB_FONT names another family).
 
 #include <optional>
 #include <string>
@@ -38,14 +37,16 @@ struct Figure {
   int columns = 2;    // panels per row
 };
 
-// Throws UsageError unless `path` ends in .svg or .png (checked before any work is done).
+// Throws UsageError unless `path` ends in .svg, .png or .pdf (checked before any work is done).
 void check_figure_path(const std::string& path);
 
-// Writes `figure` to `path`: .svg or .png (by extension). Throws UsageError for another extension
-// and DataError when the file cannot be written or (PNG) no font is found.
+// Writes `figure` to `path`: .svg, .png or .pdf (by extension). Throws UsageError for another
+// extension and DataError when the file cannot be written.
 void write_figure(const Figure& figure, const std::string& path);
 
-// The SVG text of a figure (write_figure's .svg output).
+// The SVG text of a figure (write_figure's .svg output), for inline use in HTML as well: no XML
+// declaration, ids unique to the figure, and `data-series="N"` on the root element (the number
+// of series its panels draw).
 std::string figure_svg(const Figure& figure);
 
 // Text for XML / HTML content and attribute values: < > & " escaped.

@@ -525,7 +525,7 @@ Figure build_figure(const PlotOptions& o, std::string& details) {
 
 std::string make_plot(const PlotOptions& o) {
   check_kind(o);
-  if (o.out.empty()) throw harness::UsageError("plot: --out FILE.svg|FILE.png is required");
+  if (o.out.empty()) throw harness::UsageError("plot: --out FILE.svg|.png|.pdf is required");
   std::string details;
   const Figure f = build_figure(o, details);
   write_figure(f, o.out);

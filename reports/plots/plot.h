@@ -28,7 +28,7 @@ struct PlotOptions {
   std::string db_path = "focalab.db";
   std::string sweep;  // empty: the most recently run sweep
   std::string kind;
-  std::string out;    // .svg or .png
+  std::string out;    // .svg, .png or .pdf
   std::string trial;  // loss-cdf: only this trial (key); its sweep when `sweep` is empty
   std::string baseline;  // delta-vs-imbalance: key=value[,...] selecting the baseline rows
   // delta-vs-imbalance: the binary negatives per positive of a trial's data with its anchors,

@@ -52,7 +52,11 @@ expect 0 "negative" -- "$bin" analyze loss-cdf --trial "$ce" --db "$db" --gammas
   fail "--max-negatives not applied"
 expect 0 "4 panel\(s\), 10 series" -- "$bin" plot --kind loss-cdf --db "$db" --out "$tmp/all.svg"
 expect 0 "2 panel\(s\), 6 series" -- "$bin" plot --kind loss-cdf --db "$db" --trial "$ce" --out "$tmp/ce.svg"
-grep -q "γ = 2" "$tmp/ce.svg" && ok "legend names gamma" || fail "legend"
+# the legend, read back from the PDF of the same figure (pdftotext: poppler-utils, which may
+# close up the spaces around "=")
+expect 0 "2 panel\(s\), 6 series" -- "$bin" plot --kind loss-cdf --db "$db" --trial "$ce" --out "$tmp/ce.pdf"
+legend=$(pdftotext "$tmp/ce.pdf" -)
+grep -Eq "γ ?= ?2" <<<"$legend" && ok "legend names gamma" || fail "legend: $(tr "\n" "|" <<<"$legend")"
 
 # a database and its checkpoints moved elsewhere (the recorded path relative to where the sweep
 # ran): the checkpoint is found beside --db
@@ -71,7 +75,7 @@ expect 2 "no such trial" -- "$bin" analyze loss-cdf --trial 0123456789abcdef --d
 expect 2 "--gammas '0,-1': '-1' is not allowed" -- "$bin" analyze loss-cdf --trial "$focal" --gammas 0,-1 --db "$db"
 expect 2 "--gammas '0,,2'" -- "$bin" analyze loss-cdf --trial "$focal" --gammas 0,,2 --db "$db"
 expect 2 "--images must be >= 0" -- "$bin" analyze loss-cdf --trial "$focal" --images -3 --db "$db"
-expect 2 "--out x.pdf: the file name must end in .svg or .png" -- "$bin" analyze loss-cdf --trial "$focal" --out x.pdf --db "$db"
+expect 2 "--out x.gif: the file name must end in .svg, .png or .pdf" -- "$bin" analyze loss-cdf --trial "$focal" --out x.gif --db "$db"
 expect 2 "required" -- "$bin" analyze loss-cdf --db "$db"
 expect 4 "missing.db" -- "$bin" analyze loss-cdf --trial "$focal" --db "$tmp/missing.db"
 ckpt=$(q "SELECT checkpoint_path FROM trials WHERE key = '$focal'")

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "harness/config/presets.h"
 #include "harness/config/sweep.h"
@@ -209,6 +210,76 @@ TEST(Config, EveryFieldHasHelpAndDefault) {
     EXPECT_FALSE(f.help.empty()) << f.path;
     EXPECT_FALSE(f.default_value.empty()) << f.path;
   }
+}
+
+// The closed sets: each value's YAML spelling parses back to it, and the field table offers
+// exactly those spellings.
+template <class E>
+void expect_round_trip(const std::string& key, size_t count) {
+  const auto names = names_of<E>();
+  ASSERT_EQ(names.size(), count) << key;
+  for (size_t i = 0; i < count; ++i) {
+    EXPECT_EQ(enum_named<E>(names[i]), static_cast<E>(i)) << key << " " << names[i];
+    EXPECT_EQ(std::string(name_of(static_cast<E>(i))), names[i]);
+  }
+  EXPECT_FALSE(enum_named<E>("bogus").has_value());
+  const auto fields = config_fields();
+  const auto f = std::find_if(fields.begin(), fields.end(),
+                              [&](const FieldInfo& x) { return x.path == key; });
+  ASSERT_NE(f, fields.end()) << key;
+  std::string allowed = "one of ";
+  for (size_t i = 0; i < count; ++i) allowed += (i ? ", " : "") + names[i];
+  EXPECT_EQ(f->allowed, allowed);
+}
+
+TEST(Config, EnumsRoundTripTheirSpellings) {
+  expect_round_trip<DataKind>("data.kind", 2);
+  expect_round_trip<OnBad>("data.on_bad", 2);
+  expect_round_trip<BackboneKind>("model.backbone", 5);
+  expect_round_trip<BackboneNorm>("model.norm", 2);
+  expect_round_trip<P6From>("model.p6_from", 2);
+  expect_round_trip<HeadNormKind>("model.head_norm", 2);
+  expect_round_trip<LowQuality>("model.low_quality", 3);
+  expect_round_trip<LossKind>("loss.kind", 5);
+  expect_round_trip<LossNormalizer>("loss.normalizer", 4);
+  expect_round_trip<AmpMode>("train.amp", 3);
+}
+
+// The flags on the field table decide what applies where: `config keys` says it, finalize_config
+// resets what does not apply, and the trial key ignores the keys that are how, not what.
+TEST(Config, FieldFlagsDecideApplicabilityCanonicalFormAndKey) {
+  std::map<std::string, std::string> applies;
+  for (const auto& f : config_fields()) applies[f.path] = f.applies;
+  EXPECT_EQ(applies["data.image_size"], "synthetic");
+  EXPECT_EQ(applies["data.on_bad"], "coco");
+  EXPECT_EQ(applies["loss.gamma"], "focal");
+  EXPECT_EQ(applies["loss.alpha"], "alpha_ce/focal/focal_star");
+  EXPECT_EQ(applies["loss.ohem_nms"], "ohem");
+  EXPECT_EQ(applies["loss.normalizer"], "");
+  EXPECT_EQ(applies["train.lr"], "");
+  EXPECT_TRUE(loss_key_applies(LossKind::kFocalStar, "loss.beta"));
+  EXPECT_FALSE(loss_key_applies(LossKind::kFocal, "loss.beta"));
+  EXPECT_FALSE(loss_key_applies("ce", "loss.alpha"));
+  EXPECT_TRUE(loss_key_applies("not_a_loss", "loss.alpha"));  // an unknown stored spelling
+
+  TrialConfig ce;
+  ce.loss.kind = LossKind::kCe;
+  ce.loss.gamma = 3;          // unused by CE: canonical 0
+  ce.loss.alpha = 0.5;        // unused by CE: canonical -1
+  ce.loss.ohem_nms = 0.3;     // unused by CE: the default
+  ce.data.min_size = 600;     // a coco key of synthetic data: the default
+  finalize_config(ce, "test");
+  EXPECT_EQ(ce.loss.gamma, 0);
+  EXPECT_EQ(ce.loss.alpha, -1);
+  EXPECT_EQ(ce.loss.ohem_nms, TrialConfig().loss.ohem_nms);
+  EXPECT_EQ(ce.data.min_size, TrialConfig().data.min_size);
+
+  TrialConfig a, b;
+  b.data.workers = 7;             // not in the key
+  b.train.checkpoint_every = 13;  // not in the key
+  EXPECT_EQ(config_to_json(a), config_to_json(b));
+  b.train.lr = 0.02;
+  EXPECT_NE(config_to_json(a), config_to_json(b));
 }
 
 // The presets compiled into focalab are the files in experiments/configs/, byte for byte in

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,18 @@
 
 namespace focalab::reports {
 namespace {
+
+// The standard output of a shell command ("" when it cannot run).
+std::string command_output(const std::string& command) {
+  std::string out;
+  if (FILE* p = popen(command.c_str(), "r")) {
+    char buf[4096];
+    size_t n = 0;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
+}
 
 std::string fixture(const testing::TempDir& dir, const std::string& name = "fx") {
   const std::string path = dir.file("fixture.db");
@@ -191,9 +204,24 @@ TEST(ReportFormats, LatexCompilesWithPdflatex) {
     GTEST_SKIP() << "pdflatex not installed (scripts/install-deps --test installs it)";
   }
   testing::TempDir dir;
-  const std::string tex = render(fixture(dir, "table1b_gamma&alpha #2"), "latex",
-                                 "table1b_gamma&alpha #2");
+  // with the sweep's plots as PDF figures (--figures): file names LaTeX takes as they are
+  ReportOptions o;
+  o.db_path = fixture(dir, "table1b_gamma&alpha #2");
+  o.sweep = "table1b_gamma&alpha #2";
+  o.format = "latex";
+  o.figures_dir = "figs";
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(std::filesystem::path(dir.file("doc.tex")).parent_path());
+  const std::string tex = render_report(o);
+  std::filesystem::current_path(cwd);
   EXPECT_NE(tex.find("\\label{tab:table1b-gamma-alpha--2}"), std::string::npos) << tex;
+  for (const char* kind : {"ap-vs-gamma", "ap-vs-alpha", "loss-share", "loss-curves"}) {
+    const std::string file = fmt::format("figs/table1b-gamma-alpha--2-{}.pdf", kind);
+    EXPECT_NE(tex.find(fmt::format("\\includegraphics[width=\\linewidth]{{{}}}", file)),
+              std::string::npos) << tex;
+    EXPECT_TRUE(std::filesystem::exists(dir.file(file))) << file;
+  }
+  EXPECT_EQ(tex.find("loss-cdf.pdf"), std::string::npos);  // no analyzed trial: no Figure 4
   {
     std::ofstream f(dir.file("doc.tex"));
     f << "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
@@ -437,28 +465,74 @@ TEST(Plots, EachKindDrawsItsSeries) {
     o.out = dir.file(out);
     return make_plot(o);
   };
-  // focal (alpha .25) over gamma, and the paper's Table 1(b) curve
-  EXPECT_NE(plot("ap-vs-gamma", "g.svg").find("1 panel(s), 2 series"), std::string::npos);
-  // alpha-CE: none in the fixture; focal (gamma 2) over alpha, and Table 1(a)
-  EXPECT_NE(plot("ap-vs-alpha", "a.svg").find("1 panel(s), 2 series"), std::string::npos);
-  // one configuration with a breakdown: positives, hard, easy
-  EXPECT_NE(plot("loss-share", "s.svg").find("1 panel(s), 3 series"), std::string::npos);
-  // two trials with a step log, on two panels
-  EXPECT_NE(plot("loss-curves", "c.svg").find("2 panel(s), 4 series"), std::string::npos);
-  std::ifstream in(dir.file("g.svg"));
-  const std::string svg((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_NE(svg.find("paper, COCO (Table 1(b), best α per γ)"), std::string::npos);
-  EXPECT_NE(svg.find("focal, alpha = 0.25"), std::string::npos);
-  EXPECT_NE(svg.find("focusing parameter γ (loss.gamma)"), std::string::npos);
-  EXPECT_EQ(svg.rfind("</svg>\n"), svg.size() - 7);
-  // PNG (needs DejaVu Sans from fonts-dejavu-core)
-  if (std::filesystem::exists("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")) {
-    plot("loss-share", "s.png");
-    EXPECT_EQ(harness::probe_image(dir.file("s.png")), (std::pair<int64_t, int64_t>{434, 560}));
-    const auto img = harness::read_image(dir.file("s.png"));
-    // not blank: the stacked areas cover part of the plot
-    EXPECT_LT(img.mean().item<float>(), 0.95f);
-    EXPECT_GT((img < 0.5).sum().item<int64_t>(), 10000);
+  // Each kind in each format, drawn by cairo: the series it says it drew, an SVG whose root
+  // carries that count, a PNG of the figure's size with ink on it, a PDF that poppler renders
+  // and whose text holds the labels.
+  struct Kind {
+    const char* name;
+    const char* drawn;
+    int series;
+  };
+  const Kind kinds[] = {
+      {"ap-vs-gamma", "1 panel(s), 2 series", 2},  // focal (alpha .25) over gamma, Table 1(b)
+      {"ap-vs-alpha", "1 panel(s), 2 series", 2},  // focal (gamma 2) over alpha, Table 1(a)
+      {"loss-share", "1 panel(s), 3 series", 3},   // positives, hard, easy
+      {"loss-curves", "2 panel(s), 4 series", 4},  // two trials with a step log
+  };
+  const bool poppler = std::filesystem::exists("/usr/bin/pdftoppm") &&
+                       std::filesystem::exists("/usr/bin/pdftotext");
+  for (const auto& k : kinds) {
+    const std::string base = k.name;
+    EXPECT_NE(plot(k.name, base + ".svg").find(k.drawn), std::string::npos) << k.name;
+    std::ifstream in(dir.file(base + ".svg"));
+    const std::string svg((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(svg.find("<svg"), 0u) << k.name;
+    EXPECT_NE(svg.find(fmt::format("data-series=\"{}\"", k.series)), std::string::npos);
+    EXPECT_NE(svg.rfind("</svg>"), std::string::npos) << k.name;
+    if (std::filesystem::exists("/usr/bin/python3")) {  // well-formed XML
+      EXPECT_EQ(std::system(fmt::format("/usr/bin/python3 -c 'import sys, xml.etree.ElementTree "
+                                        "as E; E.parse(sys.argv[1])' '{}'",
+                                        dir.file(base + ".svg"))
+                                .c_str()),
+                0)
+          << k.name;
+    }
+
+    EXPECT_NE(plot(k.name, base + ".png").find(k.drawn), std::string::npos) << k.name;
+    const auto size = harness::probe_image(dir.file(base + ".png"));
+    EXPECT_EQ(size.first % 434, 0) << k.name;  // panels of 434 x 560 px
+    EXPECT_EQ(size.second % 560, 0) << k.name;
+    const auto img = harness::read_image(dir.file(base + ".png"));
+    EXPECT_LT(img.mean().item<float>(), 0.98f) << k.name;  // not blank
+    EXPECT_GT((img < 0.5).sum().item<int64_t>(), 1000) << k.name;
+
+    EXPECT_NE(plot(k.name, base + ".pdf").find(k.drawn), std::string::npos) << k.name;
+    std::ifstream pdf_in(dir.file(base + ".pdf"), std::ios::binary);
+    const std::string pdf((std::istreambuf_iterator<char>(pdf_in)), {});
+    EXPECT_EQ(pdf.rfind("%PDF-", 0), 0u) << k.name;
+    if (poppler) {
+      EXPECT_EQ(std::system(fmt::format("pdftoppm -r 30 -png '{}' '{}' 2>/dev/null",
+                                        dir.file(base + ".pdf"), dir.file(base + "-page"))
+                                .c_str()),
+                0)
+          << k.name;
+      EXPECT_TRUE(std::filesystem::exists(dir.file(base + "-page-1.png")) ||
+                  std::filesystem::exists(dir.file(base + "-page-01.png")))
+          << k.name;
+    }
+  }
+  // The loss-share PNG at the figure's size; the labels of the gamma plot, as text in its PDF.
+  EXPECT_EQ(harness::probe_image(dir.file("loss-share.png")),
+            (std::pair<int64_t, int64_t>{434, 560}));
+  if (poppler) {
+    const std::string text = command_output(
+        fmt::format("pdftotext -layout '{}' -", dir.file("ap-vs-gamma.pdf")));
+    EXPECT_NE(text.find("paper, COCO (Table 1(b), best α per γ)"), std::string::npos) << text;
+    EXPECT_NE(text.find("focal, alpha = 0.25"), std::string::npos) << text;
+    EXPECT_NE(text.find("focusing parameter γ (loss.gamma)"), std::string::npos) << text;
+  } else {
+    ADD_FAILURE() << "pdftoppm / pdftotext missing (poppler-utils; scripts/install-deps.sh "
+                     "installs it): the PDF figures were not rendered";
   }
   EXPECT_THROW(plot("loss-cdf", "x.svg"), harness::UsageError);
   EXPECT_THROW(plot("histogram", "x.svg"), harness::UsageError);
@@ -523,12 +597,13 @@ TEST(Plots, DeltaVsImbalancePairsEachConfigurationWithItsBaseline) {
   EXPECT_NE(said.find(fmt::format("kind=focal gamma=2 alpha=0.25: {:.0f} negatives per positive: "
                                   "AP -1.2 [-1.9, -0.4] (paired, n 3)", x24)),
             std::string::npos) << said;
-  std::ifstream in(o.out);
-  const std::string svg((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_NE(svg.find("kind=focal gamma=2 alpha=0.25 − baseline"), std::string::npos);
-  EXPECT_NE(svg.find("binary negatives per positive (focalab data stats), log scale"),
+  o.out = dir.file("imb.pdf");
+  make_plot(o);
+  const std::string text = command_output(fmt::format("pdftotext -layout '{}' -", o.out));
+  EXPECT_NE(text.find("kind=focal gamma=2 alpha=0.25 − baseline"), std::string::npos) << text;
+  EXPECT_NE(text.find("binary negatives per positive (focalab data stats), log scale"),
             std::string::npos);
-  EXPECT_NE(svg.find(">1,000<"), std::string::npos);  // decade ticks
+  EXPECT_NE(text.find("1,000"), std::string::npos);  // decade ticks
   o.baseline = "";
   EXPECT_THROW(make_plot(o), harness::UsageError);
   o.baseline = "loss.kind=ohem";
