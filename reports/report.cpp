@@ -589,6 +589,24 @@ std::string latex_name(const std::string& text) {
   return out;
 }
 
+// draw(options) for each kind of kFigureKinds, the options naming the database, the sweep and
+// the kind; the outputs joined. A kind the sweep lacks the trials for (UsageError) is left out.
+template <class Draw>
+std::string each_figure(const std::string& db_path, const std::string& sweep, Draw&& draw) {
+  std::string out;
+  for (const char* kind : kFigureKinds) {
+    PlotOptions po;
+    po.db_path = db_path;
+    po.sweep = sweep;
+    po.kind = kind;
+    try {
+      out += draw(po);
+    } catch (const harness::UsageError&) {
+    }
+  }
+  return out;
+}
+
 // The sweep's figures as PDF files in `dir` (SWEEP-KIND.pdf), each in a figure environment.
 std::string latex_figures(const std::string& db_path, const std::string& sweep,
                           const std::string& dir) {
@@ -598,25 +616,15 @@ std::string latex_figures(const std::string& db_path, const std::string& sweep,
   if (ec) {
     throw harness::DataError(fmt::format("--figures {}: cannot create ({})", dir, ec.message()));
   }
-  std::string out;
-  for (const char* kind : kFigureKinds) {
-    PlotOptions po;
-    po.db_path = db_path;
-    po.sweep = sweep;
-    po.kind = kind;
-    po.out = (std::filesystem::path(dir) / fmt::format("{}-{}.pdf", latex_name(sweep), kind))
-                 .string();
-    try {
-      make_plot(po);
-    } catch (const harness::UsageError&) {
-      continue;  // the sweep lacks the trials this kind plots
-    }
-    out += fmt::format("\\begin{{figure}}[t]\n\\centering\n\\includegraphics[width=\\linewidth]"
+  return each_figure(db_path, sweep, [&](PlotOptions& po) {
+    const std::string name = fmt::format("{}-{}", latex_name(sweep), po.kind);
+    po.out = (std::filesystem::path(dir) / (name + ".pdf")).string();
+    make_plot(po);
+    return fmt::format("\\begin{{figure}}[t]\n\\centering\n\\includegraphics[width=\\linewidth]"
                        "{{{}}}\n\\caption{{\\texttt{{focalab plot --sweep {} --kind {}}}}}\n"
-                       "\\label{{fig:{}-{}}}\n\\end{{figure}}\n",
-                       po.out, latex_escape(sweep), kind, latex_name(sweep), kind);
-  }
-  return out;
+                       "\\label{{fig:{}}}\n\\end{{figure}}\n",
+                       po.out, latex_escape(sweep), po.kind, name);
+  });
 }
 
 std::string render_latex(const Report& r, const ReportOptions& options) {
@@ -694,19 +702,11 @@ std::string html_table(const std::vector<std::string>& header,
 // The sweep's figures as inline SVG: every kind of `focalab plot` the sweep has the trials for
 // (a kind it lacks them for is left out).
 std::string html_figures(const std::string& db_path, const std::string& sweep) {
-  std::string out;
-  for (const char* kind : kFigureKinds) {
-    PlotOptions po;
-    po.db_path = db_path;
-    po.sweep = sweep;
-    po.kind = kind;
-    try {
-      out += fmt::format("<figure id=\"plot-{}\">\n{}<figcaption>focalab plot --sweep {} --kind "
-                         "{}</figcaption></figure>\n",
-                         kind, plot_svg(po), xml_escape(sweep), kind);
-    } catch (const harness::UsageError&) {
-    }
-  }
+  const std::string out = each_figure(db_path, sweep, [&](PlotOptions& po) {
+    return fmt::format("<figure id=\"plot-{}\">\n{}<figcaption>focalab plot --sweep {} --kind "
+                       "{}</figcaption></figure>\n",
+                       po.kind, plot_svg(po), xml_escape(sweep), po.kind);
+  });
   return out.empty() ? out : "<h3>Plots</h3>\n" + out;
 }
 
