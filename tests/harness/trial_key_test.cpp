@@ -59,6 +59,43 @@ TEST(TrialKey, QuickSweepConfigJsonIsPinned) {
   EXPECT_EQ(trials[2].key, "44f8a233d3e21a33");
 }
 
+TEST(TrialKey, AwkwardValuesKeepTheirBytes) {
+  // Numbers whose shortest decimal some JSON writers miss (3.638e-10 is written
+  // 3.6380000000000003e-10 by a Grisu2 writer), an integral double, a huge one, a list with
+  // 0.1 + 0.2, and strings with quotes, a backslash, a tab, a control byte and UTF-8: the bytes
+  // below were printed by the writer that made the existing databases.
+  TrialConfig c;
+  c.train.lr = 3.638e-10;
+  c.model.prior_prob = 0.00569690317848;
+  c.loss.gamma = 3.0;
+  c.train.weight_decay = 1e21;
+  c.model.aspect_ratios = {0.1, 0.2, 0.1 + 0.2};
+  c.data.train_annotations = "dir \"q\"/a\\b\tc\x01-\u00e9\u03b3.json";
+  const std::string json = config_to_json(c);
+  auto field = [&](const std::string& key) {
+    const auto at = json.find("\"" + key + "\":");
+    if (at == std::string::npos) return std::string("(missing)");
+    const auto from = at + key.size() + 3;
+    size_t to = from;
+    if (json[from] == '[') {
+      to = json.find(']', from) + 1;
+    } else if (json[from] == '"') {
+      for (to = from + 1; json[to] != '"'; ++to) to += json[to] == '\\';
+      ++to;
+    } else {
+      to = json.find_first_of(",}", from);
+    }
+    return json.substr(from, to - from);
+  };
+  EXPECT_EQ(field("train.lr"), "3.638e-10");
+  EXPECT_EQ(field("model.prior_prob"), "0.00569690317848");
+  EXPECT_EQ(field("loss.gamma"), "3");
+  EXPECT_EQ(field("train.weight_decay"), "1e+21");
+  EXPECT_EQ(field("model.aspect_ratios"), "[0.1,0.2,0.30000000000000004]");
+  EXPECT_EQ(field("data.train.annotations"), R"("dir \"q\"/a\\b\tc\u0001-éγ.json")");
+  EXPECT_EQ(fnv1a_hex(json), "6753dc4e57e7c306");
+}
+
 TEST(TrialKey, PaperRegimeQuickSweepKeysArePinned) {
   // experiments/quick.yaml on the paper-regime preset (`jobs:` stays out of the key)
   EXPECT_EQ(first_keys("experiments/quick.yaml", 3),
