@@ -172,23 +172,24 @@ std::string run_query(const std::string& db_path, const std::string& sql, QueryF
       break;
     }
     case QueryFormat::kJson: {
-      out += "[";
+      harness::JsonWriter w([&out](std::string_view piece) { out += piece; });
+      w.begin_array(true);  // one row a line
       for (size_t r = 0; r < rows.size(); ++r) {
-        out += r ? ",\n {" : "\n {";
-        for (int i = 0; i < nc; ++i) {
-          const auto ci = static_cast<size_t>(i);
-          std::string v;
+        harness::Json row = harness::Json::object();
+        for (size_t ci = 0; ci < static_cast<size_t>(nc); ++ci) {
+          const std::string& text = rows[r][ci];
+          harness::Json& v = row[names[ci]];
           switch (types[r][ci]) {
-            case SQLITE_NULL: v = "null"; break;
-            case SQLITE_INTEGER:
-            case SQLITE_FLOAT: v = rows[r][ci]; break;
-            default: v = harness::json_quote(rows[r][ci]);
+            case SQLITE_NULL: v = nullptr; break;
+            case SQLITE_INTEGER: v = std::stoll(text); break;
+            case SQLITE_FLOAT: v = harness::json_number(std::strtod(text.c_str(), nullptr)); break;
+            default: v = text;
           }
-          out += fmt::format("{}{}: {}", i ? ", " : "", harness::json_quote(names[ci]), v);
         }
-        out += "}";
+        w.value(row);
       }
-      out += rows.empty() ? "]\n" : "\n]\n";
+      w.end_array();
+      w.newline();
       break;
     }
     case QueryFormat::kTable: {

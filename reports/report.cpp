@@ -457,92 +457,85 @@ std::string render_csv(const Report& r) {
 }
 
 std::string render_json(const Report& r) {
-  auto num = [](double v, bool ok) { return ok ? harness::json_number(v) : std::string("null"); };
-  std::string out = fmt::format(
-      "{{\"sweep\": {}, \"db\": {}, \"trials\": {}, \"done\": {}, "
-      "\"rows\": [",
-      harness::json_quote(r.sweep), harness::json_quote(r.db_path), r.trials, r.done);
+  using harness::Json;
+  using harness::json_number;
+  using harness::json_number_or_null;
+  Json rows = Json::array();
   for (size_t gi = 0; gi < r.groups.size(); ++gi) {
     const Group& g = r.groups[gi];
-    out += gi ? ",\n  {\"config\": {" : "\n  {\"config\": {";
-    for (size_t k = 0; k < r.varied.size(); ++k) {
-      out += fmt::format("{}{}: {}", k ? ", " : "", harness::json_quote(r.varied[k]),
-                         harness::json_quote(g.config[k]));
+    Json row = Json::object();
+    Json& config = row["config"] = Json::object();
+    for (size_t k = 0; k < r.varied.size(); ++k) config[r.varied[k]] = g.config[k];
+    row["n"] = g.trials.size();
+    row["status"] = g.status();
+    Json& trials = row["trials"] = Json::array();
+    for (const auto* t : g.trials) {
+      trials.push_back({{"key", t->key}, {"seed", t->seed}, {"status", t->status}});
     }
-    out += fmt::format("}}, \"n\": {}, \"status\": {}, \"trials\": [", g.trials.size(),
-                       harness::json_quote(g.status()));
-    for (size_t t = 0; t < g.trials.size(); ++t) {
-      out += fmt::format("{}{{\"key\": {}, \"seed\": {}, \"status\": {}}}", t ? ", " : "",
-                         harness::json_quote(g.trials[t]->key), g.trials[t]->seed,
-                         harness::json_quote(g.trials[t]->status));
+    Json& metrics = row["metrics"] = Json::object();
+    for (const auto& name : r.metrics) {
+      const Stat s = g.stat(name);
+      Json m = {{"mean", json_number_or_null(s.mean, s.n > 0)},
+                {"std", json_number_or_null(s.std, s.n > 1)},
+                {"n", s.n}};
+      if (s.boot) {
+        m["bootstrap_lo"] = json_number(s.boot->lo);
+        m["bootstrap_hi"] = json_number(s.boot->hi);
+      }
+      metrics[name] = std::move(m);
     }
-    out += "], \"metrics\": {";
-    for (size_t m = 0; m < r.metrics.size(); ++m) {
-      const Stat s = g.stat(r.metrics[m]);
-      out += fmt::format(
-          "{}{}: {{\"mean\": {}, \"std\": {}, \"n\": {}{}}}", m ? ", " : "",
-          harness::json_quote(r.metrics[m]), num(s.mean, s.n > 0), num(s.std, s.n > 1), s.n,
-          s.boot ? fmt::format(", \"bootstrap_lo\": {}, \"bootstrap_hi\": {}",
-                               harness::json_number(s.boot->lo), harness::json_number(s.boot->hi))
-                 : std::string());
-    }
-    out += "}";
     if (r.baseline >= 0) {
       const Comparison& c = r.vs_base[gi];
+      Json& vs = row["vs_baseline"];
       if (static_cast<int>(gi) == r.baseline) {
-        out += ", \"vs_baseline\": \"baseline\"";
-      } else if (!c.diff) {
-        out += ", \"vs_baseline\": null";
-      } else {
-        out += fmt::format(", \"vs_baseline\": {{\"delta_AP\": {}", harness::json_number(*c.diff));
+        vs = "baseline";
+      } else if (c.diff) {
+        vs = {{"delta_AP", json_number(*c.diff)}};
         if (c.ci) {
-          out += fmt::format(
-              ", \"lo\": {}, \"hi\": {}, \"level\": 0.95, \"method\": {}, "
-              "\"n\": {}, \"df\": {}, \"significant\": {}",
-              harness::json_number(c.ci->lo), harness::json_number(c.ci->hi),
-              harness::json_quote(c.ci->method), c.ci->n, harness::json_number(c.ci->df),
-              c.ci->significant() ? "true" : "false");
+          vs["lo"] = json_number(c.ci->lo);
+          vs["hi"] = json_number(c.ci->hi);
+          vs["level"] = 0.95;
+          vs["method"] = c.ci->method;
+          vs["n"] = c.ci->n;
+          vs["df"] = json_number(c.ci->df);
+          vs["significant"] = c.ci->significant();
         }
-        out += "}";
-      }
+      }  // else null: no difference to show
     }
     if (r.with_paper) {
+      Json& paper = row["paper"];
       if (g.paper) {
-        out += ", \"paper\": {";
-        bool first = true;
-        for (const auto& [m, v] : g.paper->metrics) {
-          out += fmt::format("{}{}: {}", first ? "" : ", ", harness::json_quote(m),
-                             harness::json_number(v));
-          first = false;
-        }
-        const auto d = delta_ap(g);
-        out += fmt::format("}}, \"delta_AP\": {}", num(d.value_or(0), d.has_value()));
-      } else {
-        out += ", \"paper\": null, \"delta_AP\": null";
+        paper = Json::object();
+        for (const auto& [m, v] : g.paper->metrics) paper[m] = json_number(v);
       }
+      const auto d = delta_ap(g);
+      row["delta_AP"] = json_number_or_null(d.value_or(0), g.paper && d.has_value());
     }
     std::array<bool, kNumPhases> has{};
     const auto sh = g.share(has);
-    out += ", \"loss_share\": {";
+    Json& share = row["loss_share"] = Json::object();
     for (size_t p = 0; p < kNumPhases; ++p) {
-      out += fmt::format("{}\"{}\": ", p ? ", " : "", kPhases[p]);
-      out += has[p] ? fmt::format("{{\"positive\": {}, \"hard_negative\": {}, "
-                                  "\"easy_negative\": {}}}",
-                                  harness::json_number(sh[p][0]), harness::json_number(sh[p][1]),
-                                  harness::json_number(sh[p][2]))
-                    : std::string("null");
+      share[kPhases[p]] = has[p] ? Json{{"positive", json_number(sh[p][0])},
+                                        {"hard_negative", json_number(sh[p][1])},
+                                        {"easy_negative", json_number(sh[p][2])}}
+                                 : Json(nullptr);
     }
-    out += fmt::format("}}, \"best\": {}}}", static_cast<int>(gi) == r.best ? "true" : "false");
+    row["best"] = static_cast<int>(gi) == r.best;
+    rows.push_back(std::move(row));
   }
-  out += "\n], \"claims\": [";
-  for (size_t i = 0; i < r.verdicts.size(); ++i) {
-    const auto& v = r.verdicts[i];
-    out += fmt::format(
-        "{}\n  {{\"claim\": {}, \"origin\": {}, \"verdict\": {}, \"evidence\": {}}}", i ? "," : "",
-        harness::json_quote(v.claim.text()), harness::json_quote(v.claim.origin),
-        harness::json_quote(verdict_name(v.verdict)), harness::json_quote(v.evidence));
+  Json claims = Json::array();
+  for (const auto& v : r.verdicts) {
+    claims.push_back({{"claim", v.claim.text()},
+                      {"origin", v.claim.origin},
+                      {"verdict", verdict_name(v.verdict)},
+                      {"evidence", v.evidence}});
   }
-  return out + "\n]}\n";
+  return harness::pretty_json({{"sweep", r.sweep},
+                               {"db", r.db_path},
+                               {"trials", r.trials},
+                               {"done", r.done},
+                               {"rows", std::move(rows)},
+                               {"claims", std::move(claims)}});
 }
 
 std::string latex_escape(const std::string& s) {

@@ -8,6 +8,7 @@
 #include "harness/store/sqlite.h"
 #include "harness/store/store.h"
 #include "harness/util/errors.h"
+#include "harness/util/json.h"
 
 namespace focalab::reports {
 
@@ -65,7 +66,6 @@ SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
       "FROM sweep_trials s JOIN trials t ON t.id = s.trial_id WHERE s.sweep_id = ?1 "
       "ORDER BY s.position");
   st.bind(1, sweep_id);
-  auto cfg = db.prepare("SELECT key, value FROM json_each(?1)");
   auto metrics = db.prepare(
       "SELECT metric, value FROM evaluations WHERE trial_id = ?1 AND split = 'val' AND "
       "iteration = (SELECT max(iteration) FROM evaluations WHERE trial_id = ?1 AND split = 'val')");
@@ -89,12 +89,13 @@ SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
     t.status = st.get_text(3);
     if (!st.is_null(4)) t.diverged_at = st.get_int(4);
     t.config_json = st.get_text(5);
-    cfg.bind(1, t.config_json);
-    while (cfg.step()) {
-      t.config_keys.push_back(cfg.get_text(0));
-      t.config[cfg.get_text(0)] = cfg.get_text(1);
+    const auto config = harness::parse_json<harness::StoreError>(
+        t.config_json, fmt::format("{}: trial {}: config_json", db_path, t.key));
+    for (const auto& [key, value] : config.items()) {
+      t.config_keys.push_back(key);
+      // strings as they are, numbers and lists as the canonical JSON spells them
+      t.config[key] = value.is_string() ? value.get<std::string>() : harness::canonical_json(value);
     }
-    cfg.reset();
     metrics.bind(1, t.id);
     while (metrics.step()) {
       t.metrics[metrics.get_text(0)] = metrics.is_null(1) ? -1 : metrics.get_double(1);

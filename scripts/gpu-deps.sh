@@ -11,7 +11,7 @@ packages=(
   libyaml-cpp-dev libyaml-cpp0.7 libfmt-dev libfmt9
   libboost-program-options-dev libboost-program-options1.74-dev libboost-program-options1.74.0
   libboost1.74-dev libsqlite3-dev libsqlite3-0 sqlite3 libstb-dev libstb0
-  libsimdjson-dev libsimdjson14 libgtest-dev libgmock-dev googletest
+  libsimdjson-dev libsimdjson14 nlohmann-json3-dev libgtest-dev libgmock-dev googletest
 )
 mkdir -p .gpu-debs
 cd .gpu-debs

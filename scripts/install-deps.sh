@@ -22,7 +22,8 @@ done
 packages=(
   build-essential cmake pkg-config git
   libtorch-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libfmt-dev libboost-program-options-dev
-  libstb-dev libsimdjson-dev googletest libgtest-dev libcpp-httplib-dev libcairo2-dev
+  libstb-dev libsimdjson-dev nlohmann-json3-dev libcpp-httplib-dev libcairo2-dev
+  googletest libgtest-dev
   fonts-dejavu-core
 )
 if [[ $want_test == 1 ]]; then

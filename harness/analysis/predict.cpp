@@ -186,8 +186,10 @@ std::vector<std::pair<std::string, int64_t>> list_images(const std::vector<std::
 
 std::string coco_results_json(const std::vector<ImageDetections>& results,
                               const std::vector<int64_t>& category_ids) {
-  std::string out = "[";
-  bool first = true;
+  // boxes to 1e-4 px and scores to 1e-6: the precision the file's readers need
+  std::string out;
+  JsonWriter w([&out](std::string_view piece) { out += piece; });
+  w.begin_array(true);  // one detection a line
   for (const auto& r : results) {
     const auto& d = r.detections;
     auto boxes = d.boxes.to(torch::kDouble).contiguous();
@@ -198,18 +200,17 @@ std::string coco_results_json(const std::vector<ImageDetections>& results,
       const double x1 = b[4 * i], y1 = b[4 * i + 1], x2 = b[4 * i + 2], y2 = b[4 * i + 3];
       const double score = scores.data_ptr<double>()[i];
       if (!std::isfinite(x1 + y1 + x2 + y2 + score)) continue;  // JSON has no NaN / inf
-      out += fmt::format("{}\n{{\"image_id\": {}, \"category_id\": {}, \"bbox\": [{:.4f}, {:.4f}, "
-                         "{:.4f}, {:.4f}], \"score\": {:.6f}}}",
-                         first ? "" : ",", r.image_id,
-                         category_ids.empty()
-                             ? labels.data_ptr<int64_t>()[i]
-                             : category_ids.at(static_cast<size_t>(labels.data_ptr<int64_t>()[i])),
-                         x1, y1,
-                         x2 - x1, y2 - y1, scores.data_ptr<double>()[i]);
-      first = false;
+      const int64_t label = labels.data_ptr<int64_t>()[i];
+      w.value({{"image_id", r.image_id},
+               {"category_id", category_ids.empty() ? label : category_ids.at(static_cast<size_t>(label))},
+               {"bbox", {json_rounded(x1, 4), json_rounded(y1, 4), json_rounded(x2 - x1, 4),
+                         json_rounded(y2 - y1, 4)}},
+               {"score", json_rounded(score, 6)}});
     }
   }
-  return out + "\n]\n";
+  w.end_array();
+  w.newline();
+  return out;
 }
 
 }  // namespace analysis

@@ -45,6 +45,7 @@
 #include "harness/store/store.h"
 #include "harness/train/trainer.h"
 #include "harness/util/errors.h"
+#include "harness/util/json.h"
 #include "harness/util/paths.h"
 #include "reports/plots/chart.h"
 #include "reports/plots/plot.h"
@@ -415,24 +416,15 @@ int sweep_plan(const Args& args) {
       throw UsageError(fmt::format("--print-config {}: the sweep has trials 0..{}", n,
                                    trials.size() - 1));
     }
-    std::string json = trials[static_cast<size_t>(n)].config_json;
-    // one key per line; lists and strings stay whole
-    std::string pretty;
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : json) {
-      pretty += c;
-      if (in_string) {
-        if (escaped) escaped = false;
-        else if (c == '\\') escaped = true;
-        else if (c == '"') in_string = false;
-        continue;
-      }
-      if (c == '"') in_string = true;
-      if (c == '[') ++depth;
-      if (c == ']') --depth;
-      if (depth == 0 && (c == '{' || c == ',')) pretty += "\n  ";
+    // one key a line, each value as the canonical JSON has it (lists stay on their line)
+    const auto config = harness::parse_json<harness::ConfigError>(
+        trials[static_cast<size_t>(n)].config_json, "trial config");
+    std::string pretty = "{";
+    for (const auto& [key, value] : config.items()) {
+      pretty += fmt::format("{}\n  {}: {}", pretty.size() > 1 ? "," : "",
+                            harness::compact_json(harness::Json(key)), harness::canonical_json(value));
     }
+    pretty += "\n}";
     fmt::print("{}\n", pretty);
     return kExitOk;
   }

@@ -164,16 +164,14 @@ bool loss_key_applies(const std::string& kind, const std::string& key) {
 }
 
 std::string config_to_json(const TrialConfig& config) {
-  std::string out = "{";
-  bool first = true;
+  Json out = Json::object();
   const TrialConfig defaults;
   for (const auto& f : fields()) {
     if (f.in_key == InKey::kNever) continue;
     if (f.in_key == InKey::kUnlessDefault && f.get(config) == f.get(defaults)) continue;
-    out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(f.path), value_to_json(f.get(config)));
-    first = false;
+    out[f.path] = value_json(f.get(config));
   }
-  return out + "}";
+  return canonical_json(out);
 }
 
 std::string resolve_weights_path(const std::string& value) {

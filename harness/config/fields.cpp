@@ -371,6 +371,20 @@ std::string key_text(const YAML::Node& key, const std::string& file, const std::
   return key.Scalar();
 }
 
+void check_range(const Field& f, double v, const std::string& text, const Origin& origin) {
+  const bool below = f.range.lo_open ? v <= f.range.lo : v < f.range.lo;
+  if (below || v > f.range.hi) {
+    fail(origin, f.path, fmt::format("{} is out of range; allowed: {}", text, f.allowed()));
+  }
+}
+
+void check_choice(const Field& f, const std::string& s, const Origin& origin) {
+  if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) {
+    fail(origin, f.path, fmt::format("'{}' is not allowed; allowed: {}{}", s, f.allowed(),
+                                     did_you_mean(s, f.choices)));
+  }
+}
+
 double parse_number(const YAML::Node& node, const Field& f, const Origin& origin, bool integer) {
   if (!node.IsScalar()) {
     fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), node_text(node)));
@@ -398,10 +412,7 @@ double parse_number(const YAML::Node& node, const Field& f, const Origin& origin
   if (!std::isfinite(v)) {
     fail(origin, f.path, fmt::format("'{}' is not finite; allowed: {}", s, f.allowed()));
   }
-  const bool below = f.range.lo_open ? v <= f.range.lo : v < f.range.lo;
-  if (below || v > f.range.hi) {
-    fail(origin, f.path, fmt::format("{} is out of range; allowed: {}", s, f.allowed()));
-  }
+  check_range(f, v, s, origin);
   return v;
 }
 
@@ -425,11 +436,7 @@ ConfigValue parse_value(const Field& f, const YAML::Node& node, const Origin& or
         fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), node_text(node)));
       }
       const std::string s = node.Scalar();
-      if (!f.choices.empty() &&
-          std::find(f.choices.begin(), f.choices.end(), s) == f.choices.end()) {
-        fail(origin, f.path, fmt::format("'{}' is not allowed; allowed: {}{}", s, f.allowed(),
-                                         did_you_mean(s, f.choices)));
-      }
+      check_choice(f, s, origin);
       return s;
     }
     case Kind::kFloatList:
@@ -479,28 +486,69 @@ std::string format_value(const ConfigValue& value) {
       value);
 }
 
-std::string value_to_json(const ConfigValue& value) {
+namespace detail {
+
+Json value_json(const ConfigValue& value) {
   return std::visit(
-      [](const auto& v) -> std::string {
+      [](const auto& v) -> Json {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, std::string>) {
-          return json_quote(v);
-        } else if constexpr (std::is_same_v<T, bool>) {
-          return v ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, double>) {
+        if constexpr (std::is_same_v<T, double>) {
           return json_number(v);
         } else if constexpr (std::is_same_v<T, std::vector<double>>) {
-          std::string s = "[";
-          for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + json_number(v[i]);
-          return s + "]";
-        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-          return fmt::format("[{}]", fmt::join(v, ","));
+          Json list = Json::array();
+          for (double d : v) list.push_back(json_number(d));
+          return list;
         } else {
-          return fmt::format("{}", v);
+          return v;
         }
       },
       value);
 }
+
+ConfigValue value_from_json(const Field& f, const Json& j, const Origin& origin) {
+  auto text = [&] { return compact_json(j); };
+  auto number = [&](const Json& n, bool integer) {
+    if (!n.is_number() || (integer && n.is_number_float() && n.get<double>() != std::trunc(n.get<double>()))) {
+      fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), compact_json(n)));
+    }
+    const double v = n.get<double>();
+    check_range(f, v, compact_json(n), origin);
+    return v;
+  };
+  switch (f.kind) {
+    case Kind::kInt:
+      return static_cast<int64_t>(number(j, true));
+    case Kind::kFloat:
+      return number(j, false);
+    case Kind::kBool:
+      if (!j.is_boolean()) fail(origin, f.path, fmt::format("'{}' is not true or false", text()));
+      return j.get<bool>();
+    case Kind::kString:
+      if (!j.is_string()) {
+        fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), text()));
+      }
+      check_choice(f, j.get<std::string>(), origin);
+      return j.get<std::string>();
+    case Kind::kFloatList:
+    case Kind::kIntList: {
+      if (!j.is_array()) fail(origin, f.path, fmt::format("expected a list like [1, 2], got '{}'", text()));
+      std::vector<double> d;
+      std::vector<int64_t> i;
+      for (const auto& item : j) {
+        const double v = number(item, f.kind == Kind::kIntList);
+        d.push_back(v);
+        i.push_back(static_cast<int64_t>(v));
+      }
+      if (f.kind == Kind::kIntList) return i;
+      return d;
+    }
+  }
+  fail(origin, f.path, "unsupported field kind");
+}
+
+}  // namespace detail
+
+std::string value_to_json(const ConfigValue& value) { return canonical_json(value_json(value)); }
 
 std::vector<FieldInfo> config_fields() {
   std::vector<FieldInfo> out;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness/config/config.h"
+#include "harness/util/json.h"
 
 namespace focalab::harness {
 inline namespace config {
@@ -111,6 +112,13 @@ std::string key_text(const YAML::Node& key, const std::string& file, const std::
 double parse_number(const YAML::Node& node, const Field& f, const Origin& origin, bool integer);
 // A value of field f from its YAML node, checked (kind, range, choices), or ConfigError.
 ConfigValue parse_value(const Field& f, const YAML::Node& node, const Origin& origin);
+// The same from a stored config's JSON value.
+ConfigValue value_from_json(const Field& f, const Json& j, const Origin& origin);
+// ConfigError unless v is in f's range (text: v as the user wrote it) / s is one of f's choices.
+void check_range(const Field& f, double v, const std::string& text, const Origin& origin);
+void check_choice(const Field& f, const std::string& s, const Origin& origin);
+// A config value as JSON (numbers by json_number: 2, not 2.0).
+Json value_json(const ConfigValue& value);
 
 }  // namespace detail
 }  // namespace config

@@ -5,7 +5,9 @@
 
 #include <cmath>
 
+#include "harness/config/fields.h"
 #include "harness/util/errors.h"
+#include "harness/util/json.h"
 
 namespace focalab::harness {
 inline namespace config {
@@ -118,25 +120,13 @@ const ReferenceRow* match_reference(const ReferenceTable& table, const TrialConf
 }
 
 TrialConfig config_from_json(const std::string& json) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(json);  // JSON is YAML
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("stored trial config is not valid JSON: {}", e.msg));
-  }
+  const Json root = parse_json<ConfigError>(json, "stored trial config");
+  if (!root.is_object()) throw ConfigError("stored trial config is not a JSON object");
   TrialConfig c;
   const Origin origin{"stored trial config", 0};
-  if (!root.IsMap()) throw ConfigError("stored trial config is not a JSON object");
-  try {
-    for (const auto& kv : root) {
-      const std::string key = kv.first.as<std::string>();
-      // Keys this focalab does not know (a newer database) are ignored, not fatal.
-      bool known = false;
-      for (const auto& f : config_fields()) known = known || f.path == key;
-      if (known) set_value(c, key, kv.second, origin);
-    }
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("stored trial config: {}", e.msg));
+  for (const auto& [key, value] : root.items()) {
+    // Keys this focalab does not know (a newer database) are ignored, not fatal.
+    if (const auto* f = detail::find_field(key)) f->set(c, detail::value_from_json(*f, value, origin));
   }
   return c;
 }

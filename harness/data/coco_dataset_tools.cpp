@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -14,6 +13,7 @@
 #include "harness/eval/coco_json.h"
 #include "harness/util/errors.h"
 #include "harness/util/json.h"
+#include "harness/util/paths.h"
 
 namespace focalab::harness {
 inline namespace data {
@@ -39,41 +39,51 @@ SynthExport write_synthetic_coco(const harness::DataConfig& data, const std::str
     const harness::SyntheticDataset dataset(data, split);
     int64_t n = dataset.size();
     if (max_images > 0) n = std::min(n, max_images);
-    std::string images = "[", annotations = "[";
-    int64_t ann_id = 1;
+    Json images = Json::array(), annotations = Json::array();
     for (int64_t i = 0; i < n; ++i) {
       const harness::Sample s = dataset.get(i);
       const std::string file = fmt::format("{:06d}.png", i + 1);
       write_png((image_dir / file).string(), s.image);
-      images += fmt::format("{}\n{{\"id\": {}, \"file_name\": \"{}\", \"width\": {}, "
-                            "\"height\": {}}}", i ? "," : "", i + 1, file, s.image.size(2),
-                            s.image.size(1));
+      images.push_back({{"id", i + 1}, {"file_name", file}, {"width", s.image.size(2)},
+                        {"height", s.image.size(1)}});
       auto boxes = s.boxes.to(torch::kDouble).contiguous();
       auto classes = s.classes.to(torch::kLong).contiguous();
       for (int64_t g = 0; g < boxes.size(0); ++g) {
         const double* b = boxes.data_ptr<double>() + 4 * g;
         const double w = b[2] - b[0], h = b[3] - b[1];
-        annotations += fmt::format(
-            "{}\n{{\"id\": {}, \"image_id\": {}, \"category_id\": {}, \"bbox\": [{}, {}, {}, {}], "
-            "\"area\": {}, \"iscrowd\": 0}}",
-            ann_id > 1 ? "," : "", ann_id, i + 1, classes.data_ptr<int64_t>()[g] + 1,
-            json_number(b[0]), json_number(b[1]), json_number(w), json_number(h),
-            json_number(w * h));
-        ++ann_id;
+        annotations.push_back(
+            {{"id", static_cast<int64_t>(annotations.size()) + 1},
+             {"image_id", i + 1},
+             {"category_id", classes.data_ptr<int64_t>()[g] + 1},
+             {"bbox", {json_number(b[0]), json_number(b[1]), json_number(w), json_number(h)}},
+             {"area", json_number(w * h)},
+             {"iscrowd", 0}});
       }
     }
-    std::string categories = "[";
+    Json categories = Json::array();
     for (size_t k = 0; k < names.size(); ++k) {
-      categories += fmt::format("{}{{\"id\": {}, \"name\": {}, \"supercategory\": \"shape\"}}",
-                                k ? ", " : "", k + 1, json_quote(names[k]));
+      categories.push_back({{"id", k + 1}, {"name", names[k]}, {"supercategory", "shape"}});
     }
+    // one image, category and annotation a line, as COCO files are usually laid out
+    std::string text;
+    JsonWriter w([&text](std::string_view piece) { text += piece; });
+    w.begin_object();
+    w.key("info");
+    w.value({{"description", fmt::format("focalab synthetic dataset, seed {}", data.seed)}});
+    for (const auto& [name, list] : {std::pair<const char*, const Json*>{"images", &images},
+                                     {"categories", &categories},
+                                     {"annotations", &annotations}}) {
+      w.key(name);
+      w.begin_array(true);
+      for (const auto& item : *list) w.value(item);
+      w.end_array();
+    }
+    w.end_object();
+    w.newline();
     const std::string json_path =
         (fs::path(out) / "annotations" / fmt::format("instances_{}.json", split_name)).string();
-    std::ofstream f(json_path);
-    f << fmt::format("{{\"info\": {{\"description\": \"focalab synthetic dataset, seed {}\"}},\n"
-                     "\"images\": {}\n],\n\"categories\": {}],\n\"annotations\": {}\n]}}\n",
-                     data.seed, images, categories, annotations);
-    if (!f) throw DataError(fmt::format("{}: cannot write", json_path));
+    write_file_atomically(json_path, text);
+    const int64_t ann_id = static_cast<int64_t>(annotations.size()) + 1;
     result.images += n;
     result.annotations += ann_id - 1;
     result.files.push_back(json_path);

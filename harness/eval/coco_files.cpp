@@ -116,19 +116,18 @@ std::string summary_text(const harness::CocoSummary& summary) {
 }
 
 std::string summary_json(const CocoFileEval& eval) {
-  std::string out = "{";
+  Json out = Json::object();
   for (size_t i = 0; i < 12; ++i) {
-    out += fmt::format("{}\"{}\": {}", i ? ", " : "", harness::CocoSummary::kNames[i],
-                       json_number(eval.summary.stats[i]));
+    out[harness::CocoSummary::kNames[i]] = json_number(eval.summary.stats[i]);
   }
-  out += ", \"per_class\": [";
+  Json& per_class = out["per_class"] = Json::array();
   for (size_t k = 0; k < eval.categories.size(); ++k) {
-    out += fmt::format("{}{{\"category_id\": {}, \"name\": {}, \"AP\": {}, \"AP50\": {}}}",
-                       k ? ", " : "", eval.categories[k].id, json_quote(eval.categories[k].name),
-                       json_number(eval.summary.class_ap[k]),
-                       json_number(eval.summary.class_ap50[k]));
+    per_class.push_back({{"category_id", eval.categories[k].id},
+                         {"name", eval.categories[k].name},
+                         {"AP", json_number(eval.summary.class_ap[k])},
+                         {"AP50", json_number(eval.summary.class_ap50[k])}});
   }
-  return out + "]}\n";
+  return pretty_json(out);
 }
 
 }  // namespace eval

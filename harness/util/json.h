@@ -1,39 +1,78 @@
 #pragma once
-// Minimal JSON output helpers (focalab writes JSON; it does not need to parse it here).
+// JSON through nlohmann-json (Debian's nlohmann-json3-dev): every JSON document focalab writes or
+// reads, except the COCO annotation and result files it reads, which stay on simdjson
+// (harness/eval/coco_json) for speed.
 
-#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
-#include <cmath>
+#include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace focalab::harness {
 inline namespace util {
 
-inline std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
+// Objects keep their keys in the order they were added (a report lists metrics as its table does).
+using Json = nlohmann::ordered_json;
+
+// A double as JSON: null when it is not finite (JSON has neither NaN nor infinity), an integer
+// when it is one (2, not 2.0, as the canonical config has always written it).
+Json json_number(double v);
+inline Json json_number_or_null(double v, bool ok) { return ok ? json_number(v) : Json(nullptr); }
+// v rounded to `digits` decimals (the double nearest that decimal), as json_number: for files of
+// coordinates, where more digits are noise.
+Json json_rounded(double v, int digits);
+
+// Compact text (`{"a":1,"b":[0.5,2]}`); strings that are not UTF-8 get U+FFFD, never an exception.
+std::string compact_json(const Json& j);
+// Indented by two spaces, with a final newline: what commands print for people and scripts.
+std::string pretty_json(const Json& j);
+// The canonical form trial keys hash: compact_json's, except that every number is its shortest
+// round-trip decimal (nlohmann's Grisu2 writes 3.638e-10 as 3.6380000000000003e-10); existing
+// databases keep their keys (tests/harness/trial_key_test.cpp pins the bytes).
+std::string canonical_json(const Json& j);
+
+// Parses text, or throws E("WHAT: not valid JSON: ...").
+template <class E>
+Json parse_json(std::string_view text, const std::string& what) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
+    throw E(what + ": not valid JSON: " + e.what());
   }
-  return out + "\"";
 }
 
-// Shortest round-trip representation; JSON has no NaN/inf, so those become null.
-inline std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  return fmt::format("{}", v);
-}
+// A large JSON document written piece by piece, so that a file of a million annotations is never
+// one tree in memory: the writer adds the brackets, keys and commas, nlohmann dumps each value.
+//   JsonWriter w(sink);
+//   w.begin_object(); w.key("images"); w.begin_array(true); w.value(image); ...; w.end_array();
+//   w.end_object();
+class JsonWriter {
+ public:
+  using Sink = std::function<void(std::string_view)>;
+  explicit JsonWriter(Sink sink) : sink_(std::move(sink)) {}
+  void begin_object();
+  void end_object();
+  // one_per_line: each element on a line of its own (COCO files people open in an editor)
+  void begin_array(bool one_per_line = false);
+  void end_array();
+  void key(std::string_view name);  // inside an object, before its value
+  void value(const Json& v);        // an array element, or the value of the last key
+  // The document so far ends with a newline.
+  void newline() { sink_("\n"); }
+
+ private:
+  void before_value();
+  struct Level {
+    bool array = false;
+    bool one_per_line = false;
+    bool first = true;
+  };
+  Sink sink_;
+  std::vector<Level> levels_;
+  bool after_key_ = false;
+};
 
 }  // namespace util
 }  // namespace focalab::harness

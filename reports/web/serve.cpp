@@ -38,6 +38,7 @@ inline namespace web {
 namespace {
 
 using harness::Database;
+using harness::Json;
 using harness::Statement;
 
 // Set when the server is asked to stop: a long poll answers at once.
@@ -111,13 +112,15 @@ struct TrialProgress {
     if (!std::isfinite(ms_per_iter) || iterations <= iteration) return 0;
     return static_cast<double>(iterations - iteration) * ms_per_iter / 1000.0;
   }
-  std::string json() const {
-    return fmt::format(
-        "{{\"key\": {}, \"status\": {}, \"iteration\": {}, \"iterations\": {}, \"ms_per_iter\": "
-        "{}, \"eta_seconds\": {}, \"heartbeat_at\": {}, \"error\": {}}}",
-        harness::json_quote(key), harness::json_quote(status), iteration, iterations,
-        harness::json_number(ms_per_iter), harness::json_number(eta_seconds()),
-        harness::json_quote(heartbeat_at), harness::json_quote(error));
+  Json json() const {
+    return {{"key", key},
+            {"status", status},
+            {"iteration", iteration},
+            {"iterations", iterations},
+            {"ms_per_iter", harness::json_number(ms_per_iter)},
+            {"eta_seconds", harness::json_number(eta_seconds())},
+            {"heartbeat_at", heartbeat_at},
+            {"error", error}};
   }
 };
 
@@ -211,7 +214,7 @@ std::string esc(const std::string& s) { return xml_escape(s); }
 // "</script>" in a name can end the script.
 std::string js_string(const std::string& s) {
   std::string out;
-  for (char c : harness::json_quote(s))
+  for (char c : harness::compact_json(Json(s)))
     out += c == '<' ? std::string("\\u003c") : std::string(1, c);
   return out;
 }
@@ -246,16 +249,25 @@ std::string fmt_eta(double seconds) {
 std::string fmt_ms(double ms) { return std::isfinite(ms) ? fmt::format("{:.0f}", ms) : "–"; }
 
 // A config stored flat ({"loss.kind": "focal", ...}) as the nested YAML a sweep file would hold.
+YAML::Node yaml_of(const Json& j) {
+  if (j.is_array()) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (const auto& item : j) list.push_back(yaml_of(item));
+    return list;
+  }
+  if (j.is_string()) return YAML::Node(j.get<std::string>());
+  return YAML::Node(harness::compact_json(j));  // numbers, true / false, null as JSON spells them
+}
+
 std::string config_yaml(const std::string& config_json) {
-  const YAML::Node flat = YAML::Load(config_json);
+  const Json flat = harness::parse_json<harness::StoreError>(config_json, "stored trial config");
   YAML::Node root(YAML::NodeType::Map);
-  for (const auto& kv : flat) {
-    const std::string key = kv.first.as<std::string>();
+  for (const auto& [key, value] : flat.items()) {
     const auto dot = key.find('.');
     if (dot == std::string::npos) {
-      root[key] = kv.second;
+      root[key] = yaml_of(value);
     } else {
-      root[key.substr(0, dot)][key.substr(dot + 1)] = kv.second;
+      root[key.substr(0, dot)][key.substr(dot + 1)] = yaml_of(value);
     }
   }
   YAML::Emitter out;
@@ -271,11 +283,12 @@ std::vector<int64_t> count_values(const Counts& c) {
   return {c.done, c.running, c.pending, c.interrupted, c.failed, c.diverged};
 }
 
-std::string counts_json(const Counts& c) {
-  std::string out = fmt::format("{{\"trials\": {}", c.trials);
+Json counts_json(const Counts& c) {
+  Json out = {{"trials", c.trials}};
   const auto v = count_values(c);
-  for (size_t i = 0; i < v.size(); ++i) out += fmt::format(", \"{}\": {}", kCountNames[i], v[i]);
-  return out + fmt::format(", \"last_activity\": {}}}", harness::json_quote(c.last_activity));
+  for (size_t i = 0; i < v.size(); ++i) out[kCountNames[i]] = v[i];
+  out["last_activity"] = c.last_activity;
+  return out;
 }
 
 // ---- the live part: shared by the pages --------------------------------------------------------
@@ -349,28 +362,24 @@ focalabPoll('/api/sweeps', 3000, function (d) {{
 
 std::string sweeps_json(const ServeOptions& o) {
   auto db = open_db(o.db_path);
-  std::string out = "{\"sweeps\": [";
-  bool first = true;
+  Json sweeps = Json::array();
   for (const auto& [name, c] : all_sweeps(*db)) {
-    out += fmt::format("{}{{\"name\": {}, {}", first ? "" : ", ", harness::json_quote(name),
-                       counts_json(c).substr(1));
-    first = false;
+    Json sweep = {{"name", name}};
+    sweep.update(counts_json(c));
+    sweeps.push_back(std::move(sweep));
   }
-  return out + "]}\n";
+  return harness::compact_json({{"sweeps", std::move(sweeps)}}) + "\n";
 }
 
 std::string sweep_json(const ServeOptions& o, const std::string& name) {
   auto db = open_db(o.db_path);
   const auto counts = sweep_counts(*db, name);
   if (!counts) throw HttpError(404, fmt::format("no sweep '{}' in {}", name.substr(0, 64), o.db_path));
-  std::string out = fmt::format("{{\"name\": {}, \"counts\": {}, \"running\": [",
-                                harness::json_quote(name), counts_json(*counts));
-  bool first = true;
-  for (const auto& p : running_trials(*db, name)) {
-    out += (first ? "" : ", ") + p.json();
-    first = false;
-  }
-  return out + "]}\n";
+  Json running = Json::array();
+  for (const auto& p : running_trials(*db, name)) running.push_back(p.json());
+  return harness::compact_json(
+             {{"name", name}, {"counts", counts_json(*counts)}, {"running", std::move(running)}}) +
+         "\n";
 }
 
 std::string sweep_page(const ServeOptions& o, const std::string& name) {
@@ -768,7 +777,7 @@ std::string trial_json(const ServeOptions& o, const std::string& key,
     const bool waiting = params.count("after") && p->iteration <= params.at("after") &&
                          (p->status == "running" || p->status == "pending");
     if (!waiting || g_stopping.load() || std::chrono::steady_clock::now() >= deadline) {
-      return p->json() + "\n";
+      return harness::compact_json(p->json()) + "\n";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
@@ -841,8 +850,7 @@ void serve(const ServeOptions& o, const std::function<void(const std::string&)>&
       }
       res.status = status;
       if (json) {
-        res.set_content(fmt::format("{{\"error\": {}}}\n", harness::json_quote(message)),
-                        "application/json");
+        res.set_content(harness::compact_json({{"error", message}}) + "\n", "application/json");
       } else {
         res.set_content(error_page(status, message), "text/html; charset=utf-8");
       }

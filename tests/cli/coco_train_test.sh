@@ -66,7 +66,7 @@ expect 3 "no such file '$tmp/none.json'" -- \
 printf '{"images": [' >"$tmp/broken.json"
 expect 3 "broken.json" -- \
   "$bin" train "$tmp/coco.yaml" data.train.annotations="$tmp/broken.json" --db "$tmp/b.db"
-/usr/bin/env sed 's/"category_id": 2,/"category_id": 42,/' "$ann" >"$tmp/unknown_cat.json"
+/usr/bin/env sed 's/"category_id": *2,/"category_id": 42,/' "$ann" >"$tmp/unknown_cat.json"
 expect 3 "annotation [0-9]+: category_id 42 is not in categories" -- \
   "$bin" train "$tmp/coco.yaml" data.train.annotations="$tmp/unknown_cat.json" \
   data.on_bad=error --db "$tmp/b.db"

@@ -92,9 +92,9 @@ check "/trial/$key" 200 'id="class-ap"'
 check "/trial/$key" 200 'id="class-loss"'
 check "/trial/$key" 200 'id="plot-loss-cdf"'
 check "/trial/$key" 200 'kind: (ce|focal)'
-check /api/sweeps 200 '"name": "serve_demo", "trials": 2, "done": 2'
-check /api/sweep/serve_demo 200 '"running": \[\]'
-check "/api/trial/$key" 200 "\"key\": \"$key\", \"status\": \"done\", \"iteration\": 12, \"iterations\": 12"
+check /api/sweeps 200 '"name":"serve_demo","trials":2,"done":2'
+check /api/sweep/serve_demo 200 '"running":\[\]'
+check "/api/trial/$key" 200 "\"key\":\"$key\",\"status\":\"done\",\"iteration\":12,\"iterations\":12"
 
 # The comparison table is the report's, byte for byte.
 get /sweep/serve_demo >/dev/null
@@ -202,8 +202,8 @@ else
   grep -q "<tr data-key=\"$live_key\">" "$tmp/dom.html" && grep -q 'data-live="ok"' "$tmp/dom.html" &&
     ok "chromium: the sweep page lists the running trial, live" ||
     fail "chromium: the sweep page does not list the running trial $live_key"
-  check "/api/sweep/serve_live" 200 "\"running\": 1"
-  check "/api/trial/$live_key?after=0&wait=5" 200 '"status": "running"'
+  check "/api/sweep/serve_live" 200 "\"running\":1"
+  check "/api/trial/$live_key?after=0&wait=5" 200 '"status":"running"'
 fi
 signal_child TERM "$live_pid"
 wait "$live_pid" 2>/dev/null

@@ -11,7 +11,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "harness/analysis/data_stats.h"
@@ -21,6 +23,7 @@
 #include "harness/store/sqlite.h"
 #include "harness/store/store.h"
 #include "harness/util/errors.h"
+#include "harness/util/json.h"
 #include "reports/plots/plot.h"
 #include "reports/report.h"
 #include "test_util.h"
@@ -244,14 +247,20 @@ TEST(ReportFormats, LatexCompilesWithPdflatex) {
 TEST(ReportFormats, JsonAndHtmlAndUnknownFormat) {
   testing::TempDir dir;
   const std::string path = fixture(dir);
-  const std::string json = render(path, "json");
-  EXPECT_NE(json.find("\"metrics\": {\"AP\": {\"mean\": 31, \"std\": 1.4142135623730951, \"n\": 2}"),
-            std::string::npos) << json;
-  EXPECT_NE(json.find("\"best\": true"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"loss_share\": {\"init\": {\"positive\": 0.01, \"hard_negative\": 0, "
-                      "\"easy_negative\": 0.99}, \"early\": {\"positive\": 0.25, "
-                      "\"hard_negative\": 0.25, \"easy_negative\": 0.5}"),
-            std::string::npos) << json;
+  const std::string text = render(path, "json");
+  const auto json = harness::Json::parse(text);
+  const auto& row = json.at("rows").at(0);
+  EXPECT_EQ(row.at("metrics").at("AP"),
+            harness::Json::parse(R"({"mean": 31, "std": 1.4142135623730951, "n": 2})")) << text;
+  EXPECT_EQ(row.at("best"), true) << text;
+  EXPECT_EQ(row.at("loss_share").at("init"),
+            harness::Json::parse(R"({"positive": 0.01, "hard_negative": 0, "easy_negative": 0.99})"))
+      << text;
+  EXPECT_EQ(row.at("loss_share").at("early"),
+            harness::Json::parse(R"({"positive": 0.25, "hard_negative": 0.25, "easy_negative": 0.5})"))
+      << text;
+  // one key a line, indented: what `jq .` would print
+  EXPECT_NE(text.find("\n  \"rows\": [\n    {\n      \"config\": {"), std::string::npos) << text;
   const std::string html = render(path, "html");
   EXPECT_NE(html.find("<td class=\"num\"><b>31.0 ± 1.4</b></td>"), std::string::npos) << html;
   EXPECT_THROW(render(path, "docx"), harness::UsageError);
@@ -326,13 +335,20 @@ TEST(ReportFormats, BaselineDifferencesWithPairedAndWelchIntervals) {
   EXPECT_NE(md.find("with its 95% confidence interval (paired t over the 3 seeds both ran; Welch's "
                     "t where the seeds differ); * the interval excludes 0"),
             std::string::npos) << md;
-  const std::string json = render_baseline(db, "json", "loss.kind=alpha_ce");
-  EXPECT_NE(json.find("\"vs_baseline\": \"baseline\""), std::string::npos) << json;
-  for (const char* want : {"\"lo\": 0.76110360", "\"hi\": 4.23889639", "\"method\": \"paired\"",
-                           "\"lo\": -12.244575", "\"hi\": 17.444575", "\"df\": 1.228588",
-                           "\"method\": \"welch\", \"n\": 2"}) {
-    EXPECT_NE(json.find(want), std::string::npos) << want << "\n" << json;
-  }
+  const std::string text = render_baseline(db, "json", "loss.kind=alpha_ce");
+  const auto json = harness::Json::parse(text);
+  std::map<std::string, harness::Json> vs;  // by loss.kind
+  for (const auto& row : json.at("rows")) vs[row.at("config").at("loss.kind")] = row.at("vs_baseline");
+  EXPECT_EQ(vs["alpha_ce"], "baseline") << text;
+  EXPECT_NEAR(vs["focal"].at("lo").get<double>(), 0.76110360, 1e-8) << text;
+  EXPECT_NEAR(vs["focal"].at("hi").get<double>(), 4.23889639, 1e-8) << text;
+  EXPECT_EQ(vs["focal"].at("method"), "paired") << text;
+  EXPECT_EQ(vs["focal"].at("significant"), true) << text;
+  EXPECT_NEAR(vs["ce"].at("lo").get<double>(), -12.244575, 1e-6) << text;
+  EXPECT_NEAR(vs["ce"].at("hi").get<double>(), 17.444575, 1e-6) << text;
+  EXPECT_NEAR(vs["ce"].at("df").get<double>(), 1.228588, 1e-6) << text;
+  EXPECT_EQ(vs["ce"].at("method"), "welch") << text;
+  EXPECT_EQ(vs["ce"].at("n"), 2) << text;
   const std::string csv = render_baseline(db, "csv", "loss.kind=alpha_ce");
   EXPECT_NE(csv.find(",baseline,vs_baseline_AP,vs_baseline_lo,vs_baseline_hi,vs_baseline_method,"
                      "vs_baseline_df,vs_baseline_significant,"),
@@ -408,9 +424,19 @@ TEST(ReportFormats, OneSeedRowsGetBootstrapIntervals) {
   EXPECT_NE(md.find("one seed each: the paired bootstrap over the val images"), std::string::npos)
       << md;
   o.format = "json";
-  const std::string json = render_report(o);
-  EXPECT_NE(json.find("\"bootstrap_lo\": 29.8655"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"method\": \"bootstrap\", \"n\": 200"), std::string::npos) << json;
+  const std::string text = render_report(o);
+  const auto json = harness::Json::parse(text);
+  bool bootstrap_row = false, bootstrap_vs = false;
+  for (const auto& row : json.at("rows")) {
+    const auto& ap = row.at("metrics").at("AP");
+    if (ap.contains("bootstrap_lo") && std::fabs(ap.at("bootstrap_lo").get<double>() - 29.8655) < 1e-4) {
+      bootstrap_row = true;
+    }
+    const auto& vs = row.at("vs_baseline");
+    if (vs.is_object() && vs.at("method") == "bootstrap" && vs.at("n") == 200) bootstrap_vs = true;
+  }
+  EXPECT_TRUE(bootstrap_row) << text;
+  EXPECT_TRUE(bootstrap_vs) << text;
 }
 
 // The sweep's claims end the report with a verdict each (logic: verdicts_test.cpp); the count
@@ -438,12 +464,13 @@ TEST(ReportFormats, ClaimsEndTheReportWithVerdicts) {
   EXPECT_NE(md.find("| **fails** | 0 of 2 trial(s) diverged, 2 finished |"), std::string::npos)
       << md;
   o.format = "json";
-  const std::string json = render_report(o);
-  EXPECT_NE(json.find("\"claims\": [\n  {\"claim\": \"loss.kind=focal better than "
-                      "loss.kind=alpha_ce (AP)\", \"origin\": "),
-            std::string::npos) << json;
-  EXPECT_NE(json.find("\"verdict\": \"holds\", \"evidence\": \"AP +2.5 [+0.8, +4.2] (paired, n 3)\"}"),
-            std::string::npos) << json;
+  const std::string text = render_report(o);
+  const auto claims = harness::Json::parse(text).at("claims");
+  ASSERT_EQ(claims.size(), 2u) << text;
+  EXPECT_EQ(claims[0].at("claim"), "loss.kind=focal better than loss.kind=alpha_ce (AP)") << text;
+  EXPECT_EQ(claims[0].at("verdict"), "holds") << text;
+  EXPECT_EQ(claims[0].at("evidence"), "AP +2.5 [+0.8, +4.2] (paired, n 3)") << text;
+  EXPECT_EQ(claims[1].at("verdict"), "fails") << text;
   // A database without claims: no section, nothing failed.
   failed = -1;
   o.db_path = fixture(dir);

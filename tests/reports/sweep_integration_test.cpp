@@ -123,6 +123,14 @@ TEST(SweepIntegration, TwoTrialSweepLandsInDbAndReport) {
   const auto csv = reports::run_query(db_path, "SELECT loss, status FROM results ORDER BY loss",
                                       reports::QueryFormat::kCsv);
   EXPECT_EQ(csv, "loss,status\nce,done\nfocal,done\n");
+  // JSON: a row a line, SQLite's types kept (integer, real, text with quotes, NULL).
+  const auto json = reports::run_query(
+      db_path,
+      "SELECT loss, gamma, 7 AS n, NULL AS none, 'a \"b\"' AS q FROM results ORDER BY loss",
+      reports::QueryFormat::kJson);
+  EXPECT_EQ(json,
+            "[\n{\"loss\":\"ce\",\"gamma\":0,\"n\":7,\"none\":null,\"q\":\"a \\\"b\\\"\"},\n"
+            "{\"loss\":\"focal\",\"gamma\":2,\"n\":7,\"none\":null,\"q\":\"a \\\"b\\\"\"}\n]\n");
   EXPECT_THROW(reports::run_query(db_path, "DELETE FROM trials", reports::QueryFormat::kCsv),
                harness::UsageError);
 
