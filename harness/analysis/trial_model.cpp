@@ -69,7 +69,8 @@ TrainedTrial load_trained_trial(const std::string& db_path, const std::string& k
       throw DataError(fmt::format("{}: --checkpoint: no such file", checkpoint));
     }
   }
-  t.config = config_from_json(trial.config_json);
+  t.config = config_from_json(trial.config_json,
+                              fmt::format("{}: trial {}: config_json", db_path, key));
   t.config.data.root = data_root;
   // Its input files (data, backbone weights) need not be here: the model is in the checkpoint.
   std::vector<std::string> missing_inputs;

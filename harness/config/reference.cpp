@@ -119,11 +119,11 @@ const ReferenceRow* match_reference(const ReferenceTable& table, const TrialConf
   return nullptr;
 }
 
-TrialConfig config_from_json(const std::string& json) {
-  const Json root = parse_json<ConfigError>(json, "stored trial config");
-  if (!root.is_object()) throw ConfigError("stored trial config is not a JSON object");
+TrialConfig config_from_json(const std::string& json, const std::string& what) {
+  const Json root = parse_json<ConfigError>(json, what);
+  if (!root.is_object()) throw ConfigError(what + ": not a JSON object");
   TrialConfig c;
-  const Origin origin{"stored trial config", 0};
+  const Origin origin{what, 0};
   for (const auto& [key, value] : root.items()) {
     // Keys this focalab does not know (a newer database) are ignored, not fatal.
     if (const auto* f = detail::find_field(key)) f->set(c, detail::value_from_json(*f, value, origin));

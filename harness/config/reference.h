@@ -37,7 +37,8 @@ const ReferenceTable& find_reference(const std::string& id);
 const ReferenceRow* match_reference(const ReferenceTable& table, const TrialConfig& config);
 
 // Rebuilds a trial config from its stored flat JSON (config_to_json). Throws ConfigError.
-TrialConfig config_from_json(const std::string& json);
+TrialConfig config_from_json(const std::string& json,
+                             const std::string& what = "stored trial config");
 
 }  // namespace config
 }  // namespace focalab::harness

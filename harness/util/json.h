@@ -33,13 +33,26 @@ std::string pretty_json(const Json& j);
 // databases keep their keys (tests/harness/trial_key_test.cpp pins the bytes).
 std::string canonical_json(const Json& j);
 
-// Parses text, or throws E("WHAT: not valid JSON: ...").
+// Parses text, or throws E("WHAT: not valid JSON: ..."); deeper nesting than max_depth is refused
+// as invalid (focalab's documents are a few levels deep; a hostile one must not exhaust the stack of
+// the recursive code that walks it).
 template <class E>
-Json parse_json(std::string_view text, const std::string& what) {
+Json parse_json(std::string_view text, const std::string& what, int max_depth = 64) {
+  struct TooDeep {};
   try {
-    return Json::parse(text.begin(), text.end());
+    return Json::parse(text.begin(), text.end(),
+                       [max_depth](int depth, Json::parse_event_t, Json&) {
+                         if (depth > max_depth) throw TooDeep{};
+                         return true;
+                       });
+  } catch (const TooDeep&) {
+    throw E(what + ": not valid JSON: nested deeper than " + std::to_string(max_depth) + " levels");
   } catch (const Json::parse_error& e) {
-    throw E(what + ": not valid JSON: " + e.what());
+    std::string why = e.what();  // "[json.exception.parse_error.101] parse error at line 1, ..."
+    if (why.rfind("[json.exception.", 0) == 0 && why.find("] ") != std::string::npos) {
+      why = why.substr(why.find("] ") + 2);
+    }
+    throw E(what + ": not valid JSON: " + why);
   }
 }
 

@@ -48,9 +48,19 @@ TEST(Json, ParseErrorsNameWhatWasRead) {
     parse_json<DataError>("{\"a\": [1, 2", "runs.json");
     FAIL() << "no error";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("runs.json: not valid JSON: "), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("runs.json: not valid JSON: parse error at line 1, column 12", 0), 0u)
+        << e.what();
   }
   EXPECT_EQ(parse_json<DataError>(R"({"a": [1, 2]})", "x").at("a").at(1), 2);
+  // nesting is bounded before any recursive walk sees it
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  try {
+    parse_json<DataError>(deep, "deep.json");
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_STREQ(e.what(), "deep.json: not valid JSON: nested deeper than 64 levels");
+  }
+  EXPECT_EQ(parse_json<DataError>(std::string(64, '[') + std::string(64, ']'), "x").size(), 1u);
 }
 
 TEST(Json, WriterStreamsAValidDocument) {
