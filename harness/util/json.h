@@ -72,7 +72,7 @@ class JsonWriter {
   void end_array();
   void key(std::string_view name);  // inside an object, before its value
   void value(const Json& v);        // an array element, or the value of the last key
-  // The document so far ends with a newline.
+  // Writes a newline (after the document, or between top-level pieces).
   void newline() { sink_("\n"); }
 
  private:
