@@ -201,8 +201,10 @@ std::string coco_results_json(const std::vector<ImageDetections>& results,
       const double score = scores.data_ptr<double>()[i];
       if (!std::isfinite(x1 + y1 + x2 + y2 + score)) continue;  // JSON has no NaN / inf
       const int64_t label = labels.data_ptr<int64_t>()[i];
+      const int64_t category =
+          category_ids.empty() ? label : category_ids.at(static_cast<size_t>(label));
       w.value({{"image_id", r.image_id},
-               {"category_id", category_ids.empty() ? label : category_ids.at(static_cast<size_t>(label))},
+               {"category_id", category},
                {"bbox", {json_rounded(x1, 4), json_rounded(y1, 4), json_rounded(x2 - x1, 4),
                          json_rounded(y2 - y1, 4)}},
                {"score", json_rounded(score, 6)}});

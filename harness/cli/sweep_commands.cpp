@@ -419,12 +419,12 @@ int sweep_plan(const Args& args) {
     // one key a line, each value as the canonical JSON has it (lists stay on their line)
     const auto config = harness::parse_json<harness::ConfigError>(
         trials[static_cast<size_t>(n)].config_json, "trial config");
-    std::string pretty = "{";
+    std::vector<std::string> lines;
     for (const auto& [key, value] : config.items()) {
-      pretty += fmt::format("{}\n  {}: {}", pretty.size() > 1 ? "," : "",
-                            harness::compact_json(harness::Json(key)), harness::canonical_json(value));
+      lines.push_back(fmt::format("  {}: {}", harness::compact_json(harness::Json(key)),
+                                  harness::canonical_json(value)));
     }
-    pretty += "\n}";
+    const std::string pretty = fmt::format("{{\n{}\n}}", fmt::join(lines, ",\n"));
     fmt::print("{}\n", pretty);
     return kExitOk;
   }

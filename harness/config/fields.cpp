@@ -508,7 +508,8 @@ Json value_json(const ConfigValue& value) {
 ConfigValue value_from_json(const Field& f, const Json& j, const Origin& origin) {
   auto text = [&] { return compact_json(j); };
   auto number = [&](const Json& n, bool integer) {
-    if (!n.is_number() || (integer && n.is_number_float() && n.get<double>() != std::trunc(n.get<double>()))) {
+    const bool fraction = n.is_number_float() && n.get<double>() != std::trunc(n.get<double>());
+    if (!n.is_number() || (integer && fraction)) {
       fail(origin, f.path, fmt::format("expected {}, got '{}'", f.allowed(), compact_json(n)));
     }
     const double v = n.get<double>();
@@ -531,7 +532,9 @@ ConfigValue value_from_json(const Field& f, const Json& j, const Origin& origin)
       return j.get<std::string>();
     case Kind::kFloatList:
     case Kind::kIntList: {
-      if (!j.is_array()) fail(origin, f.path, fmt::format("expected a list like [1, 2], got '{}'", text()));
+      if (!j.is_array()) {
+        fail(origin, f.path, fmt::format("expected a list like [1, 2], got '{}'", text()));
+      }
       std::vector<double> d;
       std::vector<int64_t> i;
       for (const auto& item : j) {

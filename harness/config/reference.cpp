@@ -126,7 +126,9 @@ TrialConfig config_from_json(const std::string& json, const std::string& what) {
   const Origin origin{what, 0};
   for (const auto& [key, value] : root.items()) {
     // Keys this focalab does not know (a newer database) are ignored, not fatal.
-    if (const auto* f = detail::find_field(key)) f->set(c, detail::value_from_json(*f, value, origin));
+    if (const auto* f = detail::find_field(key)) {
+      f->set(c, detail::value_from_json(*f, value, origin));
+    }
   }
   return c;
 }

@@ -83,9 +83,8 @@ SynthExport write_synthetic_coco(const harness::DataConfig& data, const std::str
     const std::string json_path =
         (fs::path(out) / "annotations" / fmt::format("instances_{}.json", split_name)).string();
     write_file_atomically(json_path, text);
-    const int64_t ann_id = static_cast<int64_t>(annotations.size()) + 1;
     result.images += n;
-    result.annotations += ann_id - 1;
+    result.annotations += static_cast<int64_t>(annotations.size());
     result.files.push_back(json_path);
   }
   return result;

@@ -52,7 +52,7 @@ CocoValPair generate_coco_val_pair(int64_t images, int64_t dets_per_image, uint6
   g.key("annotations");
   g.begin_array();
   d.begin_array();
-  int64_t ann_id = 1, n_gt = 0;
+  int64_t n_gt = 0;  // also the last annotation id
   auto r2 = [](double v) { return json_rounded(v, 2); };
   for (int64_t i = 0; i < images; ++i) {
     const int64_t count = 1 + static_cast<int64_t>(u(rng) * 13.6);  // mean ~7.3 per image
@@ -62,7 +62,7 @@ CocoValPair generate_coco_val_pair(int64_t images, int64_t dets_per_image, uint6
       const auto b = box();
       objects.emplace_back(cat, b);
       const int crowd = u(rng) < 0.01 ? 1 : 0;
-      g.value({{"id", ann_id++},
+      g.value({{"id", ++n_gt},
                {"image_id", i + 1},
                {"category_id", cat},
                {"bbox", {r2(b[0]), r2(b[1]), r2(b[2]), r2(b[3])}},
@@ -70,13 +70,13 @@ CocoValPair generate_coco_val_pair(int64_t images, int64_t dets_per_image, uint6
                {"iscrowd", crowd},
                {"segmentation", Json::array({{json_rounded(b[0], 1), json_rounded(b[1], 1),
                                               json_rounded(b[2], 1), json_rounded(b[3], 1)}})}});
-      ++n_gt;
     }
     for (int64_t k = 0; k < dets_per_image; ++k) {
       int64_t cat;
       std::array<double, 4> b;
       if (u(rng) < 0.6) {
-        const auto& [c, o] = objects[static_cast<size_t>(u(rng) * static_cast<double>(objects.size())) % objects.size()];
+        const auto pick = static_cast<size_t>(u(rng) * static_cast<double>(objects.size()));
+        const auto& [c, o] = objects[pick % objects.size()];
         cat = c;
         b = {o[0] + (u(rng) - 0.5) * 0.3 * o[2], o[1] + (u(rng) - 0.5) * 0.3 * o[3],
              o[2] * (0.8 + 0.4 * u(rng)), o[3] * (0.8 + 0.4 * u(rng))};
