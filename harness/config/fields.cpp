@@ -183,6 +183,11 @@ const std::vector<Field>& fields() {
                       "batches loaded ahead by background threads; 0 = load in the training "
                       "thread (not part of the trial key)", {0, 64})
                     .key(InKey::kNever));
+    t.push_back(field("data.cache_mb", &C::data, &DataConfig::cache_mb,
+                      "generated images kept in memory, so that later epochs do not generate "
+                      "them again: at most this many MiB per split (0 = none; an image of "
+                      "128 px takes 0.19 MiB; not part of the trial key)", {0, 1 << 20})
+                    .only_for(DataKind::kSynthetic).key(InKey::kNever));
     // model
     t.push_back(enum_field("model.backbone", &C::model, &ModelConfig::backbone, "ResNet preset"));
     t.push_back(enum_field("model.norm", &C::model, &ModelConfig::norm,

@@ -125,6 +125,8 @@ struct DataConfig {
   double flip = 0.5;               // horizontal flip probability in training (the paper's only
                                    // augmentation)
   int64_t workers = 2;             // batches loaded ahead by background threads (not in the key)
+  int64_t cache_mb = 1024;         // synthetic: generated images kept in memory for reuse, per
+                                   // split, at most this many MiB (not in the key)
 
   // A data.train / data.val path as it is opened: below `root` when it is relative and root is
   // set, else as given.

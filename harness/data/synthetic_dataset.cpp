@@ -120,11 +120,42 @@ std::vector<std::string> SyntheticDataset::class_names(int64_t num_classes,
 SyntheticDataset::SyntheticDataset(const DataConfig& config, Split split)
     : config_(config),
       split_(split),
-      size_(split == Split::kTrain ? config.train_images : config.val_images) {}
+      size_(split == Split::kTrain ? config.train_images : config.val_images),
+      cache_left_bytes_(config.cache_mb * (int64_t{1} << 20)) {
+  if (cache_left_bytes_ > 0) cache_.resize(static_cast<size_t>(size_));
+}
+
+namespace {
+Sample copy_of(const Sample& s) {
+  Sample out = s;
+  out.image = s.image.clone();
+  out.boxes = s.boxes.clone();
+  out.classes = s.classes.clone();
+  out.crowd_boxes = s.crowd_boxes.clone();
+  return out;
+}
+}  // namespace
 
 Sample SyntheticDataset::get(int64_t index) const {
   TORCH_CHECK(index >= 0 && index < size_, "SyntheticDataset: index ", index, " out of [0, ",
               size_, ")");
+  if (cache_.empty()) return generate(index);
+  const auto i = static_cast<size_t>(index);
+  {
+    const std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (cache_[i].image.defined()) return copy_of(cache_[i]);
+  }
+  Sample sample = generate(index);
+  const int64_t bytes = sample.image.numel() * static_cast<int64_t>(sizeof(float));
+  const std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (!cache_[i].image.defined() && bytes <= cache_left_bytes_) {
+    cache_[i] = copy_of(sample);
+    cache_left_bytes_ -= bytes;
+  }
+  return sample;
+}
+
+Sample SyntheticDataset::generate(int64_t index) const {
   const uint64_t split_salt = split_ == Split::kTrain ? 0x7472616eULL : 0x76616cULL;
   Rng rng(splitmix64(splitmix64(static_cast<uint64_t>(config_.seed)) ^ split_salt) ^
           splitmix64(static_cast<uint64_t>(index) + 1));

@@ -10,6 +10,7 @@
 
 #include <torch/types.h>
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ class SyntheticDataset : public DetectionDataset {
   SyntheticDataset(const DataConfig& config, Split split);
 
   int64_t size() const override { return size_; }
+  // Generated on the first call for an index; kept (up to data.cache_mb) and copied after that.
+  // Thread-safe.
   Sample get(int64_t index) const override;
   int64_t num_classes() const override { return config_.num_classes; }
   std::vector<std::string> class_names() const override {
@@ -38,9 +41,16 @@ class SyntheticDataset : public DetectionDataset {
                        int64_t bootstrap = 0) const override;
 
  private:
+  Sample generate(int64_t index) const;
+
   DataConfig config_;
   Split split_;
   int64_t size_;
+  // Images already generated (a trial reads each train image once an epoch; the noise alone
+  // costs more per image than copying it): by index, an undefined image where none is kept.
+  mutable std::mutex cache_mutex_;
+  mutable std::vector<Sample> cache_;
+  mutable int64_t cache_left_bytes_;
 };
 
 }  // namespace data

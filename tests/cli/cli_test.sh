@@ -118,7 +118,7 @@ for line in "annotation 999: category_id 77 is not in categories" "annotation 10
 done
 expect 2 "unknown subcommand 'foo'" -- "$bin" data foo
 expect 2 "unknown benchmark 'foo'" -- "$bin" bench foo
-expect 2 "--model: 'r99' is not one of r50, tiny, both" -- "$bin" bench train --model r99
+expect 2 "--model: 'r99' is not one of r50, tiny, regime, both, all" -- "$bin" bench train --model r99
 expect 2 "--size: must be a multiple of 128 in \\[128, 2048\\], got 100" -- "$bin" bench train --size 100
 expect 2 "--amp: 'fp8' is not one of off, bf16, fp16" -- "$bin" bench train --amp fp8
 expect 2 "--amp: fp16 needs a CUDA device" -- "$bin" bench train --amp fp16 --device cpu

@@ -32,12 +32,21 @@ for v in v1 v2; do
 import json, sys
 got, want = (json.load(open(p)) for p in sys.argv[1:3])
 assert len(got) == len(want) == 300, (len(got), len(want))
+# the same scores in the same order; each detection's counterpart at its rank, or at another
+# whose score ties within 1e-4 (scores 1e-7 apart may swap with another BLAS or thread count)
+used, moved = set(), 0
 for i, (g, w) in enumerate(zip(got, want)):
     assert g["image_id"] == w["image_id"] == 1, (i, g, w)
-    assert g["category_id"] == w["category_id"], (i, g, w)
-    assert max(abs(a - b) for a, b in zip(g["bbox"], w["bbox"])) < 0.01, (i, g, w)
     assert abs(g["score"] - w["score"]) < 1e-4, (i, g, w)
-print(f"{sys.argv[1]}: {len(got)} detections match torchvision")
+    match = [j for j, v in enumerate(want) if j not in used and v["category_id"] == g["category_id"]
+             and abs(v["score"] - g["score"]) < 1e-4
+             and max(abs(a - b) for a, b in zip(g["bbox"], v["bbox"])) < 0.01]
+    assert match, (i, g, w)
+    j = i if i in match else match[0]
+    used.add(j)
+    moved += j != i
+assert moved <= 8, moved
+print(f"{sys.argv[1]}: {len(got)} detections match torchvision ({moved} swapped within score ties)")
 PY
 done
 

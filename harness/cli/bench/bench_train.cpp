@@ -34,7 +34,7 @@ namespace {
 
 // One benchmarked model: focalab's trial keys for it and torchvision's counterpart.
 struct TrainCase {
-  std::string id;         // r50 | tiny (also the argument of the python script)
+  std::string id;         // r50 | tiny | regime (also the argument of the python script)
   std::string label;
   harness::TrialConfig config;
   int64_t size = 0, batch = 0;
@@ -65,11 +65,15 @@ TrainCase r50_case(int64_t size, int64_t batch) {
   return c;
 }
 
-TrainCase tiny_case() {
+// The CPU presets: tiny (experiments/configs/tiny.yaml) and regime (paper_regime.yaml: the same
+// model with 102 classes and one small object an image).
+TrainCase preset_case(const std::string& id) {
   TrainCase c;
-  c.id = "tiny";
-  c.label = "tiny preset (ResNet-10, GN heads), 4 classes";
-  c.config = preset_config("tiny");  // experiments/configs/tiny.yaml
+  c.id = id;
+  const std::string preset = id == "tiny" ? "tiny" : "paper_regime";
+  c.config = preset_config(preset);
+  c.label = fmt::format("{} preset (ResNet-10, GN heads), {} classes", preset,
+                        c.config.data.num_classes);
   c.size = c.config.data.image_size;
   c.batch = c.config.train.batch_size;
   c.min_boxes = c.config.data.min_objects;
@@ -126,8 +130,9 @@ CaseResult run_case(const TrainCase& c, const torch::Device& device, int64_t thr
       }
     }
     const std::string script_args =
-        fmt::format("{} {} {} {} {} {} {} {} {}", threads, c.id, c.size, c.batch, c.reps, warmup,
-                    file, device.is_cuda() ? "cuda" : "cpu", harness::name_of(c.config.train.amp));
+        fmt::format("{} {} {} {} {} {} {} {} {} {}", threads, c.id, c.size, c.batch, c.reps,
+                    warmup, file, device.is_cuda() ? "cuda" : "cpu",
+                    harness::name_of(c.config.train.amp), c.config.data.num_classes);
     auto measure = [&](const std::string& env) -> std::optional<double> {
       std::string why;
       auto last = run_python("train_torchvision.py", script_args, why, env);
@@ -230,10 +235,11 @@ std::string ms(double seconds) {
 int bench_train(const Args& args) {
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
-      "model", po::value<std::string>()->default_value("both"), "r50 | tiny | both")(
+      "model", po::value<std::string>()->default_value("both"),
+      "r50 | tiny | regime | both (r50 and tiny) | all")(
       "threads", po::value<int64_t>()->default_value(0), "CPU threads (0 = all cores)")(
       "reps", po::value<int>()->default_value(0),
-      "timed iterations, median reported (0: 5 for r50, 20 for tiny)")(
+      "timed iterations, median reported (0: 5 for r50, 20 for tiny and regime)")(
       "warmup", po::value<int>()->default_value(2), "untimed iterations first")(
       "size", po::value<int64_t>()->default_value(512), "r50: image side (pixels)")(
       "batch", po::value<int64_t>()->default_value(2), "r50: images per iteration")(
@@ -249,20 +255,24 @@ int bench_train(const Args& args) {
         "Times one training iteration — forward, anchor matching, classification loss with its\n"
         "accounting, box loss, backward, SGD step — of RetinaNet-R50-FPN (91 classes, 512 x 512,\n"
         "batch 2, random boxes, torchvision's trainable_backbone_layers = 3) and of the `tiny` CPU\n"
-        "preset (128 x 128, batch 8) against torchvision's retinanet_resnet50_fpn and a\n"
-        "torchvision RetinaNet built with the tiny preset's backbone and heads. torchvision runs\n"
+        "preset (128 x 128, batch 8; `--model regime`: the paper_regime preset, 102 classes and\n"
+        "one object an image) against torchvision's retinanet_resnet50_fpn and a torchvision\n"
+        "RetinaNet built with the preset's backbone and heads. torchvision runs\n"
         "in /usr/bin/python3 with the same threads on the same boxes, as installed and again with\n"
         "the allocator settings focalab gives itself; prints medians and focalab's time as a\n"
         "fraction of torchvision's. --profile adds focalab's time per stage.\n\n"
         "Examples:\n  focalab bench train --threads 2\n"
         "  focalab bench train --model tiny --profile\n"
+        "  focalab bench train --model regime --threads 1 --profile\n"
         "  focalab bench train --model r50 --device cuda --size 640 --batch 16\n"
         "  focalab bench train --model r50 --device cuda --size 640 --batch 16 --amp bf16\n")) {
     return kExitOk;
   }
   const std::string which = vm["model"].as<std::string>();
-  if (which != "r50" && which != "tiny" && which != "both") {
-    throw UsageError(fmt::format("--model: '{}' is not one of r50, tiny, both", which));
+  if (which != "r50" && which != "tiny" && which != "regime" && which != "both" &&
+      which != "all") {
+    throw UsageError(
+        fmt::format("--model: '{}' is not one of r50, tiny, regime, both, all", which));
   }
   const int64_t size = vm["size"].as<int64_t>(), batch = vm["batch"].as<int64_t>();
   if (size < 128 || size > 2048 || size % 128 != 0) {
@@ -284,8 +294,10 @@ int bench_train(const Args& args) {
   }
 
   std::vector<TrainCase> cases;
-  if (which != "tiny") cases.push_back(r50_case(size, batch));
-  if (which != "r50") cases.push_back(tiny_case());
+  const bool both = which == "both" || which == "all";
+  if (which == "r50" || both) cases.push_back(r50_case(size, batch));
+  if (which == "tiny" || both) cases.push_back(preset_case("tiny"));
+  if (which == "regime" || which == "all") cases.push_back(preset_case("regime"));
   for (auto& c : cases) {
     if (reps > 0) c.reps = reps;
     c.config.train.amp = *amp_mode;

@@ -13,7 +13,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor, BackboneWithFPN
 from torchvision.models.detection.retinanet import RetinaNet, RetinaNetHead
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-threads, kind, size, batch, reps, warmup, boxes_file, device, amp = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8], sys.argv[9]
+threads, kind, size, batch, reps, warmup, boxes_file, device, amp, preset_classes = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8], sys.argv[9], int(sys.argv[10])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -45,7 +45,7 @@ if kind == "r50":
 else:
     backbone = BackboneWithFPN(TinyResNet(), {"layer2": "0", "layer3": "1", "layer4": "2"}, [32, 64, 128], 64,
                                extra_blocks=LastLevelP6P7(128, 64))
-    num_classes = 4
+    num_classes = preset_classes  # tiny: 4; regime (the paper_regime preset): 102
     anchors = AnchorGenerator(tuple((x, x * 2 ** (1 / 3), x * 2 ** (2 / 3)) for x in [16, 32, 64, 128, 256]),
                               ((0.5, 1.0, 2.0),) * 5)
     class Fp32GroupNorm(nn.GroupNorm):
