@@ -155,6 +155,12 @@ Sample SyntheticDataset::get(int64_t index) const {
   return sample;
 }
 
+int64_t SyntheticDataset::kept_images() const {
+  const std::lock_guard<std::mutex> lock(cache_mutex_);
+  return std::count_if(cache_.begin(), cache_.end(),
+                       [](const Sample& s) { return s.image.defined(); });
+}
+
 Sample SyntheticDataset::generate(int64_t index) const {
   const uint64_t split_salt = split_ == Split::kTrain ? 0x7472616eULL : 0x76616cULL;
   Rng rng(splitmix64(splitmix64(static_cast<uint64_t>(config_.seed)) ^ split_salt) ^

@@ -29,6 +29,8 @@ class SyntheticDataset : public DetectionDataset {
   // Generated on the first call for an index; kept (up to data.cache_mb) and copied after that.
   // Thread-safe.
   Sample get(int64_t index) const override;
+  // How many images are kept in memory now.
+  int64_t kept_images() const;
   int64_t num_classes() const override { return config_.num_classes; }
   std::vector<std::string> class_names() const override {
     return class_names(num_classes(), config_.class_colors);

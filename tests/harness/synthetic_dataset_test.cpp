@@ -1,5 +1,8 @@
 #include "harness/data/synthetic_dataset.h"
 
+#include <thread>
+#include <vector>
+
 #include "test_util.h"
 
 namespace focalab::harness {
@@ -29,6 +32,54 @@ TEST(SyntheticDataset, DeterministicPerSeedSplitAndIndex) {
   auto other = small_config();
   other.seed = 1;
   EXPECT_FALSE(torch::equal(s1.image, SyntheticDataset(other, Split::kTrain).get(7).image));
+}
+
+void expect_same(const Sample& a, const Sample& b) {
+  EXPECT_TRUE(torch::equal(a.image, b.image));
+  EXPECT_TRUE(torch::equal(a.boxes, b.boxes));
+  EXPECT_TRUE(torch::equal(a.classes, b.classes));
+  EXPECT_EQ(a.image_id, b.image_id);
+}
+
+TEST(SyntheticDataset, KeptImagesAreTheGeneratedOnesWithinTheBudget) {
+  auto none = small_config();
+  none.cache_mb = 0;
+  const SyntheticDataset fresh(none, Split::kTrain), kept(small_config(), Split::kTrain);
+  EXPECT_EQ(small_config().cache_mb, 1024);  // the default: 100 images of 128 px fit
+  for (int64_t i : {3, 3, 5, 3}) expect_same(kept.get(i), fresh.get(i));
+  EXPECT_EQ(kept.kept_images(), 2);
+  EXPECT_EQ(fresh.kept_images(), 0);
+  // what get() returns is a copy: changing it leaves the kept image as generated
+  auto s = kept.get(5);
+  s.image.fill_(0);
+  s.boxes.fill_(0);
+  s.classes.fill_(0);
+  expect_same(kept.get(5), fresh.get(5));
+  // a budget of 1 MiB holds 5 images of 3 x 128 x 128 floats (196,608 bytes each); the rest are
+  // generated every time, and still the same
+  auto small = small_config();
+  small.cache_mb = 1;
+  const SyntheticDataset bounded(small, Split::kTrain);
+  for (int64_t i = 0; i < 10; ++i) bounded.get(i);
+  EXPECT_EQ(bounded.kept_images(), 5);
+  for (int64_t i = 0; i < 10; ++i) expect_same(bounded.get(i), fresh.get(i));
+  // loader threads read it at once (data.workers)
+  const SyntheticDataset shared(small_config(), Split::kTrain);
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Sample>> got(4);
+  for (size_t t = 0; t < got.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int64_t i = 0; i < 20; ++i) got[t].push_back(shared.get((i * 7 + t) % 20));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t t = 0; t < got.size(); ++t) {
+    for (int64_t i = 0; i < 20; ++i) {
+      const int64_t index = (i * 7 + static_cast<int64_t>(t)) % 20;
+      expect_same(got[t][static_cast<size_t>(i)], fresh.get(index));
+    }
+  }
+  EXPECT_EQ(shared.kept_images(), 20);
 }
 
 TEST(SyntheticDataset, BoxesClassesAndPixelsAreValid) {
