@@ -127,7 +127,7 @@ struct TrialProgress {
 std::optional<TrialProgress> trial_progress(Database& db, const std::string& key) {
   auto st = db.prepare(
       "SELECT t.key, t.status, ifnull(t.heartbeat_at, ''), ifnull(t.error, ''), "
-      "ifnull(json_extract(t.config_json, '$.\"train.iterations\"'), 0), "
+      "ifnull(t.config_json, '{}'), "
       "ifnull((SELECT max(iteration) FROM train_steps WHERE trial_id = t.id), 0), "
       "(SELECT ms_per_iter FROM train_steps WHERE trial_id = t.id ORDER BY iteration DESC "
       "LIMIT 1) FROM trials t WHERE t.key = ?1");
@@ -138,7 +138,12 @@ std::optional<TrialProgress> trial_progress(Database& db, const std::string& key
   p.status = st.get_text(1);
   p.heartbeat_at = st.get_text(2);
   p.error = st.get_text(3);
-  p.iterations = st.get_int(4);
+  const Json config = harness::parse_json<harness::StoreError>(
+      st.get_text(4), "trial " + p.key + ": config_json");
+  const auto iterations = config.find("train.iterations");
+  p.iterations = iterations != config.end() && iterations->is_number_integer()
+                     ? iterations->get<int64_t>()
+                     : 0;
   p.iteration = st.get_int(5);
   if (!st.is_null(6)) p.ms_per_iter = st.get_double(6);
   return p;
@@ -259,8 +264,9 @@ YAML::Node yaml_of(const Json& j) {
   return YAML::Node(harness::compact_json(j));  // numbers, true / false, null as JSON spells them
 }
 
-std::string config_yaml(const std::string& config_json) {
-  const Json flat = harness::parse_json<harness::StoreError>(config_json, "stored trial config");
+// `what` names the config in an error ("trial KEY: config_json").
+std::string config_yaml(const std::string& config_json, const std::string& what) {
+  const Json flat = harness::parse_json<harness::StoreError>(config_json, what);
   YAML::Node root(YAML::NodeType::Map);
   for (const auto& [key, value] : flat.items()) {
     const auto dot = key.find('.');
@@ -719,7 +725,8 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
       }
     }
   }
-  body += "<h3>Config (resolved)</h3>\n<pre id=\"config\">" + esc(config_yaml(config_json)) +
+  body += "<h3>Config (resolved)</h3>\n<pre id=\"config\">" +
+          esc(config_yaml(config_json, "trial " + key + ": config_json")) +
           "</pre>\n";
   body += "<p class=\"muted\" id=\"seen\" data-seen=\"\"></p>\n";
 

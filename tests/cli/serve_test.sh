@@ -95,6 +95,13 @@ check "/trial/$key" 200 'kind: (ce|focal)'
 check /api/sweeps 200 '"name":"serve_demo","trials":2,"done":2'
 check /api/sweep/serve_demo 200 '"running":\[\]'
 check "/api/trial/$key" 200 "\"key\":\"$key\",\"status\":\"done\",\"iteration\":12,\"iterations\":12"
+# a stored config that is not JSON: the trial's page is an error naming the trial and the column
+# (one byte put before it, then taken away again)
+key2=$(sqlite3 "$db" "SELECT key FROM trials ORDER BY id LIMIT 1 OFFSET 1")
+sqlite3 "$db" "UPDATE trials SET config_json = 'x' || config_json WHERE key = '$key2'"
+check "/trial/$key2" 503 "trial $key2: config_json: not valid JSON"
+sqlite3 "$db" "UPDATE trials SET config_json = substr(config_json, 2) WHERE key = '$key2'"
+check "/trial/$key2" 200 'id="config"'
 
 # The comparison table is the report's, byte for byte.
 get /sweep/serve_demo >/dev/null
