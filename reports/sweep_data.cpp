@@ -90,7 +90,7 @@ SweepData load_sweep_data(harness::Database& db, const std::string& db_path,
     if (!st.is_null(4)) t.diverged_at = st.get_int(4);
     t.config_json = st.get_text(5);
     const auto config = harness::parse_json<harness::StoreError>(
-        t.config_json, fmt::format("{}: trial {}: config_json", db_path, t.key));
+        t.config_json, harness::stored_config_name(db_path, t.key));
     for (const auto& [key, value] : config.items()) {
       t.config_keys.push_back(key);
       // strings as they are, numbers and lists as the canonical JSON spells them

@@ -70,7 +70,7 @@ TrainedTrial load_trained_trial(const std::string& db_path, const std::string& k
     }
   }
   t.config = config_from_json(trial.config_json,
-                              fmt::format("{}: trial {}: config_json", db_path, key));
+                              stored_config_name(db_path, key));
   t.config.data.root = data_root;
   // Its input files (data, backbone weights) need not be here: the model is in the checkpoint.
   std::vector<std::string> missing_inputs;

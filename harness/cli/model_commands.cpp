@@ -590,7 +590,7 @@ int analyze_command(const Args& args) {
                                 "FILE)", checkpoint, key));
   }
   harness::TrialConfig config = harness::config_from_json(
-      trial.config_json, fmt::format("{}: trial {}: config_json", db_path, key));
+      trial.config_json, harness::stored_config_name(db_path, key));
   config.data.root = vm["data-root"].as<std::string>();
   harness::finalize_config(config, fmt::format("{}: trial {}", db_path, key));
   harness::configure_threads(vm["threads"].as<int64_t>());

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 #include <filesystem>
+#include <map>
 
 #include "harness/config/sweep.h"
 #include "harness/data/dataset.h"
@@ -157,6 +158,41 @@ void install_stop_handlers() {
 
 bool stop_requested() { return g_stop_signal.load() != 0; }
 
+namespace {
+
+// Where a sweep stands before its next trial, from the store: with `--jobs` (or several
+// `sweep run`s on one database) other processes run its trials too, which this process's own
+// counts would miss. `all`: the statuses of the run's trials; `ahead`: of those this process has
+// yet to look at, of which the `claimable` ones are to go and the running ones are another
+// process's. The ETA shares the trials to go among this process and those running the others,
+// at the time a trial took here; none before this process has trained one.
+std::string progress_line(const std::string& sweep, const std::map<TrialStatus, int64_t>& all,
+                          const std::map<TrialStatus, int64_t>& ahead,
+                          const std::set<TrialStatus>& claimable, int64_t trained_here,
+                          double trained_seconds) {
+  auto count = [](const std::map<TrialStatus, int64_t>& c, TrialStatus s) {
+    const auto it = c.find(s);
+    return it == c.end() ? int64_t{0} : it->second;
+  };
+  int64_t to_go = 0;
+  for (const auto s : claimable) to_go += count(ahead, s);
+  const int64_t elsewhere =
+      claimable.count(TrialStatus::kRunning) ? 0 : count(ahead, TrialStatus::kRunning);
+  std::string line = fmt::format(
+      "sweep {}: {} done, {} failed, {} diverged, {} running elsewhere, {} to go", sweep,
+      count(all, TrialStatus::kDone), count(all, TrialStatus::kFailed),
+      count(all, TrialStatus::kDiverged), elsewhere, to_go);
+  if (to_go > 0 && trained_here > 0) {
+    const int64_t rounds = (to_go + elsewhere) / (elsewhere + 1);  // ceil(to_go / processes)
+    line += fmt::format("; ETA {}", format_duration(trained_seconds /
+                                                    static_cast<double>(trained_here) *
+                                                    static_cast<double>(rounds)));
+  }
+  return line;
+}
+
+}  // namespace
+
 SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
   // Everything is validated before the store is touched or anything runs.
   const auto trials = expand_sweep(spec);
@@ -229,7 +265,14 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
   }
 
   install_stop_handlers();
-  const auto sweep_start = std::chrono::steady_clock::now();
+  std::set<TrialStatus> claimable = {TrialStatus::kPending, TrialStatus::kInterrupted};
+  claimable.insert(options.rerun.begin(), options.rerun.end());
+  std::vector<std::string> run_keys;  // the trials of this run, done or not
+  for (const auto& t : trials) {
+    if (options.only_keys.empty() || options.only_keys.count(t.key)) run_keys.push_back(t.key);
+  }
+  int64_t trained_here = 0;      // trials this process trained to an outcome
+  double trained_seconds = 0;    // and the time they took
   for (size_t n = 0; n < to_run.size(); ++n) {
     const size_t i = to_run[n];
     const auto& trial = trials[i];
@@ -237,14 +280,11 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
     std::string prefix = fmt::format("[{}/{}] {} seed={}", n + 1, to_run.size(),
                                      trial_label(trial.config, varied), trial.config.seed);
     if (n > 0) {
-      const double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-      progress.line(fmt::format(
-          "sweep {}: {} done, {} failed, {} diverged, {} to go; ETA {}", spec.name,
-          summary.already_done + summary.done, summary.failed, summary.diverged,
-          to_run.size() - n,
-          format_duration(elapsed / static_cast<double>(n) *
-                          static_cast<double>(to_run.size() - n))));
+      std::vector<std::string> ahead;
+      for (size_t m = n; m < to_run.size(); ++m) ahead.push_back(trials[to_run[m]].key);
+      progress.line(progress_line(spec.name, store.status_counts(run_keys),
+                                  store.status_counts(ahead), claimable, trained_here,
+                                  trained_seconds));
     }
     if (rows[i].status == TrialStatus::kDone || rows[i].status == TrialStatus::kFailed ||
         rows[i].status == TrialStatus::kDiverged) {
@@ -252,8 +292,6 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
       std::error_code ec;
       std::filesystem::remove(checkpoint_path(options, trial.key), ec);
     }
-    std::set<TrialStatus> claimable = {TrialStatus::kPending, TrialStatus::kInterrupted};
-    claimable.insert(options.rerun.begin(), options.rerun.end());
     if (!store.claim_trial(id, device.str(), claimable, options.stale_seconds)) {
       progress.line(fmt::format("{} taken by another process", prefix));
       ++summary.elsewhere;
@@ -262,9 +300,13 @@ SweepRunSummary run_sweep(const SweepSpec& spec, const RunOptions& options) {
     progress.line(fmt::format("{} key {} ...", prefix, trial.key));
     Heartbeat heartbeat(options.db_path, id, options.heartbeat_seconds);
     StoreObserver observer(store, id, progress, prefix);
+    const auto trial_start = std::chrono::steady_clock::now();
     try {
       const auto outcome =
           train_trial(trial.config, device, observer, checkpoint_path(options, trial.key));
+      ++trained_here;
+      trained_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - trial_start).count();
       if (outcome.status == TrialStatus::kDiverged) {
         store.mark_finished(id, TrialStatus::kDiverged,
                             fmt::format("non-finite loss at iteration {}", *outcome.diverged_at),

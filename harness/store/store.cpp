@@ -224,6 +224,10 @@ ORDER BY s.id, st.position;
 
 }  // namespace
 
+std::string stored_config_name(const std::string& db_path, const std::string& key) {
+  return fmt::format("{}: trial {}: config_json", db_path, key);
+}
+
 const char* status_name(TrialStatus status) {
   switch (status) {
     case TrialStatus::kPending: return "pending";

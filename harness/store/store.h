@@ -41,6 +41,9 @@ struct StoredTrial {
   std::string checkpoint_path;  // "" when none was recorded
 };
 
+// How errors name a trial's stored config: "DB: trial KEY: config_json".
+std::string stored_config_name(const std::string& db_path, const std::string& key);
+
 struct TrialRow {
   int64_t id = 0;
   std::string key;

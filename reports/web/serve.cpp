@@ -139,7 +139,7 @@ std::optional<TrialProgress> trial_progress(Database& db, const std::string& key
   p.heartbeat_at = st.get_text(2);
   p.error = st.get_text(3);
   const Json config = harness::parse_json<harness::StoreError>(
-      st.get_text(4), "trial " + p.key + ": config_json");
+      st.get_text(4), harness::stored_config_name(db.path(), p.key));
   const auto iterations = config.find("train.iterations");
   p.iterations = iterations != config.end() && iterations->is_number_integer()
                      ? iterations->get<int64_t>()
@@ -264,7 +264,7 @@ YAML::Node yaml_of(const Json& j) {
   return YAML::Node(harness::compact_json(j));  // numbers, true / false, null as JSON spells them
 }
 
-// `what` names the config in an error ("trial KEY: config_json").
+// `what` names the config in an error (stored_config_name).
 std::string config_yaml(const std::string& config_json, const std::string& what) {
   const Json flat = harness::parse_json<harness::StoreError>(config_json, what);
   YAML::Node root(YAML::NodeType::Map);
@@ -726,7 +726,7 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
     }
   }
   body += "<h3>Config (resolved)</h3>\n<pre id=\"config\">" +
-          esc(config_yaml(config_json, "trial " + key + ": config_json")) +
+          esc(config_yaml(config_json, harness::stored_config_name(o.db_path, key))) +
           "</pre>\n";
   body += "<p class=\"muted\" id=\"seen\" data-seen=\"\"></p>\n";
 

@@ -69,7 +69,11 @@ done
 
 # The quick sweeps (one seed): the paper's regime (README) and the mild benchmark's.
 plan quick.yaml 3 lin2017/table1a,lin2017/table1b
-grep -q "data.num_classes=102\|e09ca91a5c61a661" "$tmp/plan.txt" || fail "quick.yaml: not the paper-regime trials"
+# on the paper-regime preset for its 1,600 iterations, without the learning-rate steps
+cfg=$("$bin" sweep plan "$src/experiments/quick.yaml" --print-config 2 --db "$tmp/plan.db" 2>&1)
+grep -q '"data.num_classes": 102,' <<<"$cfg" && grep -q '"train.iterations": 1600,' <<<"$cfg" &&
+  grep -q '"train.lr_steps": \[\],' <<<"$cfg" && grep -q '"loss.kind": "focal",' <<<"$cfg" ||
+  fail "quick.yaml: not the paper-regime focal-loss trial of 1,600 iterations without steps: $cfg"
 plan mini/quick.yaml 3 lin2017/table1a,lin2017/table1b
 
 # The paper-regime sweeps: trial counts, 3 seeds, the reference of each table.

@@ -55,6 +55,30 @@ diff=$(sqlite3 "$tmp/four.db" "ATTACH '$tmp/one.db' AS one;
       JOIN one.trials t ON t.id = e.trial_id);" | tr '\n' ' ')
 [[ $diff == "0 0 " ]] && ok "results equal the single process's" || fail "results differ: $diff"
 
+# The line before each trial says where the sweep stands, from the database (so it counts other
+# processes' trials too), with an ETA only from trials this process trained. Trial 1 alone
+# (--trial), then trials 2 and 3 held by a live process of this host (this shell), then the rest.
+key1=$("$bin" sweep plan "$tmp/sweep.yaml" | awk '$1 == 0 {print $2}')
+"$bin" sweep run "$tmp/sweep.yaml" --threads 1 --db "$tmp/held.db" --trial "$key1" >/dev/null 2>&1 ||
+  fail "--trial $key1: exit $?"
+sqlite3 "$tmp/held.db" "UPDATE trials SET status = 'running', host = '$(uname -n)', pid = $$,
+  heartbeat_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id IN
+  (SELECT id FROM trials WHERE status = 'pending' ORDER BY id LIMIT 2)"
+out=$("$bin" sweep run "$tmp/sweep.yaml" --threads 1 --db "$tmp/held.db" 2>&1)
+lines=$(grep "^sweep parallel: .* to go" <<<"$out")
+want="sweep parallel: 1 done, 0 failed, 0 diverged, 1 running elsewhere, 3 to go
+sweep parallel: 1 done, 0 failed, 0 diverged, 0 running elsewhere, 3 to go
+sweep parallel: 2 done, 0 failed, 0 diverged, 0 running elsewhere, 2 to go; ETA [0-9hms]+
+sweep parallel: 3 done, 0 failed, 0 diverged, 0 running elsewhere, 1 to go; ETA [0-9hms]+"
+if [[ $(grep -c "taken by another process" <<<"$out") == 2 && $lines =~ ^$want$ ]]; then
+  ok "progress lines: counts from the database, no ETA before a trial was trained here"
+else
+  fail "progress lines, got:
+$lines
+expected (regex):
+$want"
+fi
+
 # --jobs 3: the same through worker processes started by one command.
 out=$("$bin" sweep run "$tmp/sweep.yaml" --jobs 3 --threads 3 --db "$tmp/jobs.db" 2>&1)
 rc=$?

@@ -99,7 +99,7 @@ check "/api/trial/$key" 200 "\"key\":\"$key\",\"status\":\"done\",\"iteration\":
 # (one byte put before it, then taken away again)
 key2=$(sqlite3 "$db" "SELECT key FROM trials ORDER BY id LIMIT 1 OFFSET 1")
 sqlite3 "$db" "UPDATE trials SET config_json = 'x' || config_json WHERE key = '$key2'"
-check "/trial/$key2" 503 "trial $key2: config_json: not valid JSON"
+check "/trial/$key2" 503 "$db: trial $key2: config_json: not valid JSON"
 sqlite3 "$db" "UPDATE trials SET config_json = substr(config_json, 2) WHERE key = '$key2'"
 check "/trial/$key2" 200 'id="config"'
 
