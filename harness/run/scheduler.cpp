@@ -162,10 +162,11 @@ namespace {
 
 // Where a sweep stands before its next trial, from the store: with `--jobs` (or several
 // `sweep run`s on one database) other processes run its trials too, which this process's own
-// counts would miss. `all`: the statuses of the run's trials; `ahead`: of those this process has
-// yet to look at, of which the `claimable` ones are to go and the running ones are another
-// process's. The ETA shares the trials to go among this process and those running the others,
-// at the time a trial took here; none before this process has trained one.
+// counts would miss. `all`: the statuses of the run's trials, of which the running ones are other
+// processes' (this one is between trials); `ahead`: of those this process has yet to look at, of
+// which the `claimable` ones are to go. The ETA shares the trials to go among this process and
+// those running the others, at the time a trial took here; none before this process has trained
+// one.
 std::string progress_line(const std::string& sweep, const std::map<TrialStatus, int64_t>& all,
                           const std::map<TrialStatus, int64_t>& ahead,
                           const std::set<TrialStatus>& claimable, int64_t trained_here,
@@ -177,7 +178,7 @@ std::string progress_line(const std::string& sweep, const std::map<TrialStatus, 
   int64_t to_go = 0;
   for (const auto s : claimable) to_go += count(ahead, s);
   const int64_t elsewhere =
-      claimable.count(TrialStatus::kRunning) ? 0 : count(ahead, TrialStatus::kRunning);
+      claimable.count(TrialStatus::kRunning) ? 0 : count(all, TrialStatus::kRunning);
   std::string line = fmt::format(
       "sweep {}: {} done, {} failed, {} diverged, {} running elsewhere, {} to go", sweep,
       count(all, TrialStatus::kDone), count(all, TrialStatus::kFailed),

@@ -66,10 +66,10 @@ sqlite3 "$tmp/held.db" "UPDATE trials SET status = 'running', host = '$(uname -n
   (SELECT id FROM trials WHERE status = 'pending' ORDER BY id LIMIT 2)"
 out=$("$bin" sweep run "$tmp/sweep.yaml" --threads 1 --db "$tmp/held.db" 2>&1)
 lines=$(grep "^sweep parallel: .* to go" <<<"$out")
-want="sweep parallel: 1 done, 0 failed, 0 diverged, 1 running elsewhere, 3 to go
-sweep parallel: 1 done, 0 failed, 0 diverged, 0 running elsewhere, 3 to go
-sweep parallel: 2 done, 0 failed, 0 diverged, 0 running elsewhere, 2 to go; ETA [0-9hms]+
-sweep parallel: 3 done, 0 failed, 0 diverged, 0 running elsewhere, 1 to go; ETA [0-9hms]+"
+want="sweep parallel: 1 done, 0 failed, 0 diverged, 2 running elsewhere, 3 to go
+sweep parallel: 1 done, 0 failed, 0 diverged, 2 running elsewhere, 3 to go
+sweep parallel: 2 done, 0 failed, 0 diverged, 2 running elsewhere, 2 to go; ETA [0-9hms]+
+sweep parallel: 3 done, 0 failed, 0 diverged, 2 running elsewhere, 1 to go; ETA [0-9hms]+"
 if [[ $(grep -c "taken by another process" <<<"$out") == 2 && $lines =~ ^$want$ ]]; then
   ok "progress lines: counts from the database, no ETA before a trial was trained here"
 else
