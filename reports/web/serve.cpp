@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "harness/run/progress.h"
@@ -124,7 +125,9 @@ struct TrialProgress {
   }
 };
 
-std::optional<TrialProgress> trial_progress(Database& db, const std::string& key) {
+// `config`, when given, receives the trial's stored config (flat JSON).
+std::optional<TrialProgress> trial_progress(Database& db, const std::string& key,
+                                            Json* config_out = nullptr) {
   auto st = db.prepare(
       "SELECT t.key, t.status, ifnull(t.heartbeat_at, ''), ifnull(t.error, ''), "
       "ifnull(t.config_json, '{}'), "
@@ -138,7 +141,7 @@ std::optional<TrialProgress> trial_progress(Database& db, const std::string& key
   p.status = st.get_text(1);
   p.heartbeat_at = st.get_text(2);
   p.error = st.get_text(3);
-  const Json config = harness::parse_json<harness::StoreError>(
+  Json config = harness::parse_json<harness::StoreError>(
       st.get_text(4), harness::stored_config_name(db.path(), p.key));
   const auto iterations = config.find("train.iterations");
   p.iterations = iterations != config.end() && iterations->is_number_integer()
@@ -146,6 +149,7 @@ std::optional<TrialProgress> trial_progress(Database& db, const std::string& key
                      : 0;
   p.iteration = st.get_int(5);
   if (!st.is_null(6)) p.ms_per_iter = st.get_double(6);
+  if (config_out) *config_out = std::move(config);
   return p;
 }
 
@@ -264,9 +268,8 @@ YAML::Node yaml_of(const Json& j) {
   return YAML::Node(harness::compact_json(j));  // numbers, true / false, null as JSON spells them
 }
 
-// `what` names the config in an error (stored_config_name).
-std::string config_yaml(const std::string& config_json, const std::string& what) {
-  const Json flat = harness::parse_json<harness::StoreError>(config_json, what);
+// A stored config (flat JSON, `data.num_classes`) as nested YAML.
+std::string config_yaml(const Json& flat) {
   YAML::Node root(YAML::NodeType::Map);
   for (const auto& [key, value] : flat.items()) {
     const auto dot = key.find('.');
@@ -568,13 +571,14 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
   auto st = db->prepare(
       "SELECT id, seed, status, attempts, ifnull(host, ''), ifnull(pid, ''), ifnull(device, ''), "
       "ifnull(started_at, ''), ifnull(finished_at, ''), ifnull(heartbeat_at, ''), "
-      "ifnull(error, ''), diverged_at_iter, ifnull(checkpoint_path, ''), config_json FROM trials "
+      "ifnull(error, ''), diverged_at_iter, ifnull(checkpoint_path, '') FROM trials "
       "WHERE key = ?1");
   st.bind(1, key);
   if (!st.step()) throw HttpError(404, fmt::format("no trial {} in {}", key, o.db_path));
   const int64_t id = st.get_int(0);
   const std::string status = st.get_text(2);
-  const auto progress = trial_progress(*db, key);
+  Json config;
+  const auto progress = trial_progress(*db, key, &config);
   std::string body = nav(o.db_path);
   body += fmt::format("<h2>Trial <code>{}</code> {}</h2>\n", key, status_span(status, "status"));
   body += fmt::format(
@@ -594,7 +598,6 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
       {"error", st.get_text(10)},
       {"diverged at iteration", st.is_null(11) ? "" : std::to_string(st.get_int(11))},
       {"checkpoint", st.get_text(12)}};
-  const std::string config_json = st.get_text(13);
   {
     auto sw = db->prepare(
         "SELECT s.name FROM sweeps s JOIN sweep_trials st ON st.sweep_id = s.id WHERE "
@@ -726,7 +729,7 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
     }
   }
   body += "<h3>Config (resolved)</h3>\n<pre id=\"config\">" +
-          esc(config_yaml(config_json, harness::stored_config_name(o.db_path, key))) +
+          esc(config_yaml(config)) +
           "</pre>\n";
   body += "<p class=\"muted\" id=\"seen\" data-seen=\"\"></p>\n";
 

@@ -493,19 +493,22 @@ int bench_data(const Args& args) {
   const double open_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_open).count();
   const int64_t batch = config.train.batch_size;
-  // One pass over samples 0..samples-1 (wrapping around the split): ms per sample and per batch.
-  int64_t pixels = 0;
-  auto pass = [&]() -> std::pair<double, double> {
+  // One pass over samples 0..samples-1 (wrapping around the split).
+  struct Pass {
+    double per_sample = 0, per_batch = 0;  // ms
+    int64_t pixels = 0;                    // over all the samples
+  };
+  auto pass = [&]() {
+    Pass out;
     std::vector<harness::Sample> pending;
     double load_s = 0, collate_s = 0;
-    pixels = 0;
     for (int64_t i = 0; i < samples; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       auto sample = dataset->get(i % dataset->size());
       if (i % 2) harness::flip_horizontal(sample);
       const auto t1 = std::chrono::steady_clock::now();
       load_s += std::chrono::duration<double>(t1 - t0).count();
-      pixels += sample.image.size(1) * sample.image.size(2);
+      out.pixels += sample.image.size(1) * sample.image.size(2);
       pending.push_back(std::move(sample));
       if (static_cast<int64_t>(pending.size()) == batch || i + 1 == samples) {
         const auto t2 = std::chrono::steady_clock::now();
@@ -514,33 +517,34 @@ int bench_data(const Args& args) {
         pending.clear();
       }
     }
-    const double per_sample = 1000 * load_s / static_cast<double>(samples);
+    out.per_sample = 1000 * load_s / static_cast<double>(samples);
     const double batches = std::ceil(static_cast<double>(samples) / static_cast<double>(batch));
-    return {per_sample, per_sample * static_cast<double>(batch) + 1000 * collate_s / batches};
+    out.per_batch = out.per_sample * static_cast<double>(batch) + 1000 * collate_s / batches;
+    return out;
   };
-  const auto [per_sample, per_batch] = pass();
+  const Pass first = pass();
+  const double side = std::sqrt(static_cast<double>(first.pixels) / static_cast<double>(samples));
   fmt::print("data.kind {}: {} train images ({} opening it), {} samples of {:.0f} x {:.0f} px "
              "on average\n\n",
              name_of(config.data.kind), dataset->size(), harness::format_duration(open_s), samples,
-             std::sqrt(static_cast<double>(pixels) / static_cast<double>(samples)),
-             std::sqrt(static_cast<double>(pixels) / static_cast<double>(samples)));
+             side, side);
   fmt::print("| {:<44} | {:>10} |\n|{:-<46}|{:->11}:|\n", "one thread", "ms", "", "");
-  fmt::print("| {:<44} | {:>10.2f} |\n", "load one sample (+ flip)", per_sample);
+  fmt::print("| {:<44} | {:>10.2f} |\n", "load one sample (+ flip)", first.per_sample);
   fmt::print("| {:<44} | {:>10.2f} |\n", fmt::format("one batch of {} (+ collate)", batch),
-             per_batch);
+             first.per_batch);
   // Synthetic images are generated once and then kept (data.cache_mb): the later epochs' cost.
   const bool kept = config.data.kind == harness::DataKind::kSynthetic &&
                     config.data.cache_mb > 0 && samples <= dataset->size();
   if (kept) {
-    const auto [again_sample, again_batch] = pass();
-    fmt::print("| {:<44} | {:>10.2f} |\n", "again, kept in memory (+ flip)", again_sample);
+    const Pass again = pass();
+    fmt::print("| {:<44} | {:>10.2f} |\n", "again, kept in memory (+ flip)", again.per_sample);
     fmt::print("| {:<44} | {:>10.2f} |\n",
-               fmt::format("again, one batch of {} (+ collate)", batch), again_batch);
+               fmt::format("again, one batch of {} (+ collate)", batch), again.per_batch);
   }
   fmt::print("\nWith data.workers = {}, training waits for data only if an iteration takes "
              "less than {:.1f} ms{}.\n",
              config.data.workers,
-             per_batch / static_cast<double>(std::max<int64_t>(1, config.data.workers)),
+             first.per_batch / static_cast<double>(std::max<int64_t>(1, config.data.workers)),
              kept ? " (the first epoch; later ones read the images kept in memory, up to "
                     "data.cache_mb)"
                   : "");
