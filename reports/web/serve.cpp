@@ -125,7 +125,7 @@ struct TrialProgress {
   }
 };
 
-// `config`, when given, receives the trial's stored config (flat JSON).
+// `config_out`, when given, receives the trial's stored config (flat JSON).
 std::optional<TrialProgress> trial_progress(Database& db, const std::string& key,
                                             Json* config_out = nullptr) {
   auto st = db.prepare(
@@ -728,8 +728,7 @@ std::string trial_page(const ServeOptions& o, const std::string& key) {
       }
     }
   }
-  body += "<h3>Config (resolved)</h3>\n<pre id=\"config\">" +
-          esc(config_yaml(config)) +
+  body += "<h3>Config (resolved)</h3>\n<pre id=\"config\">" + esc(config_yaml(config)) +
           "</pre>\n";
   body += "<p class=\"muted\" id=\"seen\" data-seen=\"\"></p>\n";
 
